@@ -1,0 +1,142 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { LIMITS } from './limits.js';
+import { Message, RoomSummary, SelfUser } from './models.js';
+
+/**
+ * REST bodies. Each schema carries `errorMessage`, the sentence shown to a person when the
+ * field is wrong; `validate.ts` turns schema failures into `{fields: {name: errorMessage}}`.
+ */
+
+const Username = Type.String({
+  minLength: LIMITS.usernameMin,
+  maxLength: LIMITS.usernameMax,
+  pattern: LIMITS.usernamePattern,
+  errorMessage: `Use ${LIMITS.usernameMin}-${LIMITS.usernameMax} characters: letters, digits, _ . or -.`,
+});
+
+const Password = Type.String({
+  minLength: LIMITS.passwordMin,
+  maxLength: LIMITS.passwordMax,
+  errorMessage: `Use ${LIMITS.passwordMin}-${LIMITS.passwordMax} characters.`,
+});
+
+const Email = Type.String({
+  maxLength: LIMITS.emailMax,
+  // Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
+  pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$',
+  errorMessage: 'Enter a valid email address.',
+});
+
+/**
+ * How the client wants its session: `token` returns the bearer token in the body (SDK, terminal
+ * client); `cookie` sets an HttpOnly cookie and leaves the token out of the body (web app).
+ */
+export const SessionMode = Type.Union([Type.Literal('token'), Type.Literal('cookie')], {
+  errorMessage: 'Use "token" or "cookie".',
+});
+export type SessionMode = Static<typeof SessionMode>;
+
+export const RegisterBody = Type.Object(
+  {
+    username: Username,
+    password: Password,
+    email: Type.Optional(Type.Union([Email, Type.Null()], { errorMessage: 'Enter a valid email address.' })),
+    /** Also sign in, as `POST /api/login` would. Without it, registering creates no session. */
+    session: Type.Optional(SessionMode),
+  },
+  { additionalProperties: false },
+);
+export type RegisterBody = Static<typeof RegisterBody>;
+
+export const LoginBody = Type.Object(
+  {
+    /** Username or email. */
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 254, errorMessage: 'Enter your username.' })),
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 254, errorMessage: 'Enter your email.' })),
+    password: Type.String({ minLength: 1, maxLength: LIMITS.passwordMax, errorMessage: 'Enter your password.' }),
+    session: Type.Optional(SessionMode),
+  },
+  { additionalProperties: false },
+);
+export type LoginBody = Static<typeof LoginBody>;
+
+export const ChangePasswordBody = Type.Object(
+  {
+    currentPassword: Type.String({ minLength: 1, maxLength: LIMITS.passwordMax, errorMessage: 'Enter your current password.' }),
+    newPassword: Password,
+  },
+  { additionalProperties: false },
+);
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>;
+
+export const SessionInfo = Type.Object({
+  /** Present only when the session mode is `token`. */
+  token: Type.Optional(Type.String()),
+  expiresAt: Type.String({ description: 'ISO 8601. Sliding: each use pushes it out again.' }),
+});
+export type SessionInfo = Static<typeof SessionInfo>;
+
+export const AuthResponse = Type.Object({
+  user: SelfUser,
+  token: Type.Optional(Type.String({ description: 'Bearer token; only in `token` session mode.' })),
+  expiresAt: Type.String(),
+});
+export type AuthResponse = Static<typeof AuthResponse>;
+
+export const RegisterResponse = Type.Object({
+  user: SelfUser,
+  token: Type.Optional(Type.String()),
+  expiresAt: Type.Optional(Type.String()),
+});
+export type RegisterResponse = Static<typeof RegisterResponse>;
+
+export const MeResponse = Type.Object({
+  user: SelfUser,
+  session: Type.Object({ expiresAt: Type.String() }),
+});
+export type MeResponse = Static<typeof MeResponse>;
+
+const SeqParam = Type.Integer({ minimum: 0, errorMessage: 'Use a whole number >= 0.' });
+
+export const HistoryQuery = Type.Object(
+  {
+    before: Type.Optional(SeqParam),
+    after: Type.Optional(SeqParam),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: LIMITS.historyPageMax, errorMessage: `Use 1-${LIMITS.historyPageMax}.` }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type HistoryQuery = Static<typeof HistoryQuery>;
+
+export const HistoryResponse = Type.Object({
+  room: Type.String(),
+  /** Oldest first. */
+  messages: Type.Array(Message),
+  /** True when more messages exist in the direction asked (older for `before`, newer for `after`). */
+  hasMore: Type.Boolean(),
+});
+export type HistoryResponse = Static<typeof HistoryResponse>;
+
+export const RoomsResponse = Type.Object({ rooms: Type.Array(RoomSummary) });
+export type RoomsResponse = Static<typeof RoomsResponse>;
+
+export const HealthResponse = Type.Object({
+  status: Type.Literal('ok'),
+  version: Type.String(),
+  protocol: Type.Integer(),
+  uptimeSeconds: Type.Number(),
+});
+export type HealthResponse = Static<typeof HealthResponse>;
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  },
+
+);

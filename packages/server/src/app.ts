@@ -1,0 +1,189 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { DEFAULT_ROOM, ERRORS, ErrorResponse, HealthResponse, PROTOCOL_VERSION } from '@chatter/protocol';
+import { compile } from '@chatter/protocol/validate';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import authRoutes, { SESSION_COOKIE } from './auth/routes.js';
+import { SessionService, type Authenticated } from './auth/sessions.js';
+import { InProcessBus } from './bus/memory.js';
+import type { FanoutBus } from './bus/types.js';
+import type { Config } from './config.js';
+import { AppError } from './errors.js';
+import { isAllowedOrigin } from './http/origin.js';
+import { loggerOptions } from './logger.js';
+import messageRoutes from './messages/routes.js';
+import { MessageService } from './messages/service.js';
+import { Gateway } from './realtime/gateway.js';
+import { SqliteStore } from './storage/sqlite.js';
+import type { ChatStore } from './storage/types.js';
+
+export const VERSION = '0.1.0';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    store: ChatStore;
+    bus: FanoutBus;
+    sessions: SessionService;
+    messages: MessageService;
+    gateway: Gateway;
+    /** preHandler: sets `request.auth` or answers 401. Cookie-authenticated writes must pass the Origin check. */
+    requireAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** Throws forbidden_origin unless the request's Origin is this server's or an allowed one. */
+    checkOrigin: (request: FastifyRequest) => void;
+  }
+  interface FastifyRequest {
+    auth?: Authenticated & { via: 'bearer' | 'cookie' };
+  }
+}
+
+export interface AppDeps {
+  /** Defaults to SQLite at config.dbFile. */
+  store?: ChatStore;
+  /** Defaults to the in-process bus. */
+  bus?: FanoutBus;
+}
+
+/** Build the app without listening, so tests can drive it with inject() or listen on port 0. */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    // One line per request is noise at info level; debug shows them.
+    logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+    ajv: { customOptions: { strict: false } },
+  });
+
+  const store = deps.store ?? new SqliteStore({ file: config.dbFile, synchronous: config.sqliteSynchronous });
+  await store.migrate();
+  await store.ensureRoom({ id: DEFAULT_ROOM, name: 'general', createdAt: Date.now() });
+  const bus = deps.bus ?? new InProcessBus();
+  app.decorate('config', config);
+  app.decorate('store', store);
+  app.decorate('bus', bus);
+  app.decorate('sessions', new SessionService(store, bus, config.sessionTtlMs));
+  app.decorate('messages', new MessageService(store, bus, app.log));
+
+  // Every body, query and param is checked by our own compiled validators, so failures carry
+  // one sentence per field (see @chatter/protocol/validate) instead of raw JSON-schema output.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const validator = compile(schema as TSchema);
+    const convert = httpPart === 'querystring' || httpPart === 'params';
+    return (data: unknown) => {
+      const value = convert ? Value.Convert(schema as TSchema, data) : data;
+      const result = validator.check(value);
+      return result.ok ? { value: result.value } : { error: AppError.validation(result.fields) };
+    };
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) return reply.status(error.status).send(error.toBody());
+    const mapped = mapFrameworkError(error);
+    if (mapped) return reply.status(mapped.status).send(mapped.toBody());
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send(new AppError('internal').toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody());
+  });
+
+  await app.register(fastifyCookie);
+
+  app.decorate('checkOrigin', (request: FastifyRequest) => {
+    const origin = request.headers.origin;
+    if (!origin || !isAllowedOrigin(origin, request.raw, config.allowedOrigins, config.trustProxy)) {
+      throw new AppError('forbidden_origin');
+    }
+  });
+
+  app.decorate('requireAuth', async (request: FastifyRequest) => {
+    const header = request.headers.authorization;
+    const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const token = bearer || request.cookies[SESSION_COOKIE];
+    if (!token) throw new AppError('unauthorized');
+    const via = bearer ? 'bearer' : 'cookie';
+    // A cookie rides along on cross-site requests; a bearer token cannot. So only cookie-authenticated
+    // writes need proof they come from our own pages.
+    if (via === 'cookie' && request.method !== 'GET' && request.method !== 'HEAD') app.checkOrigin(request);
+    const auth = await app.sessions.authenticate(token);
+    if (!auth) throw new AppError(bearer ? 'unauthorized' : 'session_expired');
+    request.auth = { ...auth, via };
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Chatter REST API', version: VERSION, description: 'REST routes of Chatter. The WebSocket protocol at /ws is described in docs/protocol.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+      security: [{ bearer: [] }, { cookie: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.get(
+    '/api/health',
+    { schema: { tags: ['meta'], summary: 'Liveness and version', security: [], response: { 200: HealthResponse, 503: ErrorResponse } } },
+    async () => ({ status: 'ok' as const, version: VERSION, protocol: PROTOCOL_VERSION, uptimeSeconds: Math.round(process.uptime()) }),
+  );
+
+  await app.register(authRoutes);
+  await app.register(messageRoutes);
+  // feature plugins
+
+  if (existsSync(join(config.webDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: config.webDir, wildcard: false, index: ['index.html'] });
+    // Client-side routes fall back to the app shell; unknown /api routes stay JSON 404s.
+    app.setNotFoundHandler((request, reply) => {
+      if (request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html')) {
+        return reply.sendFile('index.html');
+      }
+      reply.status(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody());
+    });
+  } else {
+    app.log.debug({ webDir: config.webDir }, 'web app not built; serving the API only');
+  }
+
+  const gateway = new Gateway(app);
+  app.decorate('gateway', gateway);
+  app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+
+  // Shutdown order matters: stop taking sockets and store what is in flight (acking it), close the
+  // sockets with 1001 so clients resume elsewhere, and only then close the database.
+  app.addHook('preClose', async () => {
+    await app.messages.drain();
+    await gateway.shutdown();
+  });
+  app.addHook('onClose', async () => {
+    await bus.close();
+    await store.close();
+  });
+
+  return app;
+}
+
+function mapFrameworkError(error: FastifyError): AppError | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send JSON (Content-Type: application/json).');
+    case 'FST_ERR_VALIDATION':
+      return AppError.validation({}, error.message);
+  }
+  if (error.statusCode === 400 && error instanceof SyntaxError) return new AppError('invalid_json');
+  if (error.statusCode && error.statusCode < 500) {
+    const code = (Object.entries(ERRORS).find(([, e]) => e.status === error.statusCode)?.[0] ?? 'validation_failed') as keyof typeof ERRORS;
+    return new AppError(code);
+  }
+  return null;
+}

@@ -1,0 +1,346 @@
+import {
+  CLOSE_CODES,
+  DEFAULT_ROOM,
+  LIMITS,
+  PROTOCOL_VERSION,
+  type ClientFrame,
+  type ErrorCode,
+  type HelloFrame,
+  type ResumeState,
+} from '@chatter/protocol';
+import { parseClientFrame } from '@chatter/protocol/validate';
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { SESSION_COOKIE } from '../auth/routes.js';
+import type { Authenticated } from '../auth/sessions.js';
+import type { AppError } from '../errors.js';
+import { isAllowedOrigin } from '../http/origin.js';
+import { presentStored } from '../messages/present.js';
+import { publicUser, selfUser } from '../users/present.js';
+import { Hub, type Connection } from './hub.js';
+
+interface ConnectOptions {
+  history: number;
+  resume?: ResumeState;
+}
+
+/**
+ * The WebSocket endpoint at /ws: authenticates the upgrade, runs each socket's frames, keeps
+ * heartbeats and session expiry, and hands delivery to the Hub.
+ */
+export class Gateway {
+  readonly hub: Hub;
+  private readonly wss: WebSocketServer;
+  private accepting = true;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Sockets that have not authenticated yet (first-frame auth). */
+  private readonly pending = new Set<WebSocket>();
+
+  constructor(private readonly app: FastifyInstance) {
+    const { config } = app;
+    this.hub = new Hub(app.bus, config.sendBufferCap, app.log);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    this.timers.push(setInterval(() => this.heartbeat(), config.heartbeatMs));
+    this.timers.push(setInterval(() => void this.checkSessions(), Math.min(60_000, Math.max(1000, config.sessionTtlMs / 4))));
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Attached to the HTTP server's 'upgrade' event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'not_found', 'No WebSocket endpoint here; use /ws.');
+    if (!this.accepting) return rejectUpgrade(socket, 503, 'unavailable', 'The server is shutting down.');
+    const origin = req.headers.origin;
+    // Browsers always send Origin on WebSocket upgrades; a foreign one means another site is trying
+    // to ride this user's cookie (cross-site WebSocket hijacking). Refused before any upgrade.
+    if (origin !== undefined && !isAllowedOrigin(origin, req, this.app.config.allowedOrigins, this.app.config.trustProxy)) {
+      this.app.log.warn({ origin }, 'refused WebSocket upgrade from foreign origin');
+      return rejectUpgrade(socket, 403, 'forbidden_origin', 'Requests from this origin are not allowed.');
+    }
+    const version = url.searchParams.get('v');
+    const options = parseConnectParams(url.searchParams, this.app.config.historyOnConnect);
+    const token = bearerToken(req) ?? url.searchParams.get('token') ?? this.app.parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
+
+    const upgrade = (auth: Authenticated | null) =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        if (version !== null && version !== String(PROTOCOL_VERSION)) {
+          return ws.close(CLOSE_CODES.unsupported_protocol, `unsupported_protocol: this server speaks v${PROTOCOL_VERSION}`);
+        }
+        if (!options.ok) {
+          return ws.close(CLOSE_CODES.bad_request, `bad_request: ${options.message}`.slice(0, 120));
+        }
+        if (token && !auth) return ws.close(CLOSE_CODES.unauthorized, 'unauthorized');
+        if (auth) void this.start(ws, auth, options.value);
+        else this.awaitAuthFrame(ws, options.value);
+      });
+
+    if (!token) return upgrade(null);
+    this.app.sessions.authenticate(token).then(upgrade, (err: unknown) => {
+      this.app.log.error({ err }, 'authenticating WebSocket upgrade failed');
+      rejectUpgrade(socket, 500, 'internal', 'Something went wrong on our side.');
+    });
+  }
+
+  /** No credentials on the upgrade: the first frame must be `auth`, within the deadline. */
+  private awaitAuthFrame(ws: WebSocket, defaults: ConnectOptions): void {
+    this.pending.add(ws);
+    const timer = setTimeout(() => ws.close(CLOSE_CODES.auth_timeout, 'auth_timeout'), this.app.config.authTimeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      this.pending.delete(ws);
+    };
+    ws.on('close', cleanup);
+    ws.on('error', () => ws.terminate());
+    const onFirst = async (data: RawData, isBinary: boolean) => {
+      const parsed = isBinary ? null : parseClientFrame(data.toString());
+      if (!parsed || !parsed.ok || parsed.frame.type !== 'auth') {
+        const message = parsed && !parsed.ok ? parsed.message : 'Authenticate first: send {"type":"auth","token":"..."}.';
+        ws.send(JSON.stringify({ type: 'error', code: parsed && !parsed.ok ? parsed.code : 'unauthorized', message }));
+        return;
+      }
+      ws.off('message', onFirst);
+      cleanup();
+      const frame = parsed.frame;
+      const auth = await this.app.sessions.authenticate(frame.token).catch(() => null);
+      if (!auth) return ws.close(CLOSE_CODES.unauthorized, 'unauthorized');
+      void this.start(ws, auth, { history: frame.history ?? defaults.history, resume: frame.resume ?? defaults.resume });
+    };
+    ws.on('message', onFirst);
+  }
+
+  private async start(ws: WebSocket, auth: Authenticated, options: ConnectOptions): Promise<void> {
+    const { hub, app } = this;
+    if (ws.readyState !== ws.OPEN) return;
+    const { config } = app;
+    const conn = hub.createConnection(ws, publicUser(auth.user), auth.session.id, auth.session.expiresAt, config.messageBurst);
+    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('error', (err) => app.log.debug({ err, userId: conn.user.id }, 'socket error'));
+    ws.on('close', () => hub.remove(conn));
+
+    // Live room traffic waits until hello and the initial history are out, so the client sees
+    // history, then live messages, in order.
+    hub.hold(conn);
+    try {
+      const rooms = await app.store.listRooms();
+      const memberOf = rooms.filter((r) => r.id === DEFAULT_ROOM); // every user is in general; more rooms come later
+      hub.add(conn, memberOf.map((r) => r.id));
+      const hello: HelloFrame = {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        user: selfUser(auth.user),
+        rooms: memberOf.map((r) => ({ id: r.id, name: r.name, lastSeq: r.lastSeq })),
+        sessionExpiresAt: new Date(auth.session.expiresAt).toISOString(),
+        serverTime: new Date().toISOString(),
+        limits: {
+          messageMaxChars: LIMITS.messageMaxChars,
+          historyPageMax: LIMITS.historyPageMax,
+          resumeMaxMessages: LIMITS.resumeMaxMessages,
+          messagesPerSecond: config.messagesPerSecond,
+          maxFrameBytes: config.maxFrameBytes,
+        },
+      };
+      hub.send(conn, hello);
+      for (const room of conn.rooms) hub.send(conn, { type: 'presence', room, users: hub.onlineUsers(room) });
+      if (options.resume) await this.replay(conn, options.resume);
+      const resumed = options.resume ?? {};
+      for (const room of conn.rooms) {
+        if (room in resumed || options.history === 0) continue;
+        const page = await app.messages.history(room, { limit: options.history });
+        hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'initial' });
+      }
+    } catch (err) {
+      app.log.error({ err }, 'starting a connection failed');
+      hub.close(conn, CLOSE_CODES.internal, 'internal');
+    } finally {
+      hub.release(conn);
+    }
+  }
+
+  /** Send each room exactly what the client missed after the sequence it holds. */
+  private async replay(conn: Connection, state: ResumeState): Promise<void> {
+    for (const [room, afterSeq] of Object.entries(state)) {
+      if (!conn.rooms.has(room)) {
+        this.sendError(conn, 'room_not_found', `You are not in room "${room}".`);
+        continue;
+      }
+      const info = await this.app.store.getRoom(room);
+      const latestSeq = info?.lastSeq ?? 0;
+      if (latestSeq - afterSeq > LIMITS.resumeMaxMessages) {
+        this.hub.send(conn, { type: 'resume_gap', room, afterSeq, latestSeq });
+        continue;
+      }
+      const page = await this.app.messages.history(room, { after: afterSeq, limit: LIMITS.resumeMaxMessages });
+      this.hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'resume' });
+    }
+  }
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.closing) return;
+    conn.alive = true;
+    if (Date.now() >= conn.expiresAt) return this.hub.close(conn, CLOSE_CODES.session_ended, 'session_expired');
+    if (isBinary) return this.sendError(conn, 'bad_frame', 'Frames must be JSON text, not binary.');
+    const parsed = parseClientFrame(data.toString());
+    if (!parsed.ok) {
+      return this.sendError(conn, parsed.code, parsed.message, parsed.ref, parsed.fields && { fields: parsed.fields });
+    }
+    void this.dispatch(conn, parsed.frame).catch((err: unknown) => {
+      this.app.log.error({ err, type: parsed.frame.type }, 'handling a frame failed');
+      this.sendError(conn, 'internal', 'Something went wrong on our side.');
+    });
+  }
+
+  private async dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
+    switch (frame.type) {
+      case 'send': {
+        if (!conn.rooms.has(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.clientId);
+        const wait = this.takeToken(conn);
+        if (wait > 0) {
+          return this.sendError(conn, 'rate_limited', 'You are sending messages too fast.', frame.clientId, { retryAfter: wait });
+        }
+        this.app.messages.send({ room: frame.room, clientId: frame.clientId, text: frame.text, author: conn.user }, (result) => {
+          if (result.ok) this.hub.send(conn, result.ack);
+          else this.sendAppError(conn, result.error, frame.clientId);
+        });
+        return;
+      }
+      case 'resume':
+        this.hub.hold(conn);
+        try {
+          await this.replay(conn, frame.rooms);
+        } finally {
+          this.hub.release(conn);
+        }
+        return;
+      case 'history': {
+        if (!conn.rooms.has(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.ref);
+        const page = await this.app.messages.history(frame.room, { before: frame.before, after: frame.after, limit: frame.limit ?? 50 });
+        this.hub.send(conn, {
+          type: 'history',
+          room: frame.room,
+          messages: page.messages.map(presentStored),
+          hasMore: page.hasMore,
+          reason: 'request',
+          ...(frame.ref !== undefined && { ref: frame.ref }),
+        });
+        return;
+      }
+      case 'ping':
+        this.hub.send(conn, { type: 'pong', serverTime: new Date().toISOString(), ...(frame.ref !== undefined && { ref: frame.ref }) });
+        return;
+      case 'auth':
+        return this.sendError(conn, 'already_authenticated', 'This connection is already signed in.');
+    }
+  }
+
+  /** Token bucket: returns 0 when a send may go now, else seconds until one may. */
+  private takeToken(conn: Connection): number {
+    const { messagesPerSecond, messageBurst } = this.app.config;
+    const now = Date.now();
+    conn.tokens = Math.min(messageBurst, conn.tokens + ((now - conn.refilledAt) / 1000) * messagesPerSecond);
+    conn.refilledAt = now;
+    if (conn.tokens >= 1) {
+      conn.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - conn.tokens) / messagesPerSecond) * 1000) / 1000;
+  }
+
+  private sendAppError(conn: Connection, error: AppError, ref?: string): void {
+    this.sendError(conn, error.code, error.message, ref, error.details);
+  }
+
+  private sendError(conn: Connection, code: ErrorCode, message: string, ref?: string, details?: Record<string, unknown>): void {
+    this.hub.send(conn, { type: 'error', code, message, ...(ref !== undefined && { ref }), ...(details && { details }) });
+  }
+
+  /** Sockets that did not answer the previous ping are dead: cut them off. */
+  private heartbeat(): void {
+    for (const conn of this.hub.connections) {
+      if (conn.closing) continue;
+      if (!conn.alive) {
+        this.app.log.debug({ userId: conn.user.id }, 'heartbeat timeout');
+        conn.closing = true;
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+
+  /**
+   * Sessions of open sockets: close those revoked elsewhere or expired, and slide the expiry of
+   * the rest (an open socket is use).
+   */
+  private async checkSessions(): Promise<void> {
+    const bySession = new Map<number, Connection[]>();
+    for (const conn of this.hub.connections) {
+      if (!conn.closing) bySession.set(conn.sessionId, [...(bySession.get(conn.sessionId) ?? []), conn]);
+    }
+    const now = Date.now();
+    for (const [sessionId, conns] of bySession) {
+      try {
+        const session = await this.app.store.getSessionById(sessionId);
+        if (!session || session.expiresAt <= now) {
+          for (const conn of conns) this.hub.close(conn, CLOSE_CODES.session_ended, session ? 'session_expired' : 'session_ended');
+          continue;
+        }
+        const touched = await this.app.sessions.touch(session, now);
+        for (const conn of conns) conn.expiresAt = touched.expiresAt;
+      } catch (err) {
+        this.app.log.error({ err }, 'checking sessions failed');
+      }
+    }
+  }
+
+  /** Graceful shutdown: refuse new upgrades, flush, close every socket with 1001. */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    for (const t of this.timers) clearInterval(t);
+    for (const ws of this.pending) ws.close(CLOSE_CODES.going_away, 'server_shutdown');
+    this.hub.closeAll();
+    // Give close frames a moment to reach peers; stragglers are terminated by the hub.
+    const deadline = Date.now() + 2000;
+    while (this.hub.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.hub.connections) conn.ws.terminate();
+  }
+}
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+function parseConnectParams(params: URLSearchParams, defaultHistory: number): { ok: true; value: ConnectOptions } | { ok: false; message: string } {
+  const value: ConnectOptions = { history: defaultHistory };
+  const history = params.get('history');
+  if (history !== null) {
+    const n = Number(history);
+    if (!/^\d+$/.test(history) || n > LIMITS.historyPageMax) return { ok: false, message: `history must be 0-${LIMITS.historyPageMax}` };
+    value.history = n;
+  }
+  const resume = params.get('resume');
+  if (resume !== null && resume !== '') {
+    value.resume = {};
+    for (const part of resume.split(',')) {
+      const match = /^([a-z0-9][a-z0-9_-]{0,63}):(\d{1,15})$/.exec(part);
+      if (!match) return { ok: false, message: 'resume must look like general:120,other:5' };
+      value.resume[match[1]!] = Number(match[2]);
+    }
+  }
+  return { ok: true, value };
+}
+
+function rejectUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,230 @@
+import { CLOSE_CODES, FRAME_SEPARATOR, type PublicUser, type ServerFrame, type UserJoinedFrame, type UserLeftFrame } from '@chatter/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { BusEvent, FanoutBus } from '../bus/types.js';
+
+/** One authenticated socket. */
+export interface Connection {
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly user: PublicUser;
+  readonly sessionId: number;
+  expiresAt: number;
+  readonly rooms: Set<string>;
+  /** Frames for this socket alone (acks, replies), serialized, waiting for the end of the turn. */
+  out: string[];
+  /** While > 0, room traffic is parked in `held` so that replayed history goes out first. */
+  holdDepth: number;
+  held: Buffer[];
+  alive: boolean;
+  closing: boolean;
+  /** Token bucket for the send rate limit. */
+  tokens: number;
+  refilledAt: number;
+}
+
+/**
+ * The hub owns this node's sockets. It receives room events from the bus and writes them out.
+ *
+ * Writes are coalesced per event-loop turn: every frame queued for a room during a turn is joined
+ * (newline-separated) into ONE payload, encoded to bytes ONCE, and that same buffer is written to
+ * every socket in the room. Under load that is one write per socket per turn instead of one per
+ * socket per message, which is where a chat server spends its CPU.
+ */
+export class Hub {
+  private readonly rooms = new Map<string, Set<Connection>>();
+  private readonly bySession = new Map<number, Set<Connection>>();
+  /** room -> userId -> number of this user's sockets in the room. */
+  private readonly online = new Map<string, Map<number, { user: PublicUser; sockets: number }>>();
+  private readonly roomOut = new Map<string, string[]>();
+  private readonly dirty = new Set<Connection>();
+  private flushScheduled = false;
+  private nextId = 1;
+  readonly connections = new Set<Connection>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly bus: FanoutBus,
+    private readonly sendBufferCap: number,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.unsubscribe = bus.subscribe((event) => this.onBusEvent(event));
+  }
+
+  createConnection(ws: WebSocket, user: PublicUser, sessionId: number, expiresAt: number, burst: number): Connection {
+    return {
+      id: this.nextId++,
+      ws,
+      user,
+      sessionId,
+      expiresAt,
+      rooms: new Set(),
+      out: [],
+      holdDepth: 0,
+      held: [],
+      alive: true,
+      closing: false,
+      tokens: burst,
+      refilledAt: Date.now(),
+    };
+  }
+
+  /** Register a socket in its rooms; announces the user in each room where this is their first socket. */
+  add(conn: Connection, rooms: string[]): void {
+    this.connections.add(conn);
+    let sessionConns = this.bySession.get(conn.sessionId);
+    if (!sessionConns) this.bySession.set(conn.sessionId, (sessionConns = new Set()));
+    sessionConns.add(conn);
+    for (const room of rooms) {
+      conn.rooms.add(room);
+      let members = this.rooms.get(room);
+      if (!members) this.rooms.set(room, (members = new Set()));
+      members.add(conn);
+      let users = this.online.get(room);
+      if (!users) this.online.set(room, (users = new Map()));
+      const entry = users.get(conn.user.id);
+      if (entry) entry.sockets++;
+      else {
+        users.set(conn.user.id, { user: conn.user, sockets: 1 });
+        const frame: UserJoinedFrame = { type: 'user_joined', room, user: conn.user, at: new Date().toISOString() };
+        this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
+      }
+    }
+  }
+
+  /** Forget a closed socket; announces the user gone from rooms where it was their last socket. */
+  remove(conn: Connection): void {
+    if (!this.connections.delete(conn)) return;
+    this.dirty.delete(conn);
+    const sessionConns = this.bySession.get(conn.sessionId);
+    sessionConns?.delete(conn);
+    if (sessionConns?.size === 0) this.bySession.delete(conn.sessionId);
+    for (const room of conn.rooms) {
+      const members = this.rooms.get(room);
+      members?.delete(conn);
+      if (members?.size === 0) this.rooms.delete(room);
+      const users = this.online.get(room);
+      const entry = users?.get(conn.user.id);
+      if (!users || !entry) continue;
+      if (--entry.sockets === 0) {
+        users.delete(conn.user.id);
+        const frame: UserLeftFrame = { type: 'user_left', room, user: conn.user, at: new Date().toISOString() };
+        this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
+      }
+    }
+  }
+
+  onlineUsers(room: string): PublicUser[] {
+    return [...(this.online.get(room)?.values() ?? [])].map((e) => e.user);
+  }
+
+  /** Queue a frame for one socket; written at the end of this turn, before room traffic. */
+  send(conn: Connection, frame: ServerFrame): void {
+    if (conn.closing) return;
+    conn.out.push(JSON.stringify(frame));
+    this.dirty.add(conn);
+    this.schedule();
+  }
+
+  hold(conn: Connection): void {
+    conn.holdDepth++;
+  }
+
+  /** Let parked room traffic through, after whatever was queued for the socket itself. */
+  release(conn: Connection): void {
+    if (conn.holdDepth > 0 && --conn.holdDepth === 0 && conn.held.length > 0) {
+      this.dirty.add(conn);
+      this.schedule();
+    }
+  }
+
+  /** Close every socket of these sessions (they were revoked). */
+  endSessions(sessionIds: number[], reason = 'session_ended'): void {
+    for (const id of sessionIds) {
+      for (const conn of this.bySession.get(id) ?? []) this.close(conn, CLOSE_CODES.session_ended, reason);
+    }
+  }
+
+  close(conn: Connection, code: number, reason: string): void {
+    if (conn.closing) return;
+    this.flushConnection(conn); // what was queued for it (e.g. an error frame) goes first
+    conn.closing = true;
+    conn.ws.close(code, reason);
+    // A peer that never answers the close handshake is cut off rather than held open.
+    setTimeout(() => conn.ws.terminate(), 2000).unref();
+  }
+
+  private onBusEvent(event: BusEvent): void {
+    if (event.kind === 'room') {
+      if (!this.rooms.has(event.room)) return;
+      let frames = this.roomOut.get(event.room);
+      if (!frames) this.roomOut.set(event.room, (frames = []));
+      frames.push(event.frame);
+      this.schedule();
+    } else if (event.kind === 'sessions_ended') {
+      this.endSessions(event.sessionIds);
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Write everything queued this turn. Public for shutdown. */
+  flush(): void {
+    this.flushScheduled = false;
+    // Per-socket frames first: a sender sees its ack before the fan-out of its message.
+    for (const conn of this.dirty) this.flushConnection(conn);
+    this.dirty.clear();
+    for (const [room, frames] of this.roomOut) {
+      const members = this.rooms.get(room);
+      if (!members) continue;
+      const payload = Buffer.from(frames.length === 1 ? frames[0]! : frames.join(FRAME_SEPARATOR));
+      for (const conn of members) {
+        if (conn.closing) continue;
+        if (conn.holdDepth > 0) conn.held.push(payload);
+        else this.write(conn, payload);
+      }
+    }
+    this.roomOut.clear();
+  }
+
+  private flushConnection(conn: Connection): void {
+    if (conn.closing) return;
+    if (conn.out.length > 0) {
+      const payload = conn.out.length === 1 ? conn.out[0]! : conn.out.join(FRAME_SEPARATOR);
+      conn.out = [];
+      this.write(conn, Buffer.from(payload));
+    }
+    if (conn.holdDepth === 0 && conn.held.length > 0) {
+      const held = conn.held;
+      conn.held = [];
+      for (const payload of held) this.write(conn, payload);
+    }
+  }
+
+  private write(conn: Connection, payload: Buffer): void {
+    if (conn.closing) return;
+    // A reader too slow to keep up is disconnected (it resumes on reconnect) rather than letting
+    // its backlog grow without bound in this process.
+    if (conn.ws.bufferedAmount + payload.length > this.sendBufferCap) {
+      this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
+      conn.out = [];
+      conn.held = [];
+      conn.closing = true;
+      conn.ws.close(CLOSE_CODES.slow_consumer, 'slow_consumer');
+      setTimeout(() => conn.ws.terminate(), 2000).unref();
+      return;
+    }
+    conn.ws.send(payload, { binary: false });
+  }
+
+  /** Shutdown: write what is queued, then close every socket with 1001. */
+  closeAll(): void {
+    this.flush();
+    for (const conn of this.connections) this.close(conn, CLOSE_CODES.going_away, 'server_shutdown');
+    this.unsubscribe();
+  }
+}

@@ -1,0 +1,297 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  UniqueViolation,
+  type AppendResult,
+  type ChatStore,
+  type HistoryPage,
+  type HistoryRange,
+  type MessageRecord,
+  type MessageWithAuthor,
+  type NewMessage,
+  type RoomRecord,
+  type SessionRecord,
+  type UserRecord,
+} from './types.js';
+
+/**
+ * Versioned migrations, applied in order inside one transaction each; `PRAGMA user_version`
+ * records the last applied. Never edit a shipped migration: add a new one.
+ */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE users (
+     id INTEGER PRIMARY KEY,
+     username TEXT NOT NULL,
+     username_key TEXT NOT NULL UNIQUE,   -- lower(username): uniqueness is case-insensitive
+     email TEXT,
+     email_key TEXT UNIQUE,
+     password_hash TEXT NOT NULL,
+     avatar_key TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE sessions (
+     id INTEGER PRIMARY KEY,
+     token_hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the token; the token itself is never stored
+     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX sessions_user ON sessions(user_id);
+   CREATE INDEX sessions_expiry ON sessions(expires_at);
+   CREATE TABLE rooms (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     last_seq INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE messages (
+     id INTEGER PRIMARY KEY,
+     room_id TEXT NOT NULL REFERENCES rooms(id),
+     seq INTEGER NOT NULL,
+     author_id INTEGER NOT NULL REFERENCES users(id),
+     client_id TEXT NOT NULL,
+     text TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     UNIQUE (room_id, seq),
+     UNIQUE (author_id, client_id)        -- makes a resent message idempotent
+   );`,
+];
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  file: string;
+  /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
+  synchronous?: 'full' | 'normal';
+}
+
+type Row = Record<string, unknown>;
+
+export class SqliteStore implements ChatStore {
+  private readonly db: Database.Database;
+  private stmts!: ReturnType<SqliteStore['prepare']>;
+  private appendTx!: (batch: NewMessage[]) => AppendResult[];
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async migrate(): Promise<void> {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+    this.stmts = this.prepare();
+    this.appendTx = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertUser: db.prepare(
+        `INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+      userByName: db.prepare('SELECT * FROM users WHERE username_key = ?'),
+      userByEmail: db.prepare('SELECT * FROM users WHERE email_key = ?'),
+      setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ?'),
+      setAvatar: db.prepare('UPDATE users SET avatar_key = ? WHERE id = ?'),
+      insertSession: db.prepare(
+        'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING *',
+      ),
+      sessionByHash: db.prepare('SELECT * FROM sessions WHERE token_hash = ?'),
+      sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      extendSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?'),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+      deleteUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ? AND id IS NOT ? RETURNING id'),
+      purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at < ?'),
+      insertRoom: db.prepare('INSERT INTO rooms (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+      roomById: db.prepare('SELECT * FROM rooms WHERE id = ?'),
+      listRooms: db.prepare('SELECT * FROM rooms ORDER BY created_at, id'),
+      bumpSeq: db.prepare('UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq'),
+      messageByClientId: db.prepare('SELECT * FROM messages WHERE author_id = ? AND client_id = ?'),
+      insertMessage: db.prepare(
+        `INSERT INTO messages (room_id, seq, author_id, client_id, text, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+      ),
+      // Newest page below a cursor, read backwards along the (room_id, seq) index.
+      before: db.prepare(
+        `SELECT m.*, u.username AS author_username, u.avatar_key AS author_avatar_key
+         FROM messages m JOIN users u ON u.id = m.author_id
+         WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+      ),
+      after: db.prepare(
+        `SELECT m.*, u.username AS author_username, u.avatar_key AS author_avatar_key
+         FROM messages m JOIN users u ON u.id = m.author_id
+         WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq ASC LIMIT ?`,
+      ),
+    };
+  }
+
+  async createUser(input: { username: string; email: string | null; passwordHash: string; createdAt: number }): Promise<UserRecord> {
+    try {
+      const row = this.stmts.insertUser.get(
+        input.username,
+        input.username.toLowerCase(),
+        input.email,
+        input.email?.toLowerCase() ?? null,
+        input.passwordHash,
+        input.createdAt,
+      ) as Row;
+      return toUser(row);
+    } catch (err) {
+      const message = (err as Error).message;
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new UniqueViolation(message.includes('email_key') ? 'email' : 'username');
+      }
+      throw err;
+    }
+  }
+
+  async getUserById(id: number): Promise<UserRecord | null> {
+    const row = this.stmts.userById.get(id) as Row | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async getUserByLogin(login: { username?: string; email?: string }): Promise<UserRecord | null> {
+    const row = (
+      login.username !== undefined
+        ? this.stmts.userByName.get(login.username.toLowerCase())
+        : login.email !== undefined
+          ? this.stmts.userByEmail.get(login.email.toLowerCase())
+          : undefined
+    ) as Row | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    this.stmts.setPassword.run(passwordHash, userId);
+  }
+
+  async setAvatarKey(userId: number, avatarKey: string | null): Promise<void> {
+    this.stmts.setAvatar.run(avatarKey, userId);
+  }
+
+  async createSession(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number }): Promise<SessionRecord> {
+    const row = this.stmts.insertSession.get(input.tokenHash, input.userId, input.createdAt, input.expiresAt) as Row;
+    return toSession(row);
+  }
+
+  async getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {
+    const row = this.stmts.sessionByHash.get(tokenHash) as Row | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async getSessionById(id: number): Promise<SessionRecord | null> {
+    const row = this.stmts.sessionById.get(id) as Row | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async extendSession(id: number, expiresAt: number): Promise<void> {
+    this.stmts.extendSession.run(expiresAt, id);
+  }
+
+  async deleteSession(id: number): Promise<void> {
+    this.stmts.deleteSession.run(id);
+  }
+
+  async deleteUserSessions(userId: number, exceptSessionId?: number): Promise<number[]> {
+    const rows = this.stmts.deleteUserSessions.all(userId, exceptSessionId ?? null) as Row[];
+    return rows.map((r) => r.id as number);
+  }
+
+  async purgeExpiredSessions(now: number): Promise<number> {
+    return this.stmts.purgeSessions.run(now).changes;
+  }
+
+  async ensureRoom(room: { id: string; name: string; createdAt: number }): Promise<RoomRecord> {
+    this.stmts.insertRoom.run(room.id, room.name, room.createdAt);
+    return toRoom(this.stmts.roomById.get(room.id) as Row);
+  }
+
+  async getRoom(id: string): Promise<RoomRecord | null> {
+    const row = this.stmts.roomById.get(id) as Row | undefined;
+    return row ? toRoom(row) : null;
+  }
+
+  async listRooms(): Promise<RoomRecord[]> {
+    return (this.stmts.listRooms.all() as Row[]).map(toRoom);
+  }
+
+  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    // better-sqlite3 commits synchronously: when this returns, the batch is on disk.
+    return this.appendTx(batch);
+  }
+
+  private appendOne(m: NewMessage): AppendResult {
+    const existing = this.stmts.messageByClientId.get(m.authorId, m.clientId) as Row | undefined;
+    if (existing) return { ok: true, message: toMessage(existing), duplicate: true };
+    const bumped = this.stmts.bumpSeq.get(m.roomId) as Row | undefined;
+    if (!bumped) return { ok: false, error: 'room_not_found' };
+    const seq = bumped.last_seq as number;
+    const inserted = this.stmts.insertMessage.get(m.roomId, seq, m.authorId, m.clientId, m.text, m.createdAt) as Row;
+    return { ok: true, duplicate: false, message: { id: inserted.id as number, seq, ...m } };
+  }
+
+  async getMessages(roomId: string, range: HistoryRange): Promise<HistoryPage> {
+    const limit = range.limit;
+    // Fetch one extra row to learn whether more exist, without a COUNT.
+    if (range.after !== undefined) {
+      const rows = this.stmts.after.all(roomId, range.after, range.before ?? Number.MAX_SAFE_INTEGER, limit + 1) as Row[];
+      const hasMore = rows.length > limit;
+      return { messages: rows.slice(0, limit).map(toMessageWithAuthor), hasMore };
+    }
+    const rows = this.stmts.before.all(roomId, range.before ?? Number.MAX_SAFE_INTEGER, limit + 1) as Row[];
+    const hasMore = rows.length > limit;
+    return { messages: rows.slice(0, limit).reverse().map(toMessageWithAuthor), hasMore };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toUser(r: Row): UserRecord {
+  return {
+    id: r.id as number,
+    username: r.username as string,
+    email: (r.email as string | null) ?? null,
+    passwordHash: r.password_hash as string,
+    avatarKey: (r.avatar_key as string | null) ?? null,
+    createdAt: r.created_at as number,
+  };
+}
+
+function toSession(r: Row): SessionRecord {
+  return { id: r.id as number, userId: r.user_id as number, createdAt: r.created_at as number, expiresAt: r.expires_at as number };
+}
+
+function toRoom(r: Row): RoomRecord {
+  return { id: r.id as string, name: r.name as string, lastSeq: r.last_seq as number, createdAt: r.created_at as number };
+}
+
+function toMessage(r: Row): MessageRecord {
+  return {
+    id: r.id as number,
+    roomId: r.room_id as string,
+    seq: r.seq as number,
+    authorId: r.author_id as number,
+    clientId: r.client_id as string,
+    text: r.text as string,
+    createdAt: r.created_at as number,
+  };
+}
+
+function toMessageWithAuthor(r: Row): MessageWithAuthor {
+  return { ...toMessage(r), authorUsername: r.author_username as string, authorAvatarKey: (r.author_avatar_key as string | null) ?? null };
+}

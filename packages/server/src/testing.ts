@@ -1,0 +1,174 @@
+/**
+ * Real servers for tests: an in-process one on an ephemeral port, and a child process that can be
+ * killed and restarted on the same database. Nothing here is a double; tests talk HTTP and
+ * WebSocket to the same code that ships.
+ */
+import type { AuthResponse } from '@chatter/protocol';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { loadConfig, type Config } from './config.js';
+
+export interface TestUser {
+  token: string;
+  user: AuthResponse['user'];
+  username: string;
+  password: string;
+}
+
+async function registerAt(url: string, username: string, password: string): Promise<TestUser> {
+  const res = await fetch(`${url}/api/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password, session: 'token' }),
+  });
+  const body = (await res.json()) as AuthResponse & { error?: unknown };
+  if (res.status !== 201 || !body.token) throw new Error(`register ${username} failed: ${res.status} ${JSON.stringify(body)}`);
+  return { token: body.token, user: body.user, username, password };
+}
+
+export interface TestServer {
+  app: FastifyInstance;
+  config: Config;
+  url: string;
+  wsUrl: string;
+  dataDir: string;
+  register(username: string, password?: string): Promise<TestUser>;
+  close(): Promise<void>;
+}
+
+/** A real server in this process: port 0, a fresh SQLite file in a temp dir, bcrypt cost 4, silent logs. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'chatter-test-'));
+  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dbFile: join(dataDir, 'chatter.db'), bcryptCost: 4, logLevel: 'silent', ...overrides });
+  const app = await buildApp(config);
+  await app.listen({ host: config.host, port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    app,
+    config,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    dataDir,
+    register: (username, password = 'correct horse battery') => registerAt(url, username, password),
+    async close() {
+      await app.close();
+      if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SpawnedServer {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly process: ChildProcess;
+  /** Everything the process wrote to stdout and stderr, for assertions on logs. */
+  output(): string;
+  register(username: string, password?: string): Promise<TestUser>;
+  /** Send a signal (default SIGKILL) and wait for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGTERM and wait (graceful shutdown). */
+  stop(): Promise<number | null>;
+  /** Start again on the same port and database. */
+  restart(): Promise<void>;
+  /** Stop if running and delete the data dir (unless it was given). */
+  dispose(): Promise<void>;
+}
+
+const serverRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = resolve(serverRoot, '../..');
+
+/**
+ * The real server as a child process, run from source through tsx so no build is needed.
+ * `env` adds CHATTER_* variables (bcrypt cost 4 and warn-level logs unless overridden).
+ */
+export async function spawnServer(options: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<SpawnedServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'chatter-proc-'));
+  let port = options.port ?? 0;
+  let child!: ChildProcess;
+  let log = '';
+
+  const start = () =>
+    new Promise<void>((resolveStart, rejectStart) => {
+      child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(serverRoot, 'src/main.ts')], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          CHATTER_HOST: '127.0.0.1',
+          CHATTER_PORT: String(port),
+          CHATTER_DATA_DIR: dataDir,
+          CHATTER_BCRYPT_COST: '4',
+          CHATTER_LOG_LEVEL: 'info',
+          ...options.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const timer = setTimeout(() => rejectStart(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
+      const onData = (chunk: Buffer) => {
+        log += chunk.toString();
+        const match = /listening on http:\/\/[\d.]+:(\d+)/.exec(log);
+        if (match) {
+          port = Number(match[1]);
+          clearTimeout(timer);
+          resolveStart();
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        rejectStart(new Error(`server exited with ${code} before listening:\n${log}`));
+      });
+    });
+
+  const waitExit = () =>
+    new Promise<number | null>((res) => {
+      if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
+      child.once('exit', (code) => res(code));
+    });
+
+  await start();
+  const server: SpawnedServer = {
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get wsUrl() {
+      return `ws://127.0.0.1:${port}/ws`;
+    },
+    get port() {
+      return port;
+    },
+    get process() {
+      return child;
+    },
+    dataDir,
+    output: () => log,
+    register: (username, password = 'correct horse battery') => registerAt(`http://127.0.0.1:${port}`, username, password),
+    async kill(signal = 'SIGKILL') {
+      const exited = waitExit();
+      child.kill(signal);
+      return exited;
+    },
+    stop() {
+      return server.kill('SIGTERM');
+    },
+    async restart() {
+      if (child.exitCode === null && child.signalCode === null) await server.stop();
+      log = '';
+      await start();
+    },
+    async dispose() {
+      if (child.exitCode === null && child.signalCode === null) await server.kill('SIGKILL');
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
