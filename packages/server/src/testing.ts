@@ -6,11 +6,15 @@
 import type { AuthResponse } from '@chatter/protocol';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+// Re-exported so that the declarations of this module pull in app's Fastify type augmentation
+// (app.store, app.gateway...) for tests in other packages.
+export type { AppDeps } from './app.js';
 import { loadConfig, type Config } from './config.js';
 
 export interface TestUser {
@@ -83,6 +87,19 @@ export interface SpawnedServer {
   dispose(): Promise<void>;
 }
 
+/** A port that was free a moment ago (the kernel picks it; a race with another binder is unlikely on loopback). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
 const serverRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = resolve(serverRoot, '../..');
 
@@ -96,38 +113,41 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
   let child!: ChildProcess;
   let log = '';
 
-  const start = () =>
-    new Promise<void>((resolveStart, rejectStart) => {
-      child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(serverRoot, 'src/main.ts')], {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          CHATTER_HOST: '127.0.0.1',
-          CHATTER_PORT: String(port),
-          CHATTER_DATA_DIR: dataDir,
-          CHATTER_BCRYPT_COST: '4',
-          CHATTER_LOG_LEVEL: 'info',
-          ...options.env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const timer = setTimeout(() => rejectStart(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString();
-        const match = /listening on http:\/\/[\d.]+:(\d+)/.exec(log);
-        if (match) {
-          port = Number(match[1]);
-          clearTimeout(timer);
-          resolveStart();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        rejectStart(new Error(`server exited with ${code} before listening:\n${log}`));
-      });
+  const start = async () => {
+    if (port === 0) port = await freePort();
+    log = '';
+    child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(serverRoot, 'src/main.ts')], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        CHATTER_HOST: '127.0.0.1',
+        CHATTER_PORT: String(port),
+        CHATTER_DATA_DIR: dataDir,
+        CHATTER_BCRYPT_COST: '4',
+        CHATTER_LOG_LEVEL: 'info',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    child.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    // Ready means answering HTTP, whatever the log level.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${log}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`server was not ready within 20 s:\n${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
 
   const waitExit = () =>
     new Promise<number | null>((res) => {
@@ -162,7 +182,6 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
     },
     async restart() {
       if (child.exitCode === null && child.signalCode === null) await server.stop();
-      log = '';
       await start();
     },
     async dispose() {

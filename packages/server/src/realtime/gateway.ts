@@ -34,6 +34,7 @@ export class Gateway {
   readonly hub: Hub;
   private readonly wss: WebSocketServer;
   private accepting = true;
+  private lastSessionCheck = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
   /** Sockets that have not authenticated yet (first-frame auth). */
   private readonly pending = new Set<WebSocket>();
@@ -187,6 +188,7 @@ export class Gateway {
     if (!parsed.ok) {
       return this.sendError(conn, parsed.code, parsed.message, parsed.ref, parsed.fields && { fields: parsed.fields });
     }
+    if (parsed.frame.type !== 'ping') conn.activeAt = Date.now();
     void this.dispatch(conn, parsed.frame).catch((err: unknown) => {
       this.app.log.error({ err, type: parsed.frame.type }, 'handling a frame failed');
       this.sendError(conn, 'internal', 'Something went wrong on our side.');
@@ -274,9 +276,12 @@ export class Gateway {
 
   /**
    * Sessions of open sockets: close those revoked elsewhere or expired, and slide the expiry of
-   * the rest (an open socket is use).
+   * those whose user did something since the last check. An idle tab does not keep its session
+   * alive forever: the sliding window is about use, not about a socket being open.
    */
   private async checkSessions(): Promise<void> {
+    const since = this.lastSessionCheck;
+    this.lastSessionCheck = Date.now();
     const bySession = new Map<number, Connection[]>();
     for (const conn of this.hub.connections) {
       if (!conn.closing) bySession.set(conn.sessionId, [...(bySession.get(conn.sessionId) ?? []), conn]);
@@ -289,8 +294,9 @@ export class Gateway {
           for (const conn of conns) this.hub.close(conn, CLOSE_CODES.session_ended, session ? 'session_expired' : 'session_ended');
           continue;
         }
-        const touched = await this.app.sessions.touch(session, now);
-        for (const conn of conns) conn.expiresAt = touched.expiresAt;
+        const active = conns.some((c) => c.activeAt >= since);
+        const current = active ? await this.app.sessions.touch(session, now) : session;
+        for (const conn of conns) conn.expiresAt = current.expiresAt;
       } catch (err) {
         this.app.log.error({ err }, 'checking sessions failed');
       }

@@ -18,6 +18,8 @@ export interface Connection {
   held: Buffer[];
   alive: boolean;
   closing: boolean;
+  /** Last time the user did something on this socket (any frame but ping); slides the session. */
+  activeAt: number;
   /** Token bucket for the send rate limit. */
   tokens: number;
   refilledAt: number;
@@ -64,6 +66,7 @@ export class Hub {
       held: [],
       alive: true,
       closing: false,
+      activeAt: Date.now(),
       tokens: burst,
       refilledAt: Date.now(),
     };
@@ -208,8 +211,10 @@ export class Hub {
   private write(conn: Connection, payload: Buffer): void {
     if (conn.closing) return;
     // A reader too slow to keep up is disconnected (it resumes on reconnect) rather than letting
-    // its backlog grow without bound in this process.
-    if (conn.ws.bufferedAmount + payload.length > this.sendBufferCap) {
+    // its backlog grow without bound in this process. What counts is what is still unsent from
+    // earlier turns: one turn's payload may alone exceed the cap under a burst, and a reader that
+    // drains its socket is not slow. So per socket, memory stays under cap + one turn's payload.
+    if (conn.ws.bufferedAmount > this.sendBufferCap) {
       this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
       conn.out = [];
       conn.held = [];

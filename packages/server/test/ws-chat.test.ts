@@ -1,0 +1,213 @@
+import { LIMITS, type Message } from '@chatter/protocol';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
+import { connect, sleep, uniqueName, type TestSocket } from './wsclient.js';
+
+/** Store messages directly through the service (fast seeding without sockets). */
+async function seed(server: TestServer, author: TestUser, count: number, prefix = 'seed'): Promise<void> {
+  const rows = Array.from({ length: count }, (_, i) => ({
+    roomId: 'general',
+    authorId: author.user.id,
+    clientId: `${prefix}-${i}-${Math.random().toString(36).slice(2)}`,
+    text: `${prefix} ${i}`,
+    createdAt: Date.now(),
+  }));
+  for (let i = 0; i < rows.length; i += 5000) await server.app.store.appendMessages(rows.slice(i, i + 5000));
+}
+
+function seqs(messages: Message[]): number[] {
+  return messages.map((m) => m.seq);
+}
+
+describe('chat over WebSocket', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ messagesPerSecond: 1000, messageBurst: 1000 });
+  });
+  after(() => server.close());
+
+  test('two clients chat both ways; ack comes before the fan-out and carries the seq', async () => {
+    const alice = await server.register(uniqueName('alice'));
+    const bob = await server.register(uniqueName('bob'));
+    const a = connect(server.wsUrl, { token: alice.token });
+    const b = connect(server.wsUrl, { token: bob.token });
+    await a.next('hello');
+    await b.next('hello');
+    a.send({ type: 'send', room: 'general', clientId: 'a-1', text: '  hi bob  ' });
+    const ack = await a.next('ack');
+    const atBob = await b.next('message', (f) => f.message.clientId === 'a-1');
+    assert.equal(atBob.message.text, 'hi bob', 'text is trimmed');
+    assert.equal(atBob.message.seq, ack.seq);
+    assert.equal(atBob.message.id, ack.id);
+    assert.equal(atBob.message.author.username, alice.username);
+    assert.equal(ack.duplicate, false);
+    // The sender receives its own message too, after the ack.
+    const own = await a.next('message', (f) => f.message.clientId === 'a-1');
+    assert.ok(a.frames.indexOf(ack) < a.frames.indexOf(own), 'ack precedes the fan-out');
+
+    b.send({ type: 'send', room: 'general', clientId: 'b-1', text: 'hello alice 👋' });
+    const reply = await a.next('message', (f) => f.message.clientId === 'b-1');
+    assert.equal(reply.message.text, 'hello alice 👋');
+    assert.equal(reply.message.seq, ack.seq + 1);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('twenty clients chatting: everyone receives every message once, in the same order', async () => {
+    const users = await Promise.all(Array.from({ length: 20 }, () => server.register(uniqueName('crowd'))));
+    const sockets = users.map((u) => connect(server.wsUrl, { token: u.token, params: { history: '0' } }));
+    await Promise.all(sockets.map((s) => s.next('hello')));
+    const perSender = 5;
+    sockets.forEach((s, i) => {
+      for (let j = 0; j < perSender; j++) s.send({ type: 'send', room: 'general', clientId: `crowd-${i}-${j}`, text: `from ${i} #${j}` });
+    });
+    const expected = users.length * perSender;
+    const received = await Promise.all(
+      sockets.map((s) => s.waitCount('message', expected).then(() => s.all('message').filter((f) => f.message.clientId.startsWith('crowd-')))),
+    );
+    const reference = received[0]!.map((f) => f.message.seq);
+    assert.equal(reference.length, expected);
+    assert.equal(new Set(reference).size, expected, 'no duplicates');
+    for (let k = 1; k < reference.length; k++) assert.equal(reference[k], reference[k - 1]! + 1, 'contiguous, ascending seqs');
+    for (const list of received) assert.deepEqual(list.map((f) => f.message.seq), reference);
+    // Each sender's own messages keep their send order.
+    for (let i = 0; i < users.length; i++) {
+      const mine = received[0]!.filter((f) => f.message.author.id === users[i]!.user.id).map((f) => f.message.text);
+      assert.deepEqual(mine, Array.from({ length: perSender }, (_, j) => `from ${i} #${j}`));
+    }
+    await Promise.all(sockets.map((s) => s.close()));
+  });
+
+  test('history on connect: the newest 50 of general, oldest first, with hasMore', async () => {
+    const carol = await server.register(uniqueName('carol'));
+    await seed(server, carol, 60, 'hist');
+    const s = connect(server.wsUrl, { token: carol.token });
+    const hello = await s.next('hello');
+    const history = await s.next('history');
+    assert.equal(history.reason, 'initial');
+    assert.equal(history.messages.length, LIMITS.historyOnConnect);
+    assert.equal(history.hasMore, true);
+    const latest = hello.rooms[0]!.lastSeq;
+    assert.deepEqual(seqs(history.messages), Array.from({ length: 50 }, (_, i) => latest - 49 + i));
+    // Paging back over the socket continues exactly where the first page stopped.
+    s.send({ type: 'history', room: 'general', before: history.messages[0]!.seq, limit: 10, ref: 'older' });
+    const older = await s.next('history', (f) => f.ref === 'older');
+    assert.equal(older.reason, 'request');
+    assert.deepEqual(seqs(older.messages), Array.from({ length: 10 }, (_, i) => latest - 59 + i));
+    await s.close();
+    const few = connect(server.wsUrl, { token: carol.token, params: { history: '5' } });
+    assert.equal((await few.next('history')).messages.length, 5);
+    await few.close();
+  });
+
+  test('presence: several tabs announce a user once; they leave when the last tab closes', async () => {
+    const watcher = await server.register(uniqueName('watch'));
+    const dana = await server.register(uniqueName('dana'));
+    const w = connect(server.wsUrl, { token: watcher.token, params: { history: '0' } });
+    await w.next('hello');
+    const presence = await w.next('presence');
+    assert.ok(presence.users.some((u) => u.id === watcher.user.id));
+    const tab1 = connect(server.wsUrl, { token: dana.token, params: { history: '0' } });
+    await w.next('user_joined', (f) => f.user.id === dana.user.id);
+    const tab2 = connect(server.wsUrl, { token: dana.token, params: { history: '0' } });
+    const tab2Presence = await tab2.next('presence');
+    assert.equal(tab2Presence.users.filter((u) => u.id === dana.user.id).length, 1, 'listed once');
+    await tab1.close();
+    await sleep(150);
+    assert.equal(w.all('user_joined').filter((f) => f.user.id === dana.user.id).length, 1, 'second tab not announced');
+    assert.equal(w.all('user_left').filter((f) => f.user.id === dana.user.id).length, 0, 'still online via tab 2');
+    await tab2.close();
+    const left = await w.next('user_left', (f) => f.user.id === dana.user.id);
+    assert.equal(left.room, 'general');
+    await w.close();
+  });
+
+  test('a resent clientId gets the original ack and never a second message', async () => {
+    const erin = await server.register(uniqueName('erin'));
+    const frank = await server.register(uniqueName('frank'));
+    const e = connect(server.wsUrl, { token: erin.token, params: { history: '0' } });
+    const f = connect(server.wsUrl, { token: frank.token, params: { history: '0' } });
+    await e.next('hello');
+    await f.next('hello');
+    e.send({ type: 'send', room: 'general', clientId: 'dup-1', text: 'only once' });
+    e.send({ type: 'send', room: 'general', clientId: 'dup-1', text: 'only once' });
+    const first = await e.next('ack');
+    const second = await e.next('ack');
+    assert.equal(first.duplicate, false);
+    assert.equal(second.duplicate, true);
+    assert.equal(second.seq, first.seq);
+    assert.equal(second.id, first.id);
+    await e.close();
+    // Resent after a reconnect (the ack was lost, say): still the original.
+    const e2 = connect(server.wsUrl, { token: erin.token, params: { history: '0' } });
+    await e2.next('hello');
+    e2.send({ type: 'send', room: 'general', clientId: 'dup-1', text: 'only once' });
+    const third = await e2.next('ack');
+    assert.equal(third.duplicate, true);
+    assert.equal(third.seq, first.seq);
+    await sleep(150);
+    assert.equal(f.all('message').filter((m) => m.message.clientId === 'dup-1').length, 1);
+    const page = await server.app.store.getMessages('general', { after: first.seq - 1, limit: 100 });
+    assert.equal(page.messages.filter((m) => m.clientId === 'dup-1').length, 1);
+    await Promise.all([e2.close(), f.close()]);
+  });
+
+  test('resume: a reconnecting client receives exactly what it missed, in order, then live traffic', async () => {
+    const gina = await server.register(uniqueName('gina'));
+    const hal = await server.register(uniqueName('hal'));
+    const g = connect(server.wsUrl, { token: gina.token, params: { history: '0' } });
+    const h = connect(server.wsUrl, { token: hal.token, params: { history: '0' } });
+    await g.next('hello');
+    await h.next('hello');
+    h.send({ type: 'send', room: 'general', clientId: 'r-before', text: 'before' });
+    const seen = await g.next('message', (f) => f.message.clientId === 'r-before');
+    await g.close();
+    for (let i = 0; i < 7; i++) h.send({ type: 'send', room: 'general', clientId: `r-missed-${i}`, text: `missed ${i}` });
+    await h.waitCount('ack', 8);
+    const back = connect(server.wsUrl, { token: gina.token, params: { resume: `general:${seen.message.seq}` } });
+    const replay = await back.next('history');
+    assert.equal(replay.reason, 'resume');
+    assert.deepEqual(replay.messages.map((m) => m.text), Array.from({ length: 7 }, (_, i) => `missed ${i}`));
+    assert.deepEqual(seqs(replay.messages), Array.from({ length: 7 }, (_, i) => seen.message.seq + 1 + i));
+    assert.equal(back.all('history').length, 1, 'no initial history when resuming');
+    h.send({ type: 'send', room: 'general', clientId: 'r-live', text: 'live' });
+    const live = await back.next('message', (f) => f.message.clientId === 'r-live');
+    assert.equal(live.message.seq, seen.message.seq + 8);
+    // The resume frame works mid-connection too.
+    back.send({ type: 'resume', rooms: { general: seen.message.seq + 5 } });
+    const again = await back.next('history', (f) => f.reason === 'resume');
+    assert.deepEqual(seqs(again.messages), [seen.message.seq + 6, seen.message.seq + 7, seen.message.seq + 8]);
+    await Promise.all([back.close(), h.close()]);
+  });
+
+  test('resume from further back than the replay limit says so instead of flooding', async () => {
+    const ivy = await server.register(uniqueName('ivy'));
+    const start = (await server.app.store.getRoom('general'))!.lastSeq;
+    await seed(server, ivy, LIMITS.resumeMaxMessages + 5, 'gap');
+    const s = connect(server.wsUrl, { token: ivy.token, params: { resume: `general:${start}` } });
+    const gap = await s.next('resume_gap');
+    assert.equal(gap.afterSeq, start);
+    assert.equal(gap.latestSeq, start + LIMITS.resumeMaxMessages + 5);
+    assert.equal(s.all('history').length, 0);
+    // The client pages forward instead.
+    s.send({ type: 'history', room: 'general', after: start, limit: 100, ref: 'fwd' });
+    const page = await s.next('history', (f) => f.ref === 'fwd');
+    assert.equal(page.messages[0]!.seq, start + 1);
+    assert.equal(page.messages.length, 100);
+    assert.equal(page.hasMore, true);
+    await s.close();
+  });
+
+  test('sending to a room the user is not in is refused', async () => {
+    const jo = await server.register(uniqueName('jo'));
+    const s = connect(server.wsUrl, { token: jo.token, params: { history: '0' } });
+    await s.next('hello');
+    s.send({ type: 'send', room: 'secret', clientId: 'nope', text: 'hi' });
+    const err = await s.next('error');
+    assert.equal(err.code, 'room_not_found');
+    assert.equal(err.ref, 'nope');
+    await s.close();
+  });
+});
+
+export type { TestSocket };
