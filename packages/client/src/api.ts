@@ -1,0 +1,199 @@
+import {
+  ERRORS,
+  type AuthResponse,
+  type ChangePasswordBody,
+  type HealthResponse,
+  type HistoryQuery,
+  type HistoryResponse,
+  type LoginBody,
+  type MeResponse,
+  type RegisterBody,
+  type RegisterResponse,
+  type RoomsResponse,
+} from '@chatter/protocol';
+import { ChatterApiError, fieldsFrom, isRecord } from './errors.js';
+
+export interface ChatterApiOptions {
+  /** Server base URL such as `https://chat.example.com`. Default `''`: same origin (browser only). */
+  baseUrl?: string;
+  /** Bearer token. Leave unset in the web app, where the session lives in an HttpOnly cookie. */
+  token?: string;
+  /** A `fetch` implementation; default the global one. */
+  fetch?: typeof fetch;
+  /** Passed to `fetch` (for example `'include'` when the API is on another origin and uses the cookie). */
+  credentials?: RequestCredentials;
+}
+
+/**
+ * The REST API. Every method resolves with the response body, or rejects with a
+ * `ChatterApiError` whose message is a sentence from the server.
+ */
+export class ChatterApi {
+  /** Sent as `Authorization: Bearer`. Set by `login`/`register` when the server returns a token; cleared by `logout`. */
+  token: string | undefined;
+  readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch | undefined;
+  private readonly credentials: RequestCredentials | undefined;
+
+  constructor(opts: ChatterApiOptions = {}) {
+    this.baseUrl = (opts.baseUrl ?? '').replace(/\/+$/, '');
+    this.token = opts.token;
+    this.fetchImpl = opts.fetch;
+    this.credentials = opts.credentials;
+  }
+
+  /** Create an account. With `session: 'token'` (or `'cookie'`) it also signs in. */
+  async register(body: RegisterBody): Promise<RegisterResponse> {
+    const res = await this.request<RegisterResponse>('POST', '/api/register', body);
+    if (res.token) this.token = res.token;
+    return res;
+  }
+
+  /** Sign in (`session` defaults to `'token'` on the server); a returned token is kept for later calls. */
+  async login(body: LoginBody): Promise<AuthResponse> {
+    const res = await this.request<AuthResponse>('POST', '/api/login', body);
+    if (res.token) this.token = res.token;
+    return res;
+  }
+
+  /**
+   * End the session and forget the token. A session that was already gone (401) counts as
+   * signed out, so this only rejects when the server could not be asked.
+   */
+  async logout(): Promise<void> {
+    try {
+      await this.request<void>('POST', '/api/logout');
+    } catch (err) {
+      if (!(err instanceof ChatterApiError && err.status === 401)) throw err;
+    } finally {
+      this.token = undefined;
+    }
+  }
+
+  me(): Promise<MeResponse> {
+    return this.request<MeResponse>('GET', '/api/me');
+  }
+
+  /** Change the password; the server signs out every other session of the user. */
+  changePassword(body: ChangePasswordBody): Promise<void> {
+    return this.request<void>('PUT', '/api/me/password', body);
+  }
+
+  rooms(): Promise<RoomsResponse> {
+    return this.request<RoomsResponse>('GET', '/api/rooms');
+  }
+
+  /** A page of a room's messages, oldest first: `before` pages back, `after` pages forward. */
+  history(room: string, q: HistoryQuery = {}): Promise<HistoryResponse> {
+    const params = new URLSearchParams();
+    for (const key of ['before', 'after', 'limit'] as const) {
+      const value = q[key];
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const query = params.toString();
+    return this.request<HistoryResponse>('GET', `/api/rooms/${encodeURIComponent(room)}/messages${query ? `?${query}` : ''}`);
+  }
+
+  health(): Promise<HealthResponse> {
+    return this.request<HealthResponse>('GET', '/api/health');
+  }
+
+  /**
+   * Any route. A plain object `body` is sent as JSON; `FormData`, `Blob`, `ArrayBuffer`,
+   * `URLSearchParams` and strings are sent as they are (for uploads). Resolves with the parsed
+   * JSON body, or `undefined` for an empty response (204).
+   */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const init: RequestInit = { method, headers };
+    if (this.credentials !== undefined) init.credentials = this.credentials;
+    if (body !== undefined) {
+      if (isRawBody(body)) init.body = body;
+      else {
+        headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+    }
+
+    let res: Response;
+    try {
+      // Called as a method of globalThis: browsers throw "Illegal invocation" for a detached fetch.
+      res = await (this.fetchImpl ? this.fetchImpl(this.baseUrl + path, init) : globalThis.fetch(this.baseUrl + path, init));
+    } catch (err) {
+      throw new ChatterApiError({
+        status: 0,
+        code: 'network_error',
+        message: 'Could not reach the server. Check your connection and try again.',
+        details: { cause: err instanceof Error ? err.message : String(err) },
+      });
+    }
+
+    const text = await res.text().catch(() => '');
+    let data: unknown;
+    if (text !== '') {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (!res.ok) throw errorFromResponse(res, data);
+    if (text !== '' && data === undefined) {
+      throw new ChatterApiError({ status: res.status, code: 'invalid_response', message: 'The server sent a response that is not JSON.' });
+    }
+    return data as T;
+  }
+}
+
+function isRawBody(body: unknown): body is BodyInit {
+  return (
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    (typeof Blob !== 'undefined' && body instanceof Blob) ||
+    (typeof FormData !== 'undefined' && body instanceof FormData) ||
+    (typeof URLSearchParams !== 'undefined' && body instanceof URLSearchParams) ||
+    (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream)
+  );
+}
+
+function errorFromResponse(res: Response, data: unknown): ChatterApiError {
+  const error = isRecord(data) && isRecord(data.error) ? data.error : undefined;
+  const details = error && isRecord(error.details) ? error.details : undefined;
+  const code = typeof error?.code === 'string' ? error.code : codeForStatus(res.status);
+  const known = (ERRORS as Record<string, { message: string } | undefined>)[code];
+  const message =
+    typeof error?.message === 'string' && error.message !== ''
+      ? error.message
+      : (known?.message ?? `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}.`);
+  const retryAfter = typeof details?.retryAfter === 'number' ? details.retryAfter : parseRetryAfter(res.headers.get('Retry-After'));
+  const fields = fieldsFrom(details);
+  return new ChatterApiError({
+    status: res.status,
+    code,
+    message,
+    ...(fields && { fields }),
+    ...(retryAfter !== undefined && { retryAfter }),
+    ...(details && { details }),
+  });
+}
+
+/** For responses without a Chatter error body (a proxy's 502 page, say). */
+function codeForStatus(status: number): string {
+  if (status === 401) return 'unauthorized';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  if (status === 429) return 'rate_limited';
+  if (status === 502 || status === 503 || status === 504) return 'unavailable';
+  if (status >= 500) return 'internal';
+  return 'http_error';
+}
+
+/** `Retry-After` is either seconds or an HTTP date. */
+function parseRetryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+(\.\d+)?$/.test(header.trim())) return Number(header);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}

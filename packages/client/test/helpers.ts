@@ -1,0 +1,116 @@
+/**
+ * Test support for the SDK: real `ws` sockets, and a recorder that applies the client's events to
+ * a per-room list exactly as an app would, so tests can assert on what a user would see.
+ */
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { ChatterClient, type ChatterClientOptions, type Message, type PendingMessage, type StatusEvent } from '../src/index.js';
+
+let counter = 0;
+/** Usernames are 3-32 characters; unique per test run. */
+export function uniqueName(prefix: string): string {
+  counter++;
+  return `${prefix}_${process.pid.toString(36)}${counter}${Math.random().toString(36).slice(2, 6)}`.slice(0, 32);
+}
+
+export interface Recorded {
+  client: ChatterClient;
+  /** Per room: the messages on screen (initial replaces, resume and live messages append). */
+  views: Map<string, Message[]>;
+  /** Every message handed over after the initial snapshot, in delivery order. */
+  delivered: Message[];
+  statuses: Array<StatusEvent & { at: number }>;
+  errors: Array<{ code: string; message: string; ref?: string }>;
+  sessionEnded: Array<{ code: number; reason: string }>;
+  outboxes: PendingMessage[][];
+  historyReasons: string[];
+  view(room?: string): Message[];
+}
+
+const live = new Set<ChatterClient>();
+
+/** A client on Node's `ws`, with fast reconnects unless overridden, recording everything it emits. */
+export function recordClient(url: string, token: string | undefined, opts: Partial<ChatterClientOptions> = {}): Recorded {
+  const client = new ChatterClient({
+    url,
+    ...(token !== undefined && { token }),
+    WebSocket,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
+    ...opts,
+  });
+  live.add(client);
+  const rec: Recorded = {
+    client,
+    views: new Map(),
+    delivered: [],
+    statuses: [],
+    errors: [],
+    sessionEnded: [],
+    outboxes: [],
+    historyReasons: [],
+    view: (room = 'general') => rec.views.get(room) ?? [],
+  };
+  const viewOf = (room: string) => {
+    let list = rec.views.get(room);
+    if (!list) rec.views.set(room, (list = []));
+    return list;
+  };
+  client.on('history', (e) => {
+    rec.historyReasons.push(e.reason);
+    if (e.reason === 'initial') rec.views.set(e.room, [...e.messages]);
+    else {
+      viewOf(e.room).push(...e.messages);
+      rec.delivered.push(...e.messages);
+    }
+  });
+  client.on('message', (m) => {
+    viewOf(m.room).push(m);
+    rec.delivered.push(m);
+  });
+  client.on('status', (s) => rec.statuses.push({ ...s, at: Date.now() }));
+  client.on('error', (e) => rec.errors.push(e));
+  client.on('session_ended', (e) => rec.sessionEnded.push(e));
+  client.on('outbox', (items) => rec.outboxes.push(items));
+  return rec;
+}
+
+/** Close every client a test made, so no socket or timer outlives it. */
+export function closeAllClients(): void {
+  for (const client of live) client.close();
+  live.clear();
+}
+
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Seqs strictly consecutive, no duplicates, in order. */
+export function assertContiguous(messages: Message[], label = 'messages'): void {
+  for (let i = 1; i < messages.length; i++) {
+    assert.equal(messages[i]!.seq, messages[i - 1]!.seq + 1, `${label}: seq ${messages[i]!.seq} follows ${messages[i - 1]!.seq} (index ${i})`);
+  }
+}
+
+export function texts(messages: Message[]): string[] {
+  return messages.map((m) => m.text);
+}
+
+/** An in-memory stand-in for localStorage-backed persistence (the store interface is the seam). */
+export function memoryStore(initial: PendingMessage[] = []): { load(): PendingMessage[]; save(items: PendingMessage[]): void; items: PendingMessage[] } {
+  const store = {
+    items: initial.map((i) => ({ ...i })),
+    load: () => store.items.map((i) => ({ ...i })),
+    save: (items: PendingMessage[]) => {
+      store.items = items.map((i) => ({ ...i }));
+    },
+  };
+  return store;
+}
