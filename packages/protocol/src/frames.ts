@@ -145,6 +145,9 @@ export const ErrorFrame = Type.Object({
 
 export const PongFrame = Type.Object({ type: Type.Literal('pong'), ref: Ref, serverTime: Type.String() });
 
+/** A user's public profile changed (today: their picture). Sent to every room they are in. */
+export const UserUpdatedFrame = Type.Object({ type: Type.Literal('user_updated'), user: PublicUser });
+
 export type HelloFrame = Static<typeof HelloFrame>;
 export type PresenceFrame = Static<typeof PresenceFrame>;
 export type UserJoinedFrame = Static<typeof UserJoinedFrame>;
@@ -155,6 +158,7 @@ export type HistoryFrame = Static<typeof HistoryFrame>;
 export type ResumeGapFrame = Static<typeof ResumeGapFrame>;
 export type ErrorFrame = Static<typeof ErrorFrame>;
 export type PongFrame = Static<typeof PongFrame>;
+export type UserUpdatedFrame = Static<typeof UserUpdatedFrame>;
 
 export type ServerFrame =
   | HelloFrame
@@ -166,7 +170,8 @@ export type ServerFrame =
   | HistoryFrame
   | ResumeGapFrame
   | ErrorFrame
-  | PongFrame;
+  | PongFrame
+  | UserUpdatedFrame;
 export type ServerFrameType = ServerFrame['type'];
 
 export const SERVER_FRAMES = {
@@ -180,4 +185,5 @@ export const SERVER_FRAMES = {
   resume_gap: ResumeGapFrame,
   error: ErrorFrame,
   pong: PongFrame,
+  user_updated: UserUpdatedFrame,
 } as const;

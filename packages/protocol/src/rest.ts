@@ -140,3 +140,7 @@ export const ErrorResponse = Type.Object(
   },
 
 );
+
+/** Answer to `PUT /api/me/avatar` and `DELETE /api/me/avatar`: the user with their new `avatarUrl`. */
+export const AvatarResponse = Type.Object({ user: SelfUser });
+export type AvatarResponse = Static<typeof AvatarResponse>;
