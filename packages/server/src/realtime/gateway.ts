@@ -45,6 +45,12 @@ export class Gateway {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     this.timers.push(setInterval(() => this.heartbeat(), config.heartbeatMs));
     this.timers.push(setInterval(() => void this.checkSessions(), Math.min(60_000, Math.max(1000, config.sessionTtlMs / 4))));
+    // Expired sessions are refused on use anyway; this only keeps the table from growing forever.
+    this.timers.push(
+      setInterval(() => {
+        app.store.purgeExpiredSessions(Date.now()).catch((err: unknown) => app.log.error({ err }, 'purging sessions failed'));
+      }, 3_600_000),
+    );
     for (const t of this.timers) t.unref();
   }
 
@@ -198,6 +204,9 @@ export class Gateway {
   private async dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
     switch (frame.type) {
       case 'send': {
+        // Once shutdown has begun, a new send could be stored after its socket is gone and never be
+        // acked; refuse it instead (clients retry `unavailable` elsewhere or after the restart).
+        if (!this.accepting) return this.sendError(conn, 'unavailable', 'The server is shutting down; send again shortly.', frame.clientId);
         if (!conn.rooms.has(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.clientId);
         const wait = this.takeToken(conn);
         if (wait > 0) {
@@ -303,10 +312,14 @@ export class Gateway {
     }
   }
 
-  /** Graceful shutdown: refuse new upgrades, flush, close every socket with 1001. */
+  /**
+   * Graceful shutdown: refuse new upgrades and sends, store and ack every send already accepted,
+   * then flush and close every socket with 1001.
+   */
   async shutdown(): Promise<void> {
     this.accepting = false;
     for (const t of this.timers) clearInterval(t);
+    await this.app.messages.drain();
     for (const ws of this.pending) ws.close(CLOSE_CODES.going_away, 'server_shutdown');
     this.hub.closeAll();
     // Give close frames a moment to reach peers; stragglers are terminated by the hub.
