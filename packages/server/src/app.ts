@@ -60,6 +60,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
     ajv: { customOptions: { strict: false } },
   });
+  // The API speaks JSON only. Fastify's default text/plain parser would hand a JSON body sent as
+  // text/plain (fetch's default for a string body) to validation, which then reports a confusing
+  // "Expected a JSON object"; without it the client gets 415 "Send JSON".
+  app.removeContentTypeParser('text/plain');
 
   const store = deps.store ?? new SqliteStore({ file: config.dbFile, synchronous: config.sqliteSynchronous });
   await store.migrate();
@@ -77,7 +81,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const validator = compile(schema as TSchema);
     const convert = httpPart === 'querystring' || httpPart === 'params';
     return (data: unknown) => {
-      const value = convert ? Value.Convert(schema as TSchema, data) : data;
+      const value = convert ? convertParams(schema as TSchema, data) : data;
       const result = validator.check(value);
       return result.ok ? { value: result.value } : { error: AppError.validation(result.fields) };
     };
@@ -91,7 +95,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return reply.status(500).send(new AppError('internal').toBody());
   });
 
+  // Fastify allows one not-found handler per prefix, so the web app's fallback lives here too.
+  const serveWeb = existsSync(join(config.webDir, 'index.html'));
   app.setNotFoundHandler((request, reply) => {
+    // Client-side routes fall back to the app shell; unknown /api routes stay JSON 404s.
+    if (serveWeb && request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html')) {
+      return reply.sendFile('index.html');
+    }
     reply.status(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody());
   });
 
@@ -136,16 +146,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(authRoutes);
   await app.register(messageRoutes);
   // feature plugins
+  await app.register(import('./profile/routes.js'));
 
-  if (existsSync(join(config.webDir, 'index.html'))) {
+  if (serveWeb) {
     await app.register(fastifyStatic, { root: config.webDir, wildcard: false, index: ['index.html'] });
-    // Client-side routes fall back to the app shell; unknown /api routes stay JSON 404s.
-    app.setNotFoundHandler((request, reply) => {
-      if (request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html')) {
-        return reply.sendFile('index.html');
-      }
-      reply.status(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody());
-    });
   } else {
     app.log.debug({ webDir: config.webDir }, 'web app not built; serving the API only');
   }
@@ -156,16 +160,36 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Shutdown order matters: stop taking sockets and store what is in flight (acking it), close the
   // sockets with 1001 so clients resume elsewhere, and only then close the database.
-  app.addHook('preClose', async () => {
-    await app.messages.drain();
-    await gateway.shutdown();
-  });
+  app.addHook('preClose', () => gateway.shutdown());
   app.addHook('onClose', async () => {
     await bus.close();
     await store.close();
   });
 
   return app;
+}
+
+/**
+ * Query strings and path params arrive as text. TypeBox's Convert reads numbers with parseInt, so
+ * `limit=2.5` would become 2, `before=1e3` 1 and `after=true` 1: silently a different request.
+ * A conversion is kept only when the text means that very number; otherwise the text stays and
+ * fails validation with the field's own message.
+ */
+function convertParams(schema: TSchema, data: unknown): unknown {
+  if (!isRecord(data)) return Value.Convert(schema, data);
+  const text = { ...data }; // Convert works in place
+  const converted = Value.Convert(schema, data);
+  if (!isRecord(converted)) return converted;
+  const result: Record<string, unknown> = { ...converted };
+  for (const [key, value] of Object.entries(converted)) {
+    const raw = text[key];
+    if (typeof raw === 'string' && typeof value === 'number' && Number(raw) !== value) result[key] = raw;
+  }
+  return result;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function mapFrameworkError(error: FastifyError): AppError | null {

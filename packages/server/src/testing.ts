@@ -132,7 +132,8 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
     child.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
     // Ready means answering HTTP, whatever the log level.
-    const deadline = Date.now() + 20_000;
+    // Generous: under a loaded CI machine, starting tsx takes a while.
+    const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${log}`);
       try {
@@ -143,7 +144,7 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`server was not ready within 20 s:\n${log}`);
+        throw new Error(`server was not ready within 60 s:\n${log}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

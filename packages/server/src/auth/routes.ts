@@ -88,15 +88,17 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
         throw AppError.validation({ username: 'Enter your username or email.' });
       }
       if (session === 'cookie') app.checkOrigin(request);
-      const userKey = `u:${(username ?? email ?? '').toLowerCase()}`;
       const ipKey = `ip:${request.ip}`;
+      const user = await store.getUserByLogin(username !== undefined ? { username } : { email: email! });
+      // One counter per account, whether it is addressed by username or by email; an unknown login
+      // gets its own counter so that probing for accounts is throttled the same way.
+      const userKey = user ? `user:${user.id}` : `login:${(username ?? email ?? '').toLowerCase()}`;
       const wait = Math.max(perUser.retryAfter(userKey), perIp.retryAfter(ipKey));
       if (wait > 0) {
         reply.header('Retry-After', String(wait));
         throw new AppError('rate_limited', `Too many sign-in attempts. Try again in ${wait} s.`, { retryAfter: wait });
       }
       perIp.hit(ipKey);
-      const user = await store.getUserByLogin(username !== undefined ? { username } : { email: email! });
       const ok = await verifyPassword(password, user?.passwordHash ?? dummyHash);
       if (!user || !ok) {
         perUser.hit(userKey);

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const serverRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = resolve(serverRoot, '../..');
+
+describe('loadConfig', () => {
+  test('defaults: a working server on 127.0.0.1:8000 with SQLite under ./data', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config, {
+      host: '127.0.0.1',
+      port: 8000,
+      dataDir: resolve('./data'),
+      dbFile: resolve('./data/chatter.db'),
+      sqliteSynchronous: 'full',
+      logLevel: 'info',
+      bcryptCost: 12,
+      sessionTtlMs: 30 * 24 * 3_600_000,
+      allowedOrigins: [],
+      cookieSecure: 'auto',
+      trustProxy: false,
+      maxFrameBytes: 65_536,
+      sendBufferCap: 1_048_576,
+      messagesPerSecond: 10,
+      messageBurst: 20,
+      heartbeatMs: 30_000,
+      authTimeoutMs: 10_000,
+      historyOnConnect: 50,
+      loginMaxPerUser: 10,
+      loginUserWindowMs: 900_000,
+      loginMaxPerIp: 50,
+      loginIpWindowMs: 60_000,
+      webDir: config.webDir,
+    });
+    assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
+  });
+
+  test('empty and blank variables mean "use the default"', () => {
+    assert.deepEqual(loadConfig({ CHATTER_PORT: '', CHATTER_LOG_LEVEL: '   ', CHATTER_BCRYPT_COST: '' }), loadConfig({}));
+  });
+
+  test('every variable is read, trimmed and converted', () => {
+    const dir = resolve('/tmp/chatter-config-test');
+    const config = loadConfig({
+      CHATTER_HOST: '0.0.0.0',
+      CHATTER_PORT: ' 9000 ',
+      CHATTER_DATA_DIR: dir,
+      CHATTER_SQLITE_SYNC: 'normal',
+      CHATTER_LOG_LEVEL: 'warn',
+      CHATTER_BCRYPT_COST: '10',
+      CHATTER_SESSION_TTL_HOURS: '0.5',
+      CHATTER_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:5173',
+      CHATTER_COOKIE_SECURE: 'true',
+      CHATTER_TRUST_PROXY: 'yes',
+      CHATTER_MAX_FRAME_BYTES: '131072',
+      CHATTER_SEND_BUFFER_CAP: '65536',
+      CHATTER_MESSAGES_PER_SECOND: '2.5',
+      CHATTER_MESSAGE_BURST: '5',
+      CHATTER_HEARTBEAT_MS: '1000',
+      CHATTER_AUTH_TIMEOUT_MS: '2000',
+      CHATTER_HISTORY_ON_CONNECT: '0',
+      CHATTER_LOGIN_MAX_PER_USER: '3',
+      CHATTER_LOGIN_USER_WINDOW_S: '60',
+      CHATTER_LOGIN_MAX_PER_IP: '7',
+      CHATTER_LOGIN_IP_WINDOW_S: '30',
+      CHATTER_WEB_DIR: '/srv/chatter-web',
+    });
+    assert.deepEqual(config, {
+      host: '0.0.0.0',
+      port: 9000,
+      dataDir: dir,
+      dbFile: join(dir, 'chatter.db'),
+      sqliteSynchronous: 'normal',
+      logLevel: 'warn',
+      bcryptCost: 10,
+      sessionTtlMs: 1_800_000,
+      allowedOrigins: ['https://chat.example.com', 'http://localhost:5173'],
+      cookieSecure: true,
+      trustProxy: true,
+      maxFrameBytes: 131_072,
+      sendBufferCap: 65_536,
+      messagesPerSecond: 2.5,
+      messageBurst: 5,
+      heartbeatMs: 1000,
+      authTimeoutMs: 2000,
+      historyOnConnect: 0,
+      loginMaxPerUser: 3,
+      loginUserWindowMs: 60_000,
+      loginMaxPerIp: 7,
+      loginIpWindowMs: 30_000,
+      webDir: resolve('/srv/chatter-web'),
+    });
+    assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
+    assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
+    assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'false' }).cookieSecure, false);
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: '0' }).trustProxy, false);
+    assert.equal(loadConfig({ CHATTER_PORT: '0' }).port, 0);
+    assert.equal(loadConfig({ CHATTER_PORT: '65535' }).port, 65535);
+  });
+
+  test('overrides win over the environment', () => {
+    const config = loadConfig({ CHATTER_PORT: '9000', CHATTER_BCRYPT_COST: '10' }, { port: 1234 });
+    assert.equal(config.port, 1234);
+    assert.equal(config.bcryptCost, 10);
+  });
+
+  const bad: [string, string][] = [
+    ['CHATTER_PORT', 'abc'],
+    ['CHATTER_PORT', '-1'],
+    ['CHATTER_PORT', '65536'],
+    ['CHATTER_PORT', '80.5'],
+    ['CHATTER_PORT', '8000x'],
+    ['CHATTER_SQLITE_SYNC', 'off'],
+    ['CHATTER_LOG_LEVEL', 'verbose'],
+    ['CHATTER_BCRYPT_COST', '3'],
+    ['CHATTER_BCRYPT_COST', '17'],
+    ['CHATTER_BCRYPT_COST', 'twelve'],
+    ['CHATTER_SESSION_TTL_HOURS', '0'],
+    ['CHATTER_SESSION_TTL_HOURS', '-5'],
+    ['CHATTER_SESSION_TTL_HOURS', 'forever'],
+    ['CHATTER_SESSION_TTL_HOURS', 'Infinity'],
+    ['CHATTER_SESSION_TTL_HOURS', '9000'],
+    ['CHATTER_ALLOWED_ORIGINS', 'chat.example.com'],
+    ['CHATTER_ALLOWED_ORIGINS', 'https://chat.example.com/'],
+    ['CHATTER_ALLOWED_ORIGINS', 'https://ok.example.com,ftp://bad.example.com'],
+    ['CHATTER_COOKIE_SECURE', 'maybe'],
+    ['CHATTER_TRUST_PROXY', 'y'],
+    ['CHATTER_MAX_FRAME_BYTES', '100'],
+    ['CHATTER_MAX_FRAME_BYTES', '64k'],
+    ['CHATTER_SEND_BUFFER_CAP', '1'],
+    ['CHATTER_MESSAGES_PER_SECOND', '0'],
+    ['CHATTER_MESSAGES_PER_SECOND', 'fast'],
+    ['CHATTER_MESSAGE_BURST', '0'],
+    ['CHATTER_MESSAGE_BURST', '1.5'],
+    ['CHATTER_HEARTBEAT_MS', '50'],
+    ['CHATTER_AUTH_TIMEOUT_MS', '999999999'],
+    ['CHATTER_HISTORY_ON_CONNECT', '101'],
+    ['CHATTER_LOGIN_MAX_PER_USER', '0'],
+    ['CHATTER_LOGIN_USER_WINDOW_S', '0'],
+    ['CHATTER_LOGIN_MAX_PER_IP', 'many'],
+    ['CHATTER_LOGIN_IP_WINDOW_S', '86401'],
+  ];
+  for (const [name, value] of bad) {
+    test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+          assert.match(err.message, new RegExp(`\\b${name}\\b`));
+          assert.ok(err.message.includes(JSON.stringify(value)), `the message quotes the bad value: ${err.message}`);
+          assert.doesNotMatch(err.message, /\n/, 'one line');
+          return true;
+        },
+      );
+    });
+  }
+
+  test('the first bad variable is reported even when others are fine', () => {
+    assert.throws(() => loadConfig({ CHATTER_PORT: '8080', CHATTER_LOG_LEVEL: 'loud' }), /CHATTER_LOG_LEVEL/);
+  });
+});
+
+describe('main.ts with a bad environment', () => {
+  test('exits with code 2 and one line naming the variable, without a stack trace', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'chatter-config-'));
+    try {
+      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(serverRoot, 'src/main.ts')], {
+        cwd: repoRoot,
+        env: { ...process.env, CHATTER_PORT: 'abc', CHATTER_DATA_DIR: dataDir, CHATTER_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await new Promise<number | null>((resolveExit) => child.once('exit', (c) => resolveExit(c)));
+      clearTimeout(timer);
+
+      assert.equal(code, 2, `stdout: ${stdout}\nstderr: ${stderr}`);
+      const lines = stderr.split('\n').filter((l) => l.trim().length > 0);
+      assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
+      assert.match(lines[0]!, /CHATTER_PORT/);
+      assert.match(lines[0]!, /"abc"/);
+      assert.doesNotMatch(stderr, /^\s+at /m);
+      assert.doesNotMatch(stdout, /listening/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
