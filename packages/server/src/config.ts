@@ -27,6 +27,8 @@ export interface Config {
   heartbeatMs: number;
   authTimeoutMs: number;
   historyOnConnect: number;
+  /** Presence changes are announced in batches at most this often (ms). */
+  presenceIntervalMs: number;
   loginMaxPerUser: number;
   loginUserWindowMs: number;
   loginMaxPerIp: number;
@@ -86,6 +88,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     heartbeatMs: read(env, 'CHATTER_HEARTBEAT_MS', 30_000, int(100, 3_600_000), 'milliseconds, 100-3600000'),
     authTimeoutMs: read(env, 'CHATTER_AUTH_TIMEOUT_MS', 10_000, int(100, 600_000), 'milliseconds, 100-600000'),
     historyOnConnect: read(env, 'CHATTER_HISTORY_ON_CONNECT', 50, int(0, 100), 'a whole number 0-100'),
+    presenceIntervalMs: read(env, 'CHATTER_PRESENCE_INTERVAL_MS', 500, int(0, 60_000), 'milliseconds, 0-60000'),
     loginMaxPerUser: read(env, 'CHATTER_LOGIN_MAX_PER_USER', 10, int(1, 1_000_000), 'a whole number >= 1'),
     loginUserWindowMs: read(env, 'CHATTER_LOGIN_USER_WINDOW_S', 900, int(1, 86_400), 'seconds, 1-86400') * 1000,
     loginMaxPerIp: read(env, 'CHATTER_LOGIN_MAX_PER_IP', 50, int(1, 1_000_000), 'a whole number >= 1'),

@@ -122,6 +122,33 @@ describe('chat over WebSocket', () => {
     await w.close();
   });
 
+  test('presence is announced in batches; a quick reconnect is not announced at all', async () => {
+    const watcher = await server.register(uniqueName('watch'));
+    const kim = await server.register(uniqueName('kim'));
+    const crowd = await Promise.all(Array.from({ length: 5 }, () => server.register(uniqueName('storm'))));
+    const w = connect(server.wsUrl, { token: watcher.token, params: { history: '0' } });
+    await w.next('hello');
+    const k1 = connect(server.wsUrl, { token: kim.token, params: { history: '0' } });
+    await w.next('user_joined', (f) => f.user.id === kim.user.id);
+    // Kim's connection drops and comes back within the window: no "left", no second "joined".
+    await k1.close();
+    const k2 = connect(server.wsUrl, { token: kim.token, params: { history: '0' } });
+    await k2.next('hello');
+    // Five users arriving together are announced in one WebSocket message.
+    const messagesBefore = w.frames.length;
+    let wsMessages = 0;
+    w.ws.on('message', () => wsMessages++);
+    const storm = crowd.map((u) => connect(server.wsUrl, { token: u.token, params: { history: '0' } }));
+    await Promise.all(storm.map((s) => s.next('hello')));
+    await w.waitCount('user_joined', 1 + 5);
+    assert.ok(w.frames.length >= messagesBefore + 5);
+    assert.ok(wsMessages <= 2, `5 joins arrived in ${wsMessages} WebSocket messages`);
+    await sleep(server.config.presenceIntervalMs + 200);
+    assert.equal(w.all('user_left').filter((f) => f.user.id === kim.user.id).length, 0);
+    assert.equal(w.all('user_joined').filter((f) => f.user.id === kim.user.id).length, 1);
+    await Promise.all([w.close(), k2.close(), ...storm.map((s) => s.close())]);
+  });
+
   test('a resent clientId gets the original ack and never a second message', async () => {
     const erin = await server.register(uniqueName('erin'));
     const frank = await server.register(uniqueName('frank'));

@@ -41,6 +41,14 @@ export class Hub {
   private readonly roomOut = new Map<string, string[]>();
   private readonly dirty = new Set<Connection>();
   private flushScheduled = false;
+  /**
+   * Presence changes not yet announced: room -> userId -> net change. Announcing each join to the
+   * whole room at once costs O(N) per connect, O(N^2) for a reconnect storm; instead changes are
+   * gathered for `presenceIntervalMs` and announced together (one write per socket per window).
+   * A leave and a re-join inside one window cancel out, so a quick reconnect is not announced.
+   */
+  private readonly presencePending = new Map<string, Map<number, { kind: 'user_joined' | 'user_left'; user: PublicUser; at: string }>>();
+  private presenceTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
@@ -48,6 +56,7 @@ export class Hub {
   constructor(
     private readonly bus: FanoutBus,
     private readonly sendBufferCap: number,
+    private readonly presenceIntervalMs: number,
     private readonly log: FastifyBaseLogger,
   ) {
     this.unsubscribe = bus.subscribe((event) => this.onBusEvent(event));
@@ -89,8 +98,7 @@ export class Hub {
       if (entry) entry.sockets++;
       else {
         users.set(conn.user.id, { user: conn.user, sockets: 1 });
-        const frame: UserJoinedFrame = { type: 'user_joined', room, user: conn.user, at: new Date().toISOString() };
-        this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
+        this.notePresence(room, 'user_joined', conn.user);
       }
     }
   }
@@ -111,10 +119,32 @@ export class Hub {
       if (!users || !entry) continue;
       if (--entry.sockets === 0) {
         users.delete(conn.user.id);
-        const frame: UserLeftFrame = { type: 'user_left', room, user: conn.user, at: new Date().toISOString() };
+        if (users.size === 0) this.online.delete(room);
+        this.notePresence(room, 'user_left', conn.user);
+      }
+    }
+  }
+
+  private notePresence(room: string, kind: 'user_joined' | 'user_left', user: PublicUser): void {
+    let changes = this.presencePending.get(room);
+    if (!changes) this.presencePending.set(room, (changes = new Map()));
+    const earlier = changes.get(user.id);
+    if (earlier && earlier.kind !== kind) changes.delete(user.id); // left and came back (or the reverse): no news
+    else changes.set(user.id, { kind, user, at: new Date().toISOString() });
+    this.presenceTimer ??= setTimeout(() => this.flushPresence(), this.presenceIntervalMs);
+  }
+
+  /** Announce the gathered presence changes; all frames of one room go out in one write per socket. */
+  flushPresence(): void {
+    if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    this.presenceTimer = null;
+    for (const [room, changes] of this.presencePending) {
+      for (const { kind, user, at } of changes.values()) {
+        const frame: UserJoinedFrame | UserLeftFrame = { type: kind, room, user, at };
         this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
       }
     }
+    this.presencePending.clear();
   }
 
   onlineUsers(room: string): PublicUser[] {
@@ -228,6 +258,8 @@ export class Hub {
 
   /** Shutdown: write what is queued, then close every socket with 1001. */
   closeAll(): void {
+    if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    this.presencePending.clear();
     this.flush();
     for (const conn of this.connections) this.close(conn, CLOSE_CODES.going_away, 'server_shutdown');
     this.unsubscribe();
