@@ -1,6 +1,7 @@
 import { CLOSE_CODES, FRAME_SEPARATOR, type PublicUser, type ServerFrame, type UserJoinedFrame, type UserLeftFrame } from '@chatter/protocol';
 import type { FastifyBaseLogger } from 'fastify';
-import type { WebSocket } from 'ws';
+import * as wsModule from 'ws';
+import { WebSocket } from 'ws';
 import type { BusEvent, FanoutBus } from '../bus/types.js';
 
 /** One authenticated socket. */
@@ -215,10 +216,12 @@ export class Hub {
       const members = this.rooms.get(room);
       if (!members) continue;
       const payload = Buffer.from(frames.length === 1 ? frames[0]! : frames.join(FRAME_SEPARATOR));
+      // The WebSocket frame (header + payload) is the same bytes for every member: build it once.
+      const framed = frameOnce(payload);
       for (const conn of members) {
         if (conn.closing) continue;
         if (conn.holdDepth > 0) conn.held.push(payload);
-        else this.write(conn, payload);
+        else this.write(conn, payload, framed);
       }
     }
     this.roomOut.clear();
@@ -238,7 +241,7 @@ export class Hub {
     }
   }
 
-  private write(conn: Connection, payload: Buffer): void {
+  private write(conn: Connection, payload: Buffer, framed?: Buffer): void {
     if (conn.closing) return;
     // A reader too slow to keep up is disconnected (it resumes on reconnect) rather than letting
     // its backlog grow without bound in this process. What counts is what is still unsent from
@@ -253,7 +256,8 @@ export class Hub {
       setTimeout(() => conn.ws.terminate(), 2000).unref();
       return;
     }
-    conn.ws.send(payload, { binary: false });
+    if (framed && canWriteRaw(conn.ws)) (conn.ws as unknown as RawAccess)._socket.write(framed);
+    else conn.ws.send(payload, { binary: false });
   }
 
   /** Shutdown: write what is queued, then close every socket with 1001. */
@@ -264,4 +268,34 @@ export class Hub {
     for (const conn of this.connections) this.close(conn, CLOSE_CODES.going_away, 'server_shutdown');
     this.unsubscribe();
   }
+}
+
+/** The parts of a `ws` WebSocket that the broadcast fast path reads. */
+interface RawAccess {
+  _socket: { write(data: Buffer): boolean };
+  _sender: { _state: number; _queue: unknown[] };
+}
+
+/** An unmasked, final text frame around `payload`, as one buffer (what `ws` would write per socket). */
+// `ws` exports its Sender at runtime; @types/ws does not declare it.
+const { Sender } = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] };
+};
+
+function frameOnce(payload: Buffer): Buffer {
+  const parts = Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * Broadcast fast path: writing a pre-built frame straight to the TCP socket skips `ws`'s per-send
+ * framing (option handling, a header allocation, cork/writev/uncork) for every member of a room.
+ * It is only equivalent to `ws.send` while the socket is open and the sender has nothing queued
+ * (no compression is negotiated: the server disables permessage-deflate), so anything else falls
+ * back to `ws.send`.
+ */
+function canWriteRaw(ws: WebSocket): boolean {
+  if (ws.readyState !== WebSocket.OPEN) return false;
+  const raw = ws as unknown as Partial<RawAccess>;
+  return raw._socket !== undefined && raw._sender !== undefined && raw._sender._state === 0 && raw._sender._queue.length === 0;
 }
