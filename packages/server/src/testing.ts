@@ -156,7 +156,12 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
       child.once('exit', (code) => res(code));
     });
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const server: SpawnedServer = {
     get url() {
       return `http://127.0.0.1:${port}`;
