@@ -1,0 +1,105 @@
+import { ChatterApiError, ChatterClient, type AckFrame } from '@chatter/client';
+import { DEFAULT_ROOM, LIMITS, codePointLength } from '@chatter/protocol';
+import { WebSocket } from 'ws';
+import type { OptionValues } from '../args.js';
+import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
+import type { IO } from './auth.js';
+
+const roomPattern = new RegExp(LIMITS.roomIdPattern);
+const DEFAULT_TIMEOUT_S = 15;
+
+export function checkRoom(room: string): string {
+  if (!roomPattern.test(room)) {
+    throw new CliError(`"${room}" is not a room name (lower-case letters, digits, _ and -, starting with a letter or digit).`, EXIT.usage);
+  }
+  return room;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  stream.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of stream) text += chunk as string;
+  return text;
+}
+
+/**
+ * `chatter send [room] <text>`: with two or more arguments the first is the room; with one it is
+ * the text (so `chatter send "$msg"` never mistakes a one-word message for a room). The text comes
+ * from stdin when none is given (or it is "-") and stdin is not a terminal.
+ */
+export async function send(args: string[], options: OptionValues, io: IO): Promise<number> {
+  const session = resolveSession(options, io.env);
+  let room = typeof options.room === 'string' ? options.room : DEFAULT_ROOM;
+  let text: string | undefined;
+  if (args.length >= 2 && typeof options.room !== 'string') {
+    room = args[0]!;
+    text = args.slice(1).join(' ');
+  } else if (args.length >= 1) text = args.join(' ');
+  checkRoom(room);
+  if (text === undefined || text === '-') {
+    if (io.stdin.isTTY) {
+      throw new CliError('Nothing to send: give the text (`chatter send "hello"`) or pipe it in (`echo hello | chatter send`).', EXIT.usage);
+    }
+    text = (await readAll(io.stdin)).replace(/\s+$/, '');
+  }
+  if (!text.trim()) throw new CliError('Nothing to send: the message is empty.', EXIT.usage);
+  const length = codePointLength(text.trim());
+  if (length > LIMITS.messageMaxChars) {
+    throw new CliError(`The message is ${length} characters long; the limit is ${LIMITS.messageMaxChars}. Nothing was sent.`);
+  }
+  const timeoutS = options.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(options.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError('--timeout takes a number of seconds > 0.', EXIT.usage);
+  const token = requireToken(session);
+
+  const client = new ChatterClient({ url: session.server, token, WebSocket, history: 0 });
+  const ack = await new Promise<AckFrame>((resolve, reject) => {
+    let clientId = '';
+    let everOnline = false;
+    let warned = false;
+    const finish = (error: CliError | null, value?: AckFrame) => {
+      clearTimeout(timer);
+      for (const off of offs) off();
+      client.close();
+      if (error) reject(error);
+      else resolve(value!);
+    };
+    const timer = setTimeout(() => {
+      finish(
+        new CliError(
+          everOnline
+            ? `No confirmation from ${session.server} within ${timeoutS} s; the message may not have been stored.`
+            : `Gave up after ${timeoutS} s: could not connect to ${session.server}. The message was not sent.`,
+        ),
+      );
+    }, timeoutS * 1000);
+    const offs = [
+      client.on('status', (s) => {
+        if (s.status === 'online') everOnline = true;
+        if (s.status === 'reconnecting' && s.retryAt !== undefined && !warned) {
+          warned = true;
+          io.stderr.write(`chatter: cannot reach ${session.server} yet; retrying for up to ${timeoutS} s...\n`);
+        }
+      }),
+      client.on('ack', (a) => {
+        if (a.clientId === clientId) finish(null, a);
+      }),
+      client.on('outbox', (items) => {
+        const mine = items.find((i) => i.clientId === clientId);
+        if (mine?.state === 'failed') finish(new CliError(`The server refused the message: ${mine.error ?? 'no reason given'}`));
+      }),
+      client.on('session_ended', () => finish(new CliError(rejectedTokenMessage(session)))),
+    ];
+    try {
+      clientId = client.send(room, text!).clientId;
+    } catch (error) {
+      finish(new CliError(error instanceof ChatterApiError ? error.message : String(error), EXIT.usage));
+      return;
+    }
+    client.connect();
+  });
+  if (options.json) {
+    const { type: _type, ...rest } = ack;
+    io.stdout.write(`${JSON.stringify(rest)}\n`);
+  }
+  return EXIT.ok;
+}

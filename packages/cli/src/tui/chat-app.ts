@@ -1,0 +1,654 @@
+import { ChatterApiError, type ChatterClient, type PendingMessage, type StatusEvent } from '@chatter/client';
+import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
+import type { Key } from '../term/keys.js';
+import { Screen, type ScreenOutput } from '../term/screen.js';
+import { stringWidth } from '../term/width.js';
+import { wrapSpans } from '../term/wrap.js';
+import { builtinCommands, CommandRegistry, type CommandContext } from './commands.js';
+import { commonPrefix, complete, type Completion } from './completion.js';
+import { barRow, messageSpans, paneLines, TEXT_INDENT, totalLines } from './layout.js';
+import { LineEditor } from './line-editor.js';
+import { RoomLog } from './room-log.js';
+
+/** Messages fetched per Page Up at the top of what is loaded. */
+const OLDER_PAGE = 50;
+const PROMPT = '> ';
+const MIN_COLS = 20;
+const MIN_ROWS = 5;
+
+export interface ChatAppOptions {
+  client: ChatterClient;
+  /** Where output goes (the terminal): needs `columns` and `rows`. */
+  output: ScreenOutput;
+  color: ColorMode;
+  /** Shown in the status bar, e.g. "127.0.0.1:8000". */
+  serverLabel: string;
+  room?: string;
+  /** Called once when the user quits (/quit, Ctrl+C, Ctrl+D on an empty line). */
+  onQuit: () => void;
+  /** Extra commands (a later issue's /join, /dm...). */
+  commands?: CommandRegistry;
+}
+
+interface TabState {
+  completion: Completion;
+  index: number;
+  /** Text before the cursor right after the last Tab, to notice when the user typed something else. */
+  after: string;
+}
+
+/**
+ * The full-screen chat: state (rooms, connection status, the input line, scrolling), key
+ * handling, and a frame built from that state on every change. It talks to the server only
+ * through the SDK's ChatterClient.
+ */
+export class ChatApp implements CommandContext {
+  readonly commands: CommandRegistry;
+  private readonly client: ChatterClient;
+  private readonly screen: Screen;
+  private readonly logs = new Map<string, RoomLog>();
+  private readonly editor = new LineEditor();
+  private currentRoom: string;
+  private self: SelfUser | null = null;
+  private status: StatusEvent = { status: 'connecting', attempt: 0 };
+  /** True once the connection has been lost, until it is back (to announce it once per outage). */
+  private outage = false;
+  private everOnline = false;
+  private sessionEnded: string | null = null;
+  /** Lines scrolled up from the bottom of the message pane. */
+  private scroll = 0;
+  /** Messages that arrived while scrolled up. */
+  private unseen = 0;
+  private hint: { text: string; until: number } | null = null;
+  private tab: TabState | null = null;
+  private ctrlCArmed = false;
+  private quitConfirmed = false;
+  private renderPending = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly opts: ChatAppOptions) {
+    this.client = opts.client;
+    this.screen = new Screen(opts.output, opts.color);
+    this.currentRoom = opts.room ?? DEFAULT_ROOM;
+    this.commands = opts.commands ?? new CommandRegistry();
+    for (const command of builtinCommands()) if (!this.commands.get(command.name)) this.commands.register(command);
+    this.subscribe();
+  }
+
+  // ---- CommandContext ----
+
+  get room(): string {
+    return this.currentRoom;
+  }
+
+  get username(): string | undefined {
+    return this.self?.username;
+  }
+
+  send(text: string): void {
+    const trimmed = text.trim();
+    if (!trimmed) return;
+    if (this.sessionEnded) {
+      this.notice(`Not sent: ${this.sessionEnded}`, 'error');
+      return;
+    }
+    const max = LIMITS.messageMaxChars;
+    const length = codePointLength(trimmed);
+    if (length > max) {
+      this.notice(`Message too long: ${length} characters, the limit is ${max}. Nothing was sent.`, 'error');
+      return;
+    }
+    try {
+      this.client.send(this.currentRoom, trimmed);
+    } catch (error) {
+      this.notice(error instanceof ChatterApiError ? error.message : String(error), 'error');
+      return;
+    }
+    this.scrollToBottom();
+  }
+
+  notice(text: string, tone: 'info' | 'error' | 'output' = 'info'): void {
+    this.log(this.currentRoom).addEvent(text, tone);
+    // Command output should be seen: bring the pane to the bottom.
+    if (tone !== 'info') this.scrollToBottom();
+    this.requestRender();
+  }
+
+  online(room = this.currentRoom): PublicUser[] {
+    return this.client.online(room);
+  }
+
+  knownUsers(): string[] {
+    const names = new Set<string>();
+    for (const u of this.online()) names.add(u.username);
+    for (const n of this.log(this.currentRoom).recentAuthors()) names.add(n);
+    return [...names];
+  }
+
+  async loadOlder(count: number): Promise<number> {
+    const log = this.log(this.currentRoom);
+    if (log.loadingOlder) return 0;
+    log.loadingOlder = true;
+    this.requestRender();
+    let loaded = 0;
+    try {
+      while (loaded < count && log.hasMoreOlder) {
+        const before = log.oldestSeq;
+        const limit = Math.min(LIMITS.historyPageMax, count - loaded);
+        const page = await this.client.requestHistory(this.currentRoom, before === undefined ? { limit } : { before, limit });
+        loaded += log.addMessages(page.messages);
+        log.hasMoreOlder = page.hasMore && page.messages.length > 0;
+        this.requestRender();
+      }
+    } catch (error) {
+      const offline = error instanceof ChatterApiError && error.code === 'offline';
+      this.notice(offline ? 'Cannot load older messages while offline.' : `Could not load older messages: ${(error as Error).message}`, 'error');
+    } finally {
+      log.loadingOlder = false;
+      this.requestRender();
+    }
+    return loaded;
+  }
+
+  reconnect(): void {
+    if (this.status.status === 'online') return this.notice('Already connected.');
+    if (this.sessionEnded) return this.notice('The session has ended: quit and run `chatter login`.', 'error');
+    this.client.retryNow();
+  }
+
+  quit(): void {
+    if (this.closed) return;
+    // The outbox lives in memory: leaving now would drop what is still waiting to go out. Online,
+    // it usually drains within moments, so wait for it; offline, ask for a second /quit.
+    const unsent = () => this.client.pending().filter((p) => p.state !== 'failed').length;
+    if (unsent() === 0 || this.quitConfirmed) return this.close();
+    this.quitConfirmed = true;
+    const warn = () => {
+      const n = unsent();
+      if (n === 0) return this.close();
+      this.notice(`${n} message${n === 1 ? ' is' : 's are'} not sent yet and would be lost. Quit again to leave anyway.`, 'error');
+    };
+    if (this.status.status !== 'online') return warn();
+    this.flashHint('Sending your last message before quitting…');
+    const timer = setTimeout(() => {
+      off();
+      warn();
+    }, 3000);
+    const off = this.client.on('outbox', () => {
+      if (unsent() > 0) return;
+      clearTimeout(timer);
+      off();
+      this.close();
+    });
+    this.unsubscribe.push(off);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.opts.onQuit();
+  }
+
+  // ---- Wiring to the SDK ----
+
+  private log(room: string): RoomLog {
+    let log = this.logs.get(room);
+    if (!log) this.logs.set(room, (log = new RoomLog(room)));
+    return log;
+  }
+
+  private subscribe(): void {
+    const on = this.unsubscribe;
+    const c = this.client;
+    on.push(c.on('status', (s) => this.onStatus(s)));
+    on.push(
+      c.on('hello', (hello) => {
+        this.self = hello.user;
+        // The server sends recent history of the default room only; others are fetched.
+        const log = this.log(this.currentRoom);
+        if (this.currentRoom !== DEFAULT_ROOM && log.messageCount === 0 && !log.loadingOlder) void this.loadOlder(OLDER_PAGE);
+        this.requestRender();
+      }),
+    );
+    on.push(
+      c.on('history', (h) => {
+        const log = this.log(h.room);
+        const added = log.addMessages(h.messages);
+        if (h.reason === 'initial') log.hasMoreOlder = h.hasMore;
+        this.noteNew(h.room, added);
+      }),
+    );
+    on.push(c.on('message', (m) => this.noteNew(m.room, this.log(m.room).addMessages([m]))));
+    on.push(
+      c.on('presence', (p) => {
+        this.log(p.room).setOnline(p.users);
+        this.requestRender();
+      }),
+    );
+    on.push(
+      c.on('user_joined', (e) => {
+        if (e.user.id !== this.self?.id) this.log(e.room).addEvent(`${e.user.username} joined`, 'join', e.at);
+        this.requestRender();
+      }),
+    );
+    on.push(
+      c.on('user_left', (e) => {
+        if (e.user.id !== this.self?.id) this.log(e.room).addEvent(`${e.user.username} left`, 'leave', e.at);
+        this.requestRender();
+      }),
+    );
+    on.push(c.on('outbox', () => this.requestRender()));
+    on.push(
+      c.on('error', (e) => {
+        // Send rejections show on the message itself (outbox state `failed`); rate limits are retried.
+        if (e.ref !== undefined || e.code === 'rate_limited') {
+          if (e.code === 'rate_limited') this.flashHint('Slow down: the server is rate limiting; your messages will go out shortly.');
+          return this.requestRender();
+        }
+        this.notice(`Server: ${e.message}`, 'error');
+      }),
+    );
+    on.push(
+      c.on('session_ended', (e) => {
+        this.sessionEnded =
+          e.code === CLOSE_CODES.unsupported_protocol
+            ? 'This server speaks another protocol version; update chatter.'
+            : e.code === CLOSE_CODES.unauthorized
+              ? 'The server did not accept your session (expired or signed out). Quit and run `chatter login`.'
+              : 'Your session ended (signed out elsewhere, password changed or expired). Quit and run `chatter login`.';
+        this.notice(this.sessionEnded, 'error');
+      }),
+    );
+  }
+
+  private noteNew(room: string, added: number): void {
+    if (added > 0 && room === this.currentRoom && this.scroll > 0) this.unseen += added;
+    this.requestRender();
+  }
+
+  private onStatus(s: StatusEvent): void {
+    const previous = this.status.status;
+    this.status = s;
+    const log = this.log(this.currentRoom);
+    if (s.status === 'online') {
+      if (this.outage) log.addEvent(this.everOnline ? 'Reconnected.' : 'Connected.', 'info');
+      this.outage = false;
+      this.everOnline = true;
+    } else if (s.status === 'reconnecting' && s.retryAt !== undefined && !this.outage) {
+      // Once per outage, not once per attempt: the status bar counts the retries.
+      this.outage = true;
+      log.addEvent(this.describeDrop(s), this.everOnline ? 'info' : 'error');
+    }
+    if (previous !== s.status || s.retryAt !== undefined) this.updateTicker();
+    this.requestRender();
+  }
+
+  private describeDrop(s: StatusEvent): string {
+    const server = this.opts.serverLabel;
+    if (!this.everOnline) {
+      return s.reason === 'connect_timeout'
+        ? `${server} does not answer. Retrying until it does (or /quit).`
+        : `Cannot reach ${server}: is the server running? Retrying until it is (or /quit).`;
+    }
+    if (s.closeCode === CLOSE_CODES.going_away) return 'The server is restarting. Reconnecting…';
+    if (s.closeCode === CLOSE_CODES.slow_consumer) return 'The connection fell behind. Reconnecting…';
+    return 'Connection lost. Reconnecting… (messages you send now go out when it is back)';
+  }
+
+  /** A countdown in the status bar while waiting to reconnect needs a redraw every second. */
+  private updateTicker(): void {
+    const waiting = this.status.status === 'reconnecting' && this.status.retryAt !== undefined;
+    if (waiting && !this.ticker) {
+      this.ticker = setInterval(() => this.requestRender(), 1000);
+      this.ticker.unref();
+    } else if (!waiting && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = null;
+    }
+  }
+
+  // ---- Keys ----
+
+  handleKeys(keys: readonly Key[]): void {
+    for (const key of keys) {
+      if (this.closed) return;
+      this.handleKey(key);
+    }
+    this.requestRender();
+  }
+
+  private handleKey(key: Key): void {
+    const isTab = key.kind === 'key' && (key.name === 'tab' || key.name === 'backtab');
+    if (!isTab) this.tab = null;
+    if (!(key.kind === 'ctrl' && key.char === 'c')) this.ctrlCArmed = false;
+    const e = this.editor;
+    switch (key.kind) {
+      case 'text':
+        e.insert(sanitize(key.text, false));
+        return;
+      case 'paste':
+        e.insert(sanitize(key.text.replace(/\r\n?/g, '\n')));
+        return;
+      case 'ctrl':
+        return this.handleCtrl(key.char);
+      case 'alt':
+        switch (key.char) {
+          case 'b':
+            return e.wordLeft();
+          case 'f':
+            return e.wordRight();
+          case 'd':
+            return e.killWordForward();
+        }
+        return;
+      case 'unknown':
+        return;
+      case 'key':
+        break;
+    }
+    switch (key.name) {
+      case 'enter':
+        if (key.alt) return e.insert('\n');
+        return this.submit();
+      case 'backspace':
+        return key.alt ? e.killWordBack() : e.backspace();
+      case 'delete':
+        return e.deleteForward();
+      case 'left':
+        return key.ctrl || key.alt ? e.wordLeft() : e.left();
+      case 'right':
+        return key.ctrl || key.alt ? e.wordRight() : e.right();
+      case 'home':
+        return key.ctrl ? this.scrollToTop() : e.home();
+      case 'end':
+        return key.ctrl ? this.scrollToBottom() : e.end();
+      case 'up':
+        return key.shift ? this.scrollBy(1) : e.historyUp();
+      case 'down':
+        return key.shift ? this.scrollBy(-1) : e.historyDown();
+      case 'pageup':
+        return this.pageUp();
+      case 'pagedown':
+        return this.scrollBy(-this.pageSize());
+      case 'escape':
+        return this.scrollToBottom();
+      case 'tab':
+        return this.completeAtCursor(1);
+      case 'backtab':
+        return this.completeAtCursor(-1);
+      default:
+        return;
+    }
+  }
+
+  private handleCtrl(char: string): void {
+    const e = this.editor;
+    switch (char) {
+      case 'a':
+        return e.home();
+      case 'e':
+        return e.end();
+      case 'b':
+        return e.left();
+      case 'f':
+        return e.right();
+      case 'h':
+        return e.backspace();
+      case 'u':
+        return e.killToStart();
+      case 'k':
+        return e.killToEnd();
+      case 'w':
+        return e.killWordBack();
+      case 'y':
+        return e.yank();
+      case 'p':
+        return e.historyUp();
+      case 'n':
+        return e.historyDown();
+      case 'l':
+        this.screen.invalidate();
+        return;
+      case 'd':
+        if (e.isEmpty) return this.quit();
+        return e.deleteForward();
+      case 'c':
+        // With text typed, the first Ctrl+C clears the line, as in a shell; then it quits.
+        if (!e.isEmpty && !this.ctrlCArmed) {
+          e.submit();
+          this.ctrlCArmed = true;
+          this.flashHint('Line cleared. Press Ctrl+C again to quit.');
+          return;
+        }
+        return this.quit();
+      default:
+        return;
+    }
+  }
+
+  private submit(): void {
+    const line = this.editor.submit();
+    if (!line.trim()) return;
+    if (line.startsWith('/') && !line.startsWith('//')) {
+      void this.commands.execute(this, line).then(() => this.requestRender());
+      return;
+    }
+    this.send(line.startsWith('//') ? line.slice(1) : line);
+  }
+
+  private completeAtCursor(direction: 1 | -1): void {
+    const e = this.editor;
+    if (this.tab && this.tab.after === e.beforeCursor) {
+      // Repeated Tab: cycle through the candidates.
+      const { completion } = this.tab;
+      const n = completion.candidates.length;
+      this.tab.index = (((this.tab.index + direction) % n) + n) % n;
+      e.replaceBeforeCursor(completion.start, completion.candidates[this.tab.index]! + completion.suffix);
+      this.tab.after = e.beforeCursor;
+      return;
+    }
+    const completion = complete(this, e.beforeCursor);
+    if (!completion) {
+      this.tab = null;
+      return;
+    }
+    const { candidates } = completion;
+    if (candidates.length === 1) {
+      e.replaceBeforeCursor(completion.start, candidates[0]! + completion.suffix);
+      this.tab = null;
+      return;
+    }
+    const prefix = commonPrefix(candidates);
+    if (prefix.length > completion.partial.length) {
+      e.replaceBeforeCursor(completion.start, prefix);
+      this.flashHint(candidates.join('  '));
+      this.tab = null;
+      return;
+    }
+    // Nothing common to add: show the choices and start cycling.
+    const index = direction === 1 ? 0 : candidates.length - 1;
+    e.replaceBeforeCursor(completion.start, candidates[index]! + completion.suffix);
+    this.flashHint(candidates.join('  '));
+    this.tab = { completion, index, after: e.beforeCursor };
+  }
+
+  private flashHint(text: string, ms = 4000): void {
+    this.hint = { text, until: Date.now() + ms };
+    setTimeout(() => this.requestRender(), ms + 10).unref();
+    this.requestRender();
+  }
+
+  // ---- Scrolling ----
+
+  private paneHeight(): number {
+    return Math.max(1, this.screen.rows - 2);
+  }
+
+  private pageSize(): number {
+    return Math.max(1, this.paneHeight() - 2);
+  }
+
+  private pendingLines(width: number): Span[][] {
+    const lines: Span[][] = [];
+    for (const item of this.client.pending()) {
+      if (item.room !== this.currentRoom) continue;
+      lines.push(...this.pendingEntry(item, width));
+    }
+    return lines;
+  }
+
+  private pendingEntry(item: PendingMessage, width: number): Span[][] {
+    const author = { id: this.self?.id ?? 0, username: this.self?.username ?? 'you', avatarUrl: null };
+    const failed = item.state === 'failed';
+    const marker: Span = failed ? { text: '  ✗   ', style: { fg: 'red', bold: true } } : { text: '  …   ', style: { dim: true } };
+    const spans = messageSpans({ author, text: item.text, createdAt: item.createdAt }, this.self?.username, marker).map((s, i) =>
+      i === 0 ? s : { text: s.text, style: { ...s.style, dim: true } },
+    );
+    if (failed) spans.push({ text: `  (not sent: ${item.error ?? 'refused'})`, style: { fg: 'red' } });
+    return wrapSpans(spans, width, TEXT_INDENT);
+  }
+
+  /** Marks the top of the room once every older message is loaded. */
+  private headLines(): Span[][] {
+    const log = this.log(this.currentRoom);
+    if (log.hasMoreOlder) return [];
+    const text = log.messageCount === 0 ? `No messages in #${this.currentRoom} yet. Say hello!` : `This is the start of #${this.currentRoom}.`;
+    return [[{ text: `  ${text}`, style: { dim: true } }]];
+  }
+
+  /** Scrolled up, the pane is one row shorter: the "more below" line sits under it. */
+  private maxScroll(height = this.paneHeight() - 1): number {
+    const cols = this.screen.cols;
+    const total = totalLines(this.log(this.currentRoom).entries, this.headLines(), this.pendingLines(cols), cols, this.self?.username);
+    return Math.max(0, total - height);
+  }
+
+  private scrollBy(lines: number): void {
+    this.scroll = Math.max(0, Math.min(this.maxScroll(), this.scroll + lines));
+    if (this.scroll === 0) this.unseen = 0;
+  }
+
+  private pageUp(): void {
+    this.scrollBy(this.pageSize());
+    const log = this.log(this.currentRoom);
+    // Within a page of the top of what is loaded: fetch the page before the oldest message. The
+    // view is anchored to the bottom, so older lines arriving above it do not move it.
+    if (this.scroll + this.pageSize() >= this.maxScroll() && log.hasMoreOlder && !log.loadingOlder) {
+      const atTop = this.scroll >= this.maxScroll();
+      void this.loadOlder(OLDER_PAGE).then(() => {
+        if (atTop) this.scrollBy(this.pageSize());
+        this.requestRender();
+      });
+    }
+  }
+
+  scrollToTop(): void {
+    this.scroll = this.maxScroll();
+    this.requestRender();
+  }
+
+  private scrollToBottom(): void {
+    this.scroll = 0;
+    this.unseen = 0;
+  }
+
+  // ---- Drawing ----
+
+  /** Redraw after the current burst of events (many history messages cost one frame). */
+  requestRender(): void {
+    if (this.renderPending || this.closed) return;
+    this.renderPending = true;
+    setImmediate(() => {
+      this.renderPending = false;
+      if (!this.closed) this.render();
+    });
+  }
+
+  /** The terminal changed size: repaint everything. */
+  resized(): void {
+    this.screen.invalidate();
+    this.scroll = Math.min(this.scroll, this.maxScroll());
+    this.render();
+  }
+
+  redraw(): void {
+    this.screen.invalidate();
+    this.render();
+  }
+
+  render(): void {
+    const cols = this.screen.cols;
+    const rows = this.screen.rows;
+    if (cols < MIN_COLS || rows < MIN_ROWS) {
+      this.screen.draw([[{ text: 'Terminal too small' }], [{ text: `(${cols}x${rows})` }]], null);
+      return;
+    }
+    const frame: Span[][] = [this.statusBar(cols)];
+    // A hint or the "more below" notice takes its own row above the input, hiding no message.
+    const overlay = this.overlayLine();
+    const height = this.paneHeight() - (overlay ? 1 : 0);
+    this.scroll = Math.min(this.scroll, this.maxScroll(height));
+    const lines = paneLines(this.log(this.currentRoom).entries, this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height);
+    frame.push(...Array.from({ length: height - lines.length }, () => [] as Span[]), ...lines);
+    if (overlay) frame.push(barRow(overlay, [], cols, { dim: true, inverse: true }));
+    const input = this.editor.render(cols - stringWidth(PROMPT) - 1);
+    const promptStyle: Style = this.status.status === 'online' ? { bold: true } : { dim: true };
+    frame.push([
+      { text: input.scrolledLeft ? '<' : PROMPT.slice(0, 1), style: promptStyle },
+      { text: PROMPT.slice(1) },
+      { text: input.text },
+      ...(input.scrolledRight ? [{ text: '>', style: { dim: true } as Style }] : []),
+    ]);
+    this.screen.draw(frame, { row: rows - 1, col: stringWidth(PROMPT) + input.cursorCol });
+  }
+
+  private overlayLine(): Span[] | null {
+    if (this.log(this.currentRoom).loadingOlder) return [{ text: ' Loading older messages…' }];
+    if (this.hint && this.hint.until > Date.now()) return [{ text: ` ${this.hint.text}` }];
+    this.hint = null;
+    if (this.scroll > 0) {
+      const news = this.unseen > 0 ? `${this.unseen} new message${this.unseen === 1 ? '' : 's'} below · ` : '';
+      return [{ text: ` ↓ ${news}PgDn or Esc to jump to the latest` }];
+    }
+    return null;
+  }
+
+  private statusBar(cols: number): Span[] {
+    const users = this.online()
+      .map((u) => u.username)
+      .sort((a, b) => a.localeCompare(b));
+    const left: Span[] = [{ text: ` #${this.currentRoom}`, style: { bold: true } }];
+    // Presence is only known while connected; a stale list would mislead.
+    if (this.status.status === 'online') left.push({ text: `  ${users.length} online: ${users.join(', ')}` });
+    const right: Span[] = [];
+    const unsent = this.client.pending().filter((p) => p.state !== 'failed').length;
+    if (unsent > 0 && this.status.status !== 'online') right.push({ text: `${unsent} unsent · ` });
+    if (this.self) right.push({ text: `${this.self.username} ` });
+    right.push(...this.statusSpans());
+    right.push({ text: ' ' });
+    return barRow(left, right, cols, { inverse: true });
+  }
+
+  private statusSpans(): Span[] {
+    const s = this.status;
+    switch (s.status) {
+      case 'online':
+        return [{ text: '● online', style: { fg: 'green', bold: true } }];
+      case 'connecting':
+        return [{ text: '◌ connecting…', style: { fg: 'yellow' } }];
+      case 'reconnecting': {
+        if (s.retryAt === undefined) return [{ text: `◌ reconnecting… (try ${Math.max(1, s.attempt)})`, style: { fg: 'yellow' } }];
+        const seconds = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
+        return [{ text: `○ offline · retry in ${seconds}s`, style: { fg: 'yellow', bold: true } }];
+      }
+      case 'offline':
+        return [{ text: this.sessionEnded ? '○ signed out' : '○ offline', style: { fg: 'red', bold: true } }];
+    }
+  }
+}
+

@@ -1,0 +1,134 @@
+import type { Message } from '@chatter/protocol';
+import { nameColor, sanitize, type Span, type Style } from '../term/ansi.js';
+import { stringWidth, truncate } from '../term/width.js';
+import { wrapSpans } from '../term/wrap.js';
+import { actionText, formatDate, formatTime } from '../format.js';
+import type { Entry } from './room-log.js';
+
+/** Time column ("12:34 ") width; wrapped text lines up after it. */
+export const TEXT_INDENT = 6;
+
+const DIM: Style = { dim: true };
+const ERROR: Style = { fg: 'red', bold: true };
+
+function authorStyle(name: string): Style {
+  return { fg: nameColor(name), bold: true };
+}
+
+/** Whether a message mentions `self` by name (shown in bold so it stands out). */
+export function mentions(text: string, self: string | undefined): boolean {
+  if (!self) return false;
+  const escaped = self.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\w.-])@?${escaped}($|[^\\w-])`, 'i').test(text);
+}
+
+/** The spans of one message, before wrapping. */
+export function messageSpans(message: Pick<Message, 'author' | 'text' | 'createdAt'>, self?: string, time?: Span): Span[] {
+  const name = message.author.username;
+  const action = actionText(message.text);
+  const timeSpan = time ?? { text: `${formatTime(message.createdAt)} `, style: DIM };
+  if (action !== undefined) {
+    return [timeSpan, { text: '* ', style: DIM }, { text: name, style: authorStyle(name) }, { text: ` ${sanitize(action)}`, style: { italic: true } }];
+  }
+  const mentioned = name.toLowerCase() !== self?.toLowerCase() && mentions(message.text, self);
+  return [timeSpan, { text: name, style: authorStyle(name) }, { text: ': ', style: DIM }, { text: sanitize(message.text), ...(mentioned && { style: { bold: true, fg: 'yellow' } }) }];
+}
+
+function eventSpans(entry: Entry & { kind: 'event' }): Span[] {
+  const time: Span = { text: `${formatTime(entry.at)} `, style: DIM };
+  switch (entry.tone) {
+    case 'join':
+      return [time, { text: `→ ${entry.text}`, style: DIM }];
+    case 'leave':
+      return [time, { text: `← ${entry.text}`, style: DIM }];
+    case 'error':
+      return [time, { text: `! ${entry.text}`, style: ERROR }];
+    case 'output':
+      // Command output (/help, /who) is read, not skimmed: normal weight, no time.
+      return [{ text: ' '.repeat(TEXT_INDENT) }, { text: entry.text }];
+    default:
+      return [time, { text: `- ${entry.text}`, style: DIM }];
+  }
+}
+
+const cache = new WeakMap<Entry, { width: number; self: string | undefined; lines: Span[][] }>();
+
+/** Screen lines of one entry at `width` columns (cached: wrapping is the costly part of a frame). */
+export function entryLines(entry: Entry, width: number, self: string | undefined): Span[][] {
+  const hit = cache.get(entry);
+  if (hit && hit.width === width && hit.self === self) return hit.lines;
+  const spans = entry.kind === 'message' ? messageSpans(entry.message, self) : eventSpans(entry);
+  const lines = wrapSpans(spans, width, TEXT_INDENT);
+  cache.set(entry, { width, self, lines });
+  return lines;
+}
+
+function entryTime(entry: Entry): string {
+  return entry.kind === 'message' ? entry.message.createdAt : entry.at;
+}
+
+function daySeparator(iso: string, width: number): Span[] {
+  const date = new Date(iso);
+  const label = Number.isNaN(date.getTime())
+    ? formatDate(iso)
+    : date.toLocaleDateString('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+  const text = ` ${label} `;
+  const side = Math.max(0, Math.floor((width - stringWidth(text)) / 2));
+  return [{ text: truncate('─'.repeat(side) + text + '─'.repeat(Math.max(0, width - side - stringWidth(text))), width), style: DIM }];
+}
+
+/**
+ * The lines of the message pane, newest last: `head` (a "start of the room" marker, when the
+ * whole history is loaded), entries with a separator where the day changes, then `tail` (pending
+ * messages). Only the lines needed are built: the last `skip + count`.
+ */
+export function paneLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined, skip: number, count: number): Span[][] {
+  const needed = skip + count;
+  const out: Span[][] = [...tail].reverse();
+  let i = entries.length - 1;
+  for (; i >= 0 && out.length < needed; i--) {
+    const entry = entries[i]!;
+    const lines = entryLines(entry, width, self);
+    for (let j = lines.length - 1; j >= 0; j--) out.push(lines[j]!);
+    const previous = entries[i - 1];
+    const day = formatDate(entryTime(entry));
+    if (entry.kind === 'message' && (!previous || formatDate(entryTime(previous)) !== day)) out.push(daySeparator(entryTime(entry), width));
+  }
+  if (i < 0) for (let j = head.length - 1; j >= 0; j--) out.push(head[j]!);
+  out.reverse();
+  const end = Math.max(0, out.length - skip);
+  return out.slice(Math.max(0, end - count), end);
+}
+
+/** How many lines all entries take (to know how far up the pane can scroll). */
+export function totalLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined): number {
+  let n = head.length + tail.length;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    n += entryLines(entry, width, self).length;
+    const previous = entries[i - 1];
+    if (entry.kind === 'message' && (!previous || formatDate(entryTime(previous)) !== formatDate(entryTime(entry)))) n++;
+  }
+  return n;
+}
+
+/** Lay out `left` and `right` on one row of `width`, truncating `left` first. */
+export function barRow(left: Span[], right: Span[], width: number, style: Style): Span[] {
+  const rightWidth = right.reduce((n, s) => n + stringWidth(s.text), 0);
+  const room = Math.max(0, width - rightWidth - 1);
+  const clipped: Span[] = [];
+  let used = 0;
+  for (const span of left) {
+    if (used >= room) break;
+    const text = truncate(span.text, room - used, used + stringWidth(span.text) > room ? '…' : '');
+    clipped.push({ text, style: { ...style, ...span.style } });
+    used += stringWidth(text);
+  }
+  const gap = Math.max(0, width - used - rightWidth);
+  const fitsRight = rightWidth <= width - used;
+  return [
+    ...clipped,
+    { text: ' '.repeat(fitsRight ? gap : Math.max(0, width - used)), style },
+    ...(fitsRight ? right.map((s) => ({ text: s.text, style: { ...style, ...s.style } })) : []),
+  ];
+}

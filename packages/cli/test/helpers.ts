@@ -1,0 +1,277 @@
+/*
+ * Running the real `chatter` for tests: as a child process with pipes (scriptable commands), or
+ * inside a private tmux server (prompts and the full-screen client), reading the screen back with
+ * capture-pane. Nothing is faked: the CLI talks to a real server over real sockets.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '../../..');
+export const mainScript = join(repoRoot, 'packages/cli/src/main.ts');
+/** How to run the CLI from source, without a build. */
+export const cliCommand = [process.execPath, '--conditions=source', '--import', 'tsx', mainScript];
+
+let counter = 0;
+export function uniqueName(prefix = 'u'): string {
+  return `${prefix}${process.pid.toString(36)}${(counter++).toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A throwaway config dir (CHATTER_CONFIG_DIR) so tests never touch the real ~/.config. */
+export function tempConfigDir(): { dir: string; cleanup: () => void } {
+  const root = mkdtempSync(join(tmpdir(), 'chatter-cli-'));
+  const dir = join(root, 'config');
+  return { dir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Environment for a CLI run: no inherited CHATTER_* or NO_COLOR, plus `extra`. */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('CHATTER_') && k !== 'NO_COLOR' && k !== 'NODE_TEST_CONTEXT') env[k] = v;
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `chatter args...` to completion with pipes for stdio. */
+export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cliCommand[0]!, [...cliCommand.slice(1), ...args], { env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`chatter ${args.join(' ')} did not finish in time.\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/**
+ * Run `main()` in this process with captured output: for argument and usage checks that never
+ * reach the network, so they cost no process start. Everything else is tested as a real process.
+ */
+export async function runInProcess(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../src/cli.js');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const stdin = new PassThrough();
+  stdin.end();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await main(args, {
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stderr: stderr as unknown as NodeJS.WriteStream,
+    env: cliEnv(env),
+  });
+  return { code, stdout: out, stderr: err };
+}
+
+/** A long-running `chatter` (tail) whose output is read as it comes. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+    this.child = spawn(cliCommand[0]!, [...cliCommand.slice(1), ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((r) => this.child.on('close', (code, signal) => r({ code, signal })));
+  }
+
+  async waitFor(check: (p: CliProcess) => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check(this)) {
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      await sleep(50);
+    }
+  }
+
+  stdoutLines(): string[] {
+    return this.stdout.split('\n').filter((l) => l.length > 0);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.exited;
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * One tmux server per test file (its own socket, so it never touches anyone's tmux), with a
+ * session per CLI run. Panes stay after the program exits so its last screen and exit status
+ * can be read.
+ */
+export class Tmux {
+  readonly socket = `chatter-cli-test-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  readonly statusDir = mkdtempSync(join(tmpdir(), 'chatter-tmux-'));
+
+  private run(args: string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  }
+
+  /** Start `chatter args...` in a new session of `cols` x `rows`. */
+  start(args: string[], env: Record<string, string | undefined> = {}, size = { cols: 80, rows: 24 }): TmuxSession {
+    const name = uniqueName('s');
+    const vars = Object.entries({ TERM: 'xterm-256color', ...env })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${shellQuote(v!)}`);
+    const unset = Object.keys(process.env).filter((k) => k.startsWith('CHATTER_') || k === 'NO_COLOR').map((k) => `-u ${k}`);
+    // tmux does not always report a dead pane's exit status, so the shell writes it to a file.
+    const statusFile = join(this.statusDir, `${name}.status`);
+    // The terminal modes after it exits show whether it restored the terminal (no raw mode left).
+    const command = `env ${unset.join(' ')} ${vars.join(' ')} ${cliCommand.map(shellQuote).join(' ')} ${args.map(shellQuote).join(' ')}; status=$?; stty -a > ${shellQuote(`${statusFile}.stty`)} 2>&1; echo $status > ${shellQuote(statusFile)}`;
+    this.run([
+      'start-server', ';',
+      // Keep the server up between sessions: one exiting as the next session starts breaks it.
+      'set-option', '-g', 'exit-empty', 'off', ';',
+      'set-option', '-g', 'remain-on-exit', 'on', ';',
+      'new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), command,
+    ]);
+    return new TmuxSession(this, name, statusFile);
+  }
+
+  exec(args: string[]): string {
+    return this.run(args);
+  }
+
+  /** Stop the tmux server and everything still running in it. */
+  destroy(): void {
+    spawnSync('tmux', ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
+    rmSync(this.statusDir, { recursive: true, force: true });
+  }
+}
+
+export class TmuxSession {
+  constructor(
+    private readonly tmux: Tmux,
+    readonly name: string,
+    private readonly statusFile: string,
+  ) {}
+
+  /** Type text literally (no key names). */
+  type(text: string): void {
+    this.tmux.exec(['send-keys', '-t', this.name, '-l', text]);
+  }
+
+  /** Press keys by tmux name: Enter, Tab, Up, PageUp, C-c, BSpace... */
+  keys(...keys: string[]): void {
+    this.tmux.exec(['send-keys', '-t', this.name, ...keys]);
+  }
+
+  /** The visible screen as plain text, one line per row. */
+  screen(): string {
+    return this.tmux.exec(['capture-pane', '-p', '-t', this.name]);
+  }
+
+  /** The screen and the lines scrolled off it (a dead pane scrolls by one for tmux's notice). */
+  transcript(): string {
+    return this.tmux.exec(['capture-pane', '-p', '-J', '-S', '-200', '-t', this.name]);
+  }
+
+  /** The screen with escape sequences for colors and attributes. */
+  screenWithStyles(): string {
+    return this.tmux.exec(['capture-pane', '-p', '-e', '-t', this.name]);
+  }
+
+  cursor(): { x: number; y: number } {
+    const [x, y] = this.tmux.exec(['display-message', '-p', '-t', this.name, '#{cursor_x} #{cursor_y}']).trim().split(' ').map(Number);
+    return { x: x!, y: y! };
+  }
+
+  /** `stty -a` taken right after the program exited. */
+  ttyModesAfterExit(): string {
+    return readFileSync(`${this.statusFile}.stty`, 'utf8');
+  }
+
+  /** Whether the pane shows the alternate screen, and whether the cursor is visible. */
+  screenModes(): { alternate: boolean; cursorVisible: boolean } {
+    const [alt, cursor] = this.tmux.exec(['display-message', '-p', '-t', this.name, '#{alternate_on} #{cursor_flag}']).trim().split(' ');
+    return { alternate: alt === '1', cursorVisible: cursor === '1' };
+  }
+
+  /** The pid of the program (the child of the pane's shell). */
+  pid(): number {
+    const shell = this.tmux.exec(['display-message', '-p', '-t', this.name, '#{pane_pid}']).trim();
+    const out = spawnSync('pgrep', ['-P', shell], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+    if (!out) throw new Error(`no program running in ${this.name}`);
+    return Number(out);
+  }
+
+  /** Exit status once the program has ended, else null. */
+  exitStatus(): number | null {
+    try {
+      const text = readFileSync(this.statusFile, 'utf8').trim();
+      return text ? Number(text) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  resize(cols: number, rows: number): void {
+    this.tmux.exec(['resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);
+  }
+
+  async waitFor(check: string | RegExp | ((screen: string) => boolean), timeoutMs = 20_000): Promise<string> {
+    const test = typeof check === 'function' ? check : typeof check === 'string' ? (s: string) => s.includes(check) : (s: string) => check.test(s);
+    const deadline = Date.now() + timeoutMs;
+    let screen = '';
+    for (;;) {
+      screen = this.screen();
+      if (test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${String(check)} on screen:\n${screen}`);
+      await sleep(100);
+    }
+  }
+
+  async waitForExit(timeoutMs = 15_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = this.exitStatus();
+      if (status !== null) return status;
+      if (Date.now() > deadline) throw new Error(`Program in ${this.name} did not exit. Screen:\n${this.screen()}`);
+      await sleep(100);
+    }
+  }
+
+  kill(): void {
+    spawnSync('tmux', ['-L', this.tmux.socket, 'kill-session', '-t', this.name], { stdio: 'ignore' });
+  }
+}

@@ -1,0 +1,321 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseArgs, UsageError } from '../src/args.js';
+import { configDir, normalizeServerUrl, readConfig, writeConfig } from '../src/config.js';
+import { plainText, sanitize } from '../src/term/ansi.js';
+import { KeyDecoder } from '../src/term/keys.js';
+import { Screen } from '../src/term/screen.js';
+import { graphemeWidth, stringWidth, truncate } from '../src/term/width.js';
+import { wrapSpans } from '../src/term/wrap.js';
+import { builtinCommands, CommandRegistry, type CommandContext } from '../src/tui/commands.js';
+import { commonPrefix, complete } from '../src/tui/completion.js';
+import { mentions } from '../src/tui/layout.js';
+import { LineEditor } from '../src/tui/line-editor.js';
+import { RoomLog } from '../src/tui/room-log.js';
+import { tempConfigDir } from './helpers.js';
+
+/* The terminal client's pure parts: measuring, wrapping, key decoding, editing, parsing. */
+
+describe('display width', () => {
+  test('ASCII, CJK, emoji, flags, combining marks', () => {
+    assert.equal(stringWidth('hello'), 5);
+    assert.equal(stringWidth('漢字'), 4);
+    assert.equal(stringWidth('🎉'), 2);
+    assert.equal(stringWidth('👍🏽'), 2, 'skin tone modifier is one glyph');
+    assert.equal(stringWidth('🇫🇷'), 2, 'a flag is one glyph');
+    assert.equal(stringWidth('é'), 1, 'e + combining accent');
+    assert.equal(stringWidth('❤️'), 2, 'text symbol with emoji presentation selector');
+    assert.equal(graphemeWidth('\u200b'), 0);
+  });
+
+  test('truncate never splits a wide character', () => {
+    assert.equal(truncate('ab漢字', 3), 'ab');
+    assert.equal(truncate('ab漢字', 4), 'ab漢');
+    assert.equal(truncate('hello world', 8, '…'), 'hello w…');
+  });
+});
+
+describe('wrapping', () => {
+  const text = (lines: ReturnType<typeof wrapSpans>) => lines.map(plainText);
+
+  test('breaks at spaces with a hanging indent, and inside words only when they are too long', () => {
+    assert.deepEqual(text(wrapSpans([{ text: '12:00 alice: the quick brown fox jumps' }], 20, 6)), ['12:00 alice: the', '      quick brown', '      fox jumps']);
+    assert.deepEqual(text(wrapSpans([{ text: 'abcdefghijklmnop' }], 6)), ['abcdef', 'ghijkl', 'mnop']);
+  });
+
+  test('keeps newlines, never exceeds the width with wide characters', () => {
+    const lines = text(wrapSpans([{ text: '漢字漢字漢字 🎉🎉🎉\nnext' }], 7, 2));
+    for (const line of lines) assert.ok(stringWidth(line) <= 7, `${line} fits`);
+    assert.equal(lines.at(-1), '  next');
+  });
+
+  test('keeps styles per span across breaks', () => {
+    const lines = wrapSpans([{ text: 'name', style: { bold: true } }, { text: ': aaa bbb ccc' }], 9);
+    assert.deepEqual(lines[0]![0], { text: 'name', style: { bold: true } });
+  });
+
+  test('a width of 1 still terminates', () => {
+    assert.equal(wrapSpans([{ text: 'ab 漢' }], 1).length >= 3, true);
+  });
+});
+
+describe('sanitize', () => {
+  test('control characters from other people cannot reach the terminal', () => {
+    assert.equal(sanitize('a\x1b[2Jb\x07c'), 'a^[[2Jb^Gc');
+    assert.equal(sanitize('x\u202ey'), 'xy', 'bidi override removed');
+    assert.equal(sanitize('tab\there'), 'tab    here');
+    assert.equal(sanitize('two\nlines'), 'two\nlines');
+    assert.equal(sanitize('two\nlines', false), 'two lines');
+    assert.equal(sanitize('c1\u009bhere'), 'c1\\u{9b}here');
+  });
+});
+
+describe('key decoding', () => {
+  test('text, control keys, arrows (CSI and SS3), modifiers, alt', () => {
+    const d = new KeyDecoder();
+    assert.deepEqual(d.feed('hi\r'), [{ kind: 'text', text: 'hi' }, { kind: 'key', name: 'enter' }]);
+    assert.deepEqual(d.feed('\x1b[A\x1bOB\x1b[1;5D\x1b[5~\x7f\t\x1b[Z'), [
+      { kind: 'key', name: 'up' },
+      { kind: 'key', name: 'down' },
+      { kind: 'key', name: 'left', ctrl: true },
+      { kind: 'key', name: 'pageup' },
+      { kind: 'key', name: 'backspace' },
+      { kind: 'key', name: 'tab' },
+      { kind: 'key', name: 'backtab', shift: true },
+    ]);
+    assert.deepEqual(d.feed('\x15\x1bb'), [{ kind: 'ctrl', char: 'u' }, { kind: 'alt', char: 'b' }]);
+  });
+
+  test('an escape sequence split across chunks waits for the rest; a lone ESC is Escape', () => {
+    const d = new KeyDecoder();
+    assert.deepEqual(d.feed('\x1b['), []);
+    assert.deepEqual(d.feed('6~'), [{ kind: 'key', name: 'pagedown' }]);
+    assert.deepEqual(d.feed('\x1b'), []);
+    assert.deepEqual(d.flush(), [{ kind: 'key', name: 'escape' }]);
+  });
+
+  test('bracketed paste arrives as one paste, newlines included, even when split', () => {
+    const d = new KeyDecoder();
+    assert.deepEqual(d.feed('\x1b[200~line 1\nli'), []);
+    assert.deepEqual(d.feed('ne 2\x1b[20'), []);
+    assert.deepEqual(d.feed('1~x'), [{ kind: 'paste', text: 'line 1\nline 2' }, { kind: 'text', text: 'x' }]);
+  });
+});
+
+describe('line editor', () => {
+  test('insert, move, delete by character and word, kill and yank', () => {
+    const e = new LineEditor();
+    e.insert('hello world');
+    e.wordLeft();
+    e.insert('big ');
+    assert.equal(e.text, 'hello big world');
+    e.killWordBack();
+    assert.equal(e.text, 'hello world');
+    e.end();
+    e.killWordBack();
+    assert.equal(e.text, 'hello ');
+    e.yank();
+    assert.equal(e.text, 'hello world');
+    e.home();
+    e.deleteForward();
+    assert.equal(e.text, 'ello world');
+    e.right();
+    e.killToEnd();
+    assert.equal(e.text, 'e');
+    e.killToStart();
+    assert.equal(e.text, '');
+  });
+
+  test('emoji are one cursor step and two columns', () => {
+    const e = new LineEditor();
+    e.insert('a🎉b');
+    e.left();
+    e.left();
+    assert.equal(e.beforeCursor, 'a');
+    e.right();
+    assert.equal(e.render(20).cursorCol, 3);
+    e.backspace();
+    assert.equal(e.text, 'ab');
+  });
+
+  test('history: up and down through sent lines, keeping the draft', () => {
+    const e = new LineEditor();
+    e.insert('one');
+    e.submit();
+    e.insert('two');
+    e.submit();
+    e.insert('draft');
+    e.historyUp();
+    assert.equal(e.text, 'two');
+    e.historyUp();
+    e.historyUp();
+    assert.equal(e.text, 'one');
+    e.historyDown();
+    e.historyDown();
+    assert.equal(e.text, 'draft');
+  });
+
+  test('long lines scroll horizontally to keep the cursor in view', () => {
+    const e = new LineEditor();
+    e.insert('x'.repeat(50));
+    const r = e.render(20);
+    assert.equal(r.scrolledLeft, true);
+    assert.ok(stringWidth(r.text) <= 20);
+    assert.equal(r.cursorCol, 19);
+    e.home();
+    assert.deepEqual({ col: e.render(20).cursorCol, left: e.render(20).scrolledLeft, right: e.render(20).scrolledRight }, { col: 0, left: false, right: true });
+  });
+});
+
+describe('arguments', () => {
+  test('commands, options anywhere, values inline or separate, -- ends options', () => {
+    assert.deepEqual(parseArgs([]), { command: 'chat', implicit: true, args: [], options: {} });
+    assert.deepEqual(parseArgs(['--server', 'h:1', 'send', 'general', 'hi', '--json']), {
+      command: 'send',
+      implicit: false,
+      args: ['general', 'hi'],
+      options: { server: 'h:1', json: true },
+    });
+    assert.deepEqual(parseArgs(['tail', '-n', '5', '--no-follow', '--token=abc']).options, { lines: '5', follow: false, token: 'abc' });
+    assert.deepEqual(parseArgs(['send', '--', '--not-an-option', '-5']).args, ['--not-an-option', '-5']);
+    assert.deepEqual(parseArgs(['send', '-5 degrees outside']).args, ['-5 degrees outside']);
+  });
+
+  test('mistakes are usage errors', () => {
+    assert.throws(() => parseArgs(['snd']), UsageError);
+    assert.throws(() => parseArgs(['send', '--nope']), UsageError);
+    assert.throws(() => parseArgs(['tail', '--room', 'x']), /does not apply/);
+    assert.throws(() => parseArgs(['send', '--server']), /needs a value/);
+    assert.throws(() => parseArgs(['logout', 'extra']), /Too many arguments/);
+  });
+});
+
+describe('config', () => {
+  test('normalizes what people type as a server', () => {
+    assert.equal(normalizeServerUrl('localhost:8000'), 'http://localhost:8000');
+    assert.equal(normalizeServerUrl(' https://chat.example.com/ '), 'https://chat.example.com');
+    assert.equal(normalizeServerUrl('ws://h:1/base/'), 'http://h:1/base');
+    assert.throws(() => normalizeServerUrl('ftp://x'), /not an http/);
+    assert.throws(() => normalizeServerUrl('http://u:p@h'), /credentials/);
+    assert.throws(() => normalizeServerUrl(''), /empty/);
+  });
+
+  test('CHATTER_CONFIG_DIR, then XDG_CONFIG_HOME, then ~/.config', () => {
+    assert.equal(configDir({ CHATTER_CONFIG_DIR: '/a', XDG_CONFIG_HOME: '/b', HOME: '/c' }), '/a');
+    assert.equal(configDir({ XDG_CONFIG_HOME: '/b', HOME: '/c' }), '/b/chatter');
+    assert.equal(configDir({ HOME: '/c' }), '/c/.config/chatter');
+  });
+
+  test('written 0600 in a 0700 directory and read back', () => {
+    const tmp = tempConfigDir();
+    try {
+      const env = { CHATTER_CONFIG_DIR: tmp.dir };
+      writeConfig({ server: 'http://x', sessions: { 'http://x': { username: 'a', token: 't', savedAt: 'now' } } }, env);
+      assert.equal((statSync(tmp.dir).mode & 0o777).toString(8), '700');
+      assert.equal((statSync(join(tmp.dir, 'config.json')).mode & 0o777).toString(8), '600');
+      assert.equal(readConfig(env).sessions['http://x']?.token, 't');
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+function fakeContext(users: string[], self = 'me'): CommandContext & { notices: string[]; sent: string[] } {
+  const commands = new CommandRegistry();
+  for (const c of builtinCommands()) commands.register(c);
+  const notices: string[] = [];
+  const sent: string[] = [];
+  return {
+    room: 'general',
+    username: self,
+    commands,
+    notices,
+    sent,
+    send: (t) => sent.push(t),
+    notice: (t) => notices.push(t),
+    online: () => users.map((username, id) => ({ id, username, avatarUrl: null })),
+    knownUsers: () => users,
+    loadOlder: async () => 0,
+    scrollToTop: () => {},
+    reconnect: () => {},
+    quit: () => {},
+  };
+}
+
+describe('commands and completion', () => {
+  test('a registry of commands: run by name or alias, unknown ones explained', async () => {
+    const ctx = fakeContext(['bob', 'me']);
+    await ctx.commands.execute(ctx, '/me waves');
+    assert.deepEqual(ctx.sent, ['/me waves']);
+    await ctx.commands.execute(ctx, '/names');
+    assert.match(ctx.notices.at(-1)!, /Online in #general \(2\): bob, me/);
+    await ctx.commands.execute(ctx, '/frobnicate');
+    assert.match(ctx.notices.at(-1)!, /Unknown command \/frobnicate/);
+    await ctx.commands.execute(ctx, '/history abc');
+    assert.match(ctx.notices.at(-1)!, /Usage: \/history/);
+    // A later issue adds commands without touching the registry.
+    ctx.commands.register({ name: 'join', args: '<room>', summary: 'Join a room.', run: (c, a) => c.notice(`joining ${a}`) });
+    await ctx.commands.execute(ctx, '/join random');
+    assert.equal(ctx.notices.at(-1), 'joining random');
+    assert.throws(() => ctx.commands.register({ name: 'who', summary: '', run: () => {} }), /already registered/);
+  });
+
+  test('Tab completes commands, command arguments and user names', () => {
+    const ctx = fakeContext(['bob', 'bobby', 'alice', 'me']);
+    assert.deepEqual(complete(ctx, '/wh')?.candidates, ['/who']);
+    assert.deepEqual(complete(ctx, '/h')?.candidates, ['/help', '/history']);
+    assert.deepEqual(complete(ctx, '/help h')?.candidates, ['help', 'history']);
+    const name = complete(ctx, 'al');
+    assert.deepEqual([name?.candidates, name?.suffix], [['alice'], ': ']);
+    assert.deepEqual(complete(ctx, 'hi @bo')?.candidates, ['@bob', '@bobby']);
+    assert.equal(complete(ctx, 'hi @bo')?.suffix, ' ');
+    assert.equal(complete(ctx, 'zz'), null);
+    assert.equal(commonPrefix(['bob', 'bobby']), 'bob');
+  });
+
+  test('mentions of the user are detected by whole name', () => {
+    assert.ok(mentions('hey alice, look', 'alice'));
+    assert.ok(mentions('@alice!', 'alice'));
+    assert.ok(!mentions('malice aforethought', 'alice'));
+  });
+});
+
+describe('room log', () => {
+  const msg = (seq: number, createdAt = `2024-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`) => ({
+    id: seq,
+    room: 'general',
+    seq,
+    author: { id: 1, username: 'a', avatarUrl: null },
+    text: `m${seq}`,
+    clientId: `c${seq}`,
+    createdAt,
+  });
+
+  test('messages in seq order, each once; events where they happened', () => {
+    const log = new RoomLog('general');
+    log.addMessages([msg(5), msg(6)]);
+    log.addEvent('bob joined', 'join', '2024-01-01T00:00:06.500Z');
+    assert.equal(log.addMessages([msg(7), msg(6)]), 1);
+    log.addMessages([msg(3), msg(4)]);
+    const order = log.entries.map((e) => (e.kind === 'message' ? e.message.seq : e.text));
+    assert.deepEqual(order, [3, 4, 5, 6, 'bob joined', 7]);
+    assert.equal(log.oldestSeq, 3);
+    assert.equal(log.newestSeq, 7);
+  });
+});
+
+describe('screen', () => {
+  test('rewrites only the rows that changed', () => {
+    let written = '';
+    const out = { columns: 20, rows: 3, write: (s: string) => (written += s) };
+    const screen = new Screen(out, 'plain');
+    screen.draw([[{ text: 'top' }], [{ text: 'middle' }], [{ text: 'bottom' }]], { row: 2, col: 0 });
+    assert.ok(written.includes('top') && written.includes('middle') && written.includes('bottom'));
+    written = '';
+    screen.draw([[{ text: 'top' }], [{ text: 'changed' }], [{ text: 'bottom' }]], { row: 2, col: 0 });
+    assert.ok(written.includes('changed'));
+    assert.ok(!written.includes('top') && !written.includes('bottom'), 'unchanged rows are not rewritten');
+  });
+});
