@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
+import { buildApp, type AppDeps } from './app.js';
 // Re-exported so that the declarations of this module pull in app's Fastify type augmentation
 // (app.store, app.gateway...) for tests in other packages.
 export type { AppDeps } from './app.js';
@@ -46,10 +46,10 @@ export interface TestServer {
 }
 
 /** A real server in this process: port 0, a fresh SQLite file in a temp dir, bcrypt cost 4, silent logs. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, deps: AppDeps = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'chatter-test-'));
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dbFile: join(dataDir, 'chatter.db'), bcryptCost: 4, logLevel: 'silent', ...overrides });
-  const app = await buildApp(config);
+  const app = await buildApp(config, deps);
   await app.listen({ host: config.host, port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

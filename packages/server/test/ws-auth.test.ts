@@ -167,3 +167,32 @@ describe('WebSocket session expiry', () => {
     }
   });
 });
+
+describe('connection set-up races', () => {
+  test('a client that leaves while its connection is being set up is not left registered (slow store)', async () => {
+    const { SqliteStore } = await import('../src/storage/sqlite.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-slow-'));
+    // A store whose room listing takes a while, as a networked database's would.
+    const store = new SqliteStore({ file: join(dir, 'chatter.db') });
+    const listRooms = store.listRooms.bind(store);
+    store.listRooms = async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      return listRooms();
+    };
+    const server = await startTestServer({ dataDir: dir }, { store });
+    try {
+      const ghost = await server.register(uniqueName('ghost'));
+      const s = connect(server.wsUrl, { token: ghost.token });
+      await s.opened;
+      s.ws.terminate(); // gone before hello
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(server.app.gateway.hub.connections.size, 0);
+      assert.deepEqual(server.app.gateway.hub.onlineUsers('general'), []);
+    } finally {
+      await server.close();
+    }
+  });
+});

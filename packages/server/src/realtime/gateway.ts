@@ -134,6 +134,9 @@ export class Gateway {
     try {
       const rooms = await app.store.listRooms();
       const memberOf = rooms.filter((r) => r.id === DEFAULT_ROOM); // every user is in general; more rooms come later
+      // The peer may have gone while we awaited; its close handler already ran (a no-op then), so
+      // registering it now would leave a dead socket, and a user stuck online, in the hub.
+      if (ws.readyState !== ws.OPEN) return;
       hub.add(conn, memberOf.map((r) => r.id));
       const hello: HelloFrame = {
         type: 'hello',
