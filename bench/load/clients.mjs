@@ -1,0 +1,371 @@
+// One simulated user per BenchClient, on the raw `ws` client for every target. Deliveries are
+// reported through a callback with the message number and send time read from the bench marker.
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import {
+  EIO_QUERY,
+  benchText,
+  chatterSend,
+  chatterWsPath,
+  classifyEio,
+  eio,
+  frameType,
+  parseBenchText,
+  parseFrame,
+  readSeq,
+  scanMarkers,
+  splitFrames,
+} from './protocols.mjs';
+
+export const TARGET_KINDS = ['chatter', 'socketio', 'ws-floor'];
+
+/**
+ * Chatter keeps every clientId it has stored and answers a reused one with the original ack and no
+ * fan-out (idempotent resend). Runs share a database, so clientIds carry a per-process tag.
+ */
+export const RUN_TAG = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+/** When any client last received anything, and how many WebSocket messages in all: for waitQuiet. */
+export const activity = { last: 0, messages: 0 };
+
+/** Microseconds on this process's monotonic clock; senders and receivers share it. */
+export function nowMicros() {
+  return Math.round(performance.now() * 1000);
+}
+
+const WS_OPTIONS = {
+  perMessageDeflate: false,
+  // The generator reads bytes and finds markers itself; validating UTF-8 would add client cost
+  // that says nothing about the server.
+  skipUTF8Validation: true,
+  handshakeTimeout: 60000,
+};
+
+/**
+ * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor', host: string, port: number }} TargetAddress
+ * @typedef {(msgNo: number, sentMicros: number, client: BenchClient) => void} OnDelivery
+ */
+export class BenchClient {
+  /**
+   * @param {TargetAddress} target
+   * @param {{ index: number, token?: string, onDelivery?: OnDelivery, room?: string, localAddress?: string }} options
+   */
+  constructor(target, { index, token, onDelivery, room = 'general', localAddress }) {
+    this.target = target;
+    this.index = index;
+    this.token = token;
+    this.room = room;
+    // Spread clients over many loopback source addresses: one address has ~28k ephemeral ports,
+    // and storms of connects and drops leave tens of thousands in TIME_WAIT for a minute.
+    this.localAddress = localAddress ?? (target.host === '127.0.0.1' ? `127.0.${1 + (index % 50)}.${2 + ((index >> 4) % 250)}` : undefined);
+    this.onDelivery = onDelivery ?? (() => {});
+    this.ws = null;
+    this.ready = false;
+    /** Highest Chatter seq seen in `room` (the resume point). */
+    this.lastSeq = 0;
+    this.deliveries = 0;
+    this.acks = 0;
+    /** msgNo -> true once acked (senders only; Chatter only). */
+    this.ackedMsgNos = [];
+    this.errors = {};
+    this.closes = [];
+    this.resumeGaps = 0;
+    this.connectedAt = 0;
+    this.resumedAt = 0;
+    this._pendingReady = null;
+    this._resuming = false;
+    this.connecting = false;
+    this._paging = null;
+    /** When true, frames after the client is ready are counted but not parsed. */
+    this.passive = false;
+    this.receivedMicros = 0;
+    /** Called with parsed Chatter history (reason "request"), error and pong frames. */
+    this.onControl = null;
+  }
+
+  url(resume) {
+    const { kind, host, port } = this.target;
+    if (kind === 'chatter') return `ws://${host}:${port}${chatterWsPath({ history: 0, resume })}`;
+    if (kind === 'socketio') return `ws://${host}:${port}/socket.io/?${EIO_QUERY}&user=u${this.index}`;
+    return `ws://${host}:${port}/?user=u${this.index}`;
+  }
+
+  /**
+   * Open the socket and resolve once the target says the client is in: Chatter's hello (and,
+   * when resuming, the resume replay), Socket.IO's namespace connect, the floor's open.
+   * @param {{ resume?: Record<string, number> }} [options]
+   */
+  connect({ resume } = {}) {
+    const options = { ...WS_OPTIONS };
+    if (this.token) options.headers = { authorization: `Bearer ${this.token}` };
+    if (this.localAddress) options.localAddress = this.localAddress;
+    this.ready = false;
+    this.connecting = true;
+    this._resuming = Boolean(resume && Object.keys(resume).length);
+    const ws = new WebSocket(this.url(resume), options);
+    this.ws = ws;
+    return new Promise((resolve, reject) => {
+      this._pendingReady = { resolve, reject };
+      ws.on('message', (data) => this.receive(data));
+      ws.on('open', () => {
+        if (this.target.kind === 'ws-floor') this.markReady();
+      });
+      ws.on('error', (err) => this.fail(err));
+      ws.on('close', (code) => {
+        if (ws !== this.ws) return;
+        this.closes.push(code);
+        this.ready = false;
+        this.fail(new Error(`closed with ${code} before ready`));
+      });
+    });
+  }
+
+  markReady() {
+    this.ready = true;
+    this.connectedAt = performance.now();
+    if (!this._resuming) this.finishReady();
+  }
+
+  finishReady() {
+    this.connecting = false;
+    this.resumedAt = performance.now();
+    const pending = this._pendingReady;
+    this._pendingReady = null;
+    pending?.resolve(this);
+  }
+
+  fail(err) {
+    this.connecting = false;
+    const pending = this._pendingReady;
+    this._pendingReady = null;
+    pending?.reject(err);
+  }
+
+  /** @param {Buffer} data */
+  receive(data) {
+    const now = performance.now();
+    activity.last = now;
+    activity.messages++;
+    /** Receive time of the current message, so markers coalesced in it share one clock read. */
+    this.receivedMicros = Math.round(now * 1000);
+    // Idle clients only count: the idle scenario measures the server, not our parsing of presence.
+    if (this.passive && this.ready && !this._resuming) return;
+    const kind = this.target.kind;
+    if (kind === 'ws-floor') {
+      this.deliveries += scanMarkers(data, (n, t) => this.onDelivery(n, t, this));
+    } else if (kind === 'socketio') {
+      this.receiveSocketIo(data);
+    } else {
+      this.receiveChatter(data);
+    }
+  }
+
+  receiveSocketIo(data) {
+    switch (classifyEio(data)) {
+      case 'event':
+        this.deliveries += scanMarkers(data, (n, t) => this.onDelivery(n, t, this));
+        return;
+      case 'ping':
+        this.ws.send(eio.pong);
+        return;
+      case 'open':
+        this.ws.send(eio.connect);
+        return;
+      case 'connect':
+        this.markReady();
+        return;
+      case 'connect_error':
+      case 'disconnect':
+        this.count('socketio_' + classifyEio(data));
+        this.fail(new Error(`socket.io refused: ${data.toString()}`));
+        return;
+      default:
+        return;
+    }
+  }
+
+  receiveChatter(data) {
+    for (const [start, end] of splitFrames(data)) {
+      const type = frameType(data, start, end);
+      if (type === 'message') {
+        const seq = readSeq(data, start, end);
+        if (seq > this.lastSeq) this.lastSeq = seq;
+        this.deliveries += scanMarkers(data, (n, t) => this.onDelivery(n, t, this), start, end);
+      } else if (type === 'ack') {
+        const ack = parseFrame(data, start, end);
+        this.acks++;
+        const m = /_(\d+)$/.exec(ack.clientId);
+        if (m) this.ackedMsgNos.push(Number(m[1]));
+      } else if (type === 'hello') {
+        const hello = parseFrame(data, start, end);
+        const room = hello.rooms?.find((r) => r.id === this.room);
+        // A fresh connection starts at the room's head; a resuming one keeps its own position.
+        if (!this._resuming && room && room.lastSeq > this.lastSeq) this.lastSeq = room.lastSeq;
+        // Nothing was missed: no replay will come.
+        if (this._resuming && room && room.lastSeq <= this.lastSeq) this._resuming = false;
+        this.markReady();
+      } else if (type === 'history') {
+        const frame = parseFrame(data, start, end);
+        for (const message of frame.messages) {
+          if (message.seq > this.lastSeq) this.lastSeq = message.seq;
+          const marker = parseBenchText(message.text);
+          if (marker) {
+            this.deliveries++;
+            this.onDelivery(marker.msgNo, marker.sentMicros, this);
+          }
+        }
+        if (frame.reason === 'request') {
+          if (this._paging && frame.ref === this._paging.ref) this.pageAfterGap(frame);
+          else this.onControl?.(frame);
+        }
+        if (frame.reason === 'resume' && this._resuming) {
+          // A long replay may come in several pages; the last has hasMore false.
+          if (!frame.hasMore) this.endResume();
+        }
+      } else if (type === 'resume_gap') {
+        // Further behind than the server replays: page the missed stretch, as the protocol says.
+        const gap = parseFrame(data, start, end);
+        this.resumeGaps++;
+        this._paging = { ref: `gap${this.resumeGaps}`, room: gap.room, until: gap.latestSeq };
+        this.requestGapPage(gap.afterSeq);
+      } else if (type === 'error') {
+        const frame = parseFrame(data, start, end);
+        this.count(frame.code);
+        this.onControl?.(frame);
+      } else if (type === 'pong') {
+        this.onControl?.(parseFrame(data, start, end));
+      }
+      // presence, user_joined, user_left, pong: nothing to measure.
+    }
+  }
+
+  requestGapPage(after) {
+    const { ref, room, until } = this._paging;
+    // Bounded above, so live messages (beyond latestSeq) are not fetched twice.
+    this.ws?.send(JSON.stringify({ type: 'history', room, after, before: until + 1, limit: 100, ref }));
+  }
+
+  pageAfterGap(frame) {
+    const last = frame.messages.length ? frame.messages[frame.messages.length - 1].seq : this._paging.until;
+    if (frame.hasMore && last < this._paging.until) return this.requestGapPage(last);
+    this._paging = null;
+    if (this._resuming) this.endResume();
+  }
+
+  endResume() {
+    this._resuming = false;
+    if (this.ready) this.finishReady();
+  }
+
+  count(code) {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  /** Send chat message number `msgNo` stamped with the current time. */
+  sendChat(msgNo, textLength = 64) {
+    const text = benchText(msgNo, nowMicros(), textLength);
+    const clientId = `${RUN_TAG}_${msgNo}`;
+    const kind = this.target.kind;
+    let frame;
+    if (kind === 'chatter') frame = chatterSend(this.room, clientId, text);
+    else if (kind === 'socketio') frame = eio.event('chat', { clientId, text });
+    else frame = JSON.stringify({ type: 'send', clientId, text });
+    this.ws.send(frame);
+  }
+
+  /** Abrupt drop, as when a network goes away: no close handshake. */
+  drop() {
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    // Bytes already read from the socket would still be emitted after terminate(); a client whose
+    // network went away never sees them, and they must not move its resume point.
+    ws?.removeAllListeners('message');
+    ws?.terminate();
+  }
+
+  close() {
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    if (ws && ws.readyState <= 1) ws.terminate();
+  }
+}
+
+/**
+ * Connect clients with at most `concurrency` handshakes in flight (below Node's default listen
+ * backlog of 511, so the kernel never drops SYNs and set-up rate measures the server).
+ * Resolves with {ok, failed, errors, ms}.
+ */
+export async function connectAll(clients, { concurrency = 400, resumeOf, deadlineMs = 120000 } = {}) {
+  const started = performance.now();
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  const errors = {};
+  async function worker() {
+    while (next < clients.length) {
+      if (performance.now() - started > deadlineMs) return;
+      const client = clients[next++];
+      try {
+        await client.connect(resumeOf ? { resume: resumeOf(client) } : {});
+        ok++;
+      } catch (err) {
+        failed++;
+        const key = String(err.message).slice(0, 80);
+        errors[key] = (errors[key] ?? 0) + 1;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, clients.length) }, worker));
+  return { ok, failed, notAttempted: clients.length - ok - failed, errors, ms: performance.now() - started };
+}
+
+/**
+ * Open-loop senders: message k is due at start + k/rate, whatever the server does, so a slow
+ * server shows up as latency and backlog rather than as a politely reduced load. Returns a stop
+ * function. `onSend(msgNo, sender)` is called for every message sent.
+ */
+export function startSenders(senders, { rate, firstMsgNo = 0, textLength = 64, onSend = () => {} }) {
+  const started = performance.now();
+  let sent = 0;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    while (sent < due) {
+      const sender = senders[sent % senders.length];
+      const msgNo = firstMsgNo + sent;
+      sent++;
+      if (!sender.ws || sender.ws.readyState !== 1) continue; // skipped: this sender is not connected
+      sender.sendChat(msgNo, textLength);
+      onSend(msgNo, sender);
+    }
+    timer = setTimeout(tick, Math.max(1, Math.min(10, 1000 / rate)));
+  };
+  let timer = setTimeout(tick, 0);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      return firstMsgNo + sent;
+    },
+    get sent() {
+      return sent;
+    },
+  };
+}
+
+/** Resolve once no client has received anything for `quietMs` (or after `maxMs`). Returns waited ms. */
+export async function waitQuiet({ quietMs = 300, maxMs = 10000 } = {}) {
+  const started = performance.now();
+  for (;;) {
+    const now = performance.now();
+    if (now - activity.last >= quietMs || now - started >= maxMs) return now - started;
+    await sleep(Math.min(50, quietMs / 4));
+  }
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,297 @@
+// Fan-out: N clients in one room, 10 of them sending at a fixed offered rate (open loop). Every
+// client receives every message. Measures delivered/s, end-to-end latency, lost deliveries, server
+// CPU per delivery and RSS, each offered rate on a fresh server.
+import { Histogram } from '../lib/stats.mjs';
+import { BenchClient, connectAll, sleep, startSenders, waitQuiet } from '../load/clients.mjs';
+import { closeWindow, openWindow } from '../load/measure.mjs';
+import { maybeProfile } from '../load/profiler.mjs';
+import { lineChart } from '../report/svg.mjs';
+import { countsMerge, countsText, label, maxOf, ms, num, pct, ratio, sum, table, verdictTable } from '../report/format.mjs';
+
+const TARGETS = ['chatter', 'socketio', 'ws-floor'];
+
+/** Run one fan-out step against a connected set of clients. Shared with the logins scenario. */
+export async function runFanoutWindow(clients, { senders, rate, warmupMs, windowMs, drainMs, textLength, serverPid, firstMsgNo = 0, during, target, profileName }) {
+  // Generous: on a starved machine timers overshoot and the open-loop senders catch up.
+  const maxMsgs = Math.ceil((rate * (warmupMs + windowMs) * 3) / 1000) + 1000;
+  const received = new Uint32Array(maxMsgs);
+  const latency = new Histogram();
+  let windowFirst = Infinity;
+  let inWindow = false;
+  let windowDeliveries = 0;
+  const ready = clients.filter((c) => c.ready).length;
+  for (const c of clients) {
+    c.onDelivery = (n, sentMicros, client) => {
+      const i = n - firstMsgNo;
+      if (i >= 0 && i < maxMsgs) received[i]++;
+      if (inWindow) windowDeliveries++;
+      if (n >= windowFirst) latency.record(client.receivedMicros - sentMicros);
+    };
+  }
+  const closesBefore = clients.reduce((a, c) => a + c.closes.length, 0);
+  const acksBefore = senders.reduce((a, c) => a + c.acks, 0);
+  const run = startSenders(senders, { rate, firstMsgNo, textLength });
+  await sleep(warmupMs);
+  windowFirst = firstMsgNo + run.sent;
+  inWindow = true;
+  const profiler = target ? await maybeProfile(target, profileName ?? `fanout-${rate}`) : null;
+  const win = openWindow(serverPid);
+  const duringResult = during ? await during(windowMs) : (await sleep(windowMs), undefined);
+  const measured = closeWindow(win);
+  await profiler?.stop();
+  inWindow = false;
+  const end = Math.min(run.stop(), firstMsgNo + maxMsgs);
+  const windowMsgs = end - windowFirst;
+  const expected = windowMsgs * ready;
+  const receivedOf = () => {
+    let total = 0;
+    for (let n = windowFirst; n < end; n++) total += Math.min(received[n - firstMsgNo], ready);
+    return total;
+  };
+  // Drain: let deliveries of the window's messages arrive, up to drainMs (a saturated peer may
+  // hold a backlog of millions; what has not arrived by then counts as undelivered).
+  const drainStart = Date.now();
+  let lastCount = -1;
+  let lastChange = Date.now();
+  while (Date.now() - drainStart < drainMs) {
+    const count = receivedOf();
+    if (count >= expected) break;
+    if (count !== lastCount) {
+      lastCount = count;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 1000) break; // nothing moving for 1 s: lost, not late
+    await sleep(100);
+  }
+  let duplicates = 0;
+  for (let n = windowFirst; n < end; n++) duplicates += Math.max(0, received[n - firstMsgNo] - ready);
+  const got = receivedOf();
+  const errors = countsMerge(clients.map((c) => c.errors));
+  const closeCodes = {};
+  for (const c of clients) for (const code of c.closes) closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+  return {
+    offered: rate,
+    clients: clients.length,
+    ready,
+    senders: senders.length,
+    windowMs: measured.wallMs,
+    sentInWindow: windowMsgs,
+    deliveredInWindow: windowDeliveries,
+    deliveredPerSec: windowDeliveries / (measured.wallMs / 1000),
+    expectedDeliveries: expected,
+    receivedDeliveries: got,
+    undelivered: expected - got,
+    duplicates,
+    latency: latency.toJSON(),
+    serverCpuMicros: measured.serverCpuMicros,
+    cpuPerDeliveryMicros: measured.serverCpuMicros === null || windowDeliveries === 0 ? null : measured.serverCpuMicros / windowDeliveries,
+    serverCpuShare: measured.serverCpuShare,
+    generatorCpuShare: measured.selfCpuShare,
+    rssKiB: measured.rssKiB,
+    hwmKiB: measured.hwmKiB,
+    acks: senders.reduce((a, c) => a + c.acks, 0) - acksBefore,
+    closesDuring: clients.reduce((a, c) => a + c.closes.length, 0) - closesBefore,
+    closeCodes,
+    errors,
+    nextMsgNo: end,
+    during: duringResult,
+  };
+}
+
+/** Create and connect `count` clients of a target; Chatter clients use tokens[i]. */
+export async function connectClients(target, tokens, count, { passive = false, offset = 0, deadlineMs } = {}) {
+  if (target.kind === 'chatter' && tokens.length < offset + count) throw new Error(`need ${offset + count} Chatter tokens, have ${tokens.length}`);
+  const clients = Array.from({ length: count }, (_, i) => {
+    const c = new BenchClient(target, { index: offset + i, token: tokens[offset + i]?.token });
+    c.passive = passive;
+    return c;
+  });
+  const connected = await connectAll(clients, deadlineMs ? { deadlineMs } : {});
+  return { clients, connected };
+}
+
+export default {
+  id: 'fanout',
+  title: 'Fan-out: one room, 10 senders',
+  targets: TARGETS,
+
+  plan({ quick }) {
+    const clients = quick ? 200 : 1000;
+    const rates = [100, 500, 1000];
+    return {
+      rounds: quick ? 1 : 2,
+      chatterUsers: clients,
+      steps: rates.map((rate) => ({
+        key: String(rate),
+        params: { clients, senders: 10, rate, warmupMs: quick ? 700 : 2000, windowMs: quick ? 1500 : 5000, drainMs: quick ? 3000 : 5000, textLength: 64 },
+      })),
+    };
+  },
+
+  summaryLine(r) {
+    const lat = Histogram.fromJSON(r.latency);
+    return `${num(r.deliveredPerSec)} deliveries/s, p99 ${ms(lat.percentile(99))} ms, undelivered ${num(r.undelivered)}, server ${num(r.cpuPerDeliveryMicros, 2)} µs/delivery (${pct(r.serverCpuShare)}), generator ${pct(r.generatorCpuShare)}`;
+  },
+
+  async load(p, { target, tokens, log }) {
+    const { clients, connected } = await connectClients(target, tokens, p.clients);
+    log('connected', connected);
+    await waitQuiet({ quietMs: 500, maxMs: 15000 });
+    const result = await runFanoutWindow(clients, {
+      senders: clients.slice(0, p.senders),
+      rate: p.rate,
+      warmupMs: p.warmupMs,
+      windowMs: p.windowMs,
+      drainMs: p.drainMs,
+      textLength: p.textLength,
+      serverPid: target.pid,
+      target,
+    });
+    for (const c of clients) c.close();
+    return { ...result, connect: connected };
+  },
+
+  report(runs, { targets }) {
+    const rates = [...new Set(runs.map((r) => r.params.rate))].sort((a, b) => a - b);
+    const agg = {};
+    for (const t of targets) {
+      agg[t] = {};
+      for (const rate of rates) agg[t][rate] = aggregate(runs.filter((r) => r.target === t && r.params.rate === rate && r.result));
+    }
+    const clients = runs[0]?.params.clients ?? 0;
+    const lines = [];
+    lines.push(`${num(clients)} clients in one room, 10 of them sending at the offered rate (open loop); every client receives every message (${num(clients)} deliveries per message). Each offered rate runs on a freshly started server, targets interleaved. Latency is end to end (send on the generator to receipt on the generator). "Undelivered" counts deliveries of window messages not received by the end of the drain. Server CPU covers all server threads. Generator CPU near 100% means the load generator, not the server, was the limit.`);
+    lines.push('');
+    const header = ['Offered msg/s', 'Metric', ...targets.map(label)];
+    const hasRatios = targets.includes('chatter');
+    const others = targets.filter((t) => t !== 'chatter');
+    if (hasRatios) header.push(...others.map((o) => `Chatter / ${label(o)}`));
+    const rows = [];
+    const metrics = [
+      ['delivered/s', (a) => a.deliveredPerSec, (v) => num(v)],
+      ['latency p50 (ms)', (a) => a.lat.p50, (v) => ms(v)],
+      ['latency p95 (ms)', (a) => a.lat.p95, (v) => ms(v)],
+      ['latency p99 (ms)', (a) => a.lat.p99, (v) => ms(v)],
+      ['latency max (ms)', (a) => a.lat.max, (v) => ms(v)],
+      ['undelivered', (a) => a.undelivered, (v) => num(v)],
+      ['server CPU µs / delivery', (a) => a.cpuPerDelivery, (v) => num(v, 2)],
+      ['server CPU', (a) => a.serverCpuShare, (v) => pct(v)],
+      ['server RSS (MB)', (a) => (a.rssKiB === null ? null : a.rssKiB / 1024), (v) => num(v, 0)],
+      ['generator CPU', (a) => a.generatorCpuShare, (v) => pct(v)],
+    ];
+    for (const rate of rates) {
+      for (const [name, get, fmt] of metrics) {
+        const row = [num(rate), name, ...targets.map((t) => (agg[t][rate] ? fmt(get(agg[t][rate])) : '–'))];
+        if (hasRatios) {
+          row.push(...others.map((o) => (agg.chatter[rate] && agg[o][rate] && name !== 'undelivered' && name !== 'generator CPU' ? ratio(get(agg.chatter[rate]), get(agg[o][rate])) : '')));
+        }
+        rows.push(row);
+      }
+    }
+    lines.push(table(header, rows));
+    const notes = [];
+    for (const t of targets) for (const rate of rates) {
+      const a = agg[t][rate];
+      if (!a) continue;
+      if (a.closes > 0) notes.push(`${label(t)} at ${rate} msg/s: ${num(a.closes)} client connections closed by the server (${countsText(a.closeCodes)}).`);
+      if (Object.keys(a.errors).length) notes.push(`${label(t)} at ${rate} msg/s: error frames ${countsText(a.errors)}.`);
+      if (a.duplicates > 0) notes.push(`${label(t)} at ${rate} msg/s: ${num(a.duplicates)} duplicate deliveries.`);
+      if (a.generatorCpuShare > 0.9) notes.push(`${label(t)} at ${rate} msg/s: the generator was at ${pct(a.generatorCpuShare)} CPU, so this figure may be generator-bound.`);
+    }
+    if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
+
+    // Targets from the issue.
+    const verdicts = [];
+    const verdictNotes = [];
+    const c = agg.chatter ?? {};
+    const floor = agg['ws-floor'] ?? {};
+    const sio = agg.socketio ?? {};
+    if (targets.includes('chatter')) {
+      const cpuFloor = rates.map((r) => (c[r] && floor[r] ? c[r].cpuPerDelivery / floor[r].cpuPerDelivery : null));
+      const cpuSio = rates.map((r) => (c[r] && sio[r] ? c[r].cpuPerDelivery / sio[r].cpuPerDelivery : null));
+      verdicts.push({
+        target: 'Server CPU per delivery ≤ 1.0× the ws floor (every offered rate)',
+        measured: rates.map((r, i) => `${r}/s: ${cpuFloor[i] === null ? '–' : num(cpuFloor[i], 2) + '×'}`).join(', '),
+        met: cpuFloor.every((x) => x === null) ? null : cpuFloor.every((x) => x !== null && x <= 1.0),
+      });
+      verdicts.push({
+        target: 'Server CPU per delivery ≤ 0.7× Socket.IO (every offered rate)',
+        measured: rates.map((r, i) => `${r}/s: ${cpuSio[i] === null ? '–' : num(cpuSio[i], 2) + '×'}`).join(', '),
+        met: cpuSio.every((x) => x === null) ? null : cpuSio.every((x) => x !== null && x <= 0.7),
+      });
+      const top = rates[rates.length - 1];
+      const dSio = c[top] && sio[top] ? c[top].deliveredPerSec / sio[top].deliveredPerSec : null;
+      const dFloor = c[top] && floor[top] ? c[top].deliveredPerSec / floor[top].deliveredPerSec : null;
+      verdicts.push({
+        target: `Delivered/s at saturation (${top} msg/s offered) ≥ 1.5× Socket.IO`,
+        measured: dSio === null ? '–' : `${num(c[top].deliveredPerSec)} vs ${num(sio[top].deliveredPerSec)} (${num(dSio, 2)}×)`,
+        met: dSio === null ? null : dSio >= 1.5,
+      });
+      verdicts.push({
+        target: `Delivered/s at saturation (${top} msg/s offered) ≥ the ws floor`,
+        measured: dFloor === null ? '–' : `${num(c[top].deliveredPerSec)} vs ${num(floor[top].deliveredPerSec)} (${num(dFloor, 2)}×)`,
+        met: dFloor === null ? null : dFloor >= 1.0,
+      });
+      const low = rates[0];
+      const p99 = c[low] && floor[low] ? c[low].lat.p99 / floor[low].lat.p99 : null;
+      verdicts.push({
+        target: `p99 latency at ${low} msg/s ≤ 1.2× the ws floor`,
+        measured: p99 === null ? '–' : `${ms(c[low].lat.p99)} ms vs ${ms(floor[low].lat.p99)} ms (${num(p99, 2)}×)`,
+        met: p99 === null ? null : p99 <= 1.2,
+      });
+      // The issue measured the floor at 8-11 ms here on a quiet machine; far above that, the floor
+      // itself was near saturation and beating it says little.
+      if (floor[low] && floor[low].lat.p99 > 50_000) {
+        verdictNotes.push(`The ws floor's p99 at ${low} msg/s (${ms(floor[low].lat.p99)} ms) is far above its 8-11 ms on a quiet machine (issue 4): it ran near saturation on this (shared) core, so the p99 verdict is weak evidence.`);
+      }
+      const lostC = rates.reduce((a, r) => a + (c[r]?.undelivered ?? 0), 0);
+      verdicts.push({ target: 'Chatter loses no deliveries (not an issue target; a guarantee)', measured: `${num(lostC)} undelivered`, met: lostC === 0 });
+    }
+    if (verdicts.length) lines.push('', verdictTable(verdicts), ...verdictNotes.flatMap((n) => ['', `- ${n}`]));
+
+    const seriesOf = (get) =>
+      targets.map((t) => ({ key: t, name: label(t), points: rates.filter((r) => agg[t][r]).map((r) => [r, get(agg[t][r])]) }));
+    const charts = [
+      {
+        file: 'fanout-delivered.svg',
+        alt: 'Delivered messages per second against offered load',
+        svg: lineChart({ title: `Fan-out, ${num(clients)} clients: delivered per second`, xLabel: 'offered messages/s', yLabel: 'deliveries/s', series: seriesOf((a) => a.deliveredPerSec), reference: { name: 'offered', points: rates.map((r) => [r, r * clients]) } }),
+      },
+      {
+        file: 'fanout-p99.svg',
+        alt: 'p99 latency against offered load',
+        svg: lineChart({ title: `Fan-out, ${num(clients)} clients: p99 latency`, xLabel: 'offered messages/s', yLabel: 'p99 latency (ms)', logY: true, series: seriesOf((a) => a.lat.p99 / 1000) }),
+      },
+      {
+        file: 'fanout-cpu.svg',
+        alt: 'Server CPU microseconds per delivery against offered load',
+        svg: lineChart({ title: `Fan-out, ${num(clients)} clients: server CPU per delivery`, xLabel: 'offered messages/s', yLabel: 'CPU µs / delivery', series: seriesOf((a) => a.cpuPerDelivery) }),
+      },
+    ];
+    return { markdown: lines.join('\n'), charts, verdicts };
+  },
+};
+
+/** Pool the rounds of one target at one rate. */
+export function aggregate(list) {
+  if (list.length === 0) return null;
+  const rs = list.map((r) => r.result);
+  const lat = new Histogram();
+  for (const r of rs) lat.merge(r.latency);
+  const wallS = sum(rs.map((r) => r.windowMs)) / 1000;
+  const delivered = sum(rs.map((r) => r.deliveredInWindow));
+  const cpu = rs.every((r) => r.serverCpuMicros !== null) ? sum(rs.map((r) => r.serverCpuMicros)) : null;
+  return {
+    rounds: rs.length,
+    deliveredPerSec: delivered / wallS,
+    lat: lat.summary(),
+    undelivered: sum(rs.map((r) => r.undelivered)),
+    duplicates: sum(rs.map((r) => r.duplicates)),
+    cpuPerDelivery: cpu === null || delivered === 0 ? null : cpu / delivered,
+    serverCpuShare: cpu === null ? null : cpu / (wallS * 1e6),
+    rssKiB: maxOf(rs.map((r) => r.rssKiB)),
+    generatorCpuShare: maxOf(rs.map((r) => r.generatorCpuShare)),
+    closes: sum(rs.map((r) => r.closesDuring)),
+    closeCodes: countsMerge(rs.map((r) => r.closeCodes)),
+    errors: countsMerge(rs.map((r) => r.errors)),
+  };
+}

@@ -1,0 +1,175 @@
+// History on a large database (Chatter only): the room `general` holds N messages, written directly
+// with better-sqlite3 in one transaction after the server has migrated the file. Measures a
+// 50-message page at the newest end and deep in the past, over REST and over the WebSocket
+// `history` frame, one request at a time.
+import Database from 'better-sqlite3';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { registerUsers } from '../lib/chatter-setup.mjs';
+import { readMemoryKiB } from '../lib/proc.mjs';
+import { Histogram } from '../lib/stats.mjs';
+import { BenchClient } from '../load/clients.mjs';
+import { ms, num, table, verdictTable } from '../report/format.mjs';
+
+const REQUIRED_COLUMNS = ['room_id', 'seq', 'author_id', 'client_id', 'text', 'created_at'];
+
+/** Write `count` messages into room `general` of a migrated Chatter database, in one transaction. */
+export function seedMessages(dbFile, { count, authorIds }) {
+  const db = new Database(dbFile);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = OFF');
+    const columns = db.prepare('PRAGMA table_info(messages)').all().map((c) => c.name);
+    const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
+    if (missing.length) throw new Error(`the messages table lacks ${missing.join(', ')}: update bench/scenarios/history.mjs to the new schema`);
+    const room = db.prepare("SELECT last_seq FROM rooms WHERE id = 'general'").get();
+    if (!room) throw new Error('room general does not exist after the server started');
+    const insert = db.prepare('INSERT INTO messages (room_id, seq, author_id, client_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    const words = ['hello', 'there', 'how', 'is', 'the', 'deploy', 'going', 'lunch', 'at', 'noon', 'see', 'you', 'in', 'five', 'minutes', 'ok'];
+    const base = room.last_seq;
+    const t0 = Date.now() - count * 1000;
+    db.transaction(() => {
+      for (let i = 1; i <= count; i++) {
+        const len = 3 + (i % 17);
+        let text = `#${i}`;
+        for (let k = 0; k < len; k++) text += ' ' + words[(i * 7 + k * 3) % words.length];
+        insert.run('general', base + i, authorIds[i % authorIds.length], `seed-${i}`, text, t0 + i * 1000);
+      }
+      db.prepare("UPDATE rooms SET last_seq = ? WHERE id = 'general'").run(base + count);
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    return { firstSeq: base + 1, lastSeq: base + count };
+  } finally {
+    db.close();
+  }
+}
+
+export default {
+  id: 'history',
+  title: 'History on a large database',
+  targets: ['chatter'],
+
+  plan({ quick }) {
+    const messages = quick ? 100_000 : 1_000_000;
+    return {
+      rounds: 1,
+      chatterDataDir: 'own',
+      messages,
+      steps: [{ key: String(messages), params: { messages, requests: quick ? 200 : 1000, warmup: 50, pageSize: 50 } }],
+    };
+  },
+
+  async prepare({ workDir, quick, serverCpu, startTarget, say }) {
+    const messages = this.plan({ quick }).messages;
+    const dataDir = join(workDir, 'chatter-history');
+    const server = await startTarget('chatter', { cpu: serverCpu, dataDir, bcryptCost: 4, env: { CHATTER_SQLITE_SYNC: 'normal' } });
+    let users;
+    try {
+      users = await registerUsers(server.url, 20, { prefix: 'hist_u' });
+    } finally {
+      await server.stop();
+    }
+    say(`seeding ${num(messages)} messages`);
+    const t0 = performance.now();
+    const dbFile = join(dataDir, 'chatter.db');
+    const seeded = seedMessages(dbFile, { count: messages, authorIds: users.map((u) => u.id) });
+    const seedMs = performance.now() - t0;
+    say(`seeded in ${(seedMs / 1000).toFixed(1)} s`);
+    const tokensFile = join(workDir, 'history-tokens.json');
+    writeFileSync(tokensFile, JSON.stringify(users));
+    return { dataDir, tokensFile, extra: seeded, info: { messages, seedMs, dbBytes: statSync(dbFile).size } };
+  },
+
+  summaryLine(r) {
+    const p = (k) => ms(Histogram.fromJSON(r[k]).percentile(99), 2);
+    return `p99 newest ${p('restNewest')} ms, deep ${p('restDeep')} ms (REST); ${p('wsNewest')} / ${p('wsDeep')} ms (WS)`;
+  },
+
+  async load(p, { target, tokens, extra }) {
+    const token = tokens[0].token;
+    const { firstSeq, lastSeq } = extra;
+    // Deep: somewhere in the oldest tenth of the log, a different place each time.
+    let rng = 12345;
+    const deepCursor = () => {
+      rng = (rng * 1103515245 + 12345) % 2 ** 31;
+      return firstSeq + 100 + (rng % Math.max(1, Math.floor((lastSeq - firstSeq) / 10)));
+    };
+    const restPage = async (before) => {
+      const q = before === undefined ? `limit=${p.pageSize}` : `before=${before}&limit=${p.pageSize}`;
+      const t0 = performance.now();
+      const res = await fetch(`${target.url}/api/rooms/general/messages?${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const body = await res.json();
+      const micros = (performance.now() - t0) * 1000;
+      if (res.status !== 200 || body.messages?.length !== p.pageSize) throw new Error(`history page: HTTP ${res.status}, ${body.messages?.length} messages: ${JSON.stringify(body).slice(0, 200)}`);
+      return micros;
+    };
+    const measure = async (fn, cursor) => {
+      const h = new Histogram();
+      for (let i = 0; i < p.warmup; i++) await fn(cursor());
+      for (let i = 0; i < p.requests; i++) h.record(await fn(cursor()));
+      return h.toJSON();
+    };
+    // Baseline: the cheapest authenticated-less round trip, to tell HTTP cost from history cost.
+    const health = async () => {
+      const t0 = performance.now();
+      const res = await fetch(`${target.url}/api/health`);
+      await res.json();
+      return (performance.now() - t0) * 1000;
+    };
+    const restHealth = await measure(health, () => undefined);
+    const restNewest = await measure(restPage, () => undefined);
+    const restDeep = await measure(restPage, deepCursor);
+
+    const client = new BenchClient(target, { index: 0, token });
+    await client.connect();
+    let ref = 0;
+    const wsPage = (before) =>
+      new Promise((resolve, reject) => {
+        const myRef = `h${++ref}`;
+        const t0 = performance.now();
+        client.onControl = (frame) => {
+          if (frame.ref !== myRef) return;
+          if (frame.type === 'error') return reject(new Error(`history frame error ${frame.code}: ${frame.message}`));
+          if (frame.messages.length !== p.pageSize) return reject(new Error(`history frame with ${frame.messages.length} messages`));
+          resolve((performance.now() - t0) * 1000);
+        };
+        const req = { type: 'history', room: 'general', limit: p.pageSize, ref: myRef };
+        if (before !== undefined) req.before = before;
+        client.ws.send(JSON.stringify(req));
+      });
+    const wsNewest = await measure(wsPage, () => undefined);
+    const wsDeep = await measure(wsPage, deepCursor);
+    client.close();
+    return { messages: p.messages, requests: p.requests, restHealth, restNewest, restDeep, wsNewest, wsDeep, rssKiB: readMemoryKiB(target.pid)?.rss ?? null };
+  },
+
+  report(runs, { prepared }) {
+    const r = runs.find((x) => x.result)?.result;
+    if (!r) return { markdown: 'No successful run.', charts: [], verdicts: [] };
+    const s = (k) => Histogram.fromJSON(r[k]).summary();
+    const rows = [
+      ...(r.restHealth ? [['REST `GET /api/health` (HTTP baseline, no database)', s('restHealth')]] : []),
+      ['REST, newest page', s('restNewest')],
+      ['REST, deep in the past', s('restDeep')],
+      ['WebSocket `history` frame, newest page', s('wsNewest')],
+      ['WebSocket `history` frame, deep', s('wsDeep')],
+    ].map(([name, x]) => [name, ms(x.p50, 2), ms(x.p95, 2), ms(x.p99, 2), ms(x.max, 2)]);
+    const lines = [
+      `Chatter only (the peers store nothing). Room \`general\` holds ${num(r.messages)} messages (seeded with better-sqlite3 in one transaction in ${prepared ? num(prepared.seedMs / 1000, 1) : '?'} s; database ${prepared ? num(prepared.dbBytes / 2 ** 20) : '?'} MB). ${num(r.requests)} sequential requests per row for a ${runs[0].params.pageSize}-message page, after ${runs[0].params.warmup} warm-up requests; "deep" pages start at a random point in the oldest tenth of the log. Times are client-side (request to parsed response), so they include the generator's HTTP client.`,
+      '',
+      table(['Request', 'p50 (ms)', 'p95 (ms)', 'p99 (ms)', 'max (ms)'], rows),
+    ];
+    const worst = Math.max(s('restNewest').p99, s('restDeep').p99);
+    const verdicts = [
+      {
+        target: `History page p99 < 5 ms on ${num(r.messages)} messages (REST, newest and deep)`,
+        measured: `newest ${ms(s('restNewest').p99, 2)} ms, deep ${ms(s('restDeep').p99, 2)} ms`,
+        met: r.messages >= 1_000_000 ? worst < 5000 : worst < 5000 ? null : false,
+      },
+    ];
+    if (r.messages < 1_000_000) verdicts[0].measured += ` (only ${num(r.messages)} messages in quick mode)`;
+    lines.push('', verdictTable(verdicts));
+    return { markdown: lines.join('\n'), charts: [], verdicts };
+  },
+};

@@ -1,0 +1,22 @@
+// The scenario registry. A scenario is one module exporting:
+//   id, title, targets (which servers it applies to),
+//   plan({quick}) -> {rounds, steps: [{key, params}], chatterUsers?, chatterDataDir?: 'shared'|'own',
+//                     bcryptCost?, targetEnv?(target, step)},
+//   prepare?(ctx) (orchestrator side, before any run: seeding and the like; may return `extra`
+//                  handed to every load run),
+//   load(params, ctx) (runs in the pinned load-generator process, returns the step's JSON result),
+//   report(runs, ctx) -> {markdown, charts: [{file, alt, svg}], verdicts: [{target, measured, met}]}.
+// To add a scenario (rooms, search, scale-out...), write the module and list it here.
+import fanout from './fanout.mjs';
+import idle from './idle.mjs';
+import reconnect from './reconnect.mjs';
+import logins from './logins.mjs';
+import history from './history.mjs';
+
+export const SCENARIOS = [fanout, idle, reconnect, logins, history];
+
+export function scenarioById(id) {
+  const s = SCENARIOS.find((x) => x.id === id);
+  if (!s) throw new Error(`unknown scenario ${id}; known: ${SCENARIOS.map((x) => x.id).join(', ')}`);
+  return s;
+}

@@ -1,0 +1,200 @@
+// The bench's own correctness: the framing helpers the load generator speaks to each target, the
+// statistics behind every reported percentile, and a short end-to-end run against the real peers.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Histogram, bucketHigh, bucketIndex, bucketLow, percentile } from '../lib/stats.mjs';
+import {
+  benchText,
+  chatterSend,
+  chatterWsPath,
+  classifyEio,
+  decodeEioOpen,
+  decodeSioEvent,
+  eio,
+  frameType,
+  parseBenchText,
+  readSeq,
+  scanMarkers,
+  splitFrames,
+} from '../load/protocols.mjs';
+import { startTestServer } from '@chatter/server/testing';
+import { startTarget } from '../lib/targets.mjs';
+import fanout from '../scenarios/fanout.mjs';
+
+const b = (s: string) => Buffer.from(s);
+
+describe('bench markers', () => {
+  test('benchText pads to the length asked and parses back', () => {
+    const text = benchText(42, 123456789, 64);
+    assert.equal(text.length, 64);
+    assert.deepEqual(parseBenchText(text), { msgNo: 42, sentMicros: 123456789 });
+    assert.equal(benchText(1, 2, 3), 'bm:1:2:'); // never truncated below the marker itself
+    assert.equal(parseBenchText('hello'), null);
+  });
+
+  test('scanMarkers finds every marker in coalesced frames and ignores broken ones', () => {
+    const frames = [
+      JSON.stringify({ type: 'message', message: { seq: 7, text: benchText(1, 1000) } }),
+      JSON.stringify({ type: 'ack', clientId: 'c1' }),
+      JSON.stringify({ type: 'message', message: { seq: 8, text: benchText(2, 2000) } }),
+    ].join('\n');
+    const seen: [number, number][] = [];
+    assert.equal(scanMarkers(b(frames), (n: number, t: number) => seen.push([n, t])), 2);
+    assert.deepEqual(seen, [[1, 1000], [2, 2000]]);
+    assert.equal(scanMarkers(b('bm:12:x bm::3: bm:5:6'), () => assert.fail('no complete marker')), 0);
+    const inRange: number[] = [];
+    const buf = b(`${benchText(3, 30)}|${benchText(4, 40)}`);
+    scanMarkers(buf, (n: number) => inRange.push(n), 65);
+    assert.deepEqual(inRange, [4]);
+  });
+});
+
+describe('Engine.IO v4 / Socket.IO framing', () => {
+  test('classifies the packets a websocket-only client meets', () => {
+    assert.equal(classifyEio(b('0{"sid":"abc","pingInterval":25000}')), 'open');
+    assert.equal(classifyEio(b('2')), 'ping');
+    assert.equal(classifyEio(b('3')), 'pong');
+    assert.equal(classifyEio(b('1')), 'close');
+    assert.equal(classifyEio(b('40{"sid":"xyz"}')), 'connect');
+    assert.equal(classifyEio(b('42["chat",{"text":"hi"}]')), 'event');
+    assert.equal(classifyEio(b('44{"message":"nope"}')), 'connect_error');
+    assert.equal(classifyEio(b('41')), 'disconnect');
+    assert.equal(classifyEio(b('9')), 'unknown');
+  });
+
+  test('encodes and decodes events and the handshake', () => {
+    assert.equal(eio.connect, '40');
+    assert.equal(eio.pong, '3');
+    const packet = eio.event('chat', { clientId: 'c1', text: 'hi "there"\n' });
+    assert.equal(packet, '42["chat",{"clientId":"c1","text":"hi \\"there\\"\\n"}]');
+    assert.deepEqual(decodeSioEvent(b(packet)), { name: 'chat', data: { clientId: 'c1', text: 'hi "there"\n' } });
+    assert.equal(decodeSioEvent(b('2')), null);
+    assert.deepEqual(decodeEioOpen(b('0{"sid":"a","pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}')).pingInterval, 25000);
+  });
+});
+
+describe('Chatter framing', () => {
+  test('splits coalesced messages on newlines, skipping empty lines', () => {
+    const buf = b('{"type":"a"}\n{"type":"b"}\n\n{"type":"c"}');
+    assert.deepEqual(splitFrames(buf).map(([s, e]) => buf.toString('utf8', s, e)), ['{"type":"a"}', '{"type":"b"}', '{"type":"c"}']);
+    assert.deepEqual(splitFrames(b('{"type":"x"}')), [[0, 12]]);
+  });
+
+  test('reads the frame type fast when it comes first, and by parsing otherwise', () => {
+    const buf = b('{"type":"message","message":{"seq":41}}\n{"seq":3,"type":"ack"}\nnot json');
+    const [m, a, bad] = splitFrames(buf);
+    assert.ok(m && a && bad);
+    assert.equal(frameType(buf, ...m), 'message');
+    assert.equal(frameType(buf, ...a), 'ack');
+    assert.equal(frameType(buf, ...bad), 'invalid');
+    assert.equal(readSeq(buf, ...m), 41);
+    assert.equal(readSeq(b('{"type":"hello","rooms":[{"lastSeq":9}]}')), -1); // lastSeq is not seq
+  });
+
+  test('builds send frames and connect URLs', () => {
+    assert.deepEqual(JSON.parse(chatterSend('general', 'c7', 'hi')), { type: 'send', room: 'general', clientId: 'c7', text: 'hi' });
+    assert.equal(chatterWsPath(), '/ws?history=0');
+    assert.equal(chatterWsPath({ resume: { general: 120, other: 5 } }), '/ws?history=0&resume=general%3A120%2Cother%3A5');
+  });
+});
+
+describe('statistics', () => {
+  test('every value falls inside its bucket and buckets are ordered', () => {
+    let previous = -1;
+    for (let v = 0; v < 300_000; v += 13) {
+      const i = bucketIndex(v);
+      assert.ok(bucketLow(i) <= v && v < bucketHigh(i), `value ${v} outside bucket ${i}`);
+      assert.ok(i >= previous);
+      previous = i;
+    }
+    for (const v of [2 ** 32, 2 ** 40 + 7]) assert.ok(bucketLow(bucketIndex(v)) <= v && v < bucketHigh(bucketIndex(v)));
+  });
+
+  test('histogram percentiles stay within 1% of the exact ones', () => {
+    const h = new Histogram();
+    const values: number[] = [];
+    for (let i = 1; i <= 10_000; i++) {
+      const v = (i * 7919) % 100_003; // a spread of values, unsorted
+      values.push(v);
+      h.record(v);
+    }
+    for (const p of [50, 90, 95, 99, 99.9]) {
+      const exact = percentile(values, p);
+      assert.ok(Math.abs(h.percentile(p) - exact) <= exact * 0.01 + 1, `p${p}: ${h.percentile(p)} vs ${exact}`);
+    }
+    assert.equal(h.percentile(100), Math.max(...values));
+    assert.equal(h.percentile(0), Math.min(...values));
+    assert.equal(h.count, 10_000);
+  });
+
+  test('small values are exact; empty histograms say NaN', () => {
+    const h = new Histogram();
+    for (const v of [5, 1, 3, 2, 4]) h.record(v);
+    assert.deepEqual(h.summary(), { count: 5, p50: 3, p95: 5, p99: 5, max: 5, mean: 3 });
+    assert.ok(Number.isNaN(new Histogram().percentile(50)));
+  });
+
+  test('histograms merge and survive JSON', () => {
+    const a = new Histogram();
+    const c = new Histogram();
+    for (let i = 0; i < 1000; i++) a.record(i);
+    for (let i = 1000; i < 2000; i++) c.record(i * 10);
+    const merged = Histogram.fromJSON(JSON.parse(JSON.stringify(a.toJSON()))).merge(JSON.parse(JSON.stringify(c.toJSON())));
+    assert.equal(merged.count, 2000);
+    assert.equal(merged.min, 0);
+    assert.equal(merged.max, 19_990);
+    assert.ok(Math.abs(merged.percentile(75) - 15_000) < 150);
+  });
+
+  test('exact nearest-rank percentile', () => {
+    assert.equal(percentile([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 90), 9);
+    assert.equal(percentile([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 50), 5);
+    assert.equal(percentile([3], 99), 3);
+    assert.ok(Number.isNaN(percentile([], 50)));
+  });
+});
+
+describe('end to end against real servers', () => {
+  const servers: { stop: () => Promise<void> }[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  for (const kind of ['ws-floor', 'socketio'] as const) {
+    test(`${kind}: 20 clients, 5 senders, 50 msg/s for a second, nothing lost`, async () => {
+      const server = await startTarget(kind);
+      servers.push(server);
+      const result = await fanout.load(
+        { clients: 20, senders: 5, rate: 50, warmupMs: 300, windowMs: 1000, drainMs: 2000, textLength: 64 },
+        { target: { kind, host: server.host, port: server.port, pid: server.pid }, tokens: [], log: () => {} },
+      );
+      assert.equal(result.ready, 20);
+      assert.ok(result.sentInWindow >= 45 && result.sentInWindow <= 55, `sent ${result.sentInWindow}`);
+      assert.equal(result.undelivered, 0);
+      assert.equal(result.duplicates, 0);
+      assert.equal(result.receivedDeliveries, result.sentInWindow * 20);
+      const latency = Histogram.fromJSON(result.latency);
+      assert.equal(latency.count, result.receivedDeliveries);
+      assert.ok(latency.percentile(50) > 0 && latency.percentile(50) < 1_000_000, `p50 ${latency.percentile(50)} µs`);
+      assert.ok(result.serverCpuMicros !== null && (result.rssKiB ?? 0) > 0);
+    });
+  }
+
+  test('chatter: 20 authenticated clients, every message acked and delivered once', async () => {
+    const server = await startTestServer({ messagesPerSecond: 1_000_000, messageBurst: 1_000_000 });
+    servers.push({ stop: () => server.close() });
+    const tokens = [];
+    for (let i = 0; i < 20; i++) tokens.push(await server.register(`bench_smoke_${i}`));
+    const port = Number(new URL(server.url).port);
+    const result = await fanout.load(
+      { clients: 20, senders: 5, rate: 50, warmupMs: 300, windowMs: 1000, drainMs: 2000, textLength: 64 },
+      { target: { kind: 'chatter', host: '127.0.0.1', port, pid: process.pid }, tokens, log: () => {} },
+    );
+    assert.equal(result.ready, 20);
+    assert.equal(result.undelivered, 0);
+    assert.equal(result.duplicates, 0);
+    assert.equal(result.receivedDeliveries, result.sentInWindow * 20);
+    assert.deepEqual(result.errors, {});
+    assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
+  });
+});
