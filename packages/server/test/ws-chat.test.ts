@@ -238,3 +238,52 @@ describe('chat over WebSocket', () => {
 });
 
 export type { TestSocket };
+
+describe('replay and live traffic overlap', () => {
+  test('a message stored while a replay is being read arrives exactly once', async () => {
+    const { SqliteStore } = await import('../src/storage/sqlite.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-overlap-'));
+    const store = new SqliteStore({ file: join(dir, 'chatter.db') });
+    const getMessages = store.getMessages.bind(store);
+    let slow = false;
+    // A history read that takes a while, as a networked database's would: messages stored meanwhile
+    // are both in the read and fanned out live to the already-subscribed socket.
+    store.getMessages = async (room, range) => {
+      if (slow) await new Promise((r) => setTimeout(r, 200));
+      return getMessages(room, range);
+    };
+    const server = await startTestServer({ dataDir: dir, messagesPerSecond: 1000, messageBurst: 1000 }, { store });
+    try {
+      const writer = await server.register(uniqueName('writer'));
+      const reader = await server.register(uniqueName('reader'));
+      const w = connect(server.wsUrl, { token: writer.token, params: { history: '0' } });
+      await w.next('hello');
+      w.send({ type: 'send', room: 'general', clientId: 'ov-0', text: 'before' });
+      const first = await w.next('ack');
+      for (const params of [{ resume: `general:${first.seq}` }, { history: '50' }]) {
+        slow = true;
+        const r = connect(server.wsUrl, { token: reader.token, params });
+        await r.next('hello');
+        // Stored while the reader's replay/initial history is being read.
+        const clientId = `ov-${Math.random().toString(36).slice(2)}`;
+        w.send({ type: 'send', room: 'general', clientId, text: 'during the read' });
+        await w.next('ack', (a) => a.clientId === clientId);
+        await r.next('history');
+        slow = false;
+        w.send({ type: 'send', room: 'general', clientId: `${clientId}-after`, text: 'after' });
+        await r.next('message', (f) => f.message.clientId === `${clientId}-after`);
+        const copies =
+          r.all('message').filter((f) => f.message.clientId === clientId).length +
+          r.all('history').flatMap((h) => h.messages).filter((m) => m.clientId === clientId).length;
+        assert.equal(copies, 1, `${JSON.stringify(params)}: the overlapping message arrived ${copies} times`);
+        await r.close();
+      }
+      await w.close();
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -7,8 +7,11 @@
  * and never re-encoded per node or per recipient.
  */
 export type BusEvent =
-  /** Deliver `frame` (one serialized server frame) to every socket in `room`. */
-  | { kind: 'room'; room: string; frame: string }
+  /**
+   * Deliver `frame` (one serialized server frame) to every socket in `room`. `seq` is set for
+   * `message` frames (their message's seq), so sockets that just replayed history skip repeats.
+   */
+  | { kind: 'room'; room: string; frame: string; seq?: number }
   /** These sessions ended (logout, password change): close their sockets with 4002. */
   | { kind: 'sessions_ended'; sessionIds: number[] };
 

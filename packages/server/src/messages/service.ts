@@ -99,7 +99,7 @@ export class MessageService {
       // A duplicate was already fanned out when first stored; receivers that missed it resume.
       if (!result.duplicate) {
         const frame: MessageFrame = { type: 'message', message: present(m, p.request.author) };
-        this.bus.publish({ kind: 'room', room: m.roomId, frame: JSON.stringify(frame) });
+        this.bus.publish({ kind: 'room', room: m.roomId, frame: JSON.stringify(frame), seq: m.seq });
       }
     }
   }

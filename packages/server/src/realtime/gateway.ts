@@ -161,6 +161,8 @@ export class Gateway {
         if (room in resumed || options.history === 0) continue;
         const page = await app.messages.history(room, { limit: options.history });
         hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'initial' });
+        const newest = page.messages.at(-1);
+        if (newest) hub.markReplayed(conn, room, newest.seq);
       }
     } catch (err) {
       app.log.error({ err }, 'starting a connection failed');
@@ -185,6 +187,7 @@ export class Gateway {
       }
       const page = await this.app.messages.history(room, { after: afterSeq, limit: LIMITS.resumeMaxMessages });
       this.hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'resume' });
+      this.hub.markReplayed(conn, room, page.messages.at(-1)?.seq ?? afterSeq);
     }
   }
 

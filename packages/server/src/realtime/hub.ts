@@ -16,7 +16,12 @@ export interface Connection {
   out: string[];
   /** While > 0, room traffic is parked in `held` so that replayed history goes out first. */
   holdDepth: number;
-  held: Buffer[];
+  held: RoomBatch[];
+  /**
+   * Per room, the newest seq this socket already received in a history replay. Live messages at
+   * or below it are repeats (stored between subscribing and reading the log) and are skipped.
+   */
+  replayedTo: Map<string, number> | null;
   alive: boolean;
   closing: boolean;
   /** Last time the user did something on this socket (any frame but ping); slides the session. */
@@ -39,7 +44,7 @@ export class Hub {
   private readonly bySession = new Map<number, Set<Connection>>();
   /** room -> userId -> number of this user's sockets in the room. */
   private readonly online = new Map<string, Map<number, { user: PublicUser; sockets: number }>>();
-  private readonly roomOut = new Map<string, string[]>();
+  private readonly roomOut = new Map<string, { frames: string[]; seqs: number[] }>();
   private readonly dirty = new Set<Connection>();
   private flushScheduled = false;
   /**
@@ -74,6 +79,7 @@ export class Hub {
       out: [],
       holdDepth: 0,
       held: [],
+      replayedTo: null,
       alive: true,
       closing: false,
       activeAt: Date.now(),
@@ -172,6 +178,12 @@ export class Hub {
     }
   }
 
+  /** Record that history up to `seq` of `room` was sent to this socket (see `replayedTo`). */
+  markReplayed(conn: Connection, room: string, seq: number): void {
+    conn.replayedTo ??= new Map();
+    conn.replayedTo.set(room, Math.max(seq, conn.replayedTo.get(room) ?? 0));
+  }
+
   /** Close every socket of these sessions (they were revoked). */
   endSessions(sessionIds: number[], reason = 'session_ended'): void {
     for (const id of sessionIds) {
@@ -191,9 +203,10 @@ export class Hub {
   private onBusEvent(event: BusEvent): void {
     if (event.kind === 'room') {
       if (!this.rooms.has(event.room)) return;
-      let frames = this.roomOut.get(event.room);
-      if (!frames) this.roomOut.set(event.room, (frames = []));
-      frames.push(event.frame);
+      let batch = this.roomOut.get(event.room);
+      if (!batch) this.roomOut.set(event.room, (batch = { frames: [], seqs: [] }));
+      batch.frames.push(event.frame);
+      batch.seqs.push(event.seq ?? 0);
       this.schedule();
     } else if (event.kind === 'sessions_ended') {
       this.endSessions(event.sessionIds);
@@ -212,19 +225,39 @@ export class Hub {
     // Per-socket frames first: a sender sees its ack before the fan-out of its message.
     for (const conn of this.dirty) this.flushConnection(conn);
     this.dirty.clear();
-    for (const [room, frames] of this.roomOut) {
+    for (const [room, { frames, seqs }] of this.roomOut) {
       const members = this.rooms.get(room);
       if (!members) continue;
       const payload = Buffer.from(frames.length === 1 ? frames[0]! : frames.join(FRAME_SEPARATOR));
       // The WebSocket frame (header + payload) is the same bytes for every member: build it once.
-      const framed = frameOnce(payload);
+      const batch: RoomBatch = { room, frames, seqs, payload, framed: frameOnce(payload) };
       for (const conn of members) {
         if (conn.closing) continue;
-        if (conn.holdDepth > 0) conn.held.push(payload);
-        else this.write(conn, payload, framed);
+        if (conn.holdDepth > 0) conn.held.push(batch);
+        else this.deliver(conn, batch);
       }
     }
     this.roomOut.clear();
+  }
+
+  /** Write a room batch to one socket, minus messages it already got in a history replay. */
+  private deliver(conn: Connection, batch: RoomBatch): void {
+    const replayedTo = conn.replayedTo?.get(batch.room);
+    if (replayedTo === undefined) return this.write(conn, batch.payload, batch.framed);
+    const keep: string[] = [];
+    let newer = false;
+    for (let i = 0; i < batch.frames.length; i++) {
+      const seq = batch.seqs[i]!;
+      if (seq === 0 || seq > replayedTo) keep.push(batch.frames[i]!);
+      if (seq > replayedTo) newer = true;
+    }
+    // Fan-out follows seq order, so once a newer message passes, no repeat can follow.
+    if (newer) {
+      conn.replayedTo!.delete(batch.room);
+      if (conn.replayedTo!.size === 0) conn.replayedTo = null;
+    }
+    if (keep.length === batch.frames.length) this.write(conn, batch.payload, batch.framed);
+    else if (keep.length > 0) this.write(conn, Buffer.from(keep.join(FRAME_SEPARATOR)));
   }
 
   private flushConnection(conn: Connection): void {
@@ -237,7 +270,7 @@ export class Hub {
     if (conn.holdDepth === 0 && conn.held.length > 0) {
       const held = conn.held;
       conn.held = [];
-      for (const payload of held) this.write(conn, payload);
+      for (const batch of held) this.deliver(conn, batch);
     }
   }
 
@@ -268,6 +301,16 @@ export class Hub {
     for (const conn of this.connections) this.close(conn, CLOSE_CODES.going_away, 'server_shutdown');
     this.unsubscribe();
   }
+}
+
+/** One turn's frames for a room, serialized and framed once for all its members. */
+interface RoomBatch {
+  room: string;
+  frames: string[];
+  /** The message seq of each frame, 0 for frames that are not messages. */
+  seqs: number[];
+  payload: Buffer;
+  framed: Buffer;
 }
 
 /** The parts of a `ws` WebSocket that the broadcast fast path reads. */
