@@ -236,6 +236,7 @@ function fakeContext(users: string[], self = 'me'): CommandContext & { notices: 
     send: (t) => sent.push(t),
     notice: (t) => notices.push(t),
     online: () => users.map((username, id) => ({ id, username, avatarUrl: null })),
+    onlineCount: () => users.length,
     knownUsers: () => users,
     loadOlder: async () => 0,
     scrollToTop: () => {},

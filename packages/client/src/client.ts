@@ -58,7 +58,12 @@ export interface ChatterClientEvents {
   message: Message;
   history: HistoryEvent;
   /** The full list of users online in a room, whenever it changes. */
-  presence: { room: string; users: PublicUser[] };
+  /**
+   * Who is online in a room, whenever it changes. `count` is exact; in a room with more than
+   * `LIMITS.presenceListMax` online, `users` lists only some of them (the server does not announce
+   * each arrival there), so show `count`, not `users.length`.
+   */
+  presence: { room: string; users: PublicUser[]; count: number };
   user_joined: UserJoinedFrame;
   user_left: UserLeftFrame;
   /** A user's public profile changed (their picture); `online()` lists and `user` are already updated. */
@@ -189,6 +194,8 @@ export class ChatterClient {
   /** Live messages that arrived before their room's initial history (held so the snapshot cannot overwrite them). */
   private readonly beforeSnapshot = new Map<string, Message[]>();
   private readonly presence = new Map<string, Map<number, PublicUser>>();
+  /** Exact online counts of rooms in count-only mode (a `presence_count` or a partial `presence`). */
+  private readonly presenceCounts = new Map<string, number>();
 
   private readonly historyRequests = new Map<string, HistoryRequest>();
   private nextRef = 1;
@@ -264,6 +271,7 @@ export class ChatterClient {
     this.detach();
     if (socket) safeClose(socket, 1000, 'client_closed');
     this.presence.clear();
+    this.presenceCounts.clear();
     if (wasActive || this.currentStatus !== 'offline') this.setStatus('offline');
   }
 
@@ -344,6 +352,11 @@ export class ChatterClient {
   }
 
   /** Users online in a room, as last reported by the server. */
+  /** How many users are online in a room (exact even where `online()` lists only some). */
+  onlineCount(room: string): number {
+    return this.presenceCounts.get(room) ?? this.presence.get(room)?.size ?? 0;
+  }
+
   online(room: string): PublicUser[] {
     return [...(this.presence.get(room)?.values() ?? [])];
   }
@@ -551,6 +564,9 @@ export class ChatterClient {
         return this.onHello(frame);
       case 'presence':
         return this.onPresence(frame);
+      case 'presence_count':
+        this.presenceCounts.set(frame.room, frame.count);
+        return this.emitPresence(frame.room);
       case 'user_joined': {
         this.presenceOf(frame.room).set(frame.user.id, frame.user);
         this.events.emit('user_joined', frame);
@@ -602,6 +618,9 @@ export class ChatterClient {
 
   private onPresence(frame: PresenceFrame): void {
     this.presence.set(frame.room, new Map(frame.users.map((u) => [u.id, u])));
+    // A partial list (large room): the count comes from the server, not from the list.
+    if (frame.count > frame.users.length) this.presenceCounts.set(frame.room, frame.count);
+    else this.presenceCounts.delete(frame.room);
     this.emitPresence(frame.room);
   }
 
@@ -626,7 +645,7 @@ export class ChatterClient {
   }
 
   private emitPresence(room: string): void {
-    this.events.emit('presence', { room, users: this.online(room) });
+    this.events.emit('presence', { room, users: this.online(room), count: this.onlineCount(room) });
   }
 
   private timelineFor(room: string, firstSeq: number): RoomTimeline {

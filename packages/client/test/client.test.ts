@@ -255,8 +255,11 @@ describe('ChatterClient against a real server', () => {
     await waitFor(() => c.client.status === 'online', 'online');
     c.client.send('general', 'via auth frame');
     await waitFor(() => c.view().some((m) => m.text === 'via auth frame') && c.client.pending().length === 0, 'own message back');
+    // Watch the events, not the state: the reconnect can finish between two polls.
+    const statuses: string[] = [];
+    c.client.on('status', (e) => statuses.push(e.status));
     dropSockets(server, user.user.id);
-    await waitFor(() => c.client.status === 'reconnecting', 'dropped');
+    await waitFor(() => statuses.includes('reconnecting'), 'dropped');
     c.client.send('general', 'resumed via auth frame');
     await waitFor(() => c.view().some((m) => m.text === 'resumed via auth frame'), 'after reconnect');
     assertContiguous(c.view());

@@ -95,8 +95,15 @@ export const HelloFrame = Type.Object({
   }),
 });
 
-/** The full list of users online in a room; sent on connect. Later changes come as joined/left. */
-export const PresenceFrame = Type.Object({ type: Type.Literal('presence'), room: Type.String(), users: Type.Array(PublicUser) });
+/**
+ * Who is online in a room: sent on connect, and to the whole room when it shrinks back to
+ * `LIMITS.presenceListMax` or fewer. `count` is exact; `users` lists everyone when `count` is at most
+ * `presenceListMax`, else that many of them. Later changes come as user_joined/user_left (small rooms)
+ * or presence_count (large rooms).
+ */
+export const PresenceFrame = Type.Object({ type: Type.Literal('presence'), room: Type.String(), users: Type.Array(PublicUser), count: Type.Integer() });
+/** In a room with more than `LIMITS.presenceListMax` online: the new number online (arrivals and departures are not listed). */
+export const PresenceCountFrame = Type.Object({ type: Type.Literal('presence_count'), room: Type.String(), count: Type.Integer() });
 /** A user's first connection opened (they came online). Not sent for their second tab. */
 export const UserJoinedFrame = Type.Object({ type: Type.Literal('user_joined'), room: Type.String(), user: PublicUser, at: Type.String() });
 /** A user's last connection closed (they went offline). */
@@ -150,6 +157,7 @@ export const UserUpdatedFrame = Type.Object({ type: Type.Literal('user_updated')
 
 export type HelloFrame = Static<typeof HelloFrame>;
 export type PresenceFrame = Static<typeof PresenceFrame>;
+export type PresenceCountFrame = Static<typeof PresenceCountFrame>;
 export type UserJoinedFrame = Static<typeof UserJoinedFrame>;
 export type UserLeftFrame = Static<typeof UserLeftFrame>;
 export type MessageFrame = Static<typeof MessageFrame>;
@@ -163,6 +171,7 @@ export type UserUpdatedFrame = Static<typeof UserUpdatedFrame>;
 export type ServerFrame =
   | HelloFrame
   | PresenceFrame
+  | PresenceCountFrame
   | UserJoinedFrame
   | UserLeftFrame
   | MessageFrame
@@ -177,6 +186,7 @@ export type ServerFrameType = ServerFrame['type'];
 export const SERVER_FRAMES = {
   hello: HelloFrame,
   presence: PresenceFrame,
+  presence_count: PresenceCountFrame,
   user_joined: UserJoinedFrame,
   user_left: UserLeftFrame,
   message: MessageFrame,

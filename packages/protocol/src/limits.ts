@@ -27,6 +27,12 @@ export const LIMITS = {
    */
   resumeMaxMessages: 1000,
   roomIdPattern: '^[a-z0-9][a-z0-9_\\-]{0,63}$',
+  /**
+   * Most users a `presence` frame lists. In a room with more online, individual arrivals and
+   * departures are not announced (that would cost every member a write per connect); a
+   * `presence_count` frame carries the number instead.
+   */
+  presenceListMax: 200,
 } as const;
 
 /** The room every user belongs to. */

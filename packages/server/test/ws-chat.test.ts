@@ -263,7 +263,7 @@ describe('replay and live traffic overlap', () => {
       await w.next('hello');
       w.send({ type: 'send', room: 'general', clientId: 'ov-0', text: 'before' });
       const first = await w.next('ack');
-      for (const params of [{ resume: `general:${first.seq}` }, { history: '50' }]) {
+      for (const params of [{ resume: `general:${first.seq}` }, { history: '50' }] as Record<string, string>[]) {
         slow = true;
         const r = connect(server.wsUrl, { token: reader.token, params });
         await r.next('hello');
@@ -282,6 +282,41 @@ describe('replay and live traffic overlap', () => {
         await r.close();
       }
       await w.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('presence in a large room', () => {
+  test('past the list limit: counts instead of arrivals; back under it: one full list', async () => {
+    const server = await startTestServer({ presenceIntervalMs: 100 });
+    try {
+      const watcher = await server.register(uniqueName('big-watch'));
+      const w = connect(server.wsUrl, { token: watcher.token, params: { history: '0' } });
+      await w.next('hello');
+      const crowdSize = LIMITS.presenceListMax + 5;
+      const crowd = await Promise.all(Array.from({ length: crowdSize }, () => server.register(uniqueName('big'))));
+      const sockets = crowd.map((u) => connect(server.wsUrl, { token: u.token, params: { history: '0' } }));
+      await Promise.all(sockets.map((s) => s.next('hello')));
+      const total = crowdSize + 1;
+      const counted = await w.next('presence_count', (f) => f.count === total, 10_000);
+      assert.equal(counted.room, 'general');
+      const joinsSeen = w.all('user_joined').length;
+      assert.ok(joinsSeen <= LIMITS.presenceListMax, `no per-user arrivals past the limit (${joinsSeen})`);
+      // A newcomer gets a partial list with the exact count.
+      const late = connect(server.wsUrl, { token: watcher.token, params: { history: '0' } });
+      const snapshot = await late.next('presence');
+      assert.equal(snapshot.users.length, LIMITS.presenceListMax);
+      assert.equal(snapshot.count, total);
+      assert.equal(new Set(snapshot.users.map((u) => u.id)).size, snapshot.users.length);
+      await late.close();
+      // Ten leave: the room is small again and every member gets the whole list once.
+      await Promise.all(sockets.slice(0, 10).map((s) => s.close()));
+      const full = await w.next('presence', (f) => f.count === total - 10, 10_000);
+      assert.equal(full.users.length, total - 10);
+      assert.equal(w.all('user_left').length, 0, 'departures were folded into the full list');
+      await Promise.all([w.close(), ...sockets.slice(10).map((s) => s.close())]);
     } finally {
       await server.close();
     }

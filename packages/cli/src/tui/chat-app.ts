@@ -121,6 +121,10 @@ export class ChatApp implements CommandContext {
     return this.client.online(room);
   }
 
+  onlineCount(room = this.currentRoom): number {
+    return this.client.onlineCount(room);
+  }
+
   knownUsers(): string[] {
     const names = new Set<string>();
     for (const u of this.online()) names.add(u.username);
@@ -624,7 +628,10 @@ export class ChatApp implements CommandContext {
       .sort((a, b) => a.localeCompare(b));
     const left: Span[] = [{ text: ` #${this.currentRoom}`, style: { bold: true } }];
     // Presence is only known while connected; a stale list would mislead.
-    if (this.status.status === 'online') left.push({ text: `  ${users.length} online: ${users.join(', ')}` });
+    // In a large room the list is partial: the count comes from the server.
+    const count = this.client.onlineCount(this.currentRoom);
+    const more = count > users.length ? ` and ${count - users.length} more` : '';
+    if (this.status.status === 'online') left.push({ text: `  ${count} online: ${users.join(', ')}${more}` });
     const right: Span[] = [];
     const unsent = this.client.pending().filter((p) => p.state !== 'failed').length;
     if (unsent > 0 && this.status.status !== 'online') right.push({ text: `${unsent} unsent · ` });

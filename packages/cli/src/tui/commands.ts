@@ -16,6 +16,8 @@ export interface CommandContext {
   notice(text: string, tone?: 'info' | 'error' | 'output'): void;
   /** Online users of a room (default: the current one). */
   online(room?: string): PublicUser[];
+  /** Exact number online (in a large room `online()` lists only some). */
+  onlineCount(room?: string): number;
   /** Names worth completing: online users and recent authors. */
   knownUsers(): string[];
   /** Fetch up to `count` older messages of the current room; resolves with how many arrived. */
@@ -138,7 +140,9 @@ export function builtinCommands(): ChatCommand[] {
       summary: 'Show who is online here.',
       run(ctx) {
         const users = ctx.online().map((u) => u.username).sort((a, b) => a.localeCompare(b));
-        ctx.notice(users.length ? `Online in #${ctx.room} (${users.length}): ${users.join(', ')}` : `Nobody is online in #${ctx.room} (or you are offline).`, 'output');
+        const count = Math.max(ctx.onlineCount(), users.length);
+        const more = count > users.length ? ` and ${count - users.length} more` : '';
+        ctx.notice(users.length ? `Online in #${ctx.room} (${count}): ${users.join(', ')}${more}` : `Nobody is online in #${ctx.room} (or you are offline).`, 'output');
       },
     },
     {

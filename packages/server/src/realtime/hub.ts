@@ -1,4 +1,4 @@
-import { CLOSE_CODES, FRAME_SEPARATOR, type PublicUser, type ServerFrame, type UserJoinedFrame, type UserLeftFrame } from '@chatter/protocol';
+import { CLOSE_CODES, FRAME_SEPARATOR, LIMITS, type PresenceCountFrame, type PresenceFrame, type PublicUser, type ServerFrame, type UserJoinedFrame, type UserLeftFrame } from '@chatter/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
@@ -55,6 +55,8 @@ export class Hub {
    */
   private readonly presencePending = new Map<string, Map<number, { kind: 'user_joined' | 'user_left'; user: PublicUser; at: string }>>();
   private presenceTimer: NodeJS.Timeout | null = null;
+  /** Rooms announced in count-only mode (more than LIMITS.presenceListMax online), with the count last sent. */
+  private readonly largeRooms = new Map<string, number>();
   private nextId = 1;
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
@@ -141,11 +143,29 @@ export class Hub {
     this.presenceTimer ??= setTimeout(() => this.flushPresence(), this.presenceIntervalMs);
   }
 
-  /** Announce the gathered presence changes; all frames of one room go out in one write per socket. */
+  /**
+   * Announce the gathered presence changes; all frames of one room go out in one write per socket.
+   * Small rooms get each arrival and departure. Large rooms get only the new count, because listing
+   * every change to every member is quadratic in the room's size. A room that shrinks back gets one
+   * full `presence` frame so that every member's list is whole again.
+   */
   flushPresence(): void {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
     for (const [room, changes] of this.presencePending) {
+      const count = this.online.get(room)?.size ?? 0;
+      if (count > LIMITS.presenceListMax) {
+        if (this.largeRooms.get(room) !== count) {
+          this.largeRooms.set(room, count);
+          const frame: PresenceCountFrame = { type: 'presence_count', room, count };
+          this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
+        }
+        continue;
+      }
+      if (this.largeRooms.delete(room)) {
+        this.bus.publish({ kind: 'room', room, frame: JSON.stringify(this.presenceFrame(room)) });
+        continue;
+      }
       for (const { kind, user, at } of changes.values()) {
         const frame: UserJoinedFrame | UserLeftFrame = { type: kind, room, user, at };
         this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
@@ -156,6 +176,19 @@ export class Hub {
 
   onlineUsers(room: string): PublicUser[] {
     return [...(this.online.get(room)?.values() ?? [])].map((e) => e.user);
+  }
+
+  /** The `presence` frame for a room: everyone online, or `presenceListMax` of them in a large room. */
+  presenceFrame(room: string): PresenceFrame {
+    const online = this.online.get(room);
+    const users: PublicUser[] = [];
+    if (online) {
+      for (const entry of online.values()) {
+        if (users.length === LIMITS.presenceListMax) break;
+        users.push(entry.user);
+      }
+    }
+    return { type: 'presence', room, users, count: online?.size ?? 0 };
   }
 
   /** Queue a frame for one socket; written at the end of this turn, before room traffic. */
