@@ -13,7 +13,7 @@ import { AppError } from '../errors.js';
 import { isHttps } from '../http/origin.js';
 import { UniqueViolation, type SessionRecord, type UserRecord } from '../storage/types.js';
 import { selfUser } from '../users/present.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { PasswordHasher } from './passwords.js';
 import { Throttle } from './throttle.js';
 
 export const SESSION_COOKIE = 'chatter_session';
@@ -25,14 +25,24 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
   const { config, store, sessions } = app;
   const perUser = new Throttle(config.loginMaxPerUser, config.loginUserWindowMs);
   const perIp = new Throttle(config.loginMaxPerIp, config.loginIpWindowMs);
+  const hasher = new PasswordHasher();
+  const hashPassword = (password: string, cost: number) => hasher.hash(password, cost);
+  const verifyPassword = (password: string, hash: string) => hasher.verify(password, hash);
   app.addHook('onClose', async () => {
     perUser.close();
     perIp.close();
+    await hasher.close();
   });
 
   // Compared against when the user does not exist, so a wrong username costs the same time as a
   // wrong password and response timing does not reveal which usernames exist.
-  const dummyHash = await hashPassword('chatter-timing-equaliser', config.bcryptCost);
+  // Computed in the background so start-up does not wait for it.
+  let dummyHash: Promise<string> | null = null;
+  const getDummyHash = () => (dummyHash ??= hashPassword('chatter-timing-equaliser', config.bcryptCost));
+  void getDummyHash().catch((err: unknown) => {
+    dummyHash = null; // try again on the next sign-in
+    app.log.error({ err }, 'computing the timing hash failed');
+  });
 
   async function startSession(request: FastifyRequest, reply: FastifyReply, user: UserRecord, mode: SessionMode) {
     const { token, session } = await sessions.create(user.id);
@@ -99,7 +109,7 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
         throw new AppError('rate_limited', `Too many sign-in attempts. Try again in ${wait} s.`, { retryAfter: wait });
       }
       perIp.hit(ipKey);
-      const ok = await verifyPassword(password, user?.passwordHash ?? dummyHash);
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await getDummyHash()));
       if (!user || !ok) {
         perUser.hit(userKey);
         throw new AppError('invalid_credentials');
