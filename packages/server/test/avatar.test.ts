@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
+import { connect } from './wsclient.js';
 
 /*
  * Profile pictures: PUT/DELETE /api/me/avatar and GET /api/avatars/:key, against a real server.
@@ -209,5 +210,20 @@ describe('profile pictures', () => {
     } finally {
       ws.close();
     }
+  });
+
+  test('after a change, live messages and later presence lists carry the new picture', async () => {
+    const a = connect(server.wsUrl, { token: alice.token, params: { history: '0' } });
+    const b = connect(server.wsUrl, { token: bob.token, params: { history: '0' } });
+    await Promise.all([a.next('hello'), b.next('hello')]);
+    const url = await avatarUrlOf(await put(await picture('png'), { 'content-type': 'image/png' }));
+    await b.next('user_updated', (f) => f.user.avatarUrl === url);
+    a.send({ type: 'send', room: 'general', clientId: `pic-${Date.now()}`, text: 'new look' });
+    const live = await b.next('message', (f) => f.message.text === 'new look');
+    assert.equal(live.message.author.avatarUrl, url, 'the open socket sends with the new picture');
+    const later = connect(server.wsUrl, { token: bob.token, params: { history: '0' } });
+    const presence = await later.next('presence');
+    assert.equal(presence.users.find((u) => u.id === alice.user.id)?.avatarUrl, url, 'presence lists the new picture');
+    await Promise.all([a.close(), b.close(), later.close()]);
   });
 });

@@ -1,3 +1,5 @@
+import type { PublicUser } from '@chatter/protocol';
+
 /**
  * The fan-out seam. A node publishes events here and every node (itself included) receives them
  * and delivers them to its own sockets. The in-process bus is the embedded default; a Redis bus
@@ -13,7 +15,9 @@ export type BusEvent =
    */
   | { kind: 'room'; room: string; frame: string; seq?: number }
   /** These sessions ended (logout, password change): close their sockets with 4002. */
-  | { kind: 'sessions_ended'; sessionIds: number[] };
+  | { kind: 'sessions_ended'; sessionIds: number[] }
+  /** A user's public profile changed: nodes refresh the copies they hold (presence, message authors). */
+  | { kind: 'user_updated'; user: PublicUser };
 
 export interface FanoutBus {
   publish(event: BusEvent): void;

@@ -120,6 +120,9 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
   async function announce(user: UserRecord): Promise<void> {
     const frame: UserUpdatedFrame = { type: 'user_updated', user: publicUser(user) };
     const serialized = JSON.stringify(frame);
+    // Every node refreshes what it holds of the user (presence lists, the author of live messages)...
+    app.bus.publish({ kind: 'user_updated', user: frame.user });
+    // ...and every room hears of the change.
     for (const room of await app.store.listRooms()) app.bus.publish({ kind: 'room', room: room.id, frame: serialized });
   }
 

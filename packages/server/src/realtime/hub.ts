@@ -8,7 +8,8 @@ import type { BusEvent, FanoutBus } from '../bus/types.js';
 export interface Connection {
   readonly id: number;
   readonly ws: WebSocket;
-  readonly user: PublicUser;
+  /** Replaced when the user's profile changes (`user_updated` on the bus). */
+  user: PublicUser;
   readonly sessionId: number;
   expiresAt: number;
   readonly rooms: Set<string>;
@@ -243,6 +244,17 @@ export class Hub {
       this.schedule();
     } else if (event.kind === 'sessions_ended') {
       this.endSessions(event.sessionIds);
+    } else if (event.kind === 'user_updated') {
+      this.updateUser(event.user);
+    }
+  }
+
+  /** Use the new profile from now on: in presence lists and as the author of this user's messages. */
+  private updateUser(user: PublicUser): void {
+    for (const conn of this.connections) if (conn.user.id === user.id) conn.user = user;
+    for (const users of this.online.values()) {
+      const entry = users.get(user.id);
+      if (entry) entry.user = user;
     }
   }
 
