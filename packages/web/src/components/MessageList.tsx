@@ -1,0 +1,129 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ChatModel, ChatState } from '../chat/model';
+import { buildTimeline, type Row } from '../chat/timeline';
+import { ArrowDownIcon } from './icons';
+import { DayRow, estimateRow, MessageRow, StartRow, SystemRow } from './Rows';
+import { VirtualList, type VirtualListHandle } from './VirtualList';
+
+const anchorable = (row: Row) => row.type === 'message' || row.type === 'system';
+
+export function MessageList({ state, model }: { state: ChatState; model: ChatModel }) {
+  const { me, messages, system, outgoing, hasMore, loadingOlder, profiles, arrivals, room, ready } = state;
+  const rows = useMemo(
+    () => buildTimeline({ me, messages, system, outgoing, hasMore, loadingOlder }),
+    [me, messages, system, outgoing, hasMore, loadingOlder],
+  );
+  const listRef = useRef<VirtualListHandle>(null);
+  const [pinned, setPinned] = useState(true);
+  const [unseen, setUnseen] = useState(0);
+
+  // Count messages from others that arrive below the fold.
+  const lastSeq = useRef(messages.at(-1)?.seq ?? 0);
+  useEffect(() => {
+    const newest = messages.at(-1)?.seq ?? 0;
+    if (newest > lastSeq.current && !(listRef.current?.isPinned() ?? true)) {
+      let n = 0;
+      for (let i = messages.length - 1; i >= 0 && messages[i]!.seq > lastSeq.current; i--) if (messages[i]!.author.id !== me.id) n++;
+      if (n > 0) setUnseen((u) => u + n);
+    }
+    lastSeq.current = Math.max(lastSeq.current, newest);
+  }, [messages, me.id]);
+
+  // Sending something takes you to the bottom to see it.
+  const outgoingCount = useRef(outgoing.length);
+  useEffect(() => {
+    if (outgoing.length > outgoingCount.current) listRef.current?.scrollToBottom(true);
+    outgoingCount.current = outgoing.length;
+  }, [outgoing.length]);
+
+  const onPinnedChange = useCallback((p: boolean) => {
+    setPinned(p);
+    if (p) setUnseen(0);
+  }, []);
+
+  const onRetry = useCallback((clientId: string) => model.retry(clientId), [model]);
+
+  const renderItem = useCallback(
+    (row: Row) => {
+      switch (row.type) {
+        case 'start':
+          return <StartRow state={row.state} room={room} />;
+        case 'day':
+          return <DayRow label={row.label} iso={row.iso} />;
+        case 'system':
+          return <SystemRow event={row.event} arrivedAt={arrivals.get(row.key)} />;
+        case 'message': {
+          const author = row.own ? me : (profiles.get(row.authorId) ?? row.author);
+          return (
+            <MessageRow
+              row={row}
+              author={author}
+              arrivedAt={arrivals.get(row.key)}
+              {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
+            />
+          );
+        }
+      }
+    },
+    [room, arrivals, me, profiles, onRetry],
+  );
+
+  return (
+    <div className="messages">
+      {ready ? (
+        <VirtualList
+          items={rows}
+          estimate={estimateRow}
+          renderItem={renderItem}
+          anchorable={anchorable}
+          onNearTop={model.loadOlder}
+          onPinnedChange={onPinnedChange}
+          label={`Messages in #${room}`}
+          className="message-scroller"
+          handleRef={listRef}
+        />
+      ) : (
+        <MessagesSkeleton />
+      )}
+      {!pinned && (
+        <button
+          type="button"
+          className={`jump-btn${unseen > 0 ? ' has-new' : ''}`}
+          onClick={() => listRef.current?.scrollToBottom(true)}
+          aria-label={unseen > 0 ? `${unseen} new message${unseen === 1 ? '' : 's'}: jump to latest` : 'Jump to latest messages'}
+        >
+          {unseen > 0 && (
+            <span>
+              {unseen} new message{unseen === 1 ? '' : 's'}
+            </span>
+          )}
+          <ArrowDownIcon size={16} />
+        </button>
+      )}
+      {state.olderError && (
+        <div className="older-error" role="alert">
+          {state.olderError}{' '}
+          <button type="button" className="link-button" onClick={model.loadOlder}>
+            Try again
+          </button>
+        </div>
+      )}
+      <div className="sr-only" aria-live="polite" aria-atomic="true">
+        {state.announcement?.text}
+      </div>
+    </div>
+  );
+}
+
+function MessagesSkeleton() {
+  return (
+    <div className="skeleton" aria-busy="true" aria-label="Loading messages">
+      {[64, 40, 78, 52, 30].map((w, i) => (
+        <div key={i} className={`skeleton-row${i % 3 === 2 ? ' own' : ''}`}>
+          {i % 3 !== 2 && <span className="skeleton-avatar" />}
+          <span className="skeleton-bubble" style={{ width: `${w}%` }} />
+        </div>
+      ))}
+    </div>
+  );
+}

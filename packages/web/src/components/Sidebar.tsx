@@ -1,0 +1,102 @@
+import { useEffect, useRef } from 'react';
+import type { PublicUser, SelfUser } from '@chatter/protocol';
+import { Avatar } from './Avatar';
+import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
+
+interface SidebarProps {
+  me: SelfUser;
+  room: string;
+  online: readonly PublicUser[];
+  onlineCount: number;
+  /** Phone layout: the sidebar is a sliding menu. */
+  drawer: boolean;
+  open: boolean;
+  onClose: () => void;
+  onProfile: () => void;
+}
+
+export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, onProfile }: SidebarProps) {
+  const closeRef = useRef<HTMLButtonElement>(null);
+  const hidden = drawer && !open;
+
+  useEffect(() => {
+    if (!drawer || !open) return;
+    closeRef.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        onClose();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [drawer, open, onClose]);
+
+  // Me first, then everyone else alphabetically: a stable order that does not jump as people come and go.
+  const people = [...online].sort((a, b) => (a.id === me.id ? -1 : b.id === me.id ? 1 : a.username.localeCompare(b.username)));
+
+  return (
+    <>
+      <aside
+        id="sidebar"
+        className={`sidebar${drawer ? ' drawer' : ''}${open ? ' open' : ''}`}
+        aria-label="Rooms and people"
+        inert={hidden}
+        {...(drawer && { role: 'dialog', 'aria-modal': open })}
+      >
+        <div className="sidebar-head">
+          <div className="brand-row">
+            <Logo size={30} />
+            <span>Chatter</span>
+          </div>
+          {drawer && (
+            <button ref={closeRef} type="button" className="icon-btn" aria-label="Close menu" onClick={onClose}>
+              <CloseIcon />
+            </button>
+          )}
+        </div>
+
+        <nav className="sidebar-section" aria-labelledby="rooms-heading">
+          <h2 id="rooms-heading" className="section-title">
+            Rooms
+          </h2>
+          <a className="room-link active" href={`#${room}`} aria-current="page" onClick={(e) => (e.preventDefault(), drawer && onClose())}>
+            <HashIcon size={17} />
+            <span>{room}</span>
+          </a>
+        </nav>
+
+        <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
+          <h2 id="online-heading" className="section-title">
+            Online <span className="count-badge">{onlineCount}</span>
+          </h2>
+          <ul className="user-list" aria-label={`${onlineCount} ${onlineCount === 1 ? 'person' : 'people'} online`}>
+            {people.map((u) => (
+              <li key={u.id} className="user-item">
+                <span className="avatar-wrap">
+                  <Avatar user={u} size={32} />
+                  <span className="presence-dot" aria-hidden="true" />
+                </span>
+                <span className="user-name">{u.username}</span>
+                {u.id === me.id && <span className="you-tag">you</span>}
+              </li>
+            ))}
+            {onlineCount > people.length && <li className="user-more">and {onlineCount - people.length} more</li>}
+          </ul>
+        </section>
+
+        <div className="sidebar-foot">
+          <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${me.username}`}>
+            <Avatar user={me} size={38} />
+            <span className="me-text">
+              <strong>{me.username}</strong>
+              <small>Profile &amp; settings</small>
+            </span>
+            <SettingsIcon size={18} className="me-gear" />
+          </button>
+        </div>
+      </aside>
+      {drawer && <div className={`scrim${open ? ' open' : ''}`} onClick={onClose} aria-hidden="true" />}
+    </>
+  );
+}

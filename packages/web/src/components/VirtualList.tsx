@@ -1,0 +1,286 @@
+import { memo, useCallback, useEffect, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type Ref } from 'react';
+import { flushSync } from 'react-dom';
+import { SizeIndex } from '../chat/sizeIndex';
+
+/**
+ * A windowed, bottom-anchored list for chat: only the rows near the viewport are in the DOM, so
+ * 10,000 messages cost what 40 do. Rows have any height; each is measured once it renders
+ * (ResizeObserver) and estimated until then.
+ *
+ * Two rules keep the view still:
+ *  - pinned: when the reader is at the bottom, the list stays at the bottom as rows arrive or grow;
+ *  - anchored: otherwise the first visible row keeps its place in the viewport, whatever is
+ *    added above it (older history) or re-measured above it.
+ * Both are applied in a layout effect, before the browser paints, so nothing ever jumps.
+ */
+
+export interface VirtualListHandle {
+  scrollToBottom(smooth?: boolean): void;
+  isPinned(): boolean;
+}
+
+interface VirtualListProps<T extends { key: string }> {
+  items: readonly T[];
+  estimate: (item: T) => number;
+  renderItem: (item: T, index: number) => ReactNode;
+  /** Rows that move with their content; others (like day headers that re-home) are never anchors. */
+  anchorable?: (item: T) => boolean;
+  onNearTop?: () => void;
+  onPinnedChange?: (pinned: boolean) => void;
+  /** Extra pixels rendered above and below the viewport. */
+  overscan?: number;
+  className?: string;
+  label: string;
+  handleRef?: Ref<VirtualListHandle>;
+}
+
+const PIN_THRESHOLD = 48;
+/** Breathing room under the newest row, so it does not touch the composer. */
+const TAIL = 16;
+const NEAR_TOP = 400;
+
+export function VirtualList<T extends { key: string }>(props: VirtualListProps<T>) {
+  const { items, estimate, renderItem, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef } = props;
+  const scrollerRef = useRef<HTMLDivElement>(null);
+  /** Measured heights by row key; they outlive re-windowing and new item arrays. */
+  const heights = useRef(new Map<string, number>());
+  const estimates = useRef(new WeakMap<T, number>());
+  const widthRef = useRef(0);
+  const pinned = useRef(true);
+  const anchor = useRef<{ key: string; delta: number } | null>(null);
+  const [, setMeasureVersion] = useState(0);
+  const [view, setView] = useState({ top: 0, height: 800 });
+
+  // Rebuilt only when the rows change (a message arrives, a page of history is added): O(n).
+  // Measurements afterwards update the index in place, O(log n) each.
+  const { index, indexOf } = useMemo(() => {
+    const cache = heights.current;
+    const sizes = new Float64Array(items.length);
+    const indexOf = new Map<string, number>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      indexOf.set(item.key, i);
+      let size = cache.get(item.key);
+      if (size === undefined) {
+        size = estimates.current.get(item);
+        if (size === undefined) estimates.current.set(item, (size = estimate(item)));
+      }
+      sizes[i] = size;
+    }
+    return { index: new SizeIndex(sizes), indexOf };
+  }, [items, estimate]);
+
+  const total = index.total;
+  // Short conversations sit at the bottom, next to the composer, as in every chat app.
+  const pad = Math.max(0, view.height - total - TAIL);
+  const n = items.length;
+  const start = n === 0 ? 0 : index.indexAt(view.top - overscan);
+  const end = n === 0 ? 0 : Math.min(n, index.indexAt(view.top + view.height + overscan) + 1);
+
+  const latest = useRef({ items, index, indexOf, anchorable, onNearTop, onPinnedChange, start, end });
+  latest.current = { items, index, indexOf, anchorable, onNearTop, onPinnedChange, start, end };
+
+  /**
+   * The anchor is the first row whose top is in view, and what stays put is its bottom edge: when
+   * older messages arrive the anchor row may lose its header (it joins a group from above) and
+   * shrink from the top, and its bubble must not move. A row only partly in view is never the
+   * anchor: rows above the viewport may still be estimates, and would drag the view with them.
+   */
+  const recordAnchor = useCallback((scrollTop: number) => {
+    const { items, index, anchorable } = latest.current;
+    if (items.length === 0) return;
+    let i = index.indexAt(scrollTop);
+    if (index.offset(i) < scrollTop - 0.5 && i < items.length - 1) i++;
+    while (i < items.length - 1 && anchorable && !anchorable(items[i]!)) i++;
+    anchor.current = { key: items[i]!.key, delta: index.offset(i + 1) - scrollTop };
+  }, []);
+  /** A smooth scroll to the bottom is under way (until it arrives or the reader takes over). */
+  const gliding = useRef(false);
+  /** scrollTop we set ourselves: the scroll event it causes is not the reader moving. */
+  const ownScrollTop = useRef<number | null>(null);
+  const setScrollTop = (el: HTMLElement, top: number) => {
+    el.scrollTop = top;
+    ownScrollTop.current = el.scrollTop;
+  };
+
+  const syncView = useCallback(() => {
+    const el = scrollerRef.current;
+    if (!el) return;
+    const top = el.scrollTop;
+    const height = el.clientHeight;
+    setView((v) => {
+      // Re-render only when the window of rows would change; most scroll events do not move it.
+      const { items, index, start, end } = latest.current;
+      if (v.height === height && items.length > 0) {
+        const s = index.indexAt(top - overscan);
+        const e = Math.min(items.length, index.indexAt(top + height + overscan) + 1);
+        if (s === start && e === end) return v;
+      }
+      return { top, height };
+    });
+  }, [overscan]);
+
+  const onScroll = useCallback(() => {
+    const el = scrollerRef.current;
+    if (!el) return;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < PIN_THRESHOLD;
+    // A smooth "jump to latest" passes through positions that are not the bottom; it stays pinned.
+    if (gliding.current) {
+      if (!atBottom) return void syncView();
+      gliding.current = false;
+    }
+    if (atBottom !== pinned.current) {
+      pinned.current = atBottom;
+      latest.current.onPinnedChange?.(atBottom);
+    }
+    const own = ownScrollTop.current !== null && Math.abs(el.scrollTop - ownScrollTop.current) < 1;
+    ownScrollTop.current = null;
+    if (!own) recordAnchor(el.scrollTop);
+    syncView();
+    if (el.scrollTop < NEAR_TOP) latest.current.onNearTop?.();
+  }, [recordAnchor, syncView]);
+
+  // Keep the view still after every render: rows added, removed or re-measured.
+  useLayoutEffect(() => {
+    const el = scrollerRef.current;
+    if (!el) return;
+    const i = anchor.current ? indexOf.get(anchor.current.key) : undefined;
+    if (pinned.current) {
+      const bottom = el.scrollHeight - el.clientHeight;
+      if (!gliding.current && Math.abs(el.scrollTop - bottom) > 1) setScrollTop(el, bottom);
+      recordAnchor(el.scrollTop);
+    } else if (anchor.current && i !== undefined) {
+      // Keep the same anchor across re-renders and measurements; only the reader's scrolling moves it.
+      const target = index.offset(i + 1) - anchor.current.delta;
+      if (Math.abs(el.scrollTop - target) > 1) setScrollTop(el, target);
+    } else {
+      recordAnchor(el.scrollTop);
+    }
+    syncView();
+  });
+
+  // A glide that ended short of the bottom (rows grew on the way) finishes with a snap.
+  useEffect(() => {
+    const el = scrollerRef.current;
+    if (!el) return;
+    const onEnd = () => {
+      if (!gliding.current) return;
+      gliding.current = false;
+      setScrollTop(el, el.scrollHeight - el.clientHeight);
+    };
+    el.addEventListener('scrollend', onEnd);
+    return () => el.removeEventListener('scrollend', onEnd);
+  }, []);
+
+  // The first screen may not fill the viewport: keep asking for older rows until it does.
+  useEffect(() => {
+    const el = scrollerRef.current;
+    if (el && el.scrollTop < NEAR_TOP) latest.current.onNearTop?.();
+  }, [items.length]);
+
+  const observer = useMemo(() => {
+    if (typeof ResizeObserver === 'undefined') return null;
+    return new ResizeObserver((entries) => {
+      const { index, indexOf } = latest.current;
+      let changed = false;
+      for (const entry of entries) {
+        const key = (entry.target as HTMLElement).dataset.key;
+        if (!key) continue;
+        const h = entry.borderBoxSize?.[0]?.blockSize ?? (entry.target as HTMLElement).offsetHeight;
+        if (h <= 0) continue;
+        heights.current.set(key, h);
+        const i = indexOf.get(key);
+        if (i !== undefined && Math.abs(index.size(i) - h) > 0.5) {
+          index.set(i, h);
+          changed = true;
+        }
+      }
+      // Synchronously, so the anchor is corrected before this frame is painted.
+      if (changed) flushSync(() => setMeasureVersion((v) => v + 1));
+    });
+  }, []);
+  useEffect(() => () => observer?.disconnect(), [observer]);
+
+  // A new width reflows every row: heights measured at the old width are stale.
+  useEffect(() => {
+    const el = scrollerRef.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      const width = el.clientWidth;
+      if (widthRef.current && Math.abs(width - widthRef.current) > 1) heights.current.clear();
+      widthRef.current = width;
+      syncView();
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [syncView]);
+
+  useImperativeHandle(
+    handleRef,
+    () => ({
+      scrollToBottom(smooth = false) {
+        const el = scrollerRef.current;
+        if (!el) return;
+        pinned.current = true;
+        latest.current.onPinnedChange?.(true);
+        const far = el.scrollHeight - el.scrollTop - el.clientHeight > el.clientHeight * 3;
+        gliding.current = smooth && !far;
+        el.scrollTo({ top: el.scrollHeight, behavior: gliding.current ? 'smooth' : 'auto' });
+        // Rows below may still be estimates: pinned, the next render finishes the trip to the bottom.
+        syncView();
+      },
+      isPinned: () => pinned.current,
+    }),
+    [],
+  );
+
+  const stopGliding = useCallback(() => {
+    gliding.current = false;
+  }, []);
+
+  const rendered: ReactNode[] = [];
+  for (let i = start; i < end; i++) {
+    const item = items[i]!;
+    rendered.push(
+      <Measured key={item.key} id={item.key} observer={observer}>
+        {renderItem(item, i)}
+      </Measured>,
+    );
+  }
+
+  return (
+    <div
+      ref={scrollerRef}
+      className={`vlist ${className}`}
+      onScroll={onScroll}
+      onWheel={stopGliding}
+      onTouchStart={stopGliding}
+      onKeyDown={stopGliding}
+      onPointerDown={stopGliding}
+      tabIndex={0}
+      role="region"
+      aria-label={label}
+    >
+      <div className="vlist-space" style={{ height: total + pad + TAIL }}>
+        <div className="vlist-window" role="list" style={{ transform: `translateY(${index.offset(start) + pad}px)` }}>
+          {rendered}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+const Measured = memo(function Measured({ id, observer, children }: { id: string; observer: ResizeObserver | null; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el || !observer) return;
+    observer.observe(el);
+    return () => observer.unobserve(el);
+  }, [observer]);
+  return (
+    <div ref={ref} data-key={id} role="listitem" className="vlist-row">
+      {children}
+    </div>
+  );
+});

@@ -1,0 +1,150 @@
+/**
+ * Shared setup for the browser suites: Debian's Chromium driven by playwright-core, the web app
+ * built once (only when its sources are newer than dist), screenshots under artifacts/.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const webRoot = resolve(here, '..');
+export const repoRoot = resolve(webRoot, '../..');
+export const distDir = join(webRoot, 'dist');
+export const screenshotDir = join(repoRoot, 'artifacts/screenshots');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * Why the browser suites cannot run here, or null when they can. Outside CI a missing Chromium
+ * skips them (loudly); in CI it fails them, so a broken runner never passes by skipping.
+ */
+export function browserSkipReason(): string | null {
+  if (existsSync(CHROMIUM)) return null;
+  const reason = `Chromium not found at ${CHROMIUM}: browser tests SKIPPED (apt-get install chromium, or set CHROMIUM_PATH)`;
+  if (process.env.CI === 'true') throw new Error(`${reason}; refusing to skip in CI.`);
+  console.warn(`\n!!! ${reason} !!!\n`);
+  return reason;
+}
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)));
+  return newest;
+}
+
+function sourcesMtime(): number {
+  const inputs = [join(webRoot, 'src'), join(webRoot, 'index.html'), join(webRoot, 'vite.config.ts'), join(webRoot, 'public')];
+  // The app bundles the SDK and protocol from source, so their changes count too.
+  inputs.push(join(repoRoot, 'packages/client/src'), join(repoRoot, 'packages/protocol/src'));
+  return Math.max(...inputs.filter(existsSync).map(newestMtime));
+}
+
+/** Build packages/web/dist unless it is newer than every source. Serialized across test processes with a lock directory. */
+export async function ensureBuilt(): Promise<void> {
+  const index = join(distDir, 'index.html');
+  const fresh = () => existsSync(index) && statSync(index).mtimeMs >= sourcesMtime();
+  if (fresh()) return;
+  const lock = join(webRoot, '.build-lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than two minutes belongs to a build that died.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error('timed out waiting for another web build');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    if (fresh()) return;
+    // A child process: the test runner's NODE_ENV=test would otherwise give React's development build.
+    const vite = join(repoRoot, 'node_modules/vite/bin/vite.js');
+    const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
+      cwd: webRoot,
+      env: { ...process.env, NODE_ENV: 'production' },
+      encoding: 'utf8',
+    });
+    if (result.status !== 0) throw new Error(`vite build failed:\n${result.stdout}\n${result.stderr}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export function contextOptions(kind: 'desktop' | 'phone', extra: BrowserContextOptions = {}): BrowserContextOptions {
+  return kind === 'desktop'
+    ? { viewport: DESKTOP, deviceScaleFactor: 1, reducedMotion: 'reduce', ...extra }
+    : { viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, reducedMotion: 'reduce', ...extra };
+}
+
+/** Fail the test on any uncaught page error or console error (a React warning included). */
+export function watchErrors(page: Page, ignore: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    // Failed requests we provoke on purpose (401 from /api/me before sign-in, wrong password...) log as console errors.
+    if (/Failed to load resource/.test(text) || ignore.some((r) => r.test(text))) return;
+    errors.push(`console: ${text}`);
+  });
+  return errors;
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`) });
+}
+
+export async function setScheme(page: Page, scheme: 'light' | 'dark'): Promise<void> {
+  await page.emulateMedia({ colorScheme: scheme });
+  await page.waitForFunction((s) => document.documentElement.dataset.theme === s, scheme);
+}
+
+export async function register(page: Page, baseUrl: string, username: string, password = 'correct horse battery'): Promise<void> {
+  await page.goto(baseUrl);
+  await page.getByRole('tab', { name: 'Create account' }).click();
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Create account', exact: true }).click();
+  await waitForChat(page);
+}
+
+export async function signIn(page: Page, baseUrl: string, username: string, password = 'correct horse battery'): Promise<void> {
+  await page.goto(baseUrl);
+  await page.getByLabel('Username or email').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Password', { exact: true }).press('Enter');
+  await waitForChat(page);
+}
+
+export async function waitForChat(page: Page): Promise<void> {
+  await page.locator('.conn[data-status="online"]').waitFor({ timeout: 15_000 });
+  await page.locator('.message-scroller').waitFor();
+}
+
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  const box = page.getByLabel('Message #general');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The bubble texts in the list, in order. */
+export function bubbles(page: Page) {
+  return page.locator('.row-msg .bubble-text');
+}

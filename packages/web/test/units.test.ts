@@ -1,0 +1,133 @@
+import type { Message, PublicUser } from '@chatter/protocol';
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SizeIndex } from '../src/chat/sizeIndex.js';
+import { buildTimeline, type OutgoingMessage, type SystemEvent } from '../src/chat/timeline.js';
+import { linkify } from '../src/linkify.js';
+
+/* The web app's pure parts, without a browser: link detection, the timeline, the size index. */
+
+describe('linkify', () => {
+  const links = (text: string) => linkify(text).filter((s) => s.kind === 'link').map((s) => (s.kind === 'link' ? [s.text, s.href] : []));
+
+  test('finds http(s) and www links and keeps the rest as text', () => {
+    assert.deepEqual(linkify('see https://example.com/a?b=1 now'), [
+      { kind: 'text', text: 'see ' },
+      { kind: 'link', text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1' },
+      { kind: 'text', text: ' now' },
+    ]);
+    assert.deepEqual(links('go to www.example.org.'), [['www.example.org', 'https://www.example.org/']]);
+  });
+
+  test('trailing punctuation and unbalanced brackets stay outside the link', () => {
+    assert.deepEqual(links('(https://example.com/x), then!'), [['https://example.com/x', 'https://example.com/x']]);
+    assert.deepEqual(links('https://en.wikipedia.org/wiki/Set_(mathematics).'), [
+      ['https://en.wikipedia.org/wiki/Set_(mathematics)', 'https://en.wikipedia.org/wiki/Set_(mathematics)'],
+    ]);
+  });
+
+  test('never links other schemes, and markup never becomes part of a link', () => {
+    for (const text of ['javascript:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:x', 'file:///etc/passwd', 'http://nodot']) {
+      assert.deepEqual(links(text), [], text);
+    }
+    assert.deepEqual(links('https://example.com/?q=<b>x</b>'), [['https://example.com/?q=', 'https://example.com/?q=']]);
+    assert.deepEqual(links('<a href="https://evil.example">x</a>'), [['https://evil.example', 'https://evil.example/']]);
+  });
+
+  test('text survives exactly: joining the segments gives the input back', () => {
+    for (const text of ['', 'plain', 'a https://x.io b https://y.io/(c) d.', '<img src=x onerror=alert(1)>', 'www.a.b,www.c.d']) {
+      assert.equal(linkify(text).map((s) => s.text).join(''), text);
+    }
+  });
+});
+
+describe('buildTimeline', () => {
+  const me: PublicUser = { id: 1, username: 'me', avatarUrl: null };
+  const bob: PublicUser = { id: 2, username: 'bob', avatarUrl: null };
+  let seq = 0;
+  const msg = (author: PublicUser, at: string, text = 'hi'): Message => ({
+    id: ++seq,
+    room: 'general',
+    seq,
+    author,
+    text,
+    clientId: `c${seq}`,
+    createdAt: at,
+  });
+  const kinds = (rows: ReturnType<typeof buildTimeline>) =>
+    rows.map((r) => (r.type === 'message' ? `${r.author.username}${r.groupStart ? '^' : ''}${r.groupEnd ? '$' : ''}:${r.state}` : r.type === 'system' ? `sys:${r.event.kind}` : r.type));
+
+  test('day separators, grouping by author within five minutes, joins between messages', () => {
+    seq = 0;
+    const messages = [
+      msg(bob, '2024-03-01T10:00:00'),
+      msg(bob, '2024-03-01T10:01:00'),
+      msg(bob, '2024-03-01T10:09:00'), // > 5 min later: a new group
+      msg(me, '2024-03-01T10:10:00'),
+      msg(me, '2024-03-02T09:00:00'), // next day
+    ];
+    const system: SystemEvent[] = [{ id: 1, kind: 'joined', user: bob, at: '2024-03-01T10:09:30', afterSeq: 3 }];
+    const rows = buildTimeline({ me, messages, system, outgoing: [], hasMore: false, loadingOlder: false, now: new Date('2024-03-02T12:00:00') });
+    assert.deepEqual(kinds(rows), ['start', 'day', 'bob^:sent', 'bob$:sent', 'bob^$:sent', 'sys:joined', 'me^$:sent', 'day', 'me^$:sent']);
+    const days = rows.filter((r) => r.type === 'day').map((r) => (r.type === 'day' ? r.label : ''));
+    assert.equal(days[1], 'Today');
+    assert.equal(days[0], 'Yesterday');
+    assert.equal(rows[0]!.type === 'start' && rows[0]!.state, 'beginning');
+  });
+
+  test('my unacknowledged messages come last, and one the server has stored is shown once', () => {
+    seq = 0;
+    const stored = msg(me, '2024-03-01T10:00:00', 'stored');
+    const outgoing: OutgoingMessage[] = [
+      { clientId: stored.clientId, text: 'stored', state: 'sending', createdAt: '2024-03-01T10:00:00' },
+      { clientId: 'p1', text: 'waiting', state: 'pending', createdAt: '2024-03-01T10:00:05' },
+      { clientId: 'p2', text: 'refused', state: 'failed', createdAt: '2024-03-01T10:00:06', error: 'Too long.' },
+    ];
+    const rows = buildTimeline({ me, messages: [stored], system: [], outgoing, hasMore: true, loadingOlder: false, now: new Date('2024-03-01T12:00:00') });
+    assert.deepEqual(kinds(rows), ['start', 'day', 'me^:sent', 'me:pending', 'me$:failed']);
+    const keys = rows.map((r) => r.key);
+    assert.equal(new Set(keys).size, keys.length, 'keys are unique');
+    // The pending copy and the stored message share a key, so the row is not remounted on ack.
+    const pendingOnly = buildTimeline({ me, messages: [], system: [], outgoing: outgoing.slice(0, 1), hasMore: true, loadingOlder: false });
+    assert.equal(pendingOnly.at(-1)!.key, rows[2]!.key);
+    assert.equal(rows[0]!.type === 'start' && rows[0]!.state, 'more');
+  });
+});
+
+describe('SizeIndex', () => {
+  test('offsets and lookups match a plain prefix sum through random updates', () => {
+    let state = 12345;
+    const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 100; trial++) {
+      const n = Math.floor(random() * 60);
+      const sizes = Array.from({ length: n }, () => Math.floor(random() * 6) * 10);
+      const index = new SizeIndex(sizes);
+      for (let k = 0; k < 30 && n > 0; k++) {
+        const i = Math.floor(random() * n);
+        sizes[i] = Math.floor(random() * 6) * 10;
+        index.set(i, sizes[i]!);
+      }
+      const prefix = [0];
+      for (const s of sizes) prefix.push(prefix.at(-1)! + s);
+      for (let i = 0; i <= n; i++) assert.equal(index.offset(i), prefix[i]);
+      assert.equal(index.total, prefix[n]);
+      for (let y = -5; n > 0 && y < prefix[n]! + 20; y += 3) {
+        let expected = 0;
+        for (let i = 0; i < n; i++) if (prefix[i]! <= y) expected = i;
+        assert.equal(index.indexAt(y), expected, `y=${y}`);
+      }
+    }
+  });
+
+  test('10,000 rows: a lookup or an update costs microseconds', () => {
+    const index = new SizeIndex(new Float64Array(10_000).fill(60));
+    const t0 = performance.now();
+    for (let i = 0; i < 10_000; i++) {
+      index.set(i, 40 + (i % 7));
+      index.indexAt(i * 50);
+    }
+    assert.ok(performance.now() - t0 < 200);
+    assert.equal(index.indexAt(0), 0);
+    assert.equal(index.indexAt(index.total + 100), 9_999);
+  });
+});
