@@ -56,7 +56,10 @@ export class Gateway {
 
   /** Attached to the HTTP server's 'upgrade' event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    // A module-level listener, not a closure: a closure here would share this function's context
+    // with `upgrade` below and keep the request, its headers and the token alive for the socket's
+    // whole life (about 2 KB per connection).
+    socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'not_found', 'No WebSocket endpoint here; use /ws.');
     if (!this.accepting) return rejectUpgrade(socket, 503, 'unavailable', 'The server is shutting down.');
@@ -333,6 +336,10 @@ export class Gateway {
     while (this.hub.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.hub.connections) conn.ws.terminate();
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {
