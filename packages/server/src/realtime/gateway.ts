@@ -157,7 +157,7 @@ export class Gateway {
         },
       };
       hub.send(conn, hello);
-      for (const room of conn.rooms) hub.send(conn, hub.presenceFrame(room));
+      for (const room of conn.rooms) hub.sendPresence(conn, room);
       if (options.resume) await this.replay(conn, options.resume);
       const resumed = options.resume ?? {};
       for (const room of conn.rooms) {

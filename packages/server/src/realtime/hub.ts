@@ -13,8 +13,8 @@ export interface Connection {
   readonly sessionId: number;
   expiresAt: number;
   readonly rooms: Set<string>;
-  /** Frames for this socket alone (acks, replies), serialized, waiting for the end of the turn. */
-  out: string[];
+  /** Frames for this socket alone (acks, replies), serialized (or already encoded), waiting for the end of the turn. */
+  out: (string | Buffer)[];
   /** While > 0, room traffic is parked in `held` so that replayed history goes out first. */
   holdDepth: number;
   held: RoomBatch[];
@@ -58,6 +58,11 @@ export class Hub {
   private presenceTimer: NodeJS.Timeout | null = null;
   /** Rooms announced in count-only mode (more than LIMITS.presenceListMax online), with the count last sent. */
   private readonly largeRooms = new Map<string, number>();
+  /**
+   * The encoded `presence` frame of each large room, shared by every newcomer until the next
+   * presence batch. In a connection storm that saves building a 200-user list per connect.
+   */
+  private readonly largeSnapshots = new Map<string, Buffer>();
   private nextId = 1;
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
@@ -154,6 +159,7 @@ export class Hub {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
     for (const [room, changes] of this.presencePending) {
+      this.largeSnapshots.delete(room);
       const count = this.online.get(room)?.size ?? 0;
       if (count > LIMITS.presenceListMax) {
         if (this.largeRooms.get(room) !== count) {
@@ -190,6 +196,25 @@ export class Hub {
       }
     }
     return { type: 'presence', room, users, count: online?.size ?? 0 };
+  }
+
+  /**
+   * Queue the room's `presence` frame for a newcomer. Small rooms get an exact, fresh list. Large
+   * rooms (already a partial list) get the snapshot of the last presence batch, with the count last
+   * announced, so the next `presence_count` brings everyone, newcomers included, up to date.
+   */
+  sendPresence(conn: Connection, room: string): void {
+    const lastCount = this.largeRooms.get(room);
+    if (lastCount === undefined) return this.send(conn, this.presenceFrame(room));
+    let encoded = this.largeSnapshots.get(room);
+    if (!encoded) {
+      encoded = Buffer.from(JSON.stringify({ ...this.presenceFrame(room), count: lastCount }));
+      this.largeSnapshots.set(room, encoded);
+    }
+    if (conn.closing) return;
+    conn.out.push(encoded);
+    this.dirty.add(conn);
+    this.schedule();
   }
 
   /** Queue a frame for one socket; written at the end of this turn, before room traffic. */
@@ -251,6 +276,7 @@ export class Hub {
 
   /** Use the new profile from now on: in presence lists and as the author of this user's messages. */
   private updateUser(user: PublicUser): void {
+    this.largeSnapshots.clear();
     for (const conn of this.connections) if (conn.user.id === user.id) conn.user = user;
     for (const users of this.online.values()) {
       const entry = users.get(user.id);
@@ -308,9 +334,20 @@ export class Hub {
   private flushConnection(conn: Connection): void {
     if (conn.closing) return;
     if (conn.out.length > 0) {
-      const payload = conn.out.length === 1 ? conn.out[0]! : conn.out.join(FRAME_SEPARATOR);
+      const out = conn.out;
       conn.out = [];
-      this.write(conn, Buffer.from(payload));
+      // Serialized frames are joined into one message; an already encoded (shared) frame goes as is.
+      let strings: string[] = [];
+      for (const item of out) {
+        if (typeof item === 'string') {
+          strings.push(item);
+          continue;
+        }
+        if (strings.length > 0) this.write(conn, Buffer.from(strings.join(FRAME_SEPARATOR)));
+        strings = [];
+        this.write(conn, item);
+      }
+      if (strings.length > 0) this.write(conn, Buffer.from(strings.length === 1 ? strings[0]! : strings.join(FRAME_SEPARATOR)));
     }
     if (conn.holdDepth === 0 && conn.held.length > 0) {
       const held = conn.held;
