@@ -1,4 +1,4 @@
-import { DEFAULT_ROOM, ERRORS, LIMITS, PROTOCOL_VERSION, type AckFrame, type ErrorBody, type Message } from '@chatter/protocol';
+import { DEFAULT_ROOM, LIMITS, PROTOCOL_VERSION, type AckFrame, type Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,42 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VERSION } from '../src/app.js';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
+import { call, expectError } from './http-helpers.js';
 import { uniqueName } from './wsclient.js';
 
 /* The HTTP surface outside accounts: health, OpenAPI docs, unknown routes, rooms and history over REST. */
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  /** Parsed JSON, loosely typed: each test asserts the shape it expects. */
-  body: any;
-}
-
-async function call(base: string, method: string, path: string, init: { token?: string; cookie?: string; body?: string; contentType?: string } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  if (init.cookie) headers.cookie = `chatter_session=${init.cookie}`;
-  if (init.body !== undefined) headers['content-type'] = init.contentType ?? 'application/json';
-  const res = await fetch(`${base}${path}`, { method, headers, body: init.body });
-  const text = await res.text();
-  const json = text.length > 0 && res.headers.get('content-type')?.includes('application/json');
-  return { status: res.status, headers: res.headers, text, body: json ? JSON.parse(text) : undefined };
-}
-
-/** Asserts the one error shape (`{error:{code,message,details?}}`, no stack) and returns `error`. */
-function expectError(res: Reply, status: number, code: keyof typeof ERRORS): ErrorBody['error'] {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status} ${res.text}`);
-  assert.match(res.headers.get('content-type') ?? '', /application\/json/);
-  assert.deepEqual(Object.keys(res.body), ['error']);
-  const error = res.body.error as ErrorBody['error'];
-  assert.equal(error.code, code);
-  assert.equal(typeof error.message, 'string');
-  assert.ok(error.message.length > 0);
-  for (const key of Object.keys(error)) assert.ok(['code', 'message', 'details'].includes(key), `unexpected key ${key}`);
-  assert.doesNotMatch(res.text, /"stack"|\n\s+at |node_modules|\.ts:\d+/);
-  return error;
-}
 
 /**
  * Every route as `METHOD /path` (OpenAPI `{param}` style), read from Fastify's own route tree so
@@ -199,7 +167,7 @@ describe('HTTP', () => {
 
     test('a body over the 1 MiB limit -> 413 payload_too_large', async () => {
       const body = JSON.stringify({ username: 'x', password: 'y'.repeat(1024 * 1024 + 1) });
-      expectError(await call(url, 'POST', '/api/login', { body }), 413, 'payload_too_large');
+      expectError(await call(url, 'POST', '/api/login', { raw: body }), 413, 'payload_too_large');
     });
   });
 

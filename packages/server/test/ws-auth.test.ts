@@ -2,6 +2,7 @@ import { CLOSE_CODES } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../src/testing.js';
+import { slowStore } from './slow-store.js';
 import { connect, uniqueName } from './wsclient.js';
 
 describe('WebSocket authentication', () => {
@@ -170,19 +171,9 @@ describe('WebSocket session expiry', () => {
 
 describe('connection set-up races', () => {
   test('a client that leaves while its connection is being set up is not left registered (slow store)', async () => {
-    const { SqliteStore } = await import('../src/storage/sqlite.js');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'chatter-slow-'));
-    // A store whose room listing takes a while, as a networked database's would.
-    const store = new SqliteStore({ file: join(dir, 'chatter.db') });
-    const listRooms = store.listRooms.bind(store);
-    store.listRooms = async () => {
-      await new Promise((r) => setTimeout(r, 150));
-      return listRooms();
-    };
-    const server = await startTestServer({ dataDir: dir }, { store });
+    // Room listing takes a while, as a networked database's would.
+    const { store, dataDir } = slowStore('listRooms', () => 150);
+    const server = await startTestServer({ dataDir }, { store });
     try {
       const ghost = await server.register(uniqueName('ghost'));
       const s = connect(server.wsUrl, { token: ghost.token });

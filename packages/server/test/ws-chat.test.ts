@@ -2,6 +2,7 @@ import { LIMITS, type Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
+import { slowStore } from './slow-store.js';
 import { connect, sleep, uniqueName, type TestSocket } from './wsclient.js';
 
 /** Store messages directly through the service (fast seeding without sockets). */
@@ -241,21 +242,11 @@ export type { TestSocket };
 
 describe('replay and live traffic overlap', () => {
   test('a message stored while a replay is being read arrives exactly once', async () => {
-    const { SqliteStore } = await import('../src/storage/sqlite.js');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'chatter-overlap-'));
-    const store = new SqliteStore({ file: join(dir, 'chatter.db') });
-    const getMessages = store.getMessages.bind(store);
-    let slow = false;
     // A history read that takes a while, as a networked database's would: messages stored meanwhile
     // are both in the read and fanned out live to the already-subscribed socket.
-    store.getMessages = async (room, range) => {
-      if (slow) await new Promise((r) => setTimeout(r, 200));
-      return getMessages(room, range);
-    };
-    const server = await startTestServer({ dataDir: dir, messagesPerSecond: 1000, messageBurst: 1000 }, { store });
+    let slow = false;
+    const { store, dataDir } = slowStore('getMessages', () => (slow ? 200 : 0));
+    const server = await startTestServer({ dataDir, messagesPerSecond: 1000, messageBurst: 1000 }, { store });
     try {
       const writer = await server.register(uniqueName('writer'));
       const reader = await server.register(uniqueName('reader'));
