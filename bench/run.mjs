@@ -363,7 +363,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     section.push('', `_${data.runs.length} runs in ${num(data.seconds, 0)} s; machine load average (1 min) ${num(data.loadAverage[0], 1)} before, ${num(data.loadAverage[1], 1)} after (2 cores: above ~2 means other processes competed); raw results in \`bench/results/${relative(join(ROOT, 'bench/results'), resultsDir)}/${scenario.id}.json\`._`);
     sections.push(section.join('\n'));
   }
-  md.push('## Summary against the targets of issue 4');
+  md.push('## Summary against the targets of issues 3 (web app) and 4 (server)');
   md.push('');
   if (allVerdicts.length) {
     md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, v.met === null ? 'not measured' : v.met ? '**met**' : '**not met**'])));

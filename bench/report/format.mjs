@@ -40,9 +40,9 @@ export function verdict(met) {
   return met === null || met === undefined ? 'not measured' : met ? '**met**' : '**not met**';
 }
 
-export function verdictTable(rows) {
+export function verdictTable(rows, issue = 'issue 4') {
   return table(
-    ['Target (issue 4)', 'Measured', 'Verdict'],
+    [`Target (${issue})`, 'Measured', 'Verdict'],
     rows.map((r) => [r.target, r.measured, verdict(r.met)]),
   );
 }

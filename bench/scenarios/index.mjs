@@ -12,8 +12,9 @@ import idle from './idle.mjs';
 import reconnect from './reconnect.mjs';
 import logins from './logins.mjs';
 import history from './history.mjs';
+import web from './web.mjs';
 
-export const SCENARIOS = [fanout, idle, reconnect, logins, history];
+export const SCENARIOS = [fanout, idle, reconnect, logins, history, web];
 
 export function scenarioById(id) {
   const s = SCENARIOS.find((x) => x.id === id);
