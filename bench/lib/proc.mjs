@@ -18,13 +18,22 @@ export function clockTicksPerSecond() {
 
 /** User + system CPU time of a process (all its threads), in microseconds; null if unreadable. */
 export function readCpuMicros(pid) {
+  const split = readCpuSplitMicros(pid);
+  return split === null ? null : split.user + split.system;
+}
+
+/**
+ * CPU time of a process (all its threads) in microseconds, split into user and kernel time; null
+ * if unreadable. The kernel share tells socket writes (loopback TCP is paid by the writer) from
+ * JavaScript work.
+ */
+export function readCpuSplitMicros(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; fields after it are space-separated.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1e6) / clockTicksPerSecond();
+    const tick = 1e6 / clockTicksPerSecond();
+    return { user: Number(fields[11]) * tick, system: Number(fields[12]) * tick };
   } catch {
     return null;
   }

@@ -83,6 +83,7 @@ export async function runFanoutWindow(clients, { senders, rate, warmupMs, window
     duplicates,
     latency: latency.toJSON(),
     serverCpuMicros: measured.serverCpuMicros,
+    serverSysMicros: measured.serverSysMicros,
     cpuPerDeliveryMicros: measured.serverCpuMicros === null || windowDeliveries === 0 ? null : measured.serverCpuMicros / windowDeliveries,
     serverCpuShare: measured.serverCpuShare,
     generatorCpuShare: measured.selfCpuShare,
@@ -175,6 +176,7 @@ export default {
       ['undelivered', (a) => a.undelivered, (v) => num(v)],
       ['server CPU µs / delivery', (a) => a.cpuPerDelivery, (v) => num(v, 2)],
       ['server CPU', (a) => a.serverCpuShare, (v) => pct(v)],
+      ['of which in the kernel', (a) => a.kernelShare, (v) => pct(v)],
       ['server RSS (MB)', (a) => (a.rssKiB === null ? null : a.rssKiB / 1024), (v) => num(v, 0)],
       ['generator CPU', (a) => a.generatorCpuShare, (v) => pct(v)],
     ];
@@ -182,7 +184,7 @@ export default {
       for (const [name, get, fmt] of metrics) {
         const row = [num(rate), name, ...targets.map((t) => (agg[t][rate] ? fmt(get(agg[t][rate])) : '–'))];
         if (hasRatios) {
-          row.push(...others.map((o) => (agg.chatter[rate] && agg[o][rate] && name !== 'undelivered' && name !== 'generator CPU' ? ratio(get(agg.chatter[rate]), get(agg[o][rate])) : '')));
+          row.push(...others.map((o) => (agg.chatter[rate] && agg[o][rate] && name !== 'undelivered' && name !== 'generator CPU' && name !== 'of which in the kernel' ? ratio(get(agg.chatter[rate]), get(agg[o][rate])) : '')));
         }
         rows.push(row);
       }
@@ -280,6 +282,7 @@ export function aggregate(list) {
   const wallS = sum(rs.map((r) => r.windowMs)) / 1000;
   const delivered = sum(rs.map((r) => r.deliveredInWindow));
   const cpu = rs.every((r) => r.serverCpuMicros !== null) ? sum(rs.map((r) => r.serverCpuMicros)) : null;
+  const sys = rs.every((r) => typeof r.serverSysMicros === 'number') ? sum(rs.map((r) => r.serverSysMicros)) : null;
   return {
     rounds: rs.length,
     deliveredPerSec: delivered / wallS,
@@ -288,6 +291,7 @@ export function aggregate(list) {
     duplicates: sum(rs.map((r) => r.duplicates)),
     cpuPerDelivery: cpu === null || delivered === 0 ? null : cpu / delivered,
     serverCpuShare: cpu === null ? null : cpu / (wallS * 1e6),
+    kernelShare: cpu === null || sys === null || cpu === 0 ? null : sys / cpu,
     rssKiB: maxOf(rs.map((r) => r.rssKiB)),
     generatorCpuShare: maxOf(rs.map((r) => r.generatorCpuShare)),
     closes: sum(rs.map((r) => r.closesDuring)),
