@@ -29,6 +29,12 @@ export interface Config {
   historyOnConnect: number;
   /** Presence changes are announced in batches at most this often (ms). */
   presenceIntervalMs: number;
+  /** A room whose write round took T ms is written again no sooner than `fanoutPace` × T after it (0: every turn). */
+  fanoutPace: number;
+  /** Write rounds shorter than this (ms) never delay the next one. */
+  fanoutPaceMinMs: number;
+  /** The most pacing ever delays a room's next write round (ms). */
+  fanoutPaceMaxMs: number;
   loginMaxPerUser: number;
   loginUserWindowMs: number;
   loginMaxPerIp: number;
@@ -89,6 +95,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     authTimeoutMs: read(env, 'CHATTER_AUTH_TIMEOUT_MS', 10_000, int(100, 600_000), 'milliseconds, 100-600000'),
     historyOnConnect: read(env, 'CHATTER_HISTORY_ON_CONNECT', 50, int(0, 100), 'a whole number 0-100'),
     presenceIntervalMs: read(env, 'CHATTER_PRESENCE_INTERVAL_MS', 500, int(0, 60_000), 'milliseconds, 0-60000'),
+    fanoutPace: read(env, 'CHATTER_FANOUT_PACE', 1, num(0, 1_000_000), 'a number, 0-1000000'),
+    fanoutPaceMinMs: read(env, 'CHATTER_FANOUT_PACE_MIN_MS', 0.5, num(0, 60_000), 'milliseconds, 0-60000'),
+    fanoutPaceMaxMs: read(env, 'CHATTER_FANOUT_PACE_MAX_MS', 50, num(0, 60_000), 'milliseconds, 0-60000'),
     loginMaxPerUser: read(env, 'CHATTER_LOGIN_MAX_PER_USER', 10, int(1, 1_000_000), 'a whole number >= 1'),
     loginUserWindowMs: read(env, 'CHATTER_LOGIN_USER_WINDOW_S', 900, int(1, 86_400), 'seconds, 1-86400') * 1000,
     loginMaxPerIp: read(env, 'CHATTER_LOGIN_MAX_PER_IP', 50, int(1, 1_000_000), 'a whole number >= 1'),

@@ -1,4 +1,4 @@
-import { LIMITS, type Message } from '@chatter/protocol';
+import { CLOSE_CODES, LIMITS, type Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
@@ -310,6 +310,96 @@ describe('presence in a large room', () => {
       await Promise.all([w.close(), ...sockets.slice(10).map((s) => s.close())]);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('fan-out pacing', () => {
+  // Rounds of writes here take far less than a millisecond. A huge pace with no minimum makes every
+  // round after the first wait for the cap, so what the tests see does not depend on machine speed.
+  const capMs = 1000;
+  let server: TestServer;
+  let users: TestUser[];
+  before(async () => {
+    server = await startTestServer({
+      messagesPerSecond: 1000,
+      messageBurst: 1000,
+      fanoutPace: 1e6,
+      fanoutPaceMinMs: 0,
+      fanoutPaceMaxMs: capMs,
+      presenceIntervalMs: 60_000, // keep presence batches out of the room's rounds
+    });
+    users = await Promise.all(Array.from({ length: 4 }, () => server.register(uniqueName('paced'))));
+  });
+  after(() => server.close());
+
+  /** Sockets that also record each raw WebSocket message with its arrival time. */
+  async function seat(): Promise<{ sockets: TestSocket[]; raw: { at: number; text: string }[][] }> {
+    const sockets = users.map((u) => connect(server.wsUrl, { token: u.token, params: { history: '0' } }));
+    const raw = sockets.map((s) => {
+      const list: { at: number; text: string }[] = [];
+      s.ws.on('message', (data) => list.push({ at: performance.now(), text: data.toString() }));
+      return list;
+    });
+    await Promise.all(sockets.map((s) => s.next('hello')));
+    return { sockets, raw };
+  }
+
+  async function sendAndAck(s: TestSocket, clientId: string): Promise<void> {
+    s.send({ type: 'send', room: 'general', clientId, text: clientId });
+    await s.next('ack', (f) => f.clientId === clientId);
+  }
+
+  /** The raw message that carried the fan-out of `clientId` (whose text is the clientId; acks carry no text). */
+  const arrival = (list: { at: number; text: string }[], clientId: string) => list.find((m) => m.text.includes(`"text":"${clientId}"`));
+
+  test('a busy room: what arrives during a round waits for the next, goes out in one write, in order', async () => {
+    const { sockets, raw } = await seat();
+    const tag = uniqueName('p');
+    await sendAndAck(sockets[0]!, `${tag}-1`);
+    await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-1`)));
+    // Two sends in two separate turns: unpaced, each would be its own write.
+    await sendAndAck(sockets[0]!, `${tag}-2`);
+    await sendAndAck(sockets[1]!, `${tag}-3`);
+    for (const s of sockets) assert.equal(s.all('message').filter((f) => f.message.clientId === `${tag}-2`).length, 0, 'acked but still waiting for the round');
+    const seconds = await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-3`, capMs * 5)));
+    for (let i = 0; i < sockets.length; i++) {
+      const first = arrival(raw[i]!, `${tag}-1`)!;
+      const second = arrival(raw[i]!, `${tag}-2`)!;
+      assert.ok(second.text.includes(`"text":"${tag}-3"`), 'both waiting messages went out in one WebSocket message');
+      assert.ok(second.text.indexOf(`"text":"${tag}-2"`) < second.text.indexOf(`"text":"${tag}-3"`), 'in seq order');
+      assert.ok(second.at - first.at >= capMs * 0.8, `the second round waited for its turn (${Math.round(second.at - first.at)} ms)`);
+      const got = sockets[i]!.all('message').filter((f) => f.message.clientId.startsWith(`${tag}-`));
+      assert.deepEqual(got.map((f) => f.message.clientId), [`${tag}-1`, `${tag}-2`, `${tag}-3`], 'each once');
+      assert.equal(got[2]!.message.seq, got[1]!.message.seq + 1);
+    }
+    assert.equal(seconds.length, sockets.length);
+    await Promise.all(sockets.map((s) => s.close()));
+  });
+
+  test('a room quiet for longer than its pace is written at once', async () => {
+    const { sockets } = await seat();
+    const tag = uniqueName('q');
+    await sleep(capMs + 100);
+    const sent = performance.now();
+    await sendAndAck(sockets[0]!, `${tag}-1`);
+    await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-1`)));
+    const took = performance.now() - sent;
+    assert.ok(took < capMs / 2, `delivered in ${Math.round(took)} ms`);
+    await Promise.all(sockets.map((s) => s.close()));
+  });
+
+  test('shutdown writes a waiting round before closing the sockets', async () => {
+    const { sockets } = await seat();
+    const tag = uniqueName('s');
+    await sendAndAck(sockets[0]!, `${tag}-1`);
+    await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-1`)));
+    await sendAndAck(sockets[0]!, `${tag}-2`);
+    await server.app.close();
+    for (const s of sockets) {
+      const { code } = await s.closed;
+      assert.equal(code, CLOSE_CODES.going_away);
+      assert.equal(s.all('message').filter((f) => f.message.clientId === `${tag}-2`).length, 1, 'the waiting message went out first');
     }
   });
 });

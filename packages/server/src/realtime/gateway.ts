@@ -41,7 +41,11 @@ export class Gateway {
 
   constructor(private readonly app: FastifyInstance) {
     const { config } = app;
-    this.hub = new Hub(app.bus, config.sendBufferCap, config.presenceIntervalMs, app.log);
+    this.hub = new Hub(
+      app.bus,
+      { sendBufferCap: config.sendBufferCap, presenceIntervalMs: config.presenceIntervalMs, fanoutPace: config.fanoutPace, fanoutPaceMinMs: config.fanoutPaceMinMs, fanoutPaceMaxMs: config.fanoutPaceMaxMs },
+      app.log,
+    );
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     this.timers.push(setInterval(() => this.heartbeat(), config.heartbeatMs));
     this.timers.push(setInterval(() => void this.checkSessions(), Math.min(60_000, Math.max(1000, config.sessionTtlMs / 4))));

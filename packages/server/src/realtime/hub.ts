@@ -46,6 +46,8 @@ export class Hub {
   /** room -> userId -> number of this user's sockets in the room. */
   private readonly online = new Map<string, Map<number, { user: PublicUser; sockets: number }>>();
   private readonly roomOut = new Map<string, { frames: string[]; seqs: number[] }>();
+  /** Rooms whose last write round was long enough to pace the next one (see `flush`). */
+  private readonly roomPace = new Map<string, RoomPace>();
   private readonly dirty = new Set<Connection>();
   private flushScheduled = false;
   /**
@@ -67,12 +69,22 @@ export class Hub {
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
 
+  private readonly sendBufferCap: number;
+  private readonly presenceIntervalMs: number;
+  private readonly fanoutPace: number;
+  private readonly fanoutPaceMinMs: number;
+  private readonly fanoutPaceMaxMs: number;
+
   constructor(
     private readonly bus: FanoutBus,
-    private readonly sendBufferCap: number,
-    private readonly presenceIntervalMs: number,
+    options: HubOptions,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.sendBufferCap = options.sendBufferCap;
+    this.presenceIntervalMs = options.presenceIntervalMs;
+    this.fanoutPace = options.fanoutPace;
+    this.fanoutPaceMinMs = options.fanoutPaceMinMs;
+    this.fanoutPaceMaxMs = options.fanoutPaceMaxMs;
     this.unsubscribe = bus.subscribe((event) => this.onBusEvent(event));
   }
 
@@ -128,7 +140,12 @@ export class Hub {
     for (const room of conn.rooms) {
       const members = this.rooms.get(room);
       members?.delete(conn);
-      if (members?.size === 0) this.rooms.delete(room);
+      if (members?.size === 0) {
+        this.rooms.delete(room);
+        const pace = this.roomPace.get(room);
+        if (pace?.timer) clearTimeout(pace.timer);
+        this.roomPace.delete(room);
+      }
       const users = this.online.get(room);
       const entry = users?.get(conn.user.id);
       if (!users || !entry) continue;
@@ -290,15 +307,46 @@ export class Hub {
     setImmediate(() => this.flush());
   }
 
-  /** Write everything queued this turn. Public for shutdown. */
-  flush(): void {
+  /**
+   * Write what is queued: per-socket frames, then each room's batch.
+   *
+   * Large rooms are paced. Writing a room costs one syscall per member (on loopback and on most
+   * NICs, the kernel's send path is most of a delivery's CPU), whatever the batch holds. So a room
+   * whose last round took T ms is written again no sooner than `fanoutPace` × T after that round
+   * ended; what arrives meanwhile waits and goes out as one batch. A quiet room is written at once,
+   * a small one (round under `fanoutPaceMinMs`) every turn, and the delay a busy large room adds
+   * is bounded by the time its own round takes (which its members already wait, half of it on
+   * average) and by `fanoutPaceMaxMs`. With the default pace of 1, writing one room takes at most
+   * about half of the event loop.
+   *
+   * `force` (shutdown) writes every room now.
+   */
+  flush(force = false): void {
     this.flushScheduled = false;
     // Per-socket frames first: a sender sees its ack before the fan-out of its message.
     for (const conn of this.dirty) this.flushConnection(conn);
     this.dirty.clear();
     for (const [room, { frames, seqs }] of this.roomOut) {
       const members = this.rooms.get(room);
-      if (!members) continue;
+      if (!members) {
+        this.roomOut.delete(room);
+        continue;
+      }
+      const started = performance.now();
+      const pace = this.roomPace.get(room);
+      if (pace && !force) {
+        if (pace.timer) continue; // already waiting for its turn
+        const due = pace.endedAt + Math.min(pace.tookMs * this.fanoutPace, this.fanoutPaceMaxMs);
+        if (started < due) {
+          pace.timer = setTimeout(() => {
+            pace.timer = null;
+            this.flush();
+          }, due - started);
+          continue;
+        }
+      }
+      if (pace?.timer) clearTimeout(pace.timer);
+      this.roomOut.delete(room);
       const payload = Buffer.from(frames.length === 1 ? frames[0]! : frames.join(FRAME_SEPARATOR));
       // The WebSocket frame (header + payload) is the same bytes for every member: build it once.
       const batch: RoomBatch = { room, frames, seqs, payload, framed: frameOnce(payload) };
@@ -307,8 +355,11 @@ export class Hub {
         if (conn.holdDepth > 0) conn.held.push(batch);
         else this.deliver(conn, batch);
       }
+      const endedAt = performance.now();
+      const tookMs = endedAt - started;
+      if (this.fanoutPace > 0 && tookMs >= this.fanoutPaceMinMs) this.roomPace.set(room, { endedAt, tookMs, timer: null });
+      else if (pace) this.roomPace.delete(room);
     }
-    this.roomOut.clear();
   }
 
   /** Write a room batch to one socket, minus messages it already got in a history replay. */
@@ -379,10 +430,31 @@ export class Hub {
   closeAll(): void {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presencePending.clear();
-    this.flush();
+    this.flush(true);
+    for (const pace of this.roomPace.values()) if (pace.timer) clearTimeout(pace.timer);
+    this.roomPace.clear();
     for (const conn of this.connections) this.close(conn, CLOSE_CODES.going_away, 'server_shutdown');
     this.unsubscribe();
   }
+}
+
+export interface HubOptions {
+  /** Unsent bytes above which a socket is closed as a slow consumer. */
+  sendBufferCap: number;
+  presenceIntervalMs: number;
+  /** A room whose write round took T ms is written again no sooner than `fanoutPace` × T after it. */
+  fanoutPace: number;
+  /** Write rounds shorter than this never delay the next one. */
+  fanoutPaceMinMs: number;
+  /** The most pacing ever delays a room's next round. */
+  fanoutPaceMaxMs: number;
+}
+
+/** When a room's last write round ended and how long it took (ms); the timer of a deferred round. */
+interface RoomPace {
+  endedAt: number;
+  tookMs: number;
+  timer: NodeJS.Timeout | null;
 }
 
 /** One turn's frames for a room, serialized and framed once for all its members. */
