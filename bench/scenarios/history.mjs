@@ -4,6 +4,7 @@
 // `history` frame, one request at a time.
 import Database from 'better-sqlite3';
 import { statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { registerUsers } from '../lib/chatter-setup.mjs';
@@ -11,6 +12,31 @@ import { readMemoryKiB } from '../lib/proc.mjs';
 import { Histogram } from '../lib/stats.mjs';
 import { BenchClient } from '../load/clients.mjs';
 import { ms, num, table, verdictTable } from '../report/format.mjs';
+
+/**
+ * GET a JSON body over one kept-alive connection with node:http. Not `fetch`: undici's per-request
+ * machinery adds about 2 ms to the p99 of even an empty handler on this machine (measured against a
+ * bare node:http server), which would be charged to the server under test.
+ */
+function makeGetJson() {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return (url, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const req = http.get(url, { agent, headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode, body: JSON.parse(Buffer.concat(chunks).toString()) });
+          } catch (err) {
+            reject(err);
+          }
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+}
 
 const REQUIRED_COLUMNS = ['room_id', 'seq', 'author_id', 'client_id', 'text', 'created_at'];
 
@@ -95,13 +121,13 @@ export default {
       rng = (rng * 1103515245 + 12345) % 2 ** 31;
       return firstSeq + 100 + (rng % Math.max(1, Math.floor((lastSeq - firstSeq) / 10)));
     };
+    const getJson = makeGetJson();
     const restPage = async (before) => {
       const q = before === undefined ? `limit=${p.pageSize}` : `before=${before}&limit=${p.pageSize}`;
       const t0 = performance.now();
-      const res = await fetch(`${target.url}/api/rooms/general/messages?${q}`, { headers: { authorization: `Bearer ${token}` } });
-      const body = await res.json();
+      const { status, body } = await getJson(`${target.url}/api/rooms/general/messages?${q}`, { authorization: `Bearer ${token}` });
       const micros = (performance.now() - t0) * 1000;
-      if (res.status !== 200 || body.messages?.length !== p.pageSize) throw new Error(`history page: HTTP ${res.status}, ${body.messages?.length} messages: ${JSON.stringify(body).slice(0, 200)}`);
+      if (status !== 200 || body.messages?.length !== p.pageSize) throw new Error(`history page: HTTP ${status}, ${body.messages?.length} messages: ${JSON.stringify(body).slice(0, 200)}`);
       return micros;
     };
     const measure = async (fn, cursor) => {
@@ -113,8 +139,8 @@ export default {
     // Baseline: the cheapest authenticated-less round trip, to tell HTTP cost from history cost.
     const health = async () => {
       const t0 = performance.now();
-      const res = await fetch(`${target.url}/api/health`);
-      await res.json();
+      const { status } = await getJson(`${target.url}/api/health`);
+      if (status !== 200) throw new Error(`health: HTTP ${status}`);
       return (performance.now() - t0) * 1000;
     };
     const restHealth = await measure(health, () => undefined);
@@ -156,7 +182,7 @@ export default {
       ['WebSocket `history` frame, deep', s('wsDeep')],
     ].map(([name, x]) => [name, ms(x.p50, 2), ms(x.p95, 2), ms(x.p99, 2), ms(x.max, 2)]);
     const lines = [
-      `Chatter only (the peers store nothing). Room \`general\` holds ${num(r.messages)} messages (seeded with better-sqlite3 in one transaction in ${prepared ? num(prepared.seedMs / 1000, 1) : '?'} s; database ${prepared ? num(prepared.dbBytes / 2 ** 20) : '?'} MB). ${num(r.requests)} sequential requests per row for a ${runs[0].params.pageSize}-message page, after ${runs[0].params.warmup} warm-up requests; "deep" pages start at a random point in the oldest tenth of the log. Times are client-side (request to parsed response), so they include the generator's HTTP client.`,
+      `Chatter only (the peers store nothing). Room \`general\` holds ${num(r.messages)} messages (seeded with better-sqlite3 in one transaction in ${prepared ? num(prepared.seedMs / 1000, 1) : '?'} s; database ${prepared ? num(prepared.dbBytes / 2 ** 20) : '?'} MB). ${num(r.requests)} sequential requests per row for a ${runs[0].params.pageSize}-message page, after ${runs[0].params.warmup} warm-up requests; "deep" pages start at a random point in the oldest tenth of the log. Times are client-side (request to parsed response) over one kept-alive \`node:http\` connection, so they include the generator's HTTP client and the machine's wake-up latency (the health row shows both).`,
       '',
       table(['Request', 'p50 (ms)', 'p95 (ms)', 'p99 (ms)', 'max (ms)'], rows),
     ];
