@@ -130,9 +130,10 @@ export class Gateway {
     if (ws.readyState !== ws.OPEN) return;
     const { config } = app;
     const conn = hub.createConnection(ws, publicUser(auth.user), auth.session.id, auth.session.expiresAt, config.messageBurst);
+    // Two closures per socket, no more: every listener is paid for on each of the (mostly idle)
+    // sockets a node holds. Pongs need none (see heartbeat); errors go to a shared listener.
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
-    ws.on('pong', () => (conn.alive = true));
-    ws.on('error', (err) => app.log.debug({ err, userId: conn.user.id }, 'socket error'));
+    ws.on('error', ignoreSocketError);
     ws.on('close', () => hub.remove(conn));
 
     // Live room traffic waits until hello and the initial history are out, so the client sees
@@ -182,7 +183,7 @@ export class Gateway {
   /** Send each room exactly what the client missed after the sequence it holds. */
   private async replay(conn: Connection, state: ResumeState): Promise<void> {
     for (const [room, afterSeq] of Object.entries(state)) {
-      if (!conn.rooms.has(room)) {
+      if (!conn.rooms.includes(room)) {
         this.sendError(conn, 'room_not_found', `You are not in room "${room}".`);
         continue;
       }
@@ -200,7 +201,6 @@ export class Gateway {
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.closing) return;
-    conn.alive = true;
     if (Date.now() >= conn.expiresAt) return this.hub.close(conn, CLOSE_CODES.session_ended, 'session_expired');
     if (isBinary) return this.sendError(conn, 'bad_frame', 'Frames must be JSON text, not binary.');
     const parsed = parseClientFrame(data.toString());
@@ -220,7 +220,7 @@ export class Gateway {
         // Once shutdown has begun, a new send could be stored after its socket is gone and never be
         // acked; refuse it instead (clients retry `unavailable` elsewhere or after the restart).
         if (!this.accepting) return this.sendError(conn, 'unavailable', 'The server is shutting down; send again shortly.', frame.clientId);
-        if (!conn.rooms.has(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.clientId);
+        if (!conn.rooms.includes(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.clientId);
         const wait = this.takeToken(conn);
         if (wait > 0) {
           return this.sendError(conn, 'rate_limited', 'You are sending messages too fast.', frame.clientId, { retryAfter: wait });
@@ -240,7 +240,7 @@ export class Gateway {
         }
         return;
       case 'history': {
-        if (!conn.rooms.has(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.ref);
+        if (!conn.rooms.includes(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.ref);
         const page = await this.app.messages.history(frame.room, { before: frame.before, after: frame.after, limit: frame.limit ?? 50 });
         this.hub.send(conn, {
           type: 'history',
@@ -282,16 +282,23 @@ export class Gateway {
   }
 
   /** Sockets that did not answer the previous ping are dead: cut them off. */
+  /**
+   * Every `heartbeatMs`, ping each socket; one that has sent nothing at all since the previous ping
+   * (not the pong, not any frame) is gone without a close and is cut off. Liveness is read from the
+   * TCP socket's byte count rather than from a 'pong' listener, which would cost a closure and an
+   * event slot on every idle socket.
+   */
   private heartbeat(): void {
     for (const conn of this.hub.connections) {
       if (conn.closing) continue;
-      if (!conn.alive) {
+      const read = bytesRead(conn.ws);
+      if (read === conn.readAtPing) {
         this.app.log.debug({ userId: conn.user.id }, 'heartbeat timeout');
         conn.closing = true;
         conn.ws.terminate();
         continue;
       }
-      conn.alive = false;
+      conn.readAtPing = read;
       conn.ws.ping();
     }
   }
@@ -344,6 +351,22 @@ export class Gateway {
 
 function destroySocket(this: Duplex): void {
   this.destroy();
+}
+
+/**
+ * `ws` reports a peer's protocol violation (bad frame, oversized message) as 'error' and then
+ * closes the socket itself, which runs the 'close' listener; an 'error' without a listener would
+ * be thrown. Nothing else to do, so one shared listener serves every socket.
+ */
+function ignoreSocketError(): void {}
+
+/**
+ * Bytes received on the socket's TCP connection so far (`ws` keeps the net.Socket as `_socket`).
+ * NaN if that ever changes: NaN equals nothing, so such a socket is never judged dead, where 0
+ * would cut every socket off at the second heartbeat.
+ */
+function bytesRead(ws: WebSocket): number {
+  return (ws as unknown as { _socket?: { bytesRead?: number } })._socket?.bytesRead ?? Number.NaN;
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {

@@ -12,7 +12,8 @@ export interface Connection {
   user: PublicUser;
   readonly sessionId: number;
   expiresAt: number;
-  readonly rooms: Set<string>;
+  /** Rooms this socket is in: a short list, cheaper per socket than a Set. */
+  rooms: string[];
   /** Frames for this socket alone (acks, replies), serialized (or already encoded), waiting for the end of the turn. */
   out: (string | Buffer)[];
   /** While > 0, room traffic is parked in `held` so that replayed history goes out first. */
@@ -23,7 +24,8 @@ export interface Connection {
    * or below it are repeats (stored between subscribing and reading the log) and are skipped.
    */
   replayedTo: Map<string, number> | null;
-  alive: boolean;
+  /** Bytes read from the peer when the last heartbeat ping went out (see the gateway's heartbeat). */
+  readAtPing: number;
   closing: boolean;
   /** Last time the user did something on this socket (any frame but ping); slides the session. */
   activeAt: number;
@@ -42,7 +44,6 @@ export interface Connection {
  */
 export class Hub {
   private readonly rooms = new Map<string, Set<Connection>>();
-  private readonly bySession = new Map<number, Set<Connection>>();
   /** room -> userId -> number of this user's sockets in the room. */
   private readonly online = new Map<string, Map<number, { user: PublicUser; sockets: number }>>();
   private readonly roomOut = new Map<string, { frames: string[]; seqs: number[] }>();
@@ -95,12 +96,12 @@ export class Hub {
       user,
       sessionId,
       expiresAt,
-      rooms: new Set(),
+      rooms: [],
       out: [],
       holdDepth: 0,
       held: [],
       replayedTo: null,
-      alive: true,
+      readAtPing: -1,
       closing: false,
       activeAt: Date.now(),
       tokens: burst,
@@ -111,11 +112,10 @@ export class Hub {
   /** Register a socket in its rooms; announces the user in each room where this is their first socket. */
   add(conn: Connection, rooms: string[]): void {
     this.connections.add(conn);
-    let sessionConns = this.bySession.get(conn.sessionId);
-    if (!sessionConns) this.bySession.set(conn.sessionId, (sessionConns = new Set()));
-    sessionConns.add(conn);
-    for (const room of rooms) {
-      conn.rooms.add(room);
+    const added = rooms.filter((room, i) => !conn.rooms.includes(room) && rooms.indexOf(room) === i);
+    // concat sizes the array exactly; push would reserve room for 16 more on every socket.
+    conn.rooms = conn.rooms.concat(added);
+    for (const room of added) {
       let members = this.rooms.get(room);
       if (!members) this.rooms.set(room, (members = new Set()));
       members.add(conn);
@@ -134,9 +134,6 @@ export class Hub {
   remove(conn: Connection): void {
     if (!this.connections.delete(conn)) return;
     this.dirty.delete(conn);
-    const sessionConns = this.bySession.get(conn.sessionId);
-    sessionConns?.delete(conn);
-    if (sessionConns?.size === 0) this.bySession.delete(conn.sessionId);
     for (const room of conn.rooms) {
       const members = this.rooms.get(room);
       members?.delete(conn);
@@ -260,11 +257,14 @@ export class Hub {
     conn.replayedTo.set(room, Math.max(seq, conn.replayedTo.get(room) ?? 0));
   }
 
-  /** Close every socket of these sessions (they were revoked). */
+  /**
+   * Close every socket of these sessions (they were revoked). A scan of all sockets rather than an
+   * index by session: revocations are rare (sign-out, password change), and an index would cost a
+   * map entry and a set on every one of the idle sockets a node holds.
+   */
   endSessions(sessionIds: number[], reason = 'session_ended'): void {
-    for (const id of sessionIds) {
-      for (const conn of this.bySession.get(id) ?? []) this.close(conn, CLOSE_CODES.session_ended, reason);
-    }
+    const ended = new Set(sessionIds);
+    for (const conn of this.connections) if (ended.has(conn.sessionId)) this.close(conn, CLOSE_CODES.session_ended, reason);
   }
 
   close(conn: Connection, code: number, reason: string): void {
