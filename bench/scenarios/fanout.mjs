@@ -160,7 +160,7 @@ export default {
     }
     const clients = runs[0]?.params.clients ?? 0;
     const lines = [];
-    lines.push(`${num(clients)} clients in one room, 10 of them sending at the offered rate (open loop); every client receives every message (${num(clients)} deliveries per message). Each offered rate runs on a freshly started server, targets interleaved. Latency is end to end (send on the generator to receipt on the generator). "Undelivered" counts deliveries of window messages not received by the end of the drain. Server CPU covers all server threads. Generator CPU near 100% means the load generator, not the server, was the limit.`);
+    lines.push(`${num(clients)} clients in one room, 10 of them sending at the offered rate (open loop); every client receives every message (${num(clients)} deliveries per message). Each offered rate runs on a freshly started server, targets interleaved. Latency is end to end (send on the generator to receipt on the generator). "Undelivered" counts deliveries of window messages not received by the end of the drain. Server CPU covers all server threads; "of which in the kernel" is its system time, mostly the TCP send path of each socket write. Generator CPU near 100% means the load generator, not the server, was the limit. Chatter runs with its defaults, including the pacing of large rooms (a room whose last round of writes took T ms waits T ms before the next; see docs/architecture.md), which is what keeps its writes, and so its CPU, per delivery low at steady rates.`);
     lines.push('');
     const header = ['Offered msg/s', 'Metric', ...targets.map(label)];
     const hasRatios = targets.includes('chatter');
