@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { registerUsers } from './lib/chatter-setup.mjs';
 import { findTaskset, onlineCpus, spawnPinned } from './lib/proc.mjs';
 import { summarizeCpuProfile } from './lib/profile.mjs';
+import { flameGraphSvg } from './report/flame.mjs';
 import { CHATTER_MAIN, ROOT, startTarget as startTargetRaw } from './lib/targets.mjs';
 import { label, num, table } from './report/format.mjs';
 import { SCENARIOS } from './scenarios/index.mjs';
@@ -262,7 +263,10 @@ async function main() {
         profileRuns.push(run);
         say(`  ${scenario.id} ${step.key} chatter, profiled: ${run.error ? 'ERROR ' + run.error.slice(0, 300) : 'ok'}`);
         for (const file of existsSync(profileDir) ? readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort() : []) {
-          profiles.push({ scenario: scenario.id, step: step.key, name: file.replace(/\.cpuprofile$/, ''), file: join(profileDir, file), summary: summarizeCpuProfile(join(profileDir, file)) });
+          const name = file.replace(/\.cpuprofile$/, '');
+          const flame = join(profileDir, `${name}.flame.svg`);
+          writeFileSync(flame, flameGraphSvg(JSON.parse(readFileSync(join(profileDir, file), 'utf8')), { title: `Chatter, ${name}: CPU flame graph of the measured window` }));
+          profiles.push({ scenario: scenario.id, step: step.key, name, file: join(profileDir, file), flame, summary: summarizeCpuProfile(join(profileDir, file)) });
         }
       }
     }
@@ -282,7 +286,7 @@ async function main() {
     notes,
     pinning: pin ? { serverCpu, loadCpu } : null,
     scenarios: scenarios.map((sc) => sc.id).filter((id) => allRuns[id]),
-    profiles: profiles.map((p) => ({ ...p, file: relative(ROOT, p.file) })),
+    profiles: profiles.map((p) => ({ ...p, file: relative(ROOT, p.file), flame: relative(ROOT, p.flame) })),
   };
   const { reportPath, verdicts } = writeReport(summary, allRuns, resultsDir, opts.docs);
   writeFileSync(join(resultsDir, 'summary.json'), JSON.stringify({ ...summary, verdicts }, null, 1));
@@ -306,7 +310,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   const pin = Boolean(summary.pinning);
   const { serverCpu, loadCpu } = summary.pinning ?? {};
   const scenarios = SCENARIOS.filter((sc) => summary.scenarios.includes(sc.id));
-  const profiles = summary.profiles.map((p) => ({ ...p, file: join(ROOT, p.file) }));
+  const profiles = summary.profiles.map((p) => ({ ...p, file: join(ROOT, p.file), flame: p.flame && join(ROOT, p.flame) }));
   opts.docs = docs;
   const docsDir = join(ROOT, 'docs');
   const reportPath = opts.docs ? join(docsDir, 'benchmarks.md') : join(resultsDir, 'benchmarks.md');
@@ -382,7 +386,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
       md.push('');
       md.push(`By file: ${p.summary.files.slice(0, 10).map((f) => `${f.file} ${num(f.share * 100, 1)}%`).join(', ')}.`);
       md.push('');
-      md.push(`Profile: \`${relative(ROOT, p.file)}\` (open in Chrome DevTools or speedscope).`);
+      md.push(`Profile: \`${relative(ROOT, p.file)}\` (open in Chrome DevTools or speedscope)${p.flame ? `; flame graph: \`${relative(ROOT, p.flame)}\` (open in a browser; hover for times)` : ''}.`);
       md.push('');
     }
   }

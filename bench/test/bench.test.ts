@@ -20,8 +20,54 @@ import {
 import { startTestServer } from '@chatter/server/testing';
 import { startTarget } from '../lib/targets.mjs';
 import fanout from '../scenarios/fanout.mjs';
+import { callTree, flameGraphSvg } from '../report/flame.mjs';
 
 const b = (s: string) => Buffer.from(s);
+
+describe('flame graphs', () => {
+  // root -> (idle) [4 samples]; root -> flush (hub.ts) [1] -> write [3], and a second flush node at
+  // the same place [0] -> write [2]: the two flush nodes must merge, idle must be left out.
+  const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber, columnNumber: 0, scriptId: '0' });
+  const hub = 'file:///srv/chatter/packages/server/dist/realtime/hub.js';
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 3, 5] },
+      { id: 2, callFrame: frame('(idle)'), children: [] },
+      { id: 3, callFrame: frame('flush', hub, 300), children: [4] },
+      { id: 4, callFrame: frame('write', 'node:net', 10), children: [] },
+      { id: 5, callFrame: frame('flush', hub, 300), children: [6] },
+      { id: 6, callFrame: frame('write', 'node:net', 10), children: [] },
+    ],
+    startTime: 0,
+    endTime: 10_000,
+    samples: [2, 2, 2, 2, 3, 4, 4, 4, 6, 6],
+    timeDeltas: [],
+  };
+
+  test('merges the same function at the same place and leaves idle out', () => {
+    const tree = callTree(profile);
+    assert.equal(tree.total, 6, 'busy samples only');
+    assert.equal(tree.children.size, 1, 'the two flush nodes are one frame');
+    const flush = [...tree.children.values()][0];
+    assert.equal(flush.name, 'flush');
+    assert.equal(flush.self, 1);
+    assert.equal(flush.total, 6);
+    assert.equal([...flush.children.values()][0].total, 5);
+  });
+
+  test('draws each frame as wide as its share of busy time, with a tooltip', () => {
+    const svg = flameGraphSvg(profile, { title: 'test <profile>', width: 620 });
+    assert.ok(svg.startsWith('<svg') && svg.endsWith('</svg>'));
+    assert.match(svg, /test &lt;profile&gt;/, 'the title is escaped');
+    assert.doesNotMatch(svg, /\(idle\)/);
+    const widths = [...svg.matchAll(/<rect x="[\d.]+" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    assert.equal(widths.length, 3, 'all, flush, write');
+    // 600 px for 6 samples: all 600, flush 600, write 500 (minus the 0.5 px gap).
+    assert.deepEqual(widths, [599.5, 599.5, 499.5]);
+    assert.match(svg, /flush packages\/server\/dist\/realtime\/hub.js:301\n6\.0 ms, 100\.0% of busy time \(self 1\.0 ms\)/);
+    assert.match(svg, /6 ms busy of 10 ms profiled/);
+  });
+});
 
 describe('bench markers', () => {
   test('benchText pads to the length asked and parses back', () => {
