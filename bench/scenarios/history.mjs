@@ -82,7 +82,7 @@ export default {
       rounds: 1,
       chatterDataDir: 'own',
       messages,
-      steps: [{ key: String(messages), params: { messages, requests: quick ? 200 : 1000, warmup: 50, pageSize: 50 } }],
+      steps: [{ key: String(messages), params: { messages, requests: quick ? 200 : 1000, warmup: quick ? 50 : 500, pageSize: 50 } }],
     };
   },
 

@@ -16,7 +16,7 @@ export default {
   plan({ quick }) {
     const clients = quick ? 200 : 1000;
     return {
-      rounds: quick ? 1 : 2,
+      rounds: quick ? 1 : 3,
       chatterUsers: clients,
       bcryptCost: 12,
       steps: [{ key: '20', params: { clients, senders: 10, rate: 100, loginRate: 20, loginUsers: 4, warmupMs: quick ? 700 : 2000, windowMs: quick ? 2000 : 5000, drainMs: 5000, loginTailMs: quick ? 2000 : 5000 } }],
