@@ -12,7 +12,7 @@ import { parseClientFrame } from '@chatter/protocol/validate';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { SESSION_COOKIE } from '../auth/routes.js';
 import type { Authenticated } from '../auth/sessions.js';
 import type { AppError } from '../errors.js';
@@ -20,6 +20,16 @@ import { isAllowedOrigin } from '../http/origin.js';
 import { presentStored } from '../messages/present.js';
 import { publicUser, selfUser } from '../users/present.js';
 import { Hub, type Connection } from './hub.js';
+
+/**
+ * The server's sockets know their connection and gateway, so that one shared listener per event
+ * serves every socket: a closure per socket and event (with its context) would be paid for on each
+ * of the many idle sockets a node holds.
+ */
+class ChatSocket extends WebSocket {
+  gateway: Gateway | null = null;
+  conn: Connection | null = null;
+}
 
 interface ConnectOptions {
   history: number;
@@ -46,7 +56,7 @@ export class Gateway {
       { sendBufferCap: config.sendBufferCap, presenceIntervalMs: config.presenceIntervalMs, fanoutPace: config.fanoutPace, fanoutPaceMinMs: config.fanoutPaceMinMs, fanoutPaceMaxMs: config.fanoutPaceMaxMs },
       app.log,
     );
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false, WebSocket: ChatSocket });
     this.timers.push(setInterval(() => this.heartbeat(), config.heartbeatMs));
     this.timers.push(setInterval(() => void this.checkSessions(), Math.min(60_000, Math.max(1000, config.sessionTtlMs / 4))));
     // Expired sessions are refused on use anyway; this only keeps the table from growing forever.
@@ -130,11 +140,12 @@ export class Gateway {
     if (ws.readyState !== ws.OPEN) return;
     const { config } = app;
     const conn = hub.createConnection(ws, publicUser(auth.user), auth.session.id, auth.session.expiresAt, config.messageBurst);
-    // Two closures per socket, no more: every listener is paid for on each of the (mostly idle)
-    // sockets a node holds. Pongs need none (see heartbeat); errors go to a shared listener.
-    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    // Shared listeners (see ChatSocket); pongs need none (see heartbeat).
+    (ws as ChatSocket).gateway = this;
+    (ws as ChatSocket).conn = conn;
+    ws.on('message', Gateway.onSocketMessage);
     ws.on('error', ignoreSocketError);
-    ws.on('close', () => hub.remove(conn));
+    ws.on('close', Gateway.onSocketClose);
 
     // Live room traffic waits until hello and the initial history are out, so the client sees
     // history, then live messages, in order.
@@ -197,6 +208,16 @@ export class Gateway {
       this.hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'resume' });
       this.hub.markReplayed(conn, room, page.messages.at(-1)?.seq ?? afterSeq);
     }
+  }
+
+  private static onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const { gateway, conn } = this as ChatSocket;
+    if (gateway && conn) gateway.onMessage(conn, data, isBinary);
+  }
+
+  private static onSocketClose(this: WebSocket): void {
+    const { gateway, conn } = this as ChatSocket;
+    if (gateway && conn) gateway.hub.remove(conn);
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
