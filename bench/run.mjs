@@ -208,7 +208,8 @@ async function main() {
     const runs = [];
     const t0 = performance.now();
     const loadBefore = os.loadavg()[0];
-    say(`scenario ${scenario.id}: ${plan.steps.length} step(s) × ${rounds} round(s) × [${scenarioTargets.join(', ')}]`);
+    const roundsText = opts.rounds ? String(rounds) : [...new Set(plan.steps.map((st) => st.rounds ?? rounds))].join('/');
+    say(`scenario ${scenario.id}: ${plan.steps.length} step(s) × ${roundsText} round(s) × [${scenarioTargets.join(', ')}]`);
     const runOne = async (step, round, target, { profileDir } = {}) => {
       let server;
       const run = { scenario: scenario.id, target, step: step.key, round, params: step.params };
@@ -246,7 +247,9 @@ async function main() {
       return run;
     };
     for (const step of plan.steps) {
-      for (let round = 0; round < rounds; round++) {
+      // A step may ask for more rounds than the scenario's (where its figures are noisiest).
+      const stepRounds = opts.rounds ?? step.rounds ?? rounds;
+      for (let round = 0; round < stepRounds; round++) {
         for (const target of scenarioTargets) {
           const run = await runOne(step, round, target);
           runs.push(run);

@@ -1,6 +1,6 @@
 // The scenario registry. A scenario is one module exporting:
 //   id, title, targets (which servers it applies to),
-//   plan({quick}) -> {rounds, steps: [{key, params}], chatterUsers?, chatterDataDir?: 'shared'|'own',
+//   plan({quick}) -> {rounds, steps: [{key, params, rounds?}], chatterUsers?, chatterDataDir?: 'shared'|'own',
 //                     bcryptCost?, targetEnv?(target, step)},
 //   prepare?(ctx) (orchestrator side, before any run: seeding and the like; may return `extra`
 //                  handed to every load run),
