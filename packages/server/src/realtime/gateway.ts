@@ -302,12 +302,11 @@ export class Gateway {
     this.hub.send(conn, { type: 'error', code, message, ...(ref !== undefined && { ref }), ...(details && { details }) });
   }
 
-  /** Sockets that did not answer the previous ping are dead: cut them off. */
   /**
    * Every `heartbeatMs`, ping each socket; one that has sent nothing at all since the previous ping
    * (not the pong, not any frame) is gone without a close and is cut off. Liveness is read from the
-   * TCP socket's byte count rather than from a 'pong' listener, which would cost a closure and an
-   * event slot on every idle socket.
+   * TCP socket's byte count rather than from a 'pong' listener, which would take an event slot on
+   * every idle socket.
    */
   private heartbeat(): void {
     for (const conn of this.hub.connections) {

@@ -138,7 +138,10 @@ export class Hub {
       const members = this.rooms.get(room);
       members?.delete(conn);
       if (members?.size === 0) {
+        // Nobody left to write to: a round waiting for its turn is dropped with its timer (whoever
+        // joins next reads those messages from the log).
         this.rooms.delete(room);
+        this.roomOut.delete(room);
         const pace = this.roomPace.get(room);
         if (pace?.timer) clearTimeout(pace.timer);
         this.roomPace.delete(room);
