@@ -295,7 +295,7 @@ async function main() {
   writeFileSync(join(resultsDir, 'summary.json'), JSON.stringify({ ...summary, verdicts }, null, 1));
   rmSync(workDir, { recursive: true, force: true });
   say(`done in ${(totalS / 60).toFixed(1)} min; report: ${relative(ROOT, reportPath)}; raw: ${relative(ROOT, resultsDir)}`);
-  for (const v of verdicts) say(`  ${v.met === null ? '?' : v.met ? 'MET    ' : 'NOT MET'} ${v.target}: ${v.measured}`);
+  for (const v of verdicts) say(`  ${v.met === null ? 'NOT JUDGED' : v.met ? 'MET    ' : 'NOT MET'} ${v.target}: ${v.measured}`);
 }
 
 /** Rebuild the report from a results folder (after changing only the report code). */
@@ -373,7 +373,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   md.push('## Summary against the targets of issues 3 (web app) and 4 (server)');
   md.push('');
   if (allVerdicts.length) {
-    md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, v.met === null ? 'not measured' : v.met ? '**met**' : '**not met**'])));
+    md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, v.met === null ? 'not judged' : v.met ? '**met**' : '**not met**'])));
   } else md.push('No target could be evaluated in this run.');
   md.push('');
   md.push(...sections.flatMap((s) => [s, '']));

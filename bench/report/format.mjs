@@ -35,9 +35,18 @@ export function table(header, rows) {
   return [line(header), line(align), ...rows.map(line)].join('\n');
 }
 
-/** A verdict row: {target, measured, met: true|false|null}. null means it could not be measured. */
+/** A verdict row: {target, measured, met: true|false|null}. null: not judged (not measured, or not at the target's scale). */
 export function verdict(met) {
-  return met === null || met === undefined ? 'not measured' : met ? '**met**' : '**not met**';
+  return met === null || met === undefined ? 'not judged' : met ? '**met**' : '**not met**';
+}
+
+/**
+ * A verdict judged only at the scale its target names: below it (quick mode's small counts), the
+ * figure is shown but not judged, since e.g. pacing only pays in rooms large enough to need it.
+ */
+export function atScale(v, actual, required, what) {
+  if (actual >= required || v.met === null) return v;
+  return { ...v, measured: `${v.measured} (at ${num(actual)} ${what}; the target is set at ${num(required)})`, met: null };
 }
 
 export function verdictTable(rows, issue = 'issue 4') {

@@ -6,7 +6,7 @@ import { sleep, waitQuiet } from '../load/clients.mjs';
 import { closeWindow, openWindow } from '../load/measure.mjs';
 import { maybeProfile } from '../load/profiler.mjs';
 import { connectClients } from './fanout.mjs';
-import { countsText, label, maxOf, num, pct, ratio, sum, table, verdictTable } from '../report/format.mjs';
+import { atScale, countsText, label, maxOf, num, pct, ratio, sum, table, verdictTable } from '../report/format.mjs';
 
 const TARGETS = ['chatter', 'socketio', 'ws-floor'];
 
@@ -120,6 +120,7 @@ export default {
         measured: `${num(kb, 2)} KB (Socket.IO ${agg.socketio ? num((agg.socketio.perConnectionKiB * 1024) / 1000, 2) : '–'} KB, floor ${agg['ws-floor'] ? num((agg['ws-floor'].perConnectionKiB * 1024) / 1000, 2) : '–'} KB)`,
         met: agg.chatter.connected === n ? kb <= 8 : false,
       });
+      verdicts[0] = atScale(verdicts[0], n, 10_000, 'connections');
       lines.push('', verdictTable(verdicts));
     }
     return { markdown: lines.join('\n'), charts: [], verdicts };

@@ -6,7 +6,7 @@ import { BENCH_PASSWORD, login, registerUsers } from '../lib/chatter-setup.mjs';
 import { Histogram } from '../lib/stats.mjs';
 import { sleep, waitQuiet } from '../load/clients.mjs';
 import { connectClients, runFanoutWindow } from './fanout.mjs';
-import { countsMerge, countsText, ms, num, pct, table, verdictTable } from '../report/format.mjs';
+import { atScale, countsMerge, countsText, ms, num, pct, table, verdictTable } from '../report/format.mjs';
 
 export default {
   id: 'logins',
@@ -127,7 +127,7 @@ export default {
         measured: `${ms(ws.p99)} ms vs ${ms(as.p99)} ms alone (${num(ws.p99 / as.p99, 2)}×)`,
         met: ok.length ? ws.p99 <= 1.2 * as.p99 : null,
       },
-    ];
+    ].map((v) => atScale(v, p.clients, 1000, 'clients'));
     lines.push('', verdictTable(verdicts));
     return { markdown: lines.join('\n'), charts: [], verdicts };
   },
