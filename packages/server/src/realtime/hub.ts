@@ -70,22 +70,11 @@ export class Hub {
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
 
-  private readonly sendBufferCap: number;
-  private readonly presenceIntervalMs: number;
-  private readonly fanoutPace: number;
-  private readonly fanoutPaceMinMs: number;
-  private readonly fanoutPaceMaxMs: number;
-
   constructor(
     private readonly bus: FanoutBus,
-    options: HubOptions,
+    private readonly options: HubOptions,
     private readonly log: FastifyBaseLogger,
   ) {
-    this.sendBufferCap = options.sendBufferCap;
-    this.presenceIntervalMs = options.presenceIntervalMs;
-    this.fanoutPace = options.fanoutPace;
-    this.fanoutPaceMinMs = options.fanoutPaceMinMs;
-    this.fanoutPaceMaxMs = options.fanoutPaceMaxMs;
     this.unsubscribe = bus.subscribe((event) => this.onBusEvent(event));
   }
 
@@ -163,7 +152,7 @@ export class Hub {
     const earlier = changes.get(user.id);
     if (earlier && earlier.kind !== kind) changes.delete(user.id); // left and came back (or the reverse): no news
     else changes.set(user.id, { kind, user, at: new Date().toISOString() });
-    this.presenceTimer ??= setTimeout(() => this.flushPresence(), this.presenceIntervalMs);
+    this.presenceTimer ??= setTimeout(() => this.flushPresence(), this.options.presenceIntervalMs);
   }
 
   /**
@@ -339,7 +328,7 @@ export class Hub {
       const pace = this.roomPace.get(room);
       if (pace && !force) {
         if (pace.timer) continue; // already waiting for its turn
-        const due = pace.endedAt + Math.min(pace.tookMs * this.fanoutPace, this.fanoutPaceMaxMs);
+        const due = pace.endedAt + Math.min(pace.tookMs * this.options.fanoutPace, this.options.fanoutPaceMaxMs);
         if (started < due) {
           pace.timer = setTimeout(() => {
             pace.timer = null;
@@ -360,7 +349,7 @@ export class Hub {
       }
       const endedAt = performance.now();
       const tookMs = endedAt - started;
-      if (this.fanoutPace > 0 && tookMs >= this.fanoutPaceMinMs) this.roomPace.set(room, { endedAt, tookMs, timer: null });
+      if (this.options.fanoutPace > 0 && tookMs >= this.options.fanoutPaceMinMs) this.roomPace.set(room, { endedAt, tookMs, timer: null });
       else if (pace) this.roomPace.delete(room);
     }
   }
@@ -416,7 +405,7 @@ export class Hub {
     // its backlog grow without bound in this process. What counts is what is still unsent from
     // earlier turns: one turn's payload may alone exceed the cap under a burst, and a reader that
     // drains its socket is not slow. So per socket, memory stays under cap + one turn's payload.
-    if (conn.ws.bufferedAmount > this.sendBufferCap) {
+    if (conn.ws.bufferedAmount > this.options.sendBufferCap) {
       this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
       conn.out = [];
       conn.held = [];
