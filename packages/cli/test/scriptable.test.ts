@@ -155,6 +155,17 @@ describe('chatter send', () => {
     assert.match(r.stderr, /You are not signed in to .+ Run `chatter login`/);
   });
 
+  test('hints name the command that works where the user is (npm run chat --, npx chatter)', async () => {
+    const viaNpmRun = { npm_lifecycle_event: 'chat', npm_command: 'run', npm_lifecycle_script: 'node packages/cli/bin/chatter.js' };
+    const r1 = await runInProcess(['send', 'hi'], env({ CHATTER_TOKEN: undefined, ...viaNpmRun }));
+    assert.match(r1.stderr, /Run `npm run chat -- login` \(or `npm run chat -- register` to create an account\)/);
+    const r2 = await runInProcess(['sned'], env({ npm_lifecycle_event: 'npx', npm_command: 'exec', npm_lifecycle_script: 'chatter' }));
+    assert.match(r2.stderr, /Run `npx chatter help`/);
+    const help = await runInProcess(['--help'], env(viaNpmRun));
+    assert.match(help.stdout, /^Usage: npm run chat -- \[command\] \[options\]$/m);
+    assert.match(help.stdout, /npm run -s chat -- tail --json \| jq/);
+  });
+
   test('unknown commands and options are usage errors (exit 2)', async () => {
     const r1 = await runInProcess(['sned', 'hi'], env());
     assert.equal(r1.code, 2);
