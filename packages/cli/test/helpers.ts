@@ -149,6 +149,11 @@ export class Tmux {
 
   /** Start `chatter args...` in a new session of `cols` x `rows`. */
   start(args: string[], env: Record<string, string | undefined> = {}, size = { cols: 80, rows: 24 }): TmuxSession {
+    return this.startProgram([...cliCommand, ...args], env, size);
+  }
+
+  /** Start any program (`argv`) in a new session, as `start` does for chatter. */
+  startProgram(argv: string[], env: Record<string, string | undefined> = {}, size = { cols: 80, rows: 24 }): TmuxSession {
     const name = uniqueName('s');
     const vars = Object.entries({ TERM: 'xterm-256color', ...env })
       .filter(([, v]) => v !== undefined)
@@ -157,7 +162,7 @@ export class Tmux {
     // tmux does not always report a dead pane's exit status, so the shell writes it to a file.
     const statusFile = join(this.statusDir, `${name}.status`);
     // The terminal modes after it exits show whether it restored the terminal (no raw mode left).
-    const command = `env ${unset.join(' ')} ${vars.join(' ')} ${cliCommand.map(shellQuote).join(' ')} ${args.map(shellQuote).join(' ')}; status=$?; stty -a > ${shellQuote(`${statusFile}.stty`)} 2>&1; echo $status > ${shellQuote(statusFile)}`;
+    const command = `env ${unset.join(' ')} ${vars.join(' ')} ${argv.map(shellQuote).join(' ')}; status=$?; stty -a > ${shellQuote(`${statusFile}.stty`)} 2>&1; echo $status > ${shellQuote(statusFile)}`;
     this.run([
       'start-server', ';',
       // Keep the server up between sessions: one exiting as the next session starts breaks it.
