@@ -108,9 +108,14 @@ export class CliProcess {
     this.exited = new Promise((r) => this.child.on('close', (code, signal) => r({ code, signal })));
   }
 
+  /** Wait until `check` holds; fails at once, with the exit code, if chatter exits first. */
   async waitFor(check: (p: CliProcess) => boolean, what: string, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!check(this)) {
+      const { exitCode, signalCode } = this.child;
+      if (exitCode !== null || signalCode !== null) {
+        throw new Error(`chatter exited (${exitCode ?? signalCode}) while waiting for ${what}.\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      }
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       await sleep(50);
     }
@@ -254,13 +259,20 @@ export class TmuxSession {
     this.tmux.exec(['resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);
   }
 
+  /**
+   * Wait until the screen passes `check`. If the program has exited and its last screen does not
+   * pass, nothing will change any more: fail at once, with the exit status.
+   */
   async waitFor(check: string | RegExp | ((screen: string) => boolean), timeoutMs = 20_000): Promise<string> {
     const test = typeof check === 'function' ? check : typeof check === 'string' ? (s: string) => s.includes(check) : (s: string) => check.test(s);
     const deadline = Date.now() + timeoutMs;
     let screen = '';
     for (;;) {
+      // The status first: a screen read after it is the final one.
+      const exited = this.exitStatus();
       screen = this.screen();
       if (test(screen)) return screen;
+      if (exited !== null) throw new Error(`The program exited (status ${exited}) while waiting for ${String(check)}. Last screen:\n${this.transcript()}`);
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${String(check)} on screen:\n${screen}`);
       await sleep(100);
     }

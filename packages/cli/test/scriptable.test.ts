@@ -238,16 +238,26 @@ describe('chatter tail', () => {
   });
 
   test('a server that is down: tail says so once and keeps retrying', async () => {
-    const port = await closedPort();
+    // Where the server should be, something that hangs up on every connection, and counts them:
+    // each count is one more attempt by tail, the event to wait for instead of a time.
+    let attempts = 0;
+    const hangUp = createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => hangUp.listen(0, '127.0.0.1', r));
+    const { port } = hangUp.address() as { port: number };
     const tail = new CliProcess(['tail'], env({ CHATTER_SERVER: `http://127.0.0.1:${port}` }));
     try {
       await tail.waitFor((p) => /cannot reach http:\/\/127\.0\.0\.1:\d+; retrying until it answers/.test(p.stderr), 'the retry notice');
-      await new Promise((r) => setTimeout(r, 1200));
+      const seen = attempts;
+      await tail.waitFor(() => attempts >= seen + 2, 'two more attempts after the notice');
       assert.equal(tail.child.exitCode, null, 'still running');
       assert.equal(tail.stderr.match(/cannot reach/g)?.length, 1, 'said once, not once per attempt');
       assertNoStackTrace(tail.stderr);
     } finally {
       await tail.stop('SIGTERM');
+      await new Promise<void>((r) => hangUp.close(() => r()));
     }
   });
 
