@@ -16,10 +16,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/chatter-fresh-clone.XXXXXX")
 repo="$work/chatter"
 server_pid=
 tail_pid=
+sdk_pid=
 
 cleanup() {
   # Only the process groups this script started (setsid below).
-  if [ -n "$tail_pid" ]; then kill -TERM -- "-$tail_pid" 2>/dev/null || true; fi
+  for pid in $tail_pid $sdk_pid; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   if [ -n "$server_pid" ]; then kill -TERM -- "-$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -100,6 +101,24 @@ expect '"token":"' 'a token from /api/register'
 expect '"messages":\[' 'the history of #general'
 expect 'deploy finished' 'the message sent by npx chatter, read back by npx chatter tail'
 
+# README's SDK example, as written (it runs until stopped): bob's message comes back to him once stored.
+sdk_log="$work/sdk.log"
+awk '/^## /{inside = ($0 == "## Try it from a shell")} inside && /^```ts$/{code=1; next} code && /^```$/{code=0; next} inside && code' "$src/README.md" |
+  sed -e "s/127\.0\.0\.1:8000/127.0.0.1:$port/g" >"$repo/chat.mts"
+grep -q 'ChatterClient' "$repo/chat.mts" || fail "README.md has no SDK example under \"## Try it from a shell\" to check" "$repo/chat.mts"
+say "\$ node --import tsx chat.mts"
+(cd "$repo" && exec setsid node --import tsx chat.mts) >"$sdk_log" 2>&1 &
+sdk_pid=$!
+for _ in $(seq 1 60); do
+  grep -q 'bob: hi alice!' "$sdk_log" && break
+  kill -0 "$sdk_pid" 2>/dev/null || break
+  sleep 0.5
+done
+kill -TERM -- "-$sdk_pid" 2>/dev/null || true
+wait "$sdk_pid" 2>/dev/null || true
+sdk_pid=
+grep -q 'bob: hi alice!' "$sdk_log" || fail "the README's SDK example (chat.mts) did not receive its own message" "$sdk_log"
+
 # packages/cli/README.md "Getting started", with the answers piped (as its scripting note shows).
 say "\$ printf '%s\\n' carol '...' | npx chatter register"
 (cd "$repo" && printf '%s\n' carol 'correct horse battery' | npx chatter register) >"$out" 2>&1 || fail "npx chatter register exited with $?" "$out"
@@ -108,18 +127,18 @@ run npx chatter whoami
 expect '^carol on ' 'who is signed in'
 
 # A follower, then a message: the follower prints it. The follower is known to be connected once it
-# has printed the last message so far (the README's "deploy finished").
+# has printed the last message so far.
 marker="fresh clone says hi $RANDOM$RANDOM"
 follow_log="$work/tail.log"
 say "\$ npx chatter tail --json -n 1 &"
 (cd "$repo" && exec setsid npx chatter tail --json -n 1) >"$follow_log" 2>&1 &
 tail_pid=$!
 for _ in $(seq 1 60); do
-  grep -q 'deploy finished' "$follow_log" && break
+  grep -q '"text":' "$follow_log" && break
   kill -0 "$tail_pid" 2>/dev/null || fail "npx chatter tail exited" "$follow_log"
   sleep 0.5
 done
-grep -q 'deploy finished' "$follow_log" || fail "npx chatter tail --json -n 1 did not print the last message" "$follow_log"
+grep -q '"text":' "$follow_log" || fail "npx chatter tail --json -n 1 did not print the last message" "$follow_log"
 run npm run chat -- send general "$marker"
 for _ in $(seq 1 60); do
   grep -q "$marker" "$follow_log" && break
