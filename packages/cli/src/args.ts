@@ -3,6 +3,8 @@
  * after the command, as `--name value`, `--name=value` or a short alias; `--` ends options.
  */
 
+import { command as program } from './invocation.js';
+
 export interface OptionSpec {
   name: string;
   short?: string;
@@ -123,7 +125,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         : name.length === 1
           ? allSpecs.find((s) => s.short === name)
           : undefined;
-    if (!spec) throw new UsageError(`Unknown option ${flag}. Run \`chatter help\` to see the options.`);
+    if (!spec) throw new UsageError(`Unknown option ${flag}. Run \`${program('help')}\` to see the options.`);
     if (spec.value) {
       let value = inline;
       if (value === undefined) {
@@ -143,7 +145,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (positionals.length > 0) {
     const named = COMMANDS.find((c) => c.name === positionals[0]);
     // `chatter foo` is far more likely a mistyped command than anything else.
-    if (!named) throw new UsageError(`Unknown command "${positionals[0]}". Run \`chatter help\` to see the commands.`);
+    if (!named) throw new UsageError(`Unknown command "${positionals[0]}". Run \`${program('help')}\` to see the commands.`);
     command = named.name;
     implicit = false;
     positionals.shift();
@@ -153,14 +155,19 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options: OptionValues = {};
   for (const { token, spec, value } of given) {
     if (!allowed.has(spec.name)) {
-      throw new UsageError(`Option ${token} does not apply to \`chatter ${command}\`. Run \`chatter help ${command}\`.`);
+      throw new UsageError(`Option ${token} does not apply to \`${program(command)}\`. Run \`${program(`help ${command}`)}\`.`);
     }
     options[spec.name] = value;
   }
   if (positionals.length > def.maxArgs && !options.help) {
-    throw new UsageError(`Too many arguments for \`chatter ${command}\`. Usage: ${def.usage}`);
+    throw new UsageError(`Too many arguments for \`${program(command)}\`. Usage: ${named(def.usage)}`);
   }
   return { command, implicit, args: positionals, options };
+}
+
+/** A usage line as the user would type it here: `chatter send ...` becomes `npm run chat -- send ...`. */
+function named(line: string): string {
+  return line.replace(/\bchatter\b( [^|]*[^|\s])?/g, (_, rest?: string) => program(rest?.trim() ?? ''));
 }
 
 export function usage(command?: string): string {
@@ -170,15 +177,16 @@ export function usage(command?: string): string {
     return `  ${flag.padEnd(26)} ${o.help}`;
   };
   if (def) {
-    const lines = [`Usage: ${def.usage}`, '', def.summary];
+    const lines = [`Usage: ${named(def.usage)}`, '', def.summary];
     if (def.options.length) lines.push('', 'Options:', ...def.options.map(formatOption));
     lines.push('', 'Global options:', ...GLOBAL_OPTIONS.map(formatOption));
     return lines.join('\n');
   }
+  const example = (args: string, what: string) => `  ${program(args).padEnd(34)} ${what}`;
   return [
     'chatter: the Chatter terminal client',
     '',
-    'Usage: chatter [command] [options]',
+    `Usage: ${program('[command] [options]')}`,
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
@@ -188,10 +196,10 @@ export function usage(command?: string): string {
     '',
     'Environment: CHATTER_SERVER, CHATTER_TOKEN, CHATTER_CONFIG_DIR, NO_COLOR.',
     'Examples:',
-    '  chatter register                  create an account on http://127.0.0.1:8000',
-    '  chatter                           open the chat',
-    '  chatter send "build finished"     send a message to general',
-    '  make 2>&1 | tail -5 | chatter send --room ops',
-    "  chatter tail --json | jq -r '.author.username + \": \" + .text'",
+    example('register', 'create an account on http://127.0.0.1:8000'),
+    example('', 'open the chat in #general'),
+    example('send "build finished"', 'send a message to #general'),
+    `  make 2>&1 | tail -5 | ${program('send general', { inPipe: true })}`,
+    `  ${program('tail --json', { inPipe: true })} | jq -r '.author.username + ": " + .text'`,
   ].join('\n');
 }

@@ -6,6 +6,8 @@ import { send } from './commands/send.js';
 import { tail } from './commands/tail.js';
 import { ConfigFileError } from './config.js';
 import { CliError, EXIT } from './context.js';
+import { detectInvocation, setInvocation } from './invocation.js';
+import { sanitize } from './term/ansi.js';
 
 export function version(): string {
   try {
@@ -23,6 +25,10 @@ export type CliIO = IO & { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStrea
  * expected failure ends as one line on stderr, never a stack trace.
  */
 export async function main(argv: readonly string[], io: CliIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  setInvocation(detectInvocation(io.env));
+  // Error messages quote what servers said (a REST error, a refused message's reason): a hostile
+  // or broken server must not reach the terminal through them. One line each, as documented.
+  const fail = (message: string) => io.stderr.write(`chatter: ${sanitize(message, false)}\n`);
   try {
     const parsed = parseArgs(argv);
     if (parsed.options.version) {
@@ -52,19 +58,19 @@ export async function main(argv: readonly string[], io: CliIO = { stdin: process
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`chatter: ${error.message}\n`);
+      fail(error.message);
       return EXIT.usage;
     }
     if (error instanceof CliError) {
-      io.stderr.write(`chatter: ${error.message}\n`);
+      fail(error.message);
       return error.exitCode;
     }
     if (error instanceof ConfigFileError) {
-      io.stderr.write(`chatter: ${error.message}\n`);
+      fail(error.message);
       return EXIT.failure;
     }
     const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`chatter: unexpected error: ${message}\n`);
+    fail(`unexpected error: ${message}`);
     if (io.env.CHATTER_DEBUG && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return 70;
   }

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { command } from './invocation.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8000';
 
@@ -48,7 +49,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   try {
     data = JSON.parse(raw);
   } catch {
-    throw new ConfigFileError(`${path} is not valid JSON. Fix it or delete it and run \`chatter login\` again.`);
+    throw new ConfigFileError(`${path} is not valid JSON. Fix it or delete it and run \`${command('login')}\` again.`);
   }
   if (!data || typeof data !== 'object') throw new ConfigFileError(`${path} should hold a JSON object.`);
   const record = data as Partial<CliConfig>;

@@ -1,6 +1,7 @@
 import { ChatterApiError } from '@chatter/client';
 import type { OptionValues } from './args.js';
 import { DEFAULT_SERVER, normalizeServerUrl, readConfig, type CliConfig } from './config.js';
+import { command } from './invocation.js';
 
 /** A failure to report to the user as one clear sentence, with the exit code to leave with. */
 export class CliError extends Error {
@@ -44,14 +45,14 @@ export function resolveSession(options: OptionValues, env: NodeJS.ProcessEnv): S
 export function requireToken(session: Session): string {
   if (session.token) return session.token;
   throw new CliError(
-    `You are not signed in to ${session.server}. Run \`chatter login\` (or \`chatter register\` to create an account), or pass --token.`,
+    `You are not signed in to ${session.server}. Run \`${command('login')}\` (or \`${command('register')}\` to create an account), or pass --token.`,
   );
 }
 
 /** What to tell the user when the server refuses the token. */
 export function rejectedTokenMessage(session: Session): string {
   const from = session.tokenSource === 'config' ? 'Your saved session' : `The token from ${session.tokenSource ?? 'the command line'}`;
-  return `${from} was not accepted by ${session.server} (expired or signed out). Run \`chatter login\`.`;
+  return `${from} was not accepted by ${session.server} (expired or signed out). Run \`${command('login')}\`.`;
 }
 
 /** Turn an SDK error into one sentence for the terminal. */

@@ -38,7 +38,7 @@ function indentContinuation(text: string): string {
 
 /** A message as one or more plain lines for `chatter tail`: "2024-05-01 12:34 <alice> hello". */
 export function formatTailLine(message: Message, mode: ColorMode): string {
-  const name = message.author.username;
+  const name = sanitize(message.author.username, false);
   const action = actionText(message.text);
   const spans: Span[] = [{ text: `${formatDate(message.createdAt)} ${formatTime(message.createdAt)} `, style: { dim: true } }];
   if (action !== undefined) {

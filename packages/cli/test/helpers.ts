@@ -108,9 +108,14 @@ export class CliProcess {
     this.exited = new Promise((r) => this.child.on('close', (code, signal) => r({ code, signal })));
   }
 
+  /** Wait until `check` holds; fails at once, with the exit code, if chatter exits first. */
   async waitFor(check: (p: CliProcess) => boolean, what: string, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!check(this)) {
+      const { exitCode, signalCode } = this.child;
+      if (exitCode !== null || signalCode !== null) {
+        throw new Error(`chatter exited (${exitCode ?? signalCode}) while waiting for ${what}.\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      }
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       await sleep(50);
     }
@@ -149,6 +154,11 @@ export class Tmux {
 
   /** Start `chatter args...` in a new session of `cols` x `rows`. */
   start(args: string[], env: Record<string, string | undefined> = {}, size = { cols: 80, rows: 24 }): TmuxSession {
+    return this.startProgram([...cliCommand, ...args], env, size);
+  }
+
+  /** Start any program (`argv`) in a new session, as `start` does for chatter. */
+  startProgram(argv: string[], env: Record<string, string | undefined> = {}, size = { cols: 80, rows: 24 }): TmuxSession {
     const name = uniqueName('s');
     const vars = Object.entries({ TERM: 'xterm-256color', ...env })
       .filter(([, v]) => v !== undefined)
@@ -157,7 +167,7 @@ export class Tmux {
     // tmux does not always report a dead pane's exit status, so the shell writes it to a file.
     const statusFile = join(this.statusDir, `${name}.status`);
     // The terminal modes after it exits show whether it restored the terminal (no raw mode left).
-    const command = `env ${unset.join(' ')} ${vars.join(' ')} ${cliCommand.map(shellQuote).join(' ')} ${args.map(shellQuote).join(' ')}; status=$?; stty -a > ${shellQuote(`${statusFile}.stty`)} 2>&1; echo $status > ${shellQuote(statusFile)}`;
+    const command = `env ${unset.join(' ')} ${vars.join(' ')} ${argv.map(shellQuote).join(' ')}; status=$?; stty -a > ${shellQuote(`${statusFile}.stty`)} 2>&1; echo $status > ${shellQuote(statusFile)}`;
     this.run([
       'start-server', ';',
       // Keep the server up between sessions: one exiting as the next session starts breaks it.
@@ -249,13 +259,20 @@ export class TmuxSession {
     this.tmux.exec(['resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);
   }
 
+  /**
+   * Wait until the screen passes `check`. If the program has exited and its last screen does not
+   * pass, nothing will change any more: fail at once, with the exit status.
+   */
   async waitFor(check: string | RegExp | ((screen: string) => boolean), timeoutMs = 20_000): Promise<string> {
     const test = typeof check === 'function' ? check : typeof check === 'string' ? (s: string) => s.includes(check) : (s: string) => check.test(s);
     const deadline = Date.now() + timeoutMs;
     let screen = '';
     for (;;) {
+      // The status first: a screen read after it is the final one.
+      const exited = this.exitStatus();
       screen = this.screen();
       if (test(screen)) return screen;
+      if (exited !== null) throw new Error(`The program exited (status ${exited}) while waiting for ${String(check)}. Last screen:\n${this.transcript()}`);
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${String(check)} on screen:\n${screen}`);
       await sleep(100);
     }

@@ -155,6 +155,17 @@ describe('chatter send', () => {
     assert.match(r.stderr, /You are not signed in to .+ Run `chatter login`/);
   });
 
+  test('hints name the command that works where the user is (npm run chat --, npx chatter)', async () => {
+    const viaNpmRun = { npm_lifecycle_event: 'chat', npm_command: 'run', npm_lifecycle_script: 'node packages/cli/bin/chatter.js' };
+    const r1 = await runInProcess(['send', 'hi'], env({ CHATTER_TOKEN: undefined, ...viaNpmRun }));
+    assert.match(r1.stderr, /Run `npm run chat -- login` \(or `npm run chat -- register` to create an account\)/);
+    const r2 = await runInProcess(['sned'], env({ npm_lifecycle_event: 'npx', npm_command: 'exec', npm_lifecycle_script: 'chatter' }));
+    assert.match(r2.stderr, /Run `npx chatter help`/);
+    const help = await runInProcess(['--help'], env(viaNpmRun));
+    assert.match(help.stdout, /^Usage: npm run chat -- \[command\] \[options\]$/m);
+    assert.match(help.stdout, /npm run -s chat -- tail --json \| jq/);
+  });
+
   test('unknown commands and options are usage errors (exit 2)', async () => {
     const r1 = await runInProcess(['sned', 'hi'], env());
     assert.equal(r1.code, 2);
@@ -227,16 +238,26 @@ describe('chatter tail', () => {
   });
 
   test('a server that is down: tail says so once and keeps retrying', async () => {
-    const port = await closedPort();
+    // Where the server should be, something that hangs up on every connection, and counts them:
+    // each count is one more attempt by tail, the event to wait for instead of a time.
+    let attempts = 0;
+    const hangUp = createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => hangUp.listen(0, '127.0.0.1', r));
+    const { port } = hangUp.address() as { port: number };
     const tail = new CliProcess(['tail'], env({ CHATTER_SERVER: `http://127.0.0.1:${port}` }));
     try {
       await tail.waitFor((p) => /cannot reach http:\/\/127\.0\.0\.1:\d+; retrying until it answers/.test(p.stderr), 'the retry notice');
-      await new Promise((r) => setTimeout(r, 1200));
+      const seen = attempts;
+      await tail.waitFor(() => attempts >= seen + 2, 'two more attempts after the notice');
       assert.equal(tail.child.exitCode, null, 'still running');
       assert.equal(tail.stderr.match(/cannot reach/g)?.length, 1, 'said once, not once per attempt');
       assertNoStackTrace(tail.stderr);
     } finally {
       await tail.stop('SIGTERM');
+      await new Promise<void>((r) => hangUp.close(() => r()));
     }
   });
 

@@ -180,9 +180,10 @@ describe('full-screen chat', () => {
       let screen = await session.waitFor('seed 130');
       assert.ok(!screen.includes('seed 001'));
       for (let i = 0; i < 20 && !screen.includes('seed 001'); i++) {
+        // Each Page Up moves the view or loads an older page: wait for the screen to show it.
+        const before = screen;
         session.keys('PageUp');
-        await sleep(250);
-        screen = session.screen();
+        screen = await session.waitFor((s) => s !== before && !s.includes('Loading older messages'));
       }
       assert.ok(screen.includes('seed 001'), `Page Up reached the first message:\n${screen}`);
       session.keys('PageUp');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseArgs, UsageError } from '../src/args.js';
 import { configDir, normalizeServerUrl, readConfig, writeConfig } from '../src/config.js';
+import { command, detectInvocation } from '../src/invocation.js';
 import { plainText, sanitize } from '../src/term/ansi.js';
 import { KeyDecoder } from '../src/term/keys.js';
 import { Screen } from '../src/term/screen.js';
@@ -189,6 +190,21 @@ describe('arguments', () => {
     assert.throws(() => parseArgs(['tail', '--room', 'x']), /does not apply/);
     assert.throws(() => parseArgs(['send', '--server']), /needs a value/);
     assert.throws(() => parseArgs(['logout', 'extra']), /Too many arguments/);
+  });
+});
+
+describe('invocation', () => {
+  test('hints name the command the user ran: npx, npm run, or chatter on the PATH', () => {
+    const npx = detectInvocation({ npm_lifecycle_event: 'npx', npm_command: 'exec', npm_lifecycle_script: "'chatter'" });
+    assert.equal(command('login', {}, npx), 'npx chatter login');
+    const run = detectInvocation({ npm_lifecycle_event: 'chat', npm_command: 'run', npm_lifecycle_script: 'node packages/cli/bin/chatter.js' });
+    assert.equal(command('login', {}, run), 'npm run chat -- login');
+    assert.equal(command('', {}, run), 'npm run chat');
+    assert.equal(command('tail --json', { inPipe: true }, run), 'npm run -s chat -- tail --json', 'npm run prints a banner on stdout unless silent');
+    assert.equal(command('login', {}, detectInvocation({})), 'chatter login');
+    // `npm test` starts chatter from tests: its npm variables describe the test script, not chatter.
+    const underNpmTest = detectInvocation({ npm_lifecycle_event: 'test', npm_command: 'test', npm_lifecycle_script: 'npm run build && node scripts/test.mjs' });
+    assert.equal(command('login', {}, underNpmTest), 'chatter login');
   });
 });
 

@@ -2,7 +2,7 @@ import { startTestServer, type TestServer, type TestUser } from '@chatter/server
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ChatterApi, ChatterApiError, type PendingMessage } from '../src/index.js';
-import { assertContiguous, closeAllClients, memoryStore, recordClient, sleep, texts, uniqueName, waitFor } from './helpers.js';
+import { assertContiguous, closeAllClients, memoryStore, recordClient, texts, uniqueName, waitFor, type Recorded } from './helpers.js';
 
 /** Store messages straight into the database: no fan-out, like traffic this client never heard. */
 async function seed(server: TestServer, author: TestUser, count: number, prefix: string): Promise<void> {
@@ -14,6 +14,18 @@ async function seed(server: TestServer, author: TestUser, count: number, prefix:
     createdAt: Date.now(),
   }));
   for (let i = 0; i < rows.length; i += 500) await server.app.store.appendMessages(rows.slice(i, i + 500));
+}
+
+/**
+ * No reconnect is planned after status `from`: the client announces every retry it schedules with
+ * a \`reconnecting\` status carrying \`retryAt\`, synchronously, when it schedules it. So checking the
+ * statuses proves "it will not come back" without waiting for a retry that never comes.
+ */
+function assertNoRetryAfter(c: Recorded, from: number): void {
+  assert.ok(from >= 0, 'the status to check after was recorded');
+  const planned = c.statuses.slice(from).filter((s) => s.retryAt !== undefined || s.status === 'connecting' || s.status === 'reconnecting');
+  assert.deepEqual(planned, [], 'no reconnect planned');
+  assert.equal(c.client.status, 'offline');
 }
 
 /** Server-side: cut every socket of a user without a closing handshake, as a network drop would. */
@@ -133,7 +145,9 @@ describe('ChatterClient against a real server', () => {
     assert.deepEqual(texts(b.view().filter((m) => m.text.startsWith('offline '))), ['offline one', 'offline two', 'offline three']);
     assert.deepEqual(texts(a.delivered.filter((m) => m.text.startsWith('offline '))), ['offline one', 'offline two', 'offline three']);
     assertContiguous(b.view(), 'bob');
-    await sleep(100);
+    // A resent copy would reach bob before a message alice sends after them: wait for that one.
+    a.client.send('general', 'marker after the outbox');
+    await waitFor(() => b.view().some((m) => m.text === 'marker after the outbox'), 'bob gets the later marker');
     assert.equal(b.view().filter((m) => m.text.startsWith('offline ')).length, 3, 'nothing doubled later');
   });
 
@@ -231,9 +245,7 @@ describe('ChatterClient against a real server', () => {
     await waitFor(() => c.sessionEnded.length === 1, 'session_ended');
     assert.equal(c.sessionEnded[0]!.code, 4002);
     assert.equal(c.client.status, 'offline');
-    const count = c.statuses.length;
-    await sleep(400);
-    assert.equal(c.statuses.length, count, 'no reconnect loop');
+    assertNoRetryAfter(c, c.statuses.findIndex((s) => s.closeCode === 4002));
     assert.equal(c.sessionEnded.length, 1);
   });
 
@@ -243,9 +255,16 @@ describe('ChatterClient against a real server', () => {
       c.client.connect();
       await waitFor(() => c.sessionEnded.length === 1, `session_ended via ${tokenTransport}`);
       assert.equal(c.sessionEnded[0]!.code, 4001);
-      await sleep(150);
       assert.equal(c.statuses.filter((s) => s.status === 'connecting' || s.status === 'reconnecting').length, 1, 'one attempt only');
+      assertNoRetryAfter(c, c.statuses.findIndex((s) => s.closeCode === 4001));
     }
+  });
+
+  test('a test waiting on a client whose session ends fails at once, with the close code', async () => {
+    const c = recordClient(server.url, 'not-a-real-token');
+    c.client.connect();
+    // Not a timeout: that would say "timed out after".
+    await assert.rejects(waitFor(() => c.client.status === 'online', 'online', 8000), /waiting for: online: a client's session ended \(close 4001 /);
   });
 
   test('the first-frame auth transport chats like the header one', async () => {
@@ -282,7 +301,10 @@ describe('ChatterClient against a real server', () => {
     assert.ok(byId.get(stray.clientId)?.error);
     assert.ok(!byId.has(fine.clientId));
     assert.deepEqual(c.errors.map((e) => e.code).sort(), ['room_not_found', 'validation_failed']);
-    await sleep(300);
+    // The outbox goes out in order: an automatic retry of the failed two would be refused before a
+    // later message is stored. Wait for a later one.
+    c.client.send('general', 'marker after the refusals');
+    await waitFor(() => c.view().some((m) => m.text === 'marker after the refusals') && c.client.pending().every((p) => p.state === 'failed'), 'the marker is stored');
     assert.equal(c.errors.length, 2, 'no automatic retries');
     assert.equal(c.client.retry(stray.clientId), true);
     await waitFor(() => c.errors.length === 3, 'retried once');
@@ -336,11 +358,10 @@ describe('ChatterClient against a real server', () => {
     c.client.connect(); // idempotent
     await waitFor(() => c.client.status === 'online', 'online');
     assert.equal(c.statuses.filter((s) => s.status === 'connecting').length, 1);
+    const closedAt = c.statuses.length;
     c.client.close();
     assert.equal(c.client.status, 'offline');
-    const count = c.statuses.length;
-    await sleep(300);
-    assert.equal(c.statuses.length, count);
+    assertNoRetryAfter(c, closedAt);
     c.client.connect();
     await waitFor(() => c.client.status === 'online', 'online again');
     assert.equal(c.historyReasons.filter((r) => r === 'initial').length, 1, 'resumed, not restarted');

@@ -27,7 +27,7 @@ export interface Recorded {
   view(room?: string): Message[];
 }
 
-const live = new Set<ChatterClient>();
+const live = new Set<Recorded>();
 
 /** A client on Node's `ws`, with fast reconnects unless overridden, recording everything it emits. */
 export function recordClient(url: string, token: string | undefined, opts: Partial<ChatterClientOptions> = {}): Recorded {
@@ -38,7 +38,6 @@ export function recordClient(url: string, token: string | undefined, opts: Parti
     reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
     ...opts,
   });
-  live.add(client);
   const rec: Recorded = {
     client,
     views: new Map(),
@@ -50,6 +49,7 @@ export function recordClient(url: string, token: string | undefined, opts: Parti
     historyReasons: [],
     view: (room = 'general') => rec.views.get(room) ?? [],
   };
+  live.add(rec);
   const viewOf = (room: string) => {
     let list = rec.views.get(room);
     if (!list) rec.views.set(room, (list = []));
@@ -76,14 +76,40 @@ export function recordClient(url: string, token: string | undefined, opts: Parti
 
 /** Close every client a test made, so no socket or timer outlives it. */
 export function closeAllClients(): void {
-  for (const client of live) client.close();
+  for (const rec of live) rec.client.close();
   live.clear();
 }
 
+/** One line per client of the test: where its connection stands and why, for a failure message. */
+function describeClients(): string {
+  return [...live]
+    .map((rec, i) => {
+      const last = rec.statuses.at(-1);
+      const close = [...rec.statuses].reverse().find((s) => s.closeCode !== undefined);
+      const ended = rec.sessionEnded.at(-1);
+      return `  client ${i + 1} (${rec.client.user?.username ?? 'not signed in'}): ${last?.status ?? 'never connected'}${
+        close ? `, last close ${close.closeCode}${close.reason ? ` ${close.reason}` : ''}` : ''
+      }${ended ? `, session ended ${ended.code} ${ended.reason}` : ''}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Wait until `condition` holds. A client whose session ends meanwhile (a fatal close: it will not
+ * reconnect) fails the wait at once, with the close code; a timeout says where every client's
+ * connection stands, so a failure says why rather than only that it timed out.
+ */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const endedBefore = new Map([...live].map((rec) => [rec, rec.sessionEnded.length]));
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    for (const rec of live) {
+      const ended = rec.sessionEnded.at(-1);
+      if (ended && rec.sessionEnded.length > (endedBefore.get(rec) ?? 0)) {
+        throw new Error(`waiting for: ${what}: a client's session ended (close ${ended.code} ${ended.reason}), it will not reconnect\n${describeClients()}`);
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n${describeClients()}`);
     await sleep(10);
   }
 }

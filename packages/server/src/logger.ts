@@ -22,3 +22,14 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
 export function redactUrl(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
 }
+
+/**
+ * The one human line `npm start` prints on a terminal, e.g. "Chatter is running at
+ * http://127.0.0.1:8000 — data in /srv/chatter/data (Ctrl-C to stop)". A wildcard host is not an
+ * address a browser can open, so the line names the local one and says it listens on all.
+ */
+export function startBanner(host: string, port: number, dataDir: string): string {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const shownHost = wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `Chatter is running at http://${shownHost}:${port}${wildcard ? ' (listening on all interfaces)' : ''} — data in ${dataDir} (Ctrl-C to stop)`;
+}

@@ -3,7 +3,9 @@ import { LIMITS } from '@chatter/protocol';
 import type { OptionValues } from '../args.js';
 import { configPath, DEFAULT_SERVER, normalizeServerUrl, readConfig, writeConfig } from '../config.js';
 import { CliError, describeApiError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
+import { command } from '../invocation.js';
 import { Prompter, PromptAborted } from '../prompt.js';
+import { sanitize } from '../term/ansi.js';
 
 export interface IO {
   stdin: NodeJS.ReadStream;
@@ -117,11 +119,11 @@ export async function login(options: OptionValues, io: IO): Promise<number> {
         if (!res.token) throw new CliError(`${server} did not return a session token.`);
         const path = saveSession(io, server, res.user.username, res.token, res.expiresAt);
         await revokeQuietly(server, previous, res.token);
-        io.stdout.write(`Signed in to ${server} as ${res.user.username}.\nSession saved in ${path}.\nRun \`chatter\` to start chatting.\n`);
+        io.stdout.write(`Signed in to ${server} as ${sanitize(res.user.username, false)}.\nSession saved in ${path}.\nRun \`${command()}\` to start chatting.\n`);
         return EXIT.ok;
       } catch (error) {
         if (error instanceof ChatterApiError && error.code === 'invalid_credentials' && prompter.interactive && attempt < MAX_ATTEMPTS) {
-          io.stderr.write(`  ${error.message}\n`);
+          io.stderr.write(`  ${sanitize(error.message, false)}\n`);
           if (!options.username) username = await askValid(prompter, io, 'Username', (v) => (v ? null : 'Enter your username or email.'), { default: username });
           continue;
         }
@@ -149,14 +151,14 @@ export async function register(options: OptionValues, io: IO): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await api.register({ username, password, ...(email && { email }), session: 'token' });
-        if (!res.token) throw new CliError(`${server} created the account but returned no session token: run \`chatter login\`.`);
+        if (!res.token) throw new CliError(`${server} created the account but returned no session token: run \`${command('login')}\`.`);
         const path = saveSession(io, server, res.user.username, res.token, res.expiresAt);
-        io.stdout.write(`Welcome, ${res.user.username}! You are signed in to ${server}.\nSession saved in ${path}.\nRun \`chatter\` to start chatting.\n`);
+        io.stdout.write(`Welcome, ${sanitize(res.user.username, false)}! You are signed in to ${server}.\nSession saved in ${path}.\nRun \`${command()}\` to start chatting.\n`);
         return EXIT.ok;
       } catch (error) {
         const taken = error instanceof ChatterApiError && error.code === 'username_taken';
         if (taken && prompter.interactive && !options.username && attempt < MAX_ATTEMPTS) {
-          io.stderr.write(`  ${error.message}\n`);
+          io.stderr.write(`  ${sanitize(error.message, false)}\n`);
           username = await askValid(prompter, io, 'Username', checkUsername);
           continue;
         }
@@ -192,7 +194,7 @@ export async function logout(options: OptionValues, io: IO): Promise<number> {
       return EXIT.ok;
     }
     throw new CliError(
-      `${describeApiError(error, session.server)} The session was not revoked and is still saved; try again when the server is up, or run \`chatter logout --force\` to only forget it here.`,
+      `${describeApiError(error, session.server)} The session was not revoked and is still saved; try again when the server is up, or run \`${command('logout --force')}\` to only forget it here.`,
     );
   }
   const removed = forget();
@@ -205,7 +207,7 @@ export async function whoami(options: OptionValues, io: IO): Promise<number> {
   const token = requireToken(session);
   try {
     const me = await new ChatterApi({ baseUrl: session.server, token }).me();
-    io.stdout.write(`${me.user.username} on ${session.server} (session valid until ${new Date(me.session.expiresAt).toLocaleString()})\n`);
+    io.stdout.write(`${sanitize(me.user.username, false)} on ${session.server} (session valid until ${new Date(me.session.expiresAt).toLocaleString()})\n`);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof ChatterApiError && error.status === 401) throw new CliError(rejectedTokenMessage(session));

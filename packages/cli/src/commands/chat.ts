@@ -5,6 +5,7 @@ import type { OptionValues } from '../args.js';
 import { colorMode } from '../term/ansi.js';
 import { exitCodeForSignal, Terminal } from '../term/terminal.js';
 import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
+import { command } from '../invocation.js';
 import { ChatApp } from '../tui/chat-app.js';
 import type { IO } from './auth.js';
 import { checkRoom } from './send.js';
@@ -16,7 +17,7 @@ export async function chat(args: string[], options: OptionValues, io: IO & { std
   const session = resolveSession(options, io.env);
   const room = checkRoom(args[0] ?? DEFAULT_ROOM);
   if (!io.stdin.isTTY || !io.stdout.isTTY) {
-    throw new CliError('The full-screen chat needs a terminal. In scripts use `chatter send` and `chatter tail`.', EXIT.usage);
+    throw new CliError(`The full-screen chat needs a terminal. In scripts use \`${command('send')}\` and \`${command('tail')}\`.`, EXIT.usage);
   }
   const token = requireToken(session);
 

@@ -3,6 +3,7 @@ import { DEFAULT_ROOM, LIMITS, codePointLength } from '@chatter/protocol';
 import { WebSocket } from 'ws';
 import type { OptionValues } from '../args.js';
 import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
+import { command } from '../invocation.js';
 import type { IO } from './auth.js';
 
 const roomPattern = new RegExp(LIMITS.roomIdPattern);
@@ -38,7 +39,7 @@ export async function send(args: string[], options: OptionValues, io: IO): Promi
   checkRoom(room);
   if (text === undefined || text === '-') {
     if (io.stdin.isTTY) {
-      throw new CliError('Nothing to send: give the text (`chatter send "hello"`) or pipe it in (`echo hello | chatter send`).', EXIT.usage);
+      throw new CliError(`Nothing to send: give the text (\`${command('send "hello"')}\`) or pipe it in (\`echo hello | ${command('send')}\`).`, EXIT.usage);
     }
     text = (await readAll(io.stdin)).replace(/\s+$/, '');
   }

@@ -1,4 +1,4 @@
-import { ansi, renderSpans, type ColorMode, type Span } from './ansi.js';
+import { ansi, renderSpans, sanitize, type ColorMode, type Span } from './ansi.js';
 import { clipSpans } from './wrap.js';
 import { stringWidth } from './width.js';
 
@@ -50,7 +50,9 @@ export class Screen {
       this.fullRedraw = false;
     }
     for (let r = 0; r < height; r++) {
-      const spans = clipSpans(rows[r] ?? [], cols);
+      // The one place the chat writes text to the terminal: whatever a row was built from (names,
+      // notices, server errors), no control character in it reaches the terminal as one.
+      const spans = clipSpans((rows[r] ?? []).map((s) => ({ ...s, text: sanitize(s.text, false) })), cols);
       const width = spans.reduce((n, s) => n + stringWidth(s.text), 0);
       // Erase the rest of the row unless the text reaches the last column: in that pending-wrap
       // state some terminals would erase the last character instead.

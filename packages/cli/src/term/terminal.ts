@@ -1,5 +1,5 @@
 import type { ReadStream, WriteStream } from 'node:tty';
-import { ansi } from './ansi.js';
+import { ansi, sanitize } from './ansi.js';
 import { KeyDecoder, type Key } from './keys.js';
 
 /** How long to wait for the rest of an escape sequence before taking a lone ESC as the Escape key. */
@@ -83,7 +83,7 @@ export class Terminal {
     const onCrash = (error: unknown) => {
       this.restore();
       const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`chatter: unexpected error: ${message}\n`);
+      process.stderr.write(`chatter: unexpected error: ${sanitize(message, false)}\n`);
       if (process.env.CHATTER_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
       process.exit(70);
     };

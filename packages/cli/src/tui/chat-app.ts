@@ -1,6 +1,7 @@
 import { ChatterApiError, type ChatterClient, type PendingMessage, type StatusEvent } from '@chatter/client';
 import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
+import { command } from '../invocation.js';
 import type { Key } from '../term/keys.js';
 import { Screen, type ScreenOutput } from '../term/screen.js';
 import { stringWidth } from '../term/width.js';
@@ -159,7 +160,7 @@ export class ChatApp implements CommandContext {
 
   reconnect(): void {
     if (this.status.status === 'online') return this.notice('Already connected.');
-    if (this.sessionEnded) return this.notice('The session has ended: quit and run `chatter login`.', 'error');
+    if (this.sessionEnded) return this.notice(`The session has ended: quit and run \`${command('login')}\`.`, 'error');
     this.client.retryNow();
   }
 
@@ -263,8 +264,8 @@ export class ChatApp implements CommandContext {
           e.code === CLOSE_CODES.unsupported_protocol
             ? 'This server speaks another protocol version; update chatter.'
             : e.code === CLOSE_CODES.unauthorized
-              ? 'The server did not accept your session (expired or signed out). Quit and run `chatter login`.'
-              : 'Your session ended (signed out elsewhere, password changed or expired). Quit and run `chatter login`.';
+              ? `The server did not accept your session (expired or signed out). Quit and run \`${command('login')}\`.`
+              : `Your session ended (signed out elsewhere, password changed or expired). Quit and run \`${command('login')}\`.`;
         this.notice(this.sessionEnded, 'error');
       }),
     );
@@ -513,7 +514,7 @@ export class ChatApp implements CommandContext {
     const spans = messageSpans({ author, text: item.text, createdAt: item.createdAt }, this.self?.username, marker).map((s, i) =>
       i === 0 ? s : { text: s.text, style: { ...s.style, dim: true } },
     );
-    if (failed) spans.push({ text: `  (not sent: ${item.error ?? 'refused'})`, style: { fg: 'red' } });
+    if (failed) spans.push({ text: `  (not sent: ${sanitize(item.error ?? 'refused', false)})`, style: { fg: 'red' } });
     return wrapSpans(spans, width, TEXT_INDENT);
   }
 

@@ -24,7 +24,8 @@ export function mentions(text: string, self: string | undefined): boolean {
 
 /** The spans of one message, before wrapping. */
 export function messageSpans(message: Pick<Message, 'author' | 'text' | 'createdAt'>, self?: string, time?: Span): Span[] {
-  const name = message.author.username;
+  // The server vouches for names, but the terminal only trusts what it has made printable.
+  const name = sanitize(message.author.username, false);
   const action = actionText(message.text);
   const timeSpan = time ?? { text: `${formatTime(message.createdAt)} `, style: DIM };
   if (action !== undefined) {
@@ -36,18 +37,21 @@ export function messageSpans(message: Pick<Message, 'author' | 'text' | 'created
 
 function eventSpans(entry: Entry & { kind: 'event' }): Span[] {
   const time: Span = { text: `${formatTime(entry.at)} `, style: DIM };
+  // Notices quote the server (error messages, names in "alice joined"): printable before wrapping,
+  // so that the widths the wrap measures are the widths the terminal shows.
+  const text = sanitize(entry.text);
   switch (entry.tone) {
     case 'join':
-      return [time, { text: `→ ${entry.text}`, style: DIM }];
+      return [time, { text: `→ ${text}`, style: DIM }];
     case 'leave':
-      return [time, { text: `← ${entry.text}`, style: DIM }];
+      return [time, { text: `← ${text}`, style: DIM }];
     case 'error':
-      return [time, { text: `! ${entry.text}`, style: ERROR }];
+      return [time, { text: `! ${text}`, style: ERROR }];
     case 'output':
       // Command output (/help, /who) is read, not skimmed: normal weight, no time.
-      return [{ text: ' '.repeat(TEXT_INDENT) }, { text: entry.text }];
+      return [{ text: ' '.repeat(TEXT_INDENT) }, { text }];
     default:
-      return [time, { text: `- ${entry.text}`, style: DIM }];
+      return [time, { text: `- ${text}`, style: DIM }];
   }
 }
 
