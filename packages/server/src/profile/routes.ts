@@ -109,12 +109,17 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
       throw AppError.validation({ file: 'The upload could not be read.' });
     }
     if (!file) throw AppError.validation({ file: 'Choose a picture to upload.' });
+    let bytes: Buffer;
     try {
-      return await file.toBuffer();
+      bytes = await file.toBuffer();
     } catch (err) {
       if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge();
       throw AppError.validation({ file: 'The upload could not be read.' });
     }
+    // toBuffer() looks for truncation after each chunk and misses it when the limit falls in the
+    // last one, returning the first 5 MB as if they were the whole file; the stream's flag is final.
+    if (file.file.truncated) throw tooLarge();
+    return bytes;
   }
 
   async function announce(user: UserRecord): Promise<void> {
