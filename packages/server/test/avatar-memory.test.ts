@@ -10,8 +10,8 @@ import { spawnServer, type SpawnedServer, type TestUser } from '../src/testing.j
  * one server from 253 MB to 1 GB: each was decoded whole (~200 MB), with nothing to stop eight at once.
  *
  * The bound asserted here is the one README documents for CHATTER_IMAGE_JOBS: at most that many
- * decodes at once, each of at most CHATTER_AVATAR_MAX_PIXELS, a GIF costing ~6 bytes a pixel
- * (2 x 16 MP x 6 B = 192 MB at the defaults), plus 64 MB for the bodies and the JavaScript heap.
+ * decodes at once, each holding at most 6 bytes x CHATTER_AVATAR_MAX_PIXELS (a GIF at the limit:
+ * 2 x 16 MP x 6 B = 192 MB at the defaults), plus 64 MB for the bodies and the JavaScript heap.
  */
 
 const MB = 1024 * 1024;

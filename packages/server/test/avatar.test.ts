@@ -279,6 +279,20 @@ describe('profile pictures: limits', () => {
     assert.equal((await upload(server, user, await picture('png', 2000, 2000))).status, 200);
   });
 
+  test('an interlaced 16-bit PNG needs 10 bytes a pixel to decode: refused at fewer pixels, with a way out', async () => {
+    const user = await server.register('interlaced');
+    const png = (depth: 'rgb16' | 'srgb') =>
+      sharp({ create: { width: 2000, height: 2000, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } } })
+        .toColourspace(depth)
+        .png({ progressive: true })
+        .toBuffer();
+    const deep = await upload(server, user, await png('rgb16'));
+    assert.equal(deep.status, 400, JSON.stringify(deep.body));
+    assert.match(deep.body.error?.details?.fields?.file ?? '', /interlaced PNG .*at most 2\.4 megapixels.*non-interlaced/);
+    // The same pixels at 8 bits (5 bytes a pixel) fit the budget of a GIF at the pixel limit.
+    assert.equal((await upload(server, user, await png('srgb'))).status, 200);
+  });
+
   test('a second upload while the first is being processed: 429 with Retry-After, unread', async () => {
     const user = await server.register('twice');
     // The most pixels this server allows, as a GIF, which is decoded whole: the first takes long

@@ -39,15 +39,31 @@ const tooLarge = () => new AppError('payload_too_large', 'Pictures can be at mos
 const unsupported = () => new AppError('unsupported_media_type', 'Upload a PNG, JPEG, WebP or GIF picture.');
 
 /**
+ * Bytes per pixel that decoding holds at once, from the header, as measured with libvips 8.18.
+ * JPEG and WebP shrink while they decode (libvips reads a 1/8-scale JPEG straight from the DCT: a
+ * 40-megapixel photo needs a few MB; a progressive JPEG ~3 bytes a pixel); non-interlaced PNG
+ * streams through the resize in strips (~1.5). GIF is decoded whole into RGBA plus its indices
+ * (~6), and so is interlaced PNG (each sample, 1 or 2 bytes, plus a quarter).
+ */
+export function decodeBytesPerPixel(meta: Pick<Metadata, 'format' | 'isProgressive' | 'channels' | 'depth'>): number {
+  if (meta.format === 'gif') return 6;
+  if (meta.format === 'png' && meta.isProgressive) return 1.25 * (meta.channels ?? 4) * (meta.depth === 'ushort' ? 2 : 1);
+  return 3;
+}
+
+/** What one decode may hold: a GIF of the most pixels allowed. So a decode costs at most maxPixels x 6 bytes. */
+const DECODE_BUDGET_BYTES_PER_PIXEL = 6;
+
+const megapixels = (pixels: number) => (pixels >= 1_000_000 ? `${Math.floor(pixels / 100_000) / 10} megapixels` : `${Math.floor(pixels)} pixels`);
+
+/**
  * Re-encode to a square WebP: crops to the centre, applies the EXIF orientation, drops every byte
  * of metadata (EXIF, GPS, ICC comments) and, for animations, keeps only the first frame.
  *
  * Decoding bombs (a small file that claims 100,000 x 100,000 pixels) are refused from the header,
- * before any pixel is decoded. What decoding then costs depends on the format: JPEG and WebP shrink
- * while they decode (libvips reads a 1/8-scale JPEG straight from the DCT), so a 40-megapixel photo
- * needs a few MB; non-interlaced PNG streams through the resize in strips (~1.5 bytes a pixel);
- * GIF (~6 bytes a pixel) and interlaced PNG (up to ~10 at 16 bits with alpha) are decoded whole.
- * Hence the pixel limit, and the bound on pictures decoded at once.
+ * before any pixel is decoded: by pixels, and by the memory their format needs to decode, so that
+ * no decode holds more than `maxPixels` x 6 bytes (96 MB at the default 16 megapixels). With at most
+ * CHATTER_IMAGE_JOBS decodes at once, that bounds what pictures can take.
  */
 async function toAvatar(bytes: Buffer, format: ImageFormat, maxPixels: number): Promise<Buffer> {
   let meta: Metadata;
@@ -57,9 +73,14 @@ async function toAvatar(bytes: Buffer, format: ImageFormat, maxPixels: number): 
     throw AppError.validation({ file: 'That picture is damaged or could not be read.' });
   }
   if (meta.format !== format) throw unsupported();
-  if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels) {
-    const limit = maxPixels >= 1_000_000 ? `${Math.floor(maxPixels / 100_000) / 10} megapixels` : `${maxPixels} pixels`;
-    throw AppError.validation({ file: `That picture has too many pixels (at most ${limit}).` });
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > maxPixels) {
+    throw AppError.validation({ file: `That picture has too many pixels (at most ${megapixels(maxPixels)}).` });
+  }
+  const perPixel = decodeBytesPerPixel(meta);
+  if (pixels * perPixel > maxPixels * DECODE_BUDGET_BYTES_PER_PIXEL) {
+    const most = megapixels((maxPixels * DECODE_BUDGET_BYTES_PER_PIXEL) / perPixel);
+    throw AppError.validation({ file: `That picture has too many pixels for an interlaced PNG of its depth (at most ${most}). Save it as JPEG, or as a non-interlaced PNG.` });
   }
   try {
     // resize() lets libvips pick the shrink-on-load factor for JPEG and WebP (fastShrinkOnLoad).
