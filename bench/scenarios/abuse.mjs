@@ -151,7 +151,13 @@ function openSocket(target, token, { localAddress, deadline, onFrames = () => {}
       handshakeTimeout: Math.max(100, deadline - performance.now()),
     });
     let hello = null;
+    let settled = false;
+    // An upgrade that is accepted but never followed by hello must not hold the attack past its deadline.
+    const timer = setTimeout(() => done({ refused: 'no hello by the deadline' }), Math.max(100, deadline - performance.now()));
     const done = (value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       if (value.refused) ws.terminate();
       resolve(value);
     };
