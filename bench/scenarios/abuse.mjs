@@ -14,6 +14,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import WebSocket from 'ws';
 import { BENCH_PASSWORD, registerUsers } from '../lib/chatter-setup.mjs';
 import { readMemoryKiB } from '../lib/proc.mjs';
+import { RAISED_LIMITS } from '../lib/targets.mjs';
 import { Histogram } from '../lib/stats.mjs';
 import { BenchClient, connectAll, nowMicros, sleep, startSenders } from '../load/clients.mjs';
 import { chatterWsPath, frameType, parseFrame, splitFrames } from '../load/protocols.mjs';
@@ -469,9 +470,9 @@ export default {
       rounds: 1,
       chatterDataDir: 'own',
       bcryptCost: 12,
-      // The server's own limits: the bench raises message and sign-in limits for its senders, and
-      // an empty variable means the default.
-      targetEnv: () => ({ CHATTER_MESSAGES_PER_SECOND: '', CHATTER_MESSAGE_BURST: '', CHATTER_LOGIN_MAX_PER_USER: '', CHATTER_LOGIN_MAX_PER_IP: '' }),
+      // The server's own limits: every limit the bench raises is put back (an empty variable means
+      // the default).
+      targetEnv: () => Object.fromEntries(Object.keys(RAISED_LIMITS).map((name) => [name, ''])),
       steps: ATTACKS.map((a) => ({ key: a.key, params: { attack: a.key, ...common, ...a.params } })),
     };
   },

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '@chatter/server/testing';
 import { Histogram } from '../lib/stats.mjs';
+import { RAISED_LIMITS, chatterEnv } from '../lib/targets.mjs';
 import abuse, {
   ATTACKER_USERS,
   ATTACKS,
@@ -39,7 +40,12 @@ describe('abuse scenario: payloads', () => {
       assert.deepEqual(plan.steps.map((s: { key: string }) => s.key), ['resume', 'history', 'sockets', 'bodies', 'avatars', 'registrations']);
       assert.equal(plan.chatterDataDir, 'own');
       const env = plan.targetEnv('chatter', plan.steps[0]);
-      for (const name of ['CHATTER_MESSAGES_PER_SECOND', 'CHATTER_MESSAGE_BURST', 'CHATTER_LOGIN_MAX_PER_USER', 'CHATTER_LOGIN_MAX_PER_IP']) assert.equal(env[name], '', name);
+      // Every limit the bench raises for its load is put back to the server's default.
+      const raised = chatterEnv({ port: 1, dataDir: '/tmp/x' });
+      const names = Object.keys(raised).filter((name) => raised[name] === '1000000');
+      assert.ok(names.includes('CHATTER_MESSAGES_PER_SECOND') && names.includes('CHATTER_LOGIN_MAX_PER_IP'));
+      for (const name of names) assert.equal(env[name], '', name);
+      assert.deepEqual(Object.keys(env).sort(), Object.keys(RAISED_LIMITS).sort());
       const p = plan.steps[0].params;
       // Bounded: every step ends within its budget plus fixed waits, so the scenario cannot hang.
       assert.ok(p.budgetMs <= 7000 && p.baselineMs + p.warmupMs + p.drainMs <= 5000);
