@@ -92,27 +92,51 @@ describe('abuse scenario: labels and verdicts', () => {
 });
 
 describe('abuse scenario: end to end', () => {
-  let server: TestServer | undefined;
-  after(() => server?.close());
+  const servers: TestServer[] = [];
+  after(() => Promise.all(servers.map((s) => s.close())));
 
-  test('an attack runs in its worker within its budget, and the report judges it', async () => {
-    server = await startTestServer();
-    const tokens = [];
+  const common = { rate: 15, warmupMs: 200, baselineMs: 600, minWindowMs: 600, budgetMs: 5000, drainMs: 1500, holdMs: 100 };
+
+  /** One step on a fresh server, as the bench runs it (a reused server would see its clientIds again). */
+  async function run(params: Record<string, unknown>) {
+    const server = await startTestServer();
+    servers.push(server);
+    const tokens: { username: string; id: number; token: string }[] = [];
     for (let i = 0; i < NORMAL_USERS + ATTACKER_USERS; i++) {
       const u = await server.register(`abuse_smoke_${i}`, 'bench-password-1');
       tokens.push({ username: u.username, id: u.user.id, token: u.token });
     }
     const port = Number(new URL(server.url).port);
-    const params = { attack: 'bodies', rate: 15, warmupMs: 200, baselineMs: 600, minWindowMs: 600, budgetMs: 5000, drainMs: 1500, holdMs: 100, requests: 6, bytes: 20_000, concurrency: 3 };
     const started = Date.now();
     const result = await abuse.load(params, {
       // The server runs in this process: its RSS is this process's.
       target: { kind: 'chatter', host: '127.0.0.1', port, url: server.url, pid: process.pid },
       tokens,
-      extra: { attackerAddress: '127.0.66.66', stamp: 'smoke', seededLastSeq: 0 },
+      extra: { attackerAddress: '127.0.66.66', stamp: `smoke${started}`, seededLastSeq: 0 },
       log: () => {},
     });
     assert.ok(Date.now() - started < 15_000, 'bounded');
+    return result;
+  }
+
+  test('sockets and frame floods: the attacker opens its sockets, sends, and every answer is counted', async () => {
+    const sockets = await run({ ...common, attack: 'sockets', sockets: 5, perSocket: 2 });
+    assert.equal(sockets.attacker.outcomes.opened, 5, JSON.stringify(sockets.attacker));
+    const answered = Object.entries(sockets.attacker.outcomes as Record<string, number>)
+      .filter(([label]) => label === 'ack' || label.startsWith('error '))
+      .reduce((sum, [, n]) => sum + n, 0);
+    assert.equal(answered, 10, 'every message acked or refused');
+    assert.match(sockets.attacker.notes, /of 10 messages stored/);
+
+    const history = await run({ ...common, attack: 'history', frames: 20 });
+    assert.equal(history.attacker.attempted, 20);
+    const counted = Object.values(history.attacker.outcomes as Record<string, number>).reduce((a, b) => a + b, 0);
+    assert.ok(counted >= 1 && counted <= 21, JSON.stringify(history.attacker));
+  });
+
+  test('an attack runs in its worker within its budget, and the report judges it', async () => {
+    const params = { ...common, attack: 'bodies', requests: 6, bytes: 20_000, concurrency: 3 };
+    const result = await run(params);
     assert.equal(result.attack, 'bodies');
     assert.equal(result.attacker.attempted, 6);
     assert.equal(Object.values(result.attacker.outcomes as Record<string, number>).reduce((a, b) => a + b, 0), 6, JSON.stringify(result.attacker));
