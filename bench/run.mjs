@@ -4,7 +4,7 @@
 //
 // Options:
 //   --quick               small counts and short windows
-//   --only a,b            scenarios to run (ids: fanout, idle, reconnect, logins, history)
+//   --only a,b            scenarios to run (ids: fanout, idle, reconnect, logins, history, web, abuse)
 //   --targets a,b         servers to run (chatter, socketio, ws-floor)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
@@ -217,7 +217,8 @@ async function main() {
         if (profileDir) mkdirSync(profileDir, { recursive: true });
         server = await startTarget(target, {
           cpu: serverCpu,
-          dataDir: prepared.dataDir ?? sharedDataDir,
+          // A scenario may give each step its own database (prepared.dataDirs[step.key]).
+          dataDir: prepared.dataDirs?.[step.key] ?? prepared.dataDir ?? sharedDataDir,
           bcryptCost: plan.bcryptCost ?? 4,
           env: plan.targetEnv?.(target, step) ?? {},
           inspect: Boolean(profileDir),
@@ -370,7 +371,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     section.push('', `_${data.runs.length} runs in ${num(data.seconds, 0)} s; machine load average (1 min) ${num(data.loadAverage[0], 1)} before, ${num(data.loadAverage[1], 1)} after (2 cores: above ~2 means other processes competed); raw results in \`bench/results/${relative(join(ROOT, 'bench/results'), resultsDir)}/${scenario.id}.json\`._`);
     sections.push(section.join('\n'));
   }
-  md.push('## Summary against the targets of issues 3 (web app) and 4 (server)');
+  md.push('## Summary against the targets of issues 3 (web app), 4 (server) and 9 (abuse)');
   md.push('');
   if (allVerdicts.length) {
     md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, v.met === null ? 'not judged' : v.met ? '**met**' : '**not met**'])));

@@ -40,8 +40,11 @@ function makeGetJson() {
 
 const REQUIRED_COLUMNS = ['room_id', 'seq', 'author_id', 'client_id', 'text', 'created_at'];
 
-/** Write `count` messages into room `general` of a migrated Chatter database, in one transaction. */
-export function seedMessages(dbFile, { count, authorIds }) {
+/**
+ * Write `count` messages into room `general` of a migrated Chatter database, in one transaction.
+ * `textOf(i)` gives message i's text (default: a few words).
+ */
+export function seedMessages(dbFile, { count, authorIds, textOf }) {
   const db = new Database(dbFile);
   try {
     db.pragma('journal_mode = WAL');
@@ -57,9 +60,12 @@ export function seedMessages(dbFile, { count, authorIds }) {
     const t0 = Date.now() - count * 1000;
     db.transaction(() => {
       for (let i = 1; i <= count; i++) {
-        const len = 3 + (i % 17);
-        let text = `#${i}`;
-        for (let k = 0; k < len; k++) text += ' ' + words[(i * 7 + k * 3) % words.length];
+        let text = textOf?.(i);
+        if (text === undefined) {
+          const len = 3 + (i % 17);
+          text = `#${i}`;
+          for (let k = 0; k < len; k++) text += ' ' + words[(i * 7 + k * 3) % words.length];
+        }
         insert.run('general', base + i, authorIds[i % authorIds.length], `seed-${i}`, text, t0 + i * 1000);
       }
       db.prepare("UPDATE rooms SET last_seq = ? WHERE id = 'general'").run(base + count);

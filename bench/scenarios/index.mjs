@@ -13,8 +13,9 @@ import reconnect from './reconnect.mjs';
 import logins from './logins.mjs';
 import history from './history.mjs';
 import web from './web.mjs';
+import abuse from './abuse.mjs';
 
-export const SCENARIOS = [fanout, idle, reconnect, logins, history, web];
+export const SCENARIOS = [fanout, idle, reconnect, logins, history, web, abuse];
 
 export function scenarioById(id) {
   const s = SCENARIOS.find((x) => x.id === id);

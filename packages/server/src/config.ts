@@ -41,6 +41,12 @@ export interface Config {
   loginIpWindowMs: number;
   /** Built web app to serve at `/`; skipped when the folder does not exist. */
   webDir: string;
+  /** Pictures with more pixels than this (read from the header) are refused before decoding. */
+  avatarMaxPixels: number;
+  /** Pictures decoded at once in the whole process; each user has at most one in progress. */
+  imageJobs: number;
+  /** Avatar changes (uploads that reach decoding, removals) per user per hour. */
+  avatarChangesPerHour: number;
 }
 
 export class ConfigError extends Error {}
@@ -103,6 +109,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     loginMaxPerIp: read(env, 'CHATTER_LOGIN_MAX_PER_IP', 50, int(1, 1_000_000), 'a whole number >= 1'),
     loginIpWindowMs: read(env, 'CHATTER_LOGIN_IP_WINDOW_S', 60, int(1, 86_400), 'seconds, 1-86400') * 1000,
     webDir: resolve(read(env, 'CHATTER_WEB_DIR', defaultWebDir, (r) => r, 'a directory path')),
+    avatarMaxPixels: read(env, 'CHATTER_AVATAR_MAX_PIXELS', 16_000_000, int(65_536, 268_402_689), 'a whole number of pixels, 65536-268402689'),
+    imageJobs: read(env, 'CHATTER_IMAGE_JOBS', 2, int(1, 64), 'a whole number 1-64'),
+    avatarChangesPerHour: read(env, 'CHATTER_AVATAR_CHANGES_PER_HOUR', 10, int(1, 1_000_000), 'a whole number >= 1'),
   };
   return { ...config, ...overrides };
 }

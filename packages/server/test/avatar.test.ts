@@ -1,5 +1,7 @@
 import { decodeServerMessage, type ServerFrame } from '@chatter/protocol';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -25,7 +27,8 @@ describe('profile pictures', () => {
   let bob: TestUser;
 
   before(async () => {
-    server = await startTestServer();
+    // This suite changes alice's picture dozens of times; the hourly limit has its own suite below.
+    server = await startTestServer({ avatarChangesPerHour: 1000 });
     alice = await server.register('alice');
     bob = await server.register('bob');
   });
@@ -122,9 +125,12 @@ describe('profile pictures', () => {
     const big = Buffer.alloc(5 * MB + 1, 0);
     (await picture('png')).copy(big); // a real PNG signature at the front: size is checked first
     await expectError(await put(big, { 'content-type': 'image/png' }), 413, 'payload_too_large');
-    const form = new FormData();
-    form.append('file', new Blob([big], { type: 'image/png' }), 'big.png');
-    await expectError(await put(form), 413, 'payload_too_large');
+    // Several times: the multipart reader used to miss the overflow when it fell in the last chunk.
+    for (let i = 0; i < 5; i++) {
+      const form = new FormData();
+      form.append('file', new Blob([big], { type: 'image/png' }), 'big.png');
+      await expectError(await put(form), 413, 'payload_too_large');
+    }
   });
 
   test('exactly 5 MB is within the limit (a large real picture)', async () => {
@@ -225,5 +231,108 @@ describe('profile pictures', () => {
     const presence = await later.next('presence');
     assert.equal(presence.users.find((u) => u.id === alice.user.id)?.avatarUrl, url, 'presence lists the new picture');
     await Promise.all([a.close(), b.close(), later.close()]);
+  });
+});
+
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  body: { user?: { avatarUrl: string | null }; error?: { code: string; message: string; details?: { retryAfter?: number; fields?: Record<string, string> } } };
+}
+
+async function upload(server: TestServer, user: TestUser, body: Buffer): Promise<Answer> {
+  const res = await fetch(`${server.url}/api/me/avatar`, { method: 'PUT', headers: { authorization: `Bearer ${user.token}` }, body });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Answer['body'] };
+}
+
+async function removeAvatar(server: TestServer, user: TestUser): Promise<Answer> {
+  const res = await fetch(`${server.url}/api/me/avatar`, { method: 'DELETE', headers: { authorization: `Bearer ${user.token}` } });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Answer['body'] };
+}
+
+function assertRetry(answer: Answer, status: number, code: string): void {
+  assert.equal(answer.status, status, JSON.stringify(answer.body));
+  assert.equal(answer.body.error?.code, code);
+  const seconds = Number(answer.retryAfter);
+  assert.ok(Number.isInteger(seconds) && seconds >= 1, `Retry-After: ${answer.retryAfter}`);
+  assert.equal(answer.body.error?.details?.retryAfter, seconds, 'details.retryAfter matches the header');
+}
+
+describe('profile pictures: limits', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ avatarChangesPerHour: 3, avatarMaxPixels: 4_000_000 });
+  });
+  after(() => server.close());
+
+  test('the avatars folder is private (0700)', () => {
+    assert.equal(statSync(join(server.dataDir, 'avatars')).mode & 0o777, 0o700);
+  });
+
+  test('more pixels than CHATTER_AVATAR_MAX_PIXELS: 400 naming the limit', async () => {
+    const user = await server.register('pixels');
+    const answer = await upload(server, user, await picture('png', 2001, 2000));
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.equal(answer.body.error?.code, 'validation_failed');
+    assert.match(answer.body.error?.details?.fields?.file ?? '', /at most 4 megapixels/);
+    assert.equal((await upload(server, user, await picture('png', 2000, 2000))).status, 200);
+  });
+
+  test('an interlaced 16-bit PNG needs 10 bytes a pixel to decode: refused at fewer pixels, with a way out', async () => {
+    const user = await server.register('interlaced');
+    const png = (depth: 'rgb16' | 'srgb') =>
+      sharp({ create: { width: 2000, height: 2000, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } } })
+        .toColourspace(depth)
+        .png({ progressive: true })
+        .toBuffer();
+    const deep = await upload(server, user, await png('rgb16'));
+    assert.equal(deep.status, 400, JSON.stringify(deep.body));
+    assert.match(deep.body.error?.details?.fields?.file ?? '', /interlaced PNG .*at most 2\.4 megapixels.*non-interlaced/);
+    // The same pixels at 8 bits (5 bytes a pixel) fit the budget of a GIF at the pixel limit.
+    assert.equal((await upload(server, user, await png('srgb'))).status, 200);
+  });
+
+  test('a second upload while the first is being processed: 429 with Retry-After, unread', async () => {
+    const user = await server.register('twice');
+    // The most pixels this server allows, as a GIF, which is decoded whole: the first takes long
+    // enough that the second, sent at the same moment, arrives while it is in progress.
+    const gif = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#2a6' } }).gif().toBuffer();
+    const answers = await Promise.all([upload(server, user, gif), upload(server, user, gif)]);
+    const refused = answers.filter((a) => a.status === 429);
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 429], JSON.stringify(answers.map((a) => a.body)));
+    assertRetry(refused[0]!, 429, 'rate_limited');
+    // Once the first is done, the user may upload again.
+    assert.equal((await upload(server, user, gif)).status, 200);
+  });
+
+  test('changes are limited per user per hour: 429 with Retry-After; other users are not affected', async () => {
+    const carol = await server.register('carol');
+    const dave = await server.register('dave');
+    for (let i = 0; i < 3; i++) assert.equal((await upload(server, carol, await picture('png'))).status, 200, `change ${i + 1}`);
+    const refused = await upload(server, carol, await picture('png'));
+    assertRetry(refused, 429, 'rate_limited');
+    assert.ok(Number(refused.retryAfter) <= 3600);
+    // A removal is a change too, and is refused the same way.
+    assertRetry(await removeAvatar(server, carol), 429, 'rate_limited');
+    assert.equal((await upload(server, dave, await picture('png'))).status, 200);
+  });
+
+  test('removing a picture the user does not have changes nothing: same answer, no user_updated, not counted', async () => {
+    const erin = await server.register('erin');
+    const watcher = await server.register('watcher');
+    const ws = connect(server.wsUrl, { token: watcher.token, params: { history: '0' } });
+    await ws.next('hello');
+    for (let i = 0; i < 5; i++) {
+      const answer = await removeAvatar(server, erin);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.user?.avatarUrl, null);
+    }
+    // The marker: a real change. The first user_updated about erin must be this one, not a removal.
+    const uploaded = await upload(server, erin, await picture('png'));
+    assert.equal(uploaded.status, 200, 'five no-op removals did not use up the three changes an hour');
+    const frame = await ws.next('user_updated', (f) => f.user.id === erin.user.id);
+    assert.equal(frame.user.avatarUrl, uploaded.body.user?.avatarUrl);
+    await ws.close();
   });
 });

@@ -41,6 +41,9 @@ describe('loadConfig', () => {
       loginMaxPerIp: 50,
       loginIpWindowMs: 60_000,
       webDir: config.webDir,
+      avatarMaxPixels: 16_000_000,
+      imageJobs: 2,
+      avatarChangesPerHour: 10,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -78,6 +81,9 @@ describe('loadConfig', () => {
       CHATTER_LOGIN_MAX_PER_IP: '7',
       CHATTER_LOGIN_IP_WINDOW_S: '30',
       CHATTER_WEB_DIR: '/srv/chatter-web',
+      CHATTER_AVATAR_MAX_PIXELS: '1000000',
+      CHATTER_IMAGE_JOBS: '1',
+      CHATTER_AVATAR_CHANGES_PER_HOUR: '3',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -107,6 +113,9 @@ describe('loadConfig', () => {
       loginMaxPerIp: 7,
       loginIpWindowMs: 30_000,
       webDir: resolve('/srv/chatter-web'),
+      avatarMaxPixels: 1_000_000,
+      imageJobs: 1,
+      avatarChangesPerHour: 3,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -162,6 +171,11 @@ describe('loadConfig', () => {
     ['CHATTER_LOGIN_USER_WINDOW_S', '0'],
     ['CHATTER_LOGIN_MAX_PER_IP', 'many'],
     ['CHATTER_LOGIN_IP_WINDOW_S', '86401'],
+    ['CHATTER_AVATAR_MAX_PIXELS', '1000'],
+    ['CHATTER_AVATAR_MAX_PIXELS', '16M'],
+    ['CHATTER_IMAGE_JOBS', '0'],
+    ['CHATTER_IMAGE_JOBS', '2.5'],
+    ['CHATTER_AVATAR_CHANGES_PER_HOUR', '0'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {
