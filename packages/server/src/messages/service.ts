@@ -64,14 +64,22 @@ export class MessageService {
     }
   }
 
+  /**
+   * Never rejects and always clears `inFlight`: a throw after a commit (a callback, a socket write,
+   * the bus) must cost at most that one delivery. If it escaped, `inFlight` would stay set and every
+   * later send would queue forever behind it.
+   */
   private async flush(): Promise<void> {
     this.scheduled = false;
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      this.inFlight = this.commit(batch);
-      await this.inFlight;
-      this.inFlight = null;
+      this.inFlight = this.commit(batch).catch((err: unknown) => this.log.error({ err, batch: batch.length }, 'message batch failed'));
+      try {
+        await this.inFlight;
+      } finally {
+        this.inFlight = null;
+      }
     }
   }
 
@@ -81,26 +89,39 @@ export class MessageService {
       results = await this.store.appendMessages(batch.map((p) => p.row));
     } catch (err) {
       this.log.error({ err, batch: batch.length }, 'storing messages failed');
-      for (const p of batch) p.done({ ok: false, error: new AppError('internal', 'The message could not be stored. Try again.') });
+      const error = new AppError('internal', 'The message could not be stored. Try again.');
+      for (const p of batch) this.guard('send callback', () => p.done({ ok: false, error }));
       return;
     }
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       const result = results[i]!;
       if (!result.ok) {
-        p.done({ ok: false, error: new AppError('room_not_found') });
+        this.guard('send callback', () => p.done({ ok: false, error: new AppError('room_not_found') }));
         continue;
       }
       const m = result.message;
-      p.done({
-        ok: true,
-        ack: { type: 'ack', clientId: m.clientId, room: m.roomId, id: m.id, seq: m.seq, createdAt: new Date(m.createdAt).toISOString(), duplicate: result.duplicate },
-      });
+      // Each step is guarded on its own: the message is durable whatever a callback does, so its
+      // sender's failure must not keep it from the room, nor the rest of the batch from theirs.
+      this.guard('send callback', () =>
+        p.done({
+          ok: true,
+          ack: { type: 'ack', clientId: m.clientId, room: m.roomId, id: m.id, seq: m.seq, createdAt: new Date(m.createdAt).toISOString(), duplicate: result.duplicate },
+        }),
+      );
       // A duplicate was already fanned out when first stored; receivers that missed it resume.
       if (!result.duplicate) {
         const frame: MessageFrame = { type: 'message', message: present(m, p.request.author) };
-        this.bus.publish({ kind: 'room', room: m.roomId, frame: JSON.stringify(frame), seq: m.seq });
+        this.guard('publish', () => this.bus.publish({ kind: 'room', room: m.roomId, frame: JSON.stringify(frame), seq: m.seq }));
       }
+    }
+  }
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, `${what} threw after a commit`);
     }
   }
 
