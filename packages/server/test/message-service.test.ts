@@ -1,13 +1,15 @@
-import { DEFAULT_ROOM, type AckFrame, type Message } from '@chatter/protocol';
+import { DEFAULT_ROOM, LIMITS, type AckFrame, type Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { InProcessBus } from '../src/bus/memory.js';
 import type { BusEvent } from '../src/bus/types.js';
+import { AppError } from '../src/errors.js';
+import { MessageService } from '../src/messages/service.js';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
 import { call } from './http-helpers.js';
 import { connect, uniqueName } from './wsclient.js';
 
-/* MessageService keeps committing whatever happens after a commit. */
+/* MessageService: it keeps committing whatever happens after a commit, and the text it stores is the text everyone sees. */
 
 /** The in-process bus, except that publish throws while `failing` is set (a double at our own seam). */
 class FlakyBus extends InProcessBus {
@@ -104,5 +106,79 @@ describe('MessageService keeps committing after a throw', () => {
     await server.app.messages.drain();
     await done;
     await sendVia(server, alice, uniqueName('drain-after'), 'still writing');
+  });
+});
+
+describe('message text: one text for every path', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  before(async () => {
+    server = await startTestServer({ messagesPerSecond: 1000, messageBurst: 1000 });
+    alice = await server.register(uniqueName('alice'));
+  });
+  after(() => server.close());
+
+  /** Send over WebSocket; return what the live reader got, what a newly connected reader got, and what REST history returns. */
+  async function roundTrip(text: string): Promise<{ live: string; initial: string; rest: string }> {
+    const clientId = uniqueName('t');
+    const reader = connect(server.wsUrl, { token: alice.token, params: { history: '0' } });
+    await reader.next('hello');
+    const a = connect(server.wsUrl, { token: alice.token, params: { history: '0' } });
+    await a.next('hello');
+    a.send({ type: 'send', room: DEFAULT_ROOM, clientId, text });
+    const ack = await a.next('ack', (f) => f.clientId === clientId);
+    const live = (await reader.next('message', (f) => f.message.clientId === clientId)).message.text;
+    const later = connect(server.wsUrl, { token: alice.token, params: { history: '1' } });
+    const initial = (await later.next('history', (f) => f.room === DEFAULT_ROOM)).messages[0]!;
+    assert.equal(initial.seq, ack.seq);
+    const page = await call(server.url, 'GET', `/api/rooms/${DEFAULT_ROOM}/messages?after=${ack.seq - 1}&limit=1`, { token: alice.token });
+    await Promise.all([reader.close(), a.close(), later.close()]);
+    return { live, initial: initial.text, rest: page.body.messages[0].text };
+  }
+
+  for (const [name, sent, expected] of [
+    ['a lone high surrogate becomes U+FFFD', 'before \ud83d after', 'before \ufffd after'],
+    ['a lone low surrogate becomes U+FFFD', '\ude00 tail', '\ufffd tail'],
+    ['a surrogate pair is kept', 'emoji \ud83d\ude00', 'emoji 😀'],
+    ['decomposed text is stored composed (NFC)', 'cafe\u0301', 'caf\u00e9'],
+    ['CR LF and CR become LF; tabs stay', 'one\r\ntwo\rthree\tfour', 'one\ntwo\nthree\tfour'],
+  ] as const) {
+    test(`${name}: live, reconnecting and REST readers see the same text`, async () => {
+      const seen = await roundTrip(sent);
+      assert.deepEqual(seen, { live: expected, initial: expected, rest: expected });
+    });
+  }
+
+  for (const [name, text] of [
+    ['NUL', 'a\u0000b'],
+    ['ESC (a terminal escape)', 'red \u001b[31m text'],
+    ['BEL', 'ding\u0007'],
+    ['form feed', 'page\u000cbreak'],
+    ['DEL', 'x\u007f'],
+    ['C1 CSI', 'x\u009b31m'],
+    ['C1 NEL', 'x\u0085y'],
+  ] as const) {
+    test(`a message with ${name} is refused: validation_failed on text, nothing stored`, async () => {
+      const clientId = uniqueName('ctl');
+      const a = connect(server.wsUrl, { token: alice.token, params: { history: '0' } });
+      await a.next('hello');
+      a.send({ type: 'send', room: DEFAULT_ROOM, clientId, text });
+      const error = await a.next('error', (f) => f.ref === clientId);
+      assert.equal(error.code, 'validation_failed');
+      assert.match(String((error.details?.fields as Record<string, string> | undefined)?.text), /control characters/);
+      // A later marker proves nothing was stored or fanned out for the refused one.
+      a.send({ type: 'send', room: DEFAULT_ROOM, clientId: `${clientId}-marker`, text: 'marker' });
+      await a.next('message', (f) => f.message.clientId === `${clientId}-marker`);
+      assert.equal(a.all('message').filter((f) => f.message.clientId === clientId).length, 0);
+      assert.equal(a.all('ack').filter((f) => f.clientId === clientId).length, 0);
+      await a.close();
+    });
+  }
+
+  test('checkText counts the length after normalising: a composed-length-OK text is accepted however it was keyed', () => {
+    const decomposed = 'e\u0301'.repeat(LIMITS.messageMaxChars);
+    assert.equal(MessageService.checkText(decomposed), '\u00e9'.repeat(LIMITS.messageMaxChars));
+    assert.throws(() => MessageService.checkText('\u00e9'.repeat(LIMITS.messageMaxChars + 1)), (err: AppError) => err.code === 'validation_failed' && 'text' in (err.details?.fields ?? {}));
+    assert.throws(() => MessageService.checkText(' \r\n\t '), (err: AppError) => err.code === 'validation_failed' && /empty/.test(err.details?.fields?.text ?? ''));
   });
 });
