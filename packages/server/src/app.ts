@@ -15,6 +15,7 @@ import { InProcessBus } from './bus/memory.js';
 import type { FanoutBus } from './bus/types.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
+import { proxyTrust } from './http/client-ip.js';
 import { isAllowedOrigin } from './http/origin.js';
 import { loggerOptions } from './logger.js';
 import messageRoutes from './messages/routes.js';
@@ -54,7 +55,9 @@ export interface AppDeps {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
-    trustProxy: config.trustProxy,
+    // A function, not the setting itself: Fastify reads a bare number as "trust nobody", and this
+    // way request.ip and clientIp() cannot disagree.
+    trustProxy: proxyTrust(config.trustProxy),
     bodyLimit: 1024 * 1024,
     // One line per request is noise at info level; debug shows them.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),

@@ -90,7 +90,7 @@ describe('loadConfig', () => {
       sessionTtlMs: 1_800_000,
       allowedOrigins: ['https://chat.example.com', 'http://localhost:5173'],
       cookieSecure: true,
-      trustProxy: true,
+      trustProxy: 1,
       maxFrameBytes: 131_072,
       sendBufferCap: 65_536,
       messagesPerSecond: 2.5,
@@ -112,6 +112,11 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'false' }).cookieSecure, false);
     assert.equal(loadConfig({ CHATTER_TRUST_PROXY: '0' }).trustProxy, false);
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: 'false' }).trustProxy, false);
+    // `true` once trusted any X-Forwarded-For chain; it now means the one reverse proxy in front.
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: 'true' }).trustProxy, 1);
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ CHATTER_TRUST_PROXY: '10.0.0.1, 10.0.0.0/8,fd00::/8,loopback' }).trustProxy, ['10.0.0.1', '10.0.0.0/8', 'fd00::/8', 'loopback']);
     assert.equal(loadConfig({ CHATTER_PORT: '0' }).port, 0);
     assert.equal(loadConfig({ CHATTER_PORT: '65535' }).port, 65535);
   });
@@ -143,6 +148,10 @@ describe('loadConfig', () => {
     ['CHATTER_ALLOWED_ORIGINS', 'https://ok.example.com,ftp://bad.example.com'],
     ['CHATTER_COOKIE_SECURE', 'maybe'],
     ['CHATTER_TRUST_PROXY', 'y'],
+    ['CHATTER_TRUST_PROXY', '33'],
+    ['CHATTER_TRUST_PROXY', '-1'],
+    ['CHATTER_TRUST_PROXY', '10.0.0.1,proxy.example.com'],
+    ['CHATTER_TRUST_PROXY', '10.0.0.0/33'],
     ['CHATTER_MAX_FRAME_BYTES', '100'],
     ['CHATTER_MAX_FRAME_BYTES', '64k'],
     ['CHATTER_SEND_BUFFER_CAP', '1'],
