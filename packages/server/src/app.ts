@@ -58,7 +58,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // A function, not the setting itself: Fastify reads a bare number as "trust nobody", and this
     // way request.ip and clientIp() cannot disagree.
     trustProxy: proxyTrust(config.trustProxy),
-    bodyLimit: 1024 * 1024,
+    // Routes that take more (the picture upload) set their own limit.
+    bodyLimit: config.bodyLimitBytes,
     // One line per request is noise at info level; debug shows them.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
     ajv: { customOptions: { strict: false } },

@@ -47,6 +47,8 @@ export interface Config {
   loginIpWindowMs: number;
   /** Built web app to serve at `/`; skipped when the folder does not exist. */
   webDir: string;
+  /** Largest JSON request body (bytes); routes that take uploads set their own. */
+  bodyLimitBytes: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -132,6 +134,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     loginMaxPerIp: read(env, 'CHATTER_LOGIN_MAX_PER_IP', 50, int(1, 1_000_000), 'a whole number >= 1'),
     loginIpWindowMs: read(env, 'CHATTER_LOGIN_IP_WINDOW_S', 60, int(1, 86_400), 'seconds, 1-86400') * 1000,
     webDir: resolve(read(env, 'CHATTER_WEB_DIR', defaultWebDir, (r) => r, 'a directory path')),
+    bodyLimitBytes: read(env, 'CHATTER_BODY_LIMIT_BYTES', 16_384, int(1024, 16 * 1024 * 1024), 'bytes, 1024-16777216'),
   };
   return { ...config, ...overrides };
 }

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       loginMaxPerIp: 50,
       loginIpWindowMs: 60_000,
       webDir: config.webDir,
+      bodyLimitBytes: 16_384,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -78,6 +79,7 @@ describe('loadConfig', () => {
       CHATTER_LOGIN_MAX_PER_IP: '7',
       CHATTER_LOGIN_IP_WINDOW_S: '30',
       CHATTER_WEB_DIR: '/srv/chatter-web',
+      CHATTER_BODY_LIMIT_BYTES: '32768',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -107,6 +109,7 @@ describe('loadConfig', () => {
       loginMaxPerIp: 7,
       loginIpWindowMs: 30_000,
       webDir: resolve('/srv/chatter-web'),
+      bodyLimitBytes: 32_768,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -171,6 +174,8 @@ describe('loadConfig', () => {
     ['CHATTER_LOGIN_USER_WINDOW_S', '0'],
     ['CHATTER_LOGIN_MAX_PER_IP', 'many'],
     ['CHATTER_LOGIN_IP_WINDOW_S', '86401'],
+    ['CHATTER_BODY_LIMIT_BYTES', '100'],
+    ['CHATTER_BODY_LIMIT_BYTES', '16k'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -165,8 +165,8 @@ describe('HTTP', () => {
       }
     });
 
-    test('a body over the 1 MiB limit -> 413 payload_too_large', async () => {
-      const body = JSON.stringify({ username: 'x', password: 'y'.repeat(1024 * 1024 + 1) });
+    test('a body over the 16 KiB limit -> 413 payload_too_large', async () => {
+      const body = JSON.stringify({ username: 'x', password: 'y'.repeat(16 * 1024 + 1) });
       expectError(await call(url, 'POST', '/api/login', { raw: body }), 413, 'payload_too_large');
     });
   });
