@@ -16,6 +16,7 @@ import type { FanoutBus } from './bus/types.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { proxyTrust } from './http/client-ip.js';
+import { securityHeaders } from './http/headers.js';
 import { isAllowedOrigin } from './http/origin.js';
 import { loggerOptions } from './logger.js';
 import messageRoutes from './messages/routes.js';
@@ -89,6 +90,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       const result = validator.check(value);
       return result.ok ? { value: result.value } : { error: AppError.validation(result.fields) };
     };
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers(securityHeaders(request.url));
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
