@@ -2,7 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { DEFAULT_ROOM, ERRORS, ErrorResponse, HealthResponse, PROTOCOL_VERSION } from '@chatter/protocol';
+import { DEFAULT_ROOM, ErrorResponse, HealthResponse, PROTOCOL_VERSION } from '@chatter/protocol';
 import { compile } from '@chatter/protocol/validate';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -16,6 +16,7 @@ import type { FanoutBus } from './bus/types.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { proxyTrust } from './http/client-ip.js';
+import { clientErrorHandler, frameworkErrors, mapFrameworkError } from './http/errors.js';
 import { securityHeaders } from './http/headers.js';
 import { isAllowedOrigin } from './http/origin.js';
 import { loggerOptions } from './logger.js';
@@ -61,6 +62,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     trustProxy: proxyTrust(config.trustProxy),
     // Routes that take more (the picture upload) set their own limit.
     bodyLimit: config.bodyLimitBytes,
+    // The longest id any route takes is a room id (64 characters); longer is refused before routing.
+    routerOptions: { maxParamLength: 100 },
+    frameworkErrors,
+    clientErrorHandler,
     // One line per request is noise at info level; debug shows them.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
     ajv: { customOptions: { strict: false } },
@@ -199,24 +204,4 @@ function convertParams(schema: TSchema, data: unknown): unknown {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function mapFrameworkError(error: FastifyError): AppError | null {
-  switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError('invalid_json');
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('payload_too_large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('unsupported_media_type', 'Send JSON (Content-Type: application/json).');
-    case 'FST_ERR_VALIDATION':
-      return AppError.validation({}, error.message);
-  }
-  if (error.statusCode === 400 && error instanceof SyntaxError) return new AppError('invalid_json');
-  if (error.statusCode && error.statusCode < 500) {
-    const code = (Object.entries(ERRORS).find(([, e]) => e.status === error.statusCode)?.[0] ?? 'validation_failed') as keyof typeof ERRORS;
-    return new AppError(code);
-  }
-  return null;
 }
