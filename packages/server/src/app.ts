@@ -28,6 +28,9 @@ import type { ChatStore } from './storage/types.js';
 
 export const VERSION = '0.1.0';
 
+/** Longest part of an unknown path a 404 quotes back. */
+const MAX_ECHOED_PATH = 100;
+
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
@@ -116,7 +119,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (serveWeb && request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html')) {
       return reply.sendFile('index.html');
     }
-    reply.status(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody());
+    // The path is echoed to help a developer, but never whole: it is the client's to make long.
+    const path = request.url.split('?')[0] ?? '';
+    const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path;
+    reply.status(404).send(new AppError('not_found', `No route ${request.method} ${shown}.`).toBody());
   });
 
   await app.register(fastifyCookie);

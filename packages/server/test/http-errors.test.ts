@@ -48,6 +48,18 @@ describe('malformed requests', () => {
     expectError(asReply(raw), 400, 'bad_request');
   });
 
+  test('an unknown long path: 404 not_found quoting at most its first 100 characters', async () => {
+    const res = await call(server.url, 'GET', `/api/${'x'.repeat(8000)}`);
+    const error = expectError(res, 404, 'not_found');
+    assert.match(error.message, /^No route GET \/api\/x+…\.$/);
+    assert.ok(res.text.length < 300, `${res.text.length} bytes`);
+  });
+
+  test('a Content-Length that is not a number: 400 bad_request, not validation_failed', async () => {
+    const raw = await rawRequest(port, 'POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}');
+    expectError(asReply(raw), 400, 'bad_request');
+  });
+
   test('the server still answers afterwards', async () => {
     assert.equal((await call(server.url, 'GET', '/api/health')).status, 200);
   });

@@ -34,8 +34,22 @@ export function mapFrameworkError(error: FastifyError): AppError | null {
   return null;
 }
 
+/** The catalogue's general code for an HTTP status (a 400 from Fastify is not a field problem). */
+const GENERAL: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
+
 function codeForStatus(status: number): ErrorCode {
-  return (Object.entries(ERRORS).find(([, e]) => e.status === status)?.[0] ?? 'bad_request') as ErrorCode;
+  return GENERAL[status] ?? 'bad_request';
 }
 
 /** Fastify's `frameworkErrors`: errors raised while routing, before any route or hook runs. */
@@ -53,6 +67,9 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // A response already under way on this socket (keep-alive) cannot be followed by another.
+  const underway = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (underway) return void socket.destroy();
   const code: ErrorCode =
     error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
   const status = ERRORS[code].status;
