@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
 import { call, expectSecurityHeaders, type Reply } from './http-helpers.js';
 import { uniqueName } from './wsclient.js';
@@ -44,6 +45,26 @@ describe('security headers', () => {
     const res = await call(server.url, 'GET', '/api/avatars/unknownkey.webp');
     assert.notEqual(res.headers.get('cache-control'), 'no-store');
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  });
+
+  const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const noChromium = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: SKIPPED (set CHROMIUM_PATH)`;
+  if (noChromium && process.env.CI === 'true') throw new Error(`${noChromium}; refusing to skip in CI.`);
+  if (noChromium) console.warn(`\n!!! ${noChromium} !!!\n`);
+
+  test('Swagger UI at /docs renders in Chromium under its policy, with no violation reported', { skip: noChromium }, async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (m) => /Content Security Policy/i.test(m.text()) && violations.push(m.text()));
+      await page.goto(`${server.url}/docs`);
+      await page.locator('.opblock').first().waitFor();
+      assert.ok((await page.locator('.opblock').count()) >= 10, 'the operations are listed');
+      assert.deepEqual(violations, []);
+    } finally {
+      await browser.close();
+    }
   });
 
   test('/docs allows inline styles (Swagger UI sets one), never inline scripts', async () => {
