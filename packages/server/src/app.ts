@@ -3,9 +3,6 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { DEFAULT_ROOM, ErrorResponse, HealthResponse, PROTOCOL_VERSION } from '@chatter/protocol';
-import { compile } from '@chatter/protocol/validate';
-import type { TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +16,7 @@ import { proxyTrust } from './http/client-ip.js';
 import { clientErrorHandler, frameworkErrors, mapFrameworkError } from './http/errors.js';
 import { securityHeaders } from './http/headers.js';
 import { isAllowedOrigin } from './http/origin.js';
+import { validatorCompiler } from './http/validation.js';
 import { loggerOptions } from './logger.js';
 import messageRoutes from './messages/routes.js';
 import { MessageService } from './messages/service.js';
@@ -90,15 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Every body, query and param is checked by our own compiled validators, so failures carry
   // one sentence per field (see @chatter/protocol/validate) instead of raw JSON-schema output.
-  app.setValidatorCompiler(({ schema, httpPart }) => {
-    const validator = compile(schema as TSchema);
-    const convert = httpPart === 'querystring' || httpPart === 'params';
-    return (data: unknown) => {
-      const value = convert ? convertParams(schema as TSchema, data) : data;
-      const result = validator.check(value);
-      return result.ok ? { value: result.value } : { error: AppError.validation(result.fields) };
-    };
-  });
+  app.setValidatorCompiler(validatorCompiler);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(securityHeaders(request.url));
@@ -187,27 +177,4 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   return app;
-}
-
-/**
- * Query strings and path params arrive as text. TypeBox's Convert reads numbers with parseInt, so
- * `limit=2.5` would become 2, `before=1e3` 1 and `after=true` 1: silently a different request.
- * A conversion is kept only when the text means that very number; otherwise the text stays and
- * fails validation with the field's own message.
- */
-function convertParams(schema: TSchema, data: unknown): unknown {
-  if (!isRecord(data)) return Value.Convert(schema, data);
-  const text = { ...data }; // Convert works in place
-  const converted = Value.Convert(schema, data);
-  if (!isRecord(converted)) return converted;
-  const result: Record<string, unknown> = { ...converted };
-  for (const [key, value] of Object.entries(converted)) {
-    const raw = text[key];
-    if (typeof raw === 'string' && typeof value === 'number' && Number(raw) !== value) result[key] = raw;
-  }
-  return result;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
