@@ -96,7 +96,11 @@ export const MeResponse = Type.Object({
 });
 export type MeResponse = Static<typeof MeResponse>;
 
-const SeqParam = Type.Integer({ minimum: 0, errorMessage: 'Use a whole number >= 0.' });
+/**
+ * Past 2^53 - 1 a JSON or query number is no longer the integer written (99999999999999999999 reads
+ * as 1e20, and its neighbours read the same), so a sequence beyond it is refused, not rounded.
+ */
+const SeqParam = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, errorMessage: `Use a whole number, 0-${Number.MAX_SAFE_INTEGER}.` });
 
 export const HistoryQuery = Type.Object(
   {
@@ -116,6 +120,13 @@ export const HistoryResponse = Type.Object({
   messages: Type.Array(Message),
   /** True when more messages exist in the direction asked (older for `before`, newer for `after`). */
   hasMore: Type.Boolean(),
+  /**
+   * The room's newest sequence when the page was read (at least every `seq` in it). An `after`
+   * beyond it means the client holds messages this server does not (its database was restored
+   * from an older backup, or the client talks to another server): it should drop what it holds
+   * for the room and load it again.
+   */
+  lastSeq: Type.Integer({ description: "The room's newest sequence; an `after` beyond it means the client is ahead of the server." }),
 });
 export type HistoryResponse = Static<typeof HistoryResponse>;
 

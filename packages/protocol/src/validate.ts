@@ -26,23 +26,37 @@ export function compile<S extends TSchema>(schema: S): Validator<Static<S>> {
   };
 }
 
+/**
+ * Most field problems one answer lists. A body may carry any number of unknown keys; listing them
+ * all made an answer larger than the request (and slower to build than to parse).
+ */
+export const MAX_FIELD_ERRORS = 5;
+
+/** Longest piece of a client's input (a field name, a frame type) echoed back in an error. */
+export const ECHO_MAX_CHARS = 32;
+
+/** At most `ECHO_MAX_CHARS` of `text`, marked with an ellipsis when cut (never inside a surrogate pair). */
+export function echo(text: string): string {
+  if (text.length <= ECHO_MAX_CHARS) return text;
+  const cut = /[\ud800-\udbff]$/.test(text.slice(0, ECHO_MAX_CHARS)) ? ECHO_MAX_CHARS - 1 : ECHO_MAX_CHARS;
+  return `${text.slice(0, cut)}…`;
+}
+
 function fieldErrors(checker: TypeCheck<TSchema>, value: unknown): FieldErrors {
   const fields: FieldErrors = {};
+  let count = 0;
+  // Errors() is lazy: stopping at the cap also stops the work of finding the rest.
   for (const error of checker.Errors(value)) {
-    const field = error.path.replace(/^\//, '').replace(/\//g, '.') || '(body)';
+    const field = echo(error.path.replace(/^\//, '').replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~') || '(body)');
     if (fields[field]) continue; // first problem per field is the one worth showing
     if (error.type === ValueErrorType.ObjectRequiredProperty) fields[field] = 'This field is required.';
-    else if (error.type === ValueErrorType.ObjectAdditionalProperties) {
-      // Reported on the object; name the unexpected keys instead.
-      const known = Object.keys((error.schema as { properties?: object }).properties ?? {});
-      const extra = value && typeof value === 'object' ? Object.keys(value).filter((k) => !known.includes(k)) : [];
-      for (const key of extra) fields[key] ??= 'Unknown field.';
-      if (extra.length === 0) fields[field] = 'Unknown field.';
-    } else if (field === '(body)' && error.type === ValueErrorType.Object) fields[field] = 'Expected a JSON object.';
+    else if (error.type === ValueErrorType.ObjectAdditionalProperties) fields[field] = 'Unknown field.'; // the path names the key
+    else if (field === '(body)' && error.type === ValueErrorType.Object) fields[field] = 'Expected a JSON object.';
     else {
       const custom = (error.schema as { errorMessage?: string }).errorMessage;
       fields[field] = custom ?? error.message;
     }
+    if (++count === MAX_FIELD_ERRORS) break;
   }
   return fields;
 }
@@ -67,14 +81,17 @@ export function parseClientFrame(raw: string): ParsedFrame {
     return { ok: false, code: 'bad_frame', message: 'A frame must be a JSON object with a "type".' };
   }
   const record = data as Record<string, unknown>;
-  const ref = typeof record.ref === 'string' ? record.ref : typeof record.clientId === 'string' ? record.clientId : undefined;
+  // A ref is echoed whole, so that the client can match the answer; one longer than any valid ref
+  // (the frames allow 64 characters) could only be a way to make the answer big, and is dropped.
+  const ref = [record.ref, record.clientId].find((r): r is string => typeof r === 'string' && r.length <= 64);
   const type = record.type;
   const validator = typeof type === 'string' && Object.hasOwn(frameValidators, type) ? frameValidators[type] : undefined;
   if (!validator) {
+    const named = typeof type === 'string' ? JSON.stringify(echo(type)) : type === undefined || type === null ? 'null' : `(a JSON ${Array.isArray(type) ? 'array' : typeof type})`;
     return {
       ok: false,
       code: 'unknown_type',
-      message: `Unknown frame type ${JSON.stringify(type ?? null)}. Known: ${Object.keys(CLIENT_FRAMES).join(', ')}.`,
+      message: `Unknown frame type ${named}. Known: ${Object.keys(CLIENT_FRAMES).join(', ')}.`,
       ...(ref !== undefined && { ref }),
     };
   }

@@ -2,10 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { DEFAULT_ROOM, ERRORS, ErrorResponse, HealthResponse, PROTOCOL_VERSION } from '@chatter/protocol';
-import { compile } from '@chatter/protocol/validate';
-import type { TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_ROOM, ErrorResponse, HealthResponse, PROTOCOL_VERSION } from '@chatter/protocol';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +12,11 @@ import { InProcessBus } from './bus/memory.js';
 import type { FanoutBus } from './bus/types.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
+import { proxyTrust } from './http/client-ip.js';
+import { clientErrorHandler, frameworkErrors, mapFrameworkError } from './http/errors.js';
+import { securityHeaders } from './http/headers.js';
 import { isAllowedOrigin } from './http/origin.js';
+import { validatorCompiler } from './http/validation.js';
 import { loggerOptions } from './logger.js';
 import messageRoutes from './messages/routes.js';
 import { MessageService } from './messages/service.js';
@@ -24,6 +25,9 @@ import { SqliteStore } from './storage/sqlite.js';
 import type { ChatStore } from './storage/types.js';
 
 export const VERSION = '0.1.0';
+
+/** Longest part of an unknown path a 404 quotes back. */
+const MAX_ECHOED_PATH = 100;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,8 +58,15 @@ export interface AppDeps {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
-    trustProxy: config.trustProxy,
-    bodyLimit: 1024 * 1024,
+    // A function, not the setting itself: Fastify reads a bare number as "trust nobody", and this
+    // way request.ip and clientIp() cannot disagree.
+    trustProxy: proxyTrust(config.trustProxy),
+    // Routes that take more (the picture upload) set their own limit.
+    bodyLimit: config.bodyLimitBytes,
+    // The longest id any route takes is a room id (64 characters); longer is refused before routing.
+    routerOptions: { maxParamLength: 100 },
+    frameworkErrors,
+    clientErrorHandler,
     // One line per request is noise at info level; debug shows them.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
     ajv: { customOptions: { strict: false } },
@@ -77,14 +88,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Every body, query and param is checked by our own compiled validators, so failures carry
   // one sentence per field (see @chatter/protocol/validate) instead of raw JSON-schema output.
-  app.setValidatorCompiler(({ schema, httpPart }) => {
-    const validator = compile(schema as TSchema);
-    const convert = httpPart === 'querystring' || httpPart === 'params';
-    return (data: unknown) => {
-      const value = convert ? convertParams(schema as TSchema, data) : data;
-      const result = validator.check(value);
-      return result.ok ? { value: result.value } : { error: AppError.validation(result.fields) };
-    };
+  app.setValidatorCompiler(validatorCompiler);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers(securityHeaders(request.url));
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
@@ -102,7 +109,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (serveWeb && request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html')) {
       return reply.sendFile('index.html');
     }
-    reply.status(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody());
+    // The path is echoed to help a developer, but never whole: it is the client's to make long.
+    const path = request.url.split('?')[0] ?? '';
+    const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path;
+    reply.status(404).send(new AppError('not_found', `No route ${request.method} ${shown}.`).toBody());
   });
 
   await app.register(fastifyCookie);
@@ -167,47 +177,4 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   return app;
-}
-
-/**
- * Query strings and path params arrive as text. TypeBox's Convert reads numbers with parseInt, so
- * `limit=2.5` would become 2, `before=1e3` 1 and `after=true` 1: silently a different request.
- * A conversion is kept only when the text means that very number; otherwise the text stays and
- * fails validation with the field's own message.
- */
-function convertParams(schema: TSchema, data: unknown): unknown {
-  if (!isRecord(data)) return Value.Convert(schema, data);
-  const text = { ...data }; // Convert works in place
-  const converted = Value.Convert(schema, data);
-  if (!isRecord(converted)) return converted;
-  const result: Record<string, unknown> = { ...converted };
-  for (const [key, value] of Object.entries(converted)) {
-    const raw = text[key];
-    if (typeof raw === 'string' && typeof value === 'number' && Number(raw) !== value) result[key] = raw;
-  }
-  return result;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function mapFrameworkError(error: FastifyError): AppError | null {
-  switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError('invalid_json');
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('payload_too_large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('unsupported_media_type', 'Send JSON (Content-Type: application/json).');
-    case 'FST_ERR_VALIDATION':
-      return AppError.validation({}, error.message);
-  }
-  if (error.statusCode === 400 && error instanceof SyntaxError) return new AppError('invalid_json');
-  if (error.statusCode && error.statusCode < 500) {
-    const code = (Object.entries(ERRORS).find(([, e]) => e.status === error.statusCode)?.[0] ?? 'validation_failed') as keyof typeof ERRORS;
-    return new AppError(code);
-  }
-  return null;
 }

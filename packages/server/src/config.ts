@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +20,12 @@ export interface Config {
   allowedOrigins: string[];
   /** Mark the session cookie Secure. `auto`: when the request came over HTTPS. */
   cookieSecure: 'auto' | boolean;
-  trustProxy: boolean;
+  /**
+   * Which peers may tell us the client's address (`X-Forwarded-For`) and scheme (`X-Forwarded-Proto`):
+   * `false` none; a number N: the nearest N hops (the TCP peer and the N-1 proxies before it); a list:
+   * peers whose address is in it (addresses, CIDRs, or proxy-addr's `loopback`/`linklocal`/`uniquelocal`).
+   */
+  trustProxy: TrustProxy;
   maxFrameBytes: number;
   sendBufferCap: number;
   messagesPerSecond: number;
@@ -47,7 +53,11 @@ export interface Config {
   imageJobs: number;
   /** Avatar changes (uploads that reach decoding, removals) per user per hour. */
   avatarChangesPerHour: number;
+  /** Largest JSON request body (bytes); routes that take uploads set their own. */
+  bodyLimitBytes: number;
 }
+
+export type TrustProxy = false | number | string[];
 
 export class ConfigError extends Error {}
 
@@ -76,6 +86,26 @@ const num = (min: number, max: number) => (raw: string) => {
 const oneOf = <T extends string>(...values: T[]) => (raw: string) => (values as string[]).includes(raw) ? (raw as T) : undefined;
 const bool = (raw: string) => (['1', 'true', 'yes'].includes(raw) ? true : ['0', 'false', 'no'].includes(raw) ? false : undefined);
 
+/**
+ * `true` once meant "believe any X-Forwarded-For", which let any client pick its address. It now
+ * means 1 hop: the usual single reverse proxy in front, whose own entry (the rightmost) is believed.
+ */
+const trustProxy = (raw: string): TrustProxy | undefined => {
+  const flag = bool(raw);
+  if (flag !== undefined) return flag ? 1 : false;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    return hops <= 32 ? hops || false : undefined;
+  }
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  try {
+    proxyAddr.compile(list); // throws on anything that is not an address, a CIDR or a known keyword
+  } catch {
+    return undefined;
+  }
+  return list.length > 0 ? list : undefined;
+};
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = resolve(read(env, 'CHATTER_DATA_DIR', './data', (r) => r, 'a directory path'));
   const config: Config = {
@@ -92,7 +122,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       return list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)) ? list : undefined;
     }, 'a comma-separated list of origins like https://chat.example.com'),
     cookieSecure: read(env, 'CHATTER_COOKIE_SECURE', 'auto' as 'auto' | boolean, (r) => (r === 'auto' ? 'auto' : bool(r)), '"auto", "true" or "false"'),
-    trustProxy: read(env, 'CHATTER_TRUST_PROXY', false, bool, '"true" or "false"'),
+    trustProxy: read(env, 'CHATTER_TRUST_PROXY', false as TrustProxy, trustProxy,
+      '"false", a number of proxy hops (1 for one reverse proxy; "true" means 1), or a comma-separated list of proxy addresses or CIDRs (10.0.0.1,10.0.0.0/8)'),
     maxFrameBytes: read(env, 'CHATTER_MAX_FRAME_BYTES', 65_536, int(1024, 16 * 1024 * 1024), 'bytes, 1024-16777216'),
     sendBufferCap: read(env, 'CHATTER_SEND_BUFFER_CAP', 1_048_576, int(16_384, 1024 * 1024 * 1024), 'bytes, 16384-1073741824'),
     messagesPerSecond: read(env, 'CHATTER_MESSAGES_PER_SECOND', 10, num(0.01, 1_000_000), 'a number > 0'),
@@ -112,6 +143,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     avatarMaxPixels: read(env, 'CHATTER_AVATAR_MAX_PIXELS', 16_000_000, int(65_536, 268_402_689), 'a whole number of pixels, 65536-268402689'),
     imageJobs: read(env, 'CHATTER_IMAGE_JOBS', 2, int(1, 64), 'a whole number 1-64'),
     avatarChangesPerHour: read(env, 'CHATTER_AVATAR_CHANGES_PER_HOUR', 10, int(1, 1_000_000), 'a whole number >= 1'),
+    bodyLimitBytes: read(env, 'CHATTER_BODY_LIMIT_BYTES', 16_384, int(1024, 16 * 1024 * 1024), 'bytes, 1024-16777216'),
   };
   return { ...config, ...overrides };
 }

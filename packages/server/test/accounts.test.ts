@@ -623,7 +623,7 @@ describe('login throttling (behind a trusted proxy)', () => {
   }
 
   before(async () => {
-    server = await startTestServer({ trustProxy: true, loginMaxPerUser: 3, loginMaxPerIp: 5, webDir: NO_WEB });
+    server = await startTestServer({ trustProxy: 1, loginMaxPerUser: 3, loginMaxPerIp: 5, webDir: NO_WEB });
     url = server.url;
   });
   after(() => server.close());

@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       avatarMaxPixels: 16_000_000,
       imageJobs: 2,
       avatarChangesPerHour: 10,
+      bodyLimitBytes: 16_384,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -84,6 +85,7 @@ describe('loadConfig', () => {
       CHATTER_AVATAR_MAX_PIXELS: '1000000',
       CHATTER_IMAGE_JOBS: '1',
       CHATTER_AVATAR_CHANGES_PER_HOUR: '3',
+      CHATTER_BODY_LIMIT_BYTES: '32768',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -96,7 +98,7 @@ describe('loadConfig', () => {
       sessionTtlMs: 1_800_000,
       allowedOrigins: ['https://chat.example.com', 'http://localhost:5173'],
       cookieSecure: true,
-      trustProxy: true,
+      trustProxy: 1,
       maxFrameBytes: 131_072,
       sendBufferCap: 65_536,
       messagesPerSecond: 2.5,
@@ -116,11 +118,17 @@ describe('loadConfig', () => {
       avatarMaxPixels: 1_000_000,
       imageJobs: 1,
       avatarChangesPerHour: 3,
+      bodyLimitBytes: 32_768,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'false' }).cookieSecure, false);
     assert.equal(loadConfig({ CHATTER_TRUST_PROXY: '0' }).trustProxy, false);
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: 'false' }).trustProxy, false);
+    // `true` once trusted any X-Forwarded-For chain; it now means the one reverse proxy in front.
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: 'true' }).trustProxy, 1);
+    assert.equal(loadConfig({ CHATTER_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ CHATTER_TRUST_PROXY: '10.0.0.1, 10.0.0.0/8,fd00::/8,loopback' }).trustProxy, ['10.0.0.1', '10.0.0.0/8', 'fd00::/8', 'loopback']);
     assert.equal(loadConfig({ CHATTER_PORT: '0' }).port, 0);
     assert.equal(loadConfig({ CHATTER_PORT: '65535' }).port, 65535);
   });
@@ -152,6 +160,10 @@ describe('loadConfig', () => {
     ['CHATTER_ALLOWED_ORIGINS', 'https://ok.example.com,ftp://bad.example.com'],
     ['CHATTER_COOKIE_SECURE', 'maybe'],
     ['CHATTER_TRUST_PROXY', 'y'],
+    ['CHATTER_TRUST_PROXY', '33'],
+    ['CHATTER_TRUST_PROXY', '-1'],
+    ['CHATTER_TRUST_PROXY', '10.0.0.1,proxy.example.com'],
+    ['CHATTER_TRUST_PROXY', '10.0.0.0/33'],
     ['CHATTER_MAX_FRAME_BYTES', '100'],
     ['CHATTER_MAX_FRAME_BYTES', '64k'],
     ['CHATTER_SEND_BUFFER_CAP', '1'],
@@ -176,6 +188,8 @@ describe('loadConfig', () => {
     ['CHATTER_IMAGE_JOBS', '0'],
     ['CHATTER_IMAGE_JOBS', '2.5'],
     ['CHATTER_AVATAR_CHANGES_PER_HOUR', '0'],
+    ['CHATTER_BODY_LIMIT_BYTES', '100'],
+    ['CHATTER_BODY_LIMIT_BYTES', '16k'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -165,8 +165,8 @@ describe('HTTP', () => {
       }
     });
 
-    test('a body over the 1 MiB limit -> 413 payload_too_large', async () => {
-      const body = JSON.stringify({ username: 'x', password: 'y'.repeat(1024 * 1024 + 1) });
+    test('a body over the 16 KiB limit -> 413 payload_too_large', async () => {
+      const body = JSON.stringify({ username: 'x', password: 'y'.repeat(16 * 1024 + 1) });
       expectError(await call(url, 'POST', '/api/login', { raw: body }), 413, 'payload_too_large');
     });
   });
@@ -193,8 +193,9 @@ describe('HTTP', () => {
     test('without a cursor: the newest page (default 50), oldest first, with full messages', async () => {
       const res = await history('');
       assert.equal(res.status, 200);
-      assert.deepEqual(Object.keys(res.body).sort(), ['hasMore', 'messages', 'room']);
+      assert.deepEqual(Object.keys(res.body).sort(), ['hasMore', 'lastSeq', 'messages', 'room']);
       assert.equal(res.body.room, DEFAULT_ROOM);
+      assert.equal(res.body.lastSeq, TOTAL);
       assert.equal(res.body.hasMore, false);
       const messages = res.body.messages as Message[];
       assert.deepEqual(seqs(messages), range(1, TOTAL));
@@ -269,6 +270,22 @@ describe('HTTP', () => {
       res = await history(`?after=${TOTAL}`);
       assert.deepEqual(res.body.messages, []);
       assert.equal(res.body.hasMore, false);
+      assert.equal(res.body.lastSeq, TOTAL, 'up to date');
+    });
+
+    test('after beyond the log: an empty page whose lastSeq tells the client it is ahead of the server', async () => {
+      const res = await history(`?after=${TOTAL + 100}`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.messages, []);
+      assert.equal(res.body.hasMore, false);
+      assert.equal(res.body.lastSeq, TOTAL);
+    });
+
+    test('cursors up to 2^53 - 1 are accepted (beyond it they are refused, below)', async () => {
+      const res = await history(`?after=${Number.MAX_SAFE_INTEGER}&before=${Number.MAX_SAFE_INTEGER}`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.messages, []);
+      assert.equal(res.body.lastSeq, TOTAL);
     });
 
     test('after and before together: the window between them', async () => {
@@ -307,6 +324,9 @@ describe('HTTP', () => {
       ['?before=abc', 'before'],
       ['?before=-1', 'before'],
       ['?after=1e400', 'after'],
+      ['?after=99999999999999999999', 'after'],
+      ['?before=9007199254740992', 'before'],
+      ['?after=1e21', 'after'],
       ['?after=x', 'after'],
       ['?limit=1&limit=2', 'limit'],
       ['?cursor=5', 'cursor'],

@@ -1,17 +1,44 @@
+import proxyAddr from '@fastify/proxy-addr';
 import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
-import type { Config } from '../config.js';
+import type { Config, TrustProxy } from '../config.js';
+
+/** proxy-addr's test: may the hop at distance `i` (0: the TCP peer) tell us who is behind it? */
+export type ProxyTrust = (addr: string, i: number) => boolean;
+
+const compiled = new WeakMap<readonly string[], ProxyTrust>();
 
 /**
- * The address of the client behind a request or upgrade, for throttles and caps. Behind a trusted
- * reverse proxy that is the address the proxy saw; otherwise the TCP peer.
+ * The one reading of CHATTER_TRUST_PROXY, given to Fastify (`request.ip`, `request.protocol`) and
+ * used by `clientIp` and `origin.ts`, so that every part of the server agrees on who the client is.
+ * A hop count trusts the nearest hops whoever they are (Fastify itself refuses to, given a bare
+ * number), so it is safe only when Chatter cannot be reached except through the proxies.
+ */
+export function proxyTrust(setting: TrustProxy): ProxyTrust {
+  if (setting === false) return () => false;
+  if (typeof setting === 'number') return (_addr, i) => i < setting;
+  let trust = compiled.get(setting);
+  if (!trust) {
+    trust = proxyAddr.compile(setting);
+    compiled.set(setting, trust);
+  }
+  return trust;
+}
+
+/**
+ * The address of the client behind a request or upgrade, for throttles and caps: walking
+ * X-Forwarded-For from the right, the first address not vouched for by a trusted hop. Without a
+ * trusted proxy, the TCP peer; a client cannot choose its address by sending the header itself.
  */
 export function clientIp(req: IncomingMessage, config: Pick<Config, 'trustProxy'>): string {
-  if (config.trustProxy) {
-    const forwarded = String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim();
-    if (forwarded) return forwarded;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
+  if (config.trustProxy === false) return req.socket.remoteAddress ?? 'unknown';
+  return proxyAddr(req, proxyTrust(config.trustProxy)) ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Whether the request's TCP peer is a trusted proxy, whose X-Forwarded-* headers count. */
+export function fromTrustedProxy(req: IncomingMessage, setting: TrustProxy): boolean {
+  const peer = req.socket.remoteAddress;
+  return peer !== undefined && proxyTrust(setting)(peer, 0);
 }
 
 /**

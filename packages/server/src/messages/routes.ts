@@ -26,10 +26,12 @@ export default async function messageRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const { room } = request.params;
-      if (!(await app.store.getRoom(room))) throw new AppError('room_not_found');
       const { before, after, limit = 50 } = request.query;
       const page = await app.messages.history(room, { before, after, limit: Math.min(limit, LIMITS.historyPageMax) });
-      return { room, messages: page.messages.map(presentStored), hasMore: page.hasMore };
+      // Read after the page, so lastSeq is at least every seq in it.
+      const record = await app.store.getRoom(room);
+      if (!record) throw new AppError('room_not_found');
+      return { room, messages: page.messages.map(presentStored), hasMore: page.hasMore, lastSeq: record.lastSeq };
     },
   );
 }

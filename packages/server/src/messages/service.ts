@@ -21,6 +21,12 @@ interface Pending {
   done: SendCallback;
 }
 
+/** C0 and C1 control characters (and DEL), except tab and line feed. */
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+
+/** `String.prototype.toWellFormed` (Node 20; not yet in the ES2023 lib this project compiles against). */
+const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
+
 /**
  * The one place chat messages are written and their events produced. Sends that arrive during one
  * event-loop turn are stored in ONE transaction (group commit); only after it commits does each
@@ -38,14 +44,29 @@ export class MessageService {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  /** Validate the text; returns the trimmed text or throws validation_failed. */
+  /**
+   * Validate and normalise a message's text; returns the text every path (ack, live fan-out,
+   * storage, history) will carry, or throws validation_failed on `text`.
+   *
+   * - Lone UTF-16 surrogates become U+FFFD here. SQLite stores UTF-8, which cannot hold them, so
+   *   without this a live reader would see the text as sent and a resumed one a different text.
+   * - NFC: canonically equivalent texts look identical, so normalising never changes what a reader
+   *   sees; it does make the length limit count what the reader sees whatever the sender's keyboard
+   *   composed (a decomposed "é" would count twice), and equal-looking texts equal strings.
+   * - CR LF and lone CR become LF, so text pasted from any platform passes the control check below.
+   * - Other C0/C1 controls are refused: they have no meaning in chat, they can drive a terminal
+   *   reader's screen, and each costs six bytes in JSON.
+   */
   static checkText(text: string): string {
-    const trimmed = text.trim();
-    if (trimmed.length === 0) throw AppError.validation({ text: 'A message cannot be empty.' });
-    if (codePointLength(trimmed) > LIMITS.messageMaxChars) {
+    const normalised = wellFormed(text).normalize('NFC').replace(/\r\n?/g, '\n').trim();
+    if (normalised.length === 0) throw AppError.validation({ text: 'A message cannot be empty.' });
+    if (CONTROL.test(normalised)) {
+      throw AppError.validation({ text: 'A message cannot contain control characters (only line breaks and tabs).' });
+    }
+    if (codePointLength(normalised) > LIMITS.messageMaxChars) {
       throw AppError.validation({ text: `A message can be at most ${LIMITS.messageMaxChars} characters.` });
     }
-    return trimmed;
+    return normalised;
   }
 
   send(request: SendRequest, done: SendCallback): void {
@@ -64,14 +85,22 @@ export class MessageService {
     }
   }
 
+  /**
+   * Never rejects and always clears `inFlight`: a throw after a commit (a callback, a socket write,
+   * the bus) must cost at most that one delivery. If it escaped, `inFlight` would stay set and every
+   * later send would queue forever behind it.
+   */
   private async flush(): Promise<void> {
     this.scheduled = false;
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      this.inFlight = this.commit(batch);
-      await this.inFlight;
-      this.inFlight = null;
+      this.inFlight = this.commit(batch).catch((err: unknown) => this.log.error({ err, batch: batch.length }, 'message batch failed'));
+      try {
+        await this.inFlight;
+      } finally {
+        this.inFlight = null;
+      }
     }
   }
 
@@ -81,26 +110,39 @@ export class MessageService {
       results = await this.store.appendMessages(batch.map((p) => p.row));
     } catch (err) {
       this.log.error({ err, batch: batch.length }, 'storing messages failed');
-      for (const p of batch) p.done({ ok: false, error: new AppError('internal', 'The message could not be stored. Try again.') });
+      const error = new AppError('internal', 'The message could not be stored. Try again.');
+      for (const p of batch) this.guard('send callback', () => p.done({ ok: false, error }));
       return;
     }
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       const result = results[i]!;
       if (!result.ok) {
-        p.done({ ok: false, error: new AppError('room_not_found') });
+        this.guard('send callback', () => p.done({ ok: false, error: new AppError('room_not_found') }));
         continue;
       }
       const m = result.message;
-      p.done({
-        ok: true,
-        ack: { type: 'ack', clientId: m.clientId, room: m.roomId, id: m.id, seq: m.seq, createdAt: new Date(m.createdAt).toISOString(), duplicate: result.duplicate },
-      });
+      // Each step is guarded on its own: the message is durable whatever a callback does, so its
+      // sender's failure must not keep it from the room, nor the rest of the batch from theirs.
+      this.guard('send callback', () =>
+        p.done({
+          ok: true,
+          ack: { type: 'ack', clientId: m.clientId, room: m.roomId, id: m.id, seq: m.seq, createdAt: new Date(m.createdAt).toISOString(), duplicate: result.duplicate },
+        }),
+      );
       // A duplicate was already fanned out when first stored; receivers that missed it resume.
       if (!result.duplicate) {
         const frame: MessageFrame = { type: 'message', message: present(m, p.request.author) };
-        this.bus.publish({ kind: 'room', room: m.roomId, frame: JSON.stringify(frame), seq: m.seq });
+        this.guard('publish', () => this.bus.publish({ kind: 'room', room: m.roomId, frame: JSON.stringify(frame), seq: m.seq }));
       }
+    }
+  }
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, `${what} threw after a commit`);
     }
   }
 

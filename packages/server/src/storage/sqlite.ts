@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   UniqueViolation,
@@ -73,7 +73,7 @@ export class SqliteStore implements ChatStore {
   private appendTx!: (batch: NewMessage[]) => AppendResult[];
 
   constructor(options: SqliteStoreOptions) {
-    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    if (options.file !== ':memory:') restrictFiles(options.file);
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -294,4 +294,22 @@ function toMessage(r: Row): MessageRecord {
 
 function toMessageWithAuthor(r: Row): MessageWithAuthor {
   return { ...toMessage(r), authorUsername: r.author_username as string, authorAvatarKey: (r.author_avatar_key as string | null) ?? null };
+}
+
+/**
+ * The database holds password hashes and session-token hashes: only the server's own user may read
+ * it. SQLite would create it 0644 (less the umask) and gives its -wal and -shm files the database
+ * file's mode, so the file is created 0600 before SQLite opens it; files left by an older version
+ * are tightened. A directory made here is 0700; one the operator made keeps its mode.
+ */
+function restrictFiles(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(path, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
