@@ -26,6 +26,9 @@ export function chatterEnv({ port, dataDir, bcryptCost = 4, extra = {} }) {
     CHATTER_MESSAGE_BURST: '1000000',
     CHATTER_LOGIN_MAX_PER_USER: '1000000',
     CHATTER_LOGIN_MAX_PER_IP: '1000000',
+    CHATTER_REGISTER_MAX_PER_IP: '1000000',
+    CHATTER_REGISTER_MAX_TOTAL: '1000000',
+    CHATTER_HASH_QUEUE_MAX: '100000',
     // The web app is not under test; a missing folder makes the server serve the API only.
     CHATTER_WEB_DIR: join(dataDir, 'no-web-app'),
     ...extra,
