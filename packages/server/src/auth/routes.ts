@@ -64,11 +64,12 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
   // wrong password and response timing does not reveal which usernames exist.
   // Computed in the background so start-up does not wait for it.
   let dummyHash: Promise<string> | null = null;
-  const getDummyHash = () => (dummyHash ??= hasher.hash('chatter-timing-equaliser', config.bcryptCost));
-  void getDummyHash().catch((err: unknown) => {
-    dummyHash = null; // try again on the next sign-in
-    app.log.error({ err }, 'computing the timing hash failed');
-  });
+  const getDummyHash = () =>
+    (dummyHash ??= hasher.hash('chatter-timing-equaliser', config.bcryptCost).catch((err: unknown) => {
+      dummyHash = null; // a full queue or a failed worker must not stick: try again on the next sign-in
+      throw err;
+    }));
+  void getDummyHash().catch((err: unknown) => app.log.error({ err }, 'computing the timing hash failed'));
 
   /**
    * Check a password under the login throttle: the attempt is counted before the (slow) check, so
