@@ -69,6 +69,34 @@ describe('the password hashing queue', () => {
     }
   });
 
+  test('sign-ins refused for a full queue answer 503 and are not counted against the client', async () => {
+    const server = await startTestServer({ bcryptCost: 10, hashQueueMax: 1, trustProxy: true, loginMaxPerIp: 25, webDir: NO_WEB });
+    try {
+      const first = uniqueName('Full');
+      assert.equal((await call(server.url, 'POST', '/api/register', { json: { username: first, password: PASSWORD } })).status, 201);
+      const { passwordHash } = (await server.app.store.getUserByLogin({ username: first }))!;
+      const names = [first];
+      for (let i = 1; i < 20; i++) {
+        const user = await server.app.store.createUser({ username: uniqueName('Full'), email: null, passwordHash, createdAt: Date.now() });
+        names.push(user.username);
+      }
+      const headers = { 'x-forwarded-for': '10.3.0.1' };
+      const login = (username: string) => call(server.url, 'POST', '/api/login', { json: { username, password: PASSWORD }, headers });
+      const results = await Promise.all(names.map(login));
+      const statuses = results.map((r) => r.status);
+      assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','));
+      const refused = statuses.filter((s) => s === 503).length;
+      assert.ok(refused >= 10, statuses.join(','));
+      for (const r of results.filter((x) => x.status === 503)) expectRetryAfter(r, 503, 'unavailable');
+      // Only the attempts that were checked count against the address's 25: the refused ones can all try again.
+      for (const [i, r] of results.entries()) {
+        if (r.status === 503) assert.equal((await login(names[i]!)).status, 200);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   test('40 parallel registrations do not hold up a sign-in: it overtakes them, in about the time of a quiet one', async () => {
     // Cost 11 (about 0.15 s per hash) so that 40 hashes take seconds, as the reported 12.6 s did.
     const server = await startTestServer({ bcryptCost: 11, webDir: NO_WEB });
