@@ -22,6 +22,9 @@ export const RAISED_LIMITS = {
   CHATTER_MESSAGE_BURST: '1000000',
   CHATTER_LOGIN_MAX_PER_USER: '1000000',
   CHATTER_LOGIN_MAX_PER_IP: '1000000',
+  CHATTER_REGISTER_MAX_PER_IP: '1000000',
+  CHATTER_REGISTER_MAX_TOTAL: '1000000',
+  CHATTER_HASH_QUEUE_MAX: '100000',
 };
 
 /** Environment for a Chatter bench server: senders are not rate limited, logs stay quiet. */

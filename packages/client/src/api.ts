@@ -10,6 +10,7 @@ import {
   type RegisterBody,
   type RegisterResponse,
   type RoomsResponse,
+  type SessionsResponse,
 } from '@chatter/protocol';
 import { ChatterApiError, fieldsFrom, isRecord } from './errors.js';
 
@@ -22,6 +23,11 @@ export interface ChatterApiOptions {
   fetch?: typeof fetch;
   /** Passed to `fetch` (for example `'include'` when the API is on another origin and uses the cookie). */
   credentials?: RequestCredentials;
+  /**
+   * Sent as `User-Agent` outside browsers (which set their own), so the user's list of sessions can
+   * name this client: `chatter-cli/1.2` is listed as "chatter CLI".
+   */
+  userAgent?: string;
 }
 
 /**
@@ -34,12 +40,14 @@ export class ChatterApi {
   readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch | undefined;
   private readonly credentials: RequestCredentials | undefined;
+  private readonly userAgent: string | undefined;
 
   constructor(opts: ChatterApiOptions = {}) {
     this.baseUrl = (opts.baseUrl ?? '').replace(/\/+$/, '');
     this.token = opts.token;
     this.fetchImpl = opts.fetch;
     this.credentials = opts.credentials;
+    this.userAgent = opts.userAgent;
   }
 
   /** Create an account. With `session: 'token'` (or `'cookie'`) it also signs in. */
@@ -79,6 +87,23 @@ export class ChatterApi {
     return this.request<void>('PUT', '/api/me/password', body);
   }
 
+  /**
+   * The signed-in user's sessions (devices), most recently seen first; `current` marks this one.
+   *
+   * ```ts
+   * const { sessions } = await api.sessions();
+   * for (const s of sessions.filter((s) => !s.current)) await api.revokeSession(s.id);
+   * ```
+   */
+  sessions(): Promise<SessionsResponse> {
+    return this.request<SessionsResponse>('GET', '/api/me/sessions');
+  }
+
+  /** Sign out one of the user's sessions; its sockets are closed. Rejects with `not_found` for a session that is not theirs. */
+  revokeSession(id: number): Promise<void> {
+    return this.request<void>('DELETE', `/api/me/sessions/${encodeURIComponent(String(id))}`);
+  }
+
   rooms(): Promise<RoomsResponse> {
     return this.request<RoomsResponse>('GET', '/api/rooms');
   }
@@ -106,6 +131,8 @@ export class ChatterApi {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    // Browsers refuse to let pages set User-Agent; elsewhere it names this client in the sessions list.
+    if (this.userAgent && typeof document === 'undefined') headers['User-Agent'] = this.userAgent;
     const init: RequestInit = { method, headers };
     if (this.credentials !== undefined) init.credentials = this.credentials;
     if (body !== undefined) {

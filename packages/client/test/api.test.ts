@@ -89,6 +89,26 @@ describe('ChatterApi against a real server', () => {
     assert.equal(api.token, undefined);
   });
 
+  test('sessions lists the devices signed in, named by userAgent; revokeSession signs one out', async () => {
+    const username = uniqueName('sess');
+    const laptop = new ChatterApi({ baseUrl: server.url, userAgent: 'chatter-cli/0.1.0' });
+    await laptop.register({ username, password, session: 'token' });
+    const phone = new ChatterApi({ baseUrl: server.url });
+    await phone.login({ username, password });
+    const { sessions } = await laptop.sessions();
+    assert.equal(sessions.length, 2);
+    const current = sessions.find((s) => s.current)!;
+    assert.equal(current.device, 'chatter CLI');
+    const other = sessions.find((s) => !s.current)!;
+    assert.equal(other.device, 'Node.js');
+    await laptop.revokeSession(other.id);
+    assert.equal((await rejection(phone.me())).status, 401);
+    const gone = await rejection(laptop.revokeSession(other.id));
+    assert.equal(gone.status, 404);
+    assert.equal(gone.code, 'not_found');
+    assert.deepEqual((await laptop.sessions()).sessions.map((s) => s.id), [current.id]);
+  });
+
   test('rooms and history: general exists; pages go back with before and forward with after', async () => {
     const user = await server.register(uniqueName('hist'));
     const api = new ChatterApi({ baseUrl: server.url, token: user.token });

@@ -155,3 +155,26 @@ export const ErrorResponse = Type.Object(
 /** Answer to `PUT /api/me/avatar` and `DELETE /api/me/avatar`: the user with their new `avatarUrl`. */
 export const AvatarResponse = Type.Object({ user: SelfUser });
 export type AvatarResponse = Static<typeof AvatarResponse>;
+
+/** One of the signed-in user's sessions, as `GET /api/me/sessions` lists it. */
+export const SessionSummary = Type.Object({
+  id: Type.Integer({ description: 'Pass to `DELETE /api/me/sessions/:id` to revoke it.' }),
+  current: Type.Boolean({ description: 'The session this request was made with.' }),
+  createdAt: Type.String({ description: 'ISO 8601: when it signed in.' }),
+  lastSeenAt: Type.String({ description: 'ISO 8601: its last use, recorded at most hourly.' }),
+  expiresAt: Type.String({ description: 'ISO 8601: when it ends unless used again (never past the absolute maximum).' }),
+  device: Type.String({ description: 'A short summary of the client that signed in, such as "Chrome on Linux".' }),
+});
+export type SessionSummary = Static<typeof SessionSummary>;
+
+export const SessionsResponse = Type.Object({
+  /** Most recently seen first. */
+  sessions: Type.Array(SessionSummary),
+});
+export type SessionsResponse = Static<typeof SessionsResponse>;
+
+export const SessionIdParams = Type.Object(
+  { id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a session id from GET /api/me/sessions.' }) },
+  { additionalProperties: false },
+);
+export type SessionIdParams = Static<typeof SessionIdParams>;

@@ -83,7 +83,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('config', config);
   app.decorate('store', store);
   app.decorate('bus', bus);
-  app.decorate('sessions', new SessionService(store, bus, config.sessionTtlMs));
+  app.decorate('sessions', new SessionService(store, bus, config.sessionTtlMs, config.sessionMaxAgeMs));
   app.decorate('messages', new MessageService(store, bus, app.log));
 
   // Every body, query and param is checked by our own compiled validators, so failures carry

@@ -55,6 +55,23 @@ export interface Config {
   avatarChangesPerHour: number;
   /** Largest JSON request body (bytes); routes that take uploads set their own. */
   bodyLimitBytes: number;
+  /** A session ends this long after sign-in however often it is used (the sliding TTL ends it sooner when idle). */
+  sessionMaxAgeMs: number;
+  /** The first wait after `loginMaxPerUser` failures of one account from one address; it doubles with each further failure, up to `loginUserWindowMs`. */
+  loginBackoffMs: number;
+  /** Failures of one account from all addresses within `loginAccountWindowMs` after which addresses that failed on it get no free attempts. */
+  loginMaxPerAccount: number;
+  loginAccountWindowMs: number;
+  /** Lifetime of the device cookie that lets a browser that signed in before skip the sign-in throttles. */
+  deviceCookieTtlMs: number;
+  /** Registrations per client address per `registerIpWindowMs`. */
+  registerMaxPerIp: number;
+  registerIpWindowMs: number;
+  /** Registrations from everyone per `registerTotalWindowMs`. */
+  registerMaxTotal: number;
+  registerTotalWindowMs: number;
+  /** Password hashing jobs that may wait, for each of the two budgets (sign-ins, registrations); past it, 503 with Retry-After. */
+  hashQueueMax: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -144,6 +161,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     imageJobs: read(env, 'CHATTER_IMAGE_JOBS', 2, int(1, 64), 'a whole number 1-64'),
     avatarChangesPerHour: read(env, 'CHATTER_AVATAR_CHANGES_PER_HOUR', 10, int(1, 1_000_000), 'a whole number >= 1'),
     bodyLimitBytes: read(env, 'CHATTER_BODY_LIMIT_BYTES', 16_384, int(1024, 16 * 1024 * 1024), 'bytes, 1024-16777216'),
+    sessionMaxAgeMs: read(env, 'CHATTER_SESSION_MAX_AGE_DAYS', 90, num(1 / 86_400, 3650), 'days, 0.00002-3650') * 86_400_000,
+    loginBackoffMs: read(env, 'CHATTER_LOGIN_BACKOFF_S', 30, num(0.001, 86_400), 'seconds, 0.001-86400') * 1000,
+    loginMaxPerAccount: read(env, 'CHATTER_LOGIN_MAX_PER_ACCOUNT', 100, int(1, 1_000_000), 'a whole number >= 1'),
+    loginAccountWindowMs: read(env, 'CHATTER_LOGIN_ACCOUNT_WINDOW_S', 900, int(1, 86_400), 'seconds, 1-86400') * 1000,
+    deviceCookieTtlMs: read(env, 'CHATTER_DEVICE_COOKIE_DAYS', 365, num(1 / 86_400, 3650), 'days, 0.00002-3650') * 86_400_000,
+    registerMaxPerIp: read(env, 'CHATTER_REGISTER_MAX_PER_IP', 10, int(1, 1_000_000), 'a whole number >= 1'),
+    registerIpWindowMs: read(env, 'CHATTER_REGISTER_IP_WINDOW_S', 3600, int(1, 86_400), 'seconds, 1-86400') * 1000,
+    registerMaxTotal: read(env, 'CHATTER_REGISTER_MAX_TOTAL', 60, int(1, 1_000_000), 'a whole number >= 1'),
+    registerTotalWindowMs: read(env, 'CHATTER_REGISTER_TOTAL_WINDOW_S', 60, int(1, 86_400), 'seconds, 1-86400') * 1000,
+    hashQueueMax: read(env, 'CHATTER_HASH_QUEUE_MAX', 64, int(1, 100_000), 'a whole number 1-100000'),
   };
   return { ...config, ...overrides };
 }

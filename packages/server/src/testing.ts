@@ -45,10 +45,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real server in this process: port 0, a fresh SQLite file in a temp dir, bcrypt cost 4, silent logs. */
+/**
+ * Tests register many users from 127.0.0.1; the registration throttles would refuse them. Suites
+ * that test those throttles set their own limits.
+ */
+const REGISTER_UNLIMITED = { registerMaxPerIp: 1_000_000, registerMaxTotal: 1_000_000 };
+
+/** A real server in this process: port 0, a fresh SQLite file in a temp dir, bcrypt cost 4, silent logs, no registration limits. */
 export async function startTestServer(overrides: Partial<Config> = {}, deps: AppDeps = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'chatter-test-'));
-  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dbFile: join(dataDir, 'chatter.db'), bcryptCost: 4, logLevel: 'silent', ...overrides });
+  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dbFile: join(dataDir, 'chatter.db'), bcryptCost: 4, logLevel: 'silent', ...REGISTER_UNLIMITED, ...overrides });
   const app = await buildApp(config, deps);
   await app.listen({ host: config.host, port: 0 });
   const address = app.server.address();
@@ -105,7 +111,7 @@ const repoRoot = resolve(serverRoot, '../..');
 
 /**
  * The real server as a child process, run from source through tsx so no build is needed.
- * `env` adds CHATTER_* variables (bcrypt cost 4 and warn-level logs unless overridden).
+ * `env` adds CHATTER_* variables (bcrypt cost 4, info-level logs and no registration limits unless overridden).
  */
 export async function spawnServer(options: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'chatter-proc-'));
@@ -125,6 +131,8 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
         CHATTER_DATA_DIR: dataDir,
         CHATTER_BCRYPT_COST: '4',
         CHATTER_LOG_LEVEL: 'info',
+        CHATTER_REGISTER_MAX_PER_IP: String(REGISTER_UNLIMITED.registerMaxPerIp),
+        CHATTER_REGISTER_MAX_TOTAL: String(REGISTER_UNLIMITED.registerMaxTotal),
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,8 @@ import { connect, sleep, uniqueName } from './wsclient.js';
 
 /*
  * Accounts and sessions over real HTTP: register, login, logout, me, change password, cookie
- * sessions with their Origin check, login throttling, token storage and expiry, and logs.
+ * sessions with their Origin check, token storage and expiry, and logs. Throttling, the list of
+ * sessions and the hashing queue have their own files (accounts-*.test.ts).
  */
 
 function setCookies(res: Reply): string[] {
@@ -426,6 +427,9 @@ describe('accounts', () => {
         [{ newPassword: 'brand new password' }, 'currentPassword'],
         [{ currentPassword: '', newPassword: 'brand new password' }, 'currentPassword'],
         [{ currentPassword: PASSWORD, newPassword: 'brand new password', confirm: 'x' }, 'confirm'],
+        [{ currentPassword: PASSWORD, newPassword: PASSWORD }, 'newPassword'],
+        // The same password in another Unicode normalization form is the same password.
+        [{ currentPassword: 'caf\u00e9 au lait', newPassword: 'cafe\u0301 au lait' }, 'newPassword'],
       ];
       for (const [json, field] of cases) {
         const error = expectError(await put('/api/me/password', { token, json }), 400, 'validation_failed');
@@ -597,99 +601,6 @@ describe('session expiry (TTL 3 s)', { concurrency: true }, () => {
     // Left alone, it expires one TTL after its last extension.
     await until(extendedAgain + 300);
     expectError(await me(token), 401, 'unauthorized');
-  });
-});
-
-describe('login throttling (behind a trusted proxy)', () => {
-  let server: TestServer;
-  let url: string;
-  let ipCounter = 0;
-  /** A fresh client address per call (X-Forwarded-For is trusted here), so only the per-user limit applies. */
-  const freshIp = () => `10.0.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
-  const loginFrom = (ip: string, json: Record<string, unknown>) => call(url, 'POST', '/api/login', { json, headers: { 'x-forwarded-for': ip } });
-  const registerUser = async () => {
-    const username = uniqueName('Thr');
-    const res = await call(url, 'POST', '/api/register', { json: { username, password: PASSWORD } });
-    assert.equal(res.status, 201);
-    return username;
-  };
-
-  function expectThrottled(res: Reply, windowSeconds: number): void {
-    const error = expectError(res, 429, 'rate_limited');
-    const retryAfter = error.details?.retryAfter;
-    assert.equal(typeof retryAfter, 'number');
-    assert.ok(Number.isInteger(retryAfter) && retryAfter! >= 1 && retryAfter! <= windowSeconds, `retryAfter ${retryAfter}`);
-    assert.equal(res.headers.get('retry-after'), String(retryAfter));
-  }
-
-  before(async () => {
-    server = await startTestServer({ trustProxy: 1, loginMaxPerUser: 3, loginMaxPerIp: 5, webDir: NO_WEB });
-    url = server.url;
-  });
-  after(() => server.close());
-
-  test('per username: after 3 failures, even the right password gets 429 with Retry-After', async () => {
-    const username = await registerUser();
-    // The counter is per username case-insensitively, and independent of the address.
-    for (const variant of [username, username.toLowerCase(), username.toUpperCase()]) {
-      expectError(await loginFrom(freshIp(), { username: variant, password: 'wrong password' }), 401, 'invalid_credentials');
-    }
-    expectThrottled(await loginFrom(freshIp(), { username, password: PASSWORD }), server.config.loginUserWindowMs / 1000);
-    expectThrottled(await loginFrom(freshIp(), { username: username.toLowerCase(), password: 'wrong password' }), server.config.loginUserWindowMs / 1000);
-    // Another user on the same address is unaffected.
-    const other = await registerUser();
-    assert.equal((await loginFrom(freshIp(), { username: other, password: PASSWORD })).status, 200);
-  });
-
-  test('username and email share one counter per account', async () => {
-    const username = uniqueName('Both');
-    const email = `${username.toLowerCase()}@example.com`;
-    assert.equal((await call(url, 'POST', '/api/register', { json: { username, password: PASSWORD, email } })).status, 201);
-    expectError(await loginFrom(freshIp(), { username, password: 'wrong password' }), 401, 'invalid_credentials');
-    expectError(await loginFrom(freshIp(), { email, password: 'wrong password' }), 401, 'invalid_credentials');
-    expectError(await loginFrom(freshIp(), { email: email.toUpperCase(), password: 'wrong password' }), 401, 'invalid_credentials');
-    expectThrottled(await loginFrom(freshIp(), { username, password: PASSWORD }), server.config.loginUserWindowMs / 1000);
-  });
-
-  test('unknown usernames are throttled the same way, so the limit does not reveal which names exist', async () => {
-    const ghost = uniqueName('ghost');
-    for (let i = 0; i < 3; i++) expectError(await loginFrom(freshIp(), { username: ghost, password: 'whatever1' }), 401, 'invalid_credentials');
-    expectThrottled(await loginFrom(freshIp(), { username: ghost, password: 'whatever1' }), server.config.loginUserWindowMs / 1000);
-  });
-
-  test('a successful login resets the per-user counter', async () => {
-    const username = await registerUser();
-    const wrong = () => loginFrom(freshIp(), { username, password: 'wrong password' });
-    expectError(await wrong(), 401, 'invalid_credentials');
-    expectError(await wrong(), 401, 'invalid_credentials');
-    assert.equal((await loginFrom(freshIp(), { username, password: PASSWORD })).status, 200);
-    // Without the reset the next failure would already be the fourth in the window.
-    for (let i = 0; i < 3; i++) expectError(await wrong(), 401, 'invalid_credentials');
-    expectThrottled(await wrong(), server.config.loginUserWindowMs / 1000);
-  });
-
-  test('per address: the 6th attempt from one IP is refused whatever the username; other IPs are not', async () => {
-    const ip = freshIp();
-    const users = await Promise.all(Array.from({ length: 6 }, () => registerUser()));
-    // Successes count too: this limit caps how fast one address can try.
-    assert.equal((await loginFrom(ip, { username: users[0], password: PASSWORD })).status, 200);
-    for (let i = 1; i < 5; i++) expectError(await loginFrom(ip, { username: users[i], password: 'wrong password' }), 401, 'invalid_credentials');
-    expectThrottled(await loginFrom(ip, { username: users[5], password: PASSWORD }), server.config.loginIpWindowMs / 1000);
-    expectThrottled(await loginFrom(ip, { email: 'someone@example.com', password: PASSWORD }), server.config.loginIpWindowMs / 1000);
-    assert.equal((await loginFrom(freshIp(), { username: users[5], password: PASSWORD })).status, 200);
-  });
-
-  test('cookie sessions get the Secure flag when the proxy says the request came over HTTPS', async () => {
-    const host = new URL(url).host;
-    const res = await call(url, 'POST', '/api/register', {
-      json: { username: uniqueName('Sec'), password: PASSWORD, session: 'cookie' },
-      origin: `https://${host}`,
-      headers: { 'x-forwarded-proto': 'https' },
-    });
-    assert.equal(res.status, 201, res.text);
-    const attributes = sessionCookie(res).split(';').map((a) => a.trim().toLowerCase());
-    assert.ok(attributes.includes('secure'));
-    assert.ok(attributes.includes('httponly'));
   });
 });
 

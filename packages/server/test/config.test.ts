@@ -45,6 +45,16 @@ describe('loadConfig', () => {
       imageJobs: 2,
       avatarChangesPerHour: 10,
       bodyLimitBytes: 16_384,
+      sessionMaxAgeMs: 90 * 86_400_000,
+      loginBackoffMs: 30_000,
+      loginMaxPerAccount: 100,
+      loginAccountWindowMs: 900_000,
+      deviceCookieTtlMs: 365 * 86_400_000,
+      registerMaxPerIp: 10,
+      registerIpWindowMs: 3_600_000,
+      registerMaxTotal: 60,
+      registerTotalWindowMs: 60_000,
+      hashQueueMax: 64,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -86,6 +96,16 @@ describe('loadConfig', () => {
       CHATTER_IMAGE_JOBS: '1',
       CHATTER_AVATAR_CHANGES_PER_HOUR: '3',
       CHATTER_BODY_LIMIT_BYTES: '32768',
+      CHATTER_SESSION_MAX_AGE_DAYS: '7',
+      CHATTER_LOGIN_BACKOFF_S: '0.5',
+      CHATTER_LOGIN_MAX_PER_ACCOUNT: '40',
+      CHATTER_LOGIN_ACCOUNT_WINDOW_S: '600',
+      CHATTER_DEVICE_COOKIE_DAYS: '30',
+      CHATTER_REGISTER_MAX_PER_IP: '4',
+      CHATTER_REGISTER_IP_WINDOW_S: '120',
+      CHATTER_REGISTER_MAX_TOTAL: '20',
+      CHATTER_REGISTER_TOTAL_WINDOW_S: '10',
+      CHATTER_HASH_QUEUE_MAX: '8',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -119,6 +139,16 @@ describe('loadConfig', () => {
       imageJobs: 1,
       avatarChangesPerHour: 3,
       bodyLimitBytes: 32_768,
+      sessionMaxAgeMs: 7 * 86_400_000,
+      loginBackoffMs: 500,
+      loginMaxPerAccount: 40,
+      loginAccountWindowMs: 600_000,
+      deviceCookieTtlMs: 30 * 86_400_000,
+      registerMaxPerIp: 4,
+      registerIpWindowMs: 120_000,
+      registerMaxTotal: 20,
+      registerTotalWindowMs: 10_000,
+      hashQueueMax: 8,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -190,6 +220,16 @@ describe('loadConfig', () => {
     ['CHATTER_AVATAR_CHANGES_PER_HOUR', '0'],
     ['CHATTER_BODY_LIMIT_BYTES', '100'],
     ['CHATTER_BODY_LIMIT_BYTES', '16k'],
+    ['CHATTER_SESSION_MAX_AGE_DAYS', '0'],
+    ['CHATTER_LOGIN_BACKOFF_S', 'soon'],
+    ['CHATTER_LOGIN_MAX_PER_ACCOUNT', '0'],
+    ['CHATTER_LOGIN_ACCOUNT_WINDOW_S', '-1'],
+    ['CHATTER_DEVICE_COOKIE_DAYS', '3651'],
+    ['CHATTER_REGISTER_MAX_PER_IP', '1.5'],
+    ['CHATTER_REGISTER_IP_WINDOW_S', '0'],
+    ['CHATTER_REGISTER_MAX_TOTAL', 'lots'],
+    ['CHATTER_REGISTER_TOTAL_WINDOW_S', '86401'],
+    ['CHATTER_HASH_QUEUE_MAX', '0'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -161,7 +161,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         const { store } = await fresh();
         const user = await newUser(store);
         const session = await store.createSession({ tokenHash: hash('t1'), userId: user.id, createdAt: T0, expiresAt: T0 + 5000 });
-        assert.deepEqual(session, { id: session.id, userId: user.id, createdAt: T0, expiresAt: T0 + 5000 });
+        assert.deepEqual(session, { id: session.id, userId: user.id, createdAt: T0, expiresAt: T0 + 5000, lastSeenAt: T0, device: '' });
         assert.deepEqual(await store.getSessionByTokenHash(Buffer.from(hash('t1'))), session);
         assert.deepEqual(await store.getSessionById(session.id), session);
         assert.equal(await store.getSessionByTokenHash(hash('t2')), null);
@@ -217,6 +217,64 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         assert.deepEqual(await store.getSessionById(boundary.id), boundary, 'expiring exactly now is not "before now"');
         assert.deepEqual(await store.getSessionById(live.id), live);
         assert.equal(await store.purgeExpiredSessions(T0 + 1000), 0);
+      });
+
+      test('a session keeps its device; extendSession with a time also moves lastSeenAt, without one leaves it', async () => {
+        const { store } = await fresh();
+        const user = await newUser(store);
+        const s = await store.createSession({ tokenHash: hash('dev'), userId: user.id, createdAt: T0, expiresAt: T0 + 5000, device: 'Firefox on Linux' });
+        assert.equal(s.device, 'Firefox on Linux');
+        assert.equal(s.lastSeenAt, T0);
+        await store.extendSession(s.id, T0 + 9000, T0 + 4000);
+        assert.deepEqual(await store.getSessionById(s.id), { ...s, expiresAt: T0 + 9000, lastSeenAt: T0 + 4000 });
+        await store.extendSession(s.id, T0 + 9500);
+        assert.deepEqual(await store.getSessionById(s.id), { ...s, expiresAt: T0 + 9500, lastSeenAt: T0 + 4000 });
+      });
+
+      test('listUserSessions lists one user\'s sessions, most recently seen first', async () => {
+        const { store } = await fresh();
+        const alice = await newUser(store);
+        const bob = await newUser(store);
+        const mk = (userId: number, seed: string, createdAt: number) => store.createSession({ tokenHash: hash(seed), userId, createdAt, expiresAt: T0 + 50_000 });
+        const a1 = await mk(alice.id, 'l-a1', T0);
+        const a2 = await mk(alice.id, 'l-a2', T0 + 10);
+        const a3 = await mk(alice.id, 'l-a3', T0 + 20);
+        await mk(bob.id, 'l-b1', T0 + 30);
+        await store.extendSession(a1.id, T0 + 60_000, T0 + 100);
+        const listed = await store.listUserSessions(alice.id);
+        assert.deepEqual(listed.map((x) => x.id), [a1.id, a3.id, a2.id]);
+        assert.equal(listed[0]!.lastSeenAt, T0 + 100);
+        assert.deepEqual(await store.listUserSessions(999_999), []);
+      });
+
+      test('deleteUserSession deletes only a session of that user', async () => {
+        const { store } = await fresh();
+        const alice = await newUser(store);
+        const bob = await newUser(store);
+        const a = await store.createSession({ tokenHash: hash('d-a'), userId: alice.id, createdAt: T0, expiresAt: T0 + 5000 });
+        const b = await store.createSession({ tokenHash: hash('d-b'), userId: bob.id, createdAt: T0, expiresAt: T0 + 5000 });
+        assert.equal(await store.deleteUserSession(alice.id, b.id), false, "not alice's");
+        assert.deepEqual(await store.getSessionById(b.id), b);
+        assert.equal(await store.deleteUserSession(alice.id, a.id), true);
+        assert.equal(await store.getSessionById(a.id), null);
+        assert.equal(await store.deleteUserSession(alice.id, a.id), false, 'already gone');
+      });
+    });
+
+    describe('login devices', () => {
+      test('create, find by hash (a copy of the bytes), delete; purgeExpiredSessions purges expired ones', async () => {
+        const { store } = await fresh();
+        const user = await newUser(store);
+        await store.createLoginDevice({ tokenHash: hash('device-1'), userId: user.id, createdAt: T0, expiresAt: T0 + 5000 });
+        await store.createLoginDevice({ tokenHash: hash('device-2'), userId: user.id, createdAt: T0, expiresAt: T0 + 500 });
+        assert.deepEqual(await store.getLoginDevice(Buffer.from(hash('device-1'))), { userId: user.id, createdAt: T0, expiresAt: T0 + 5000 });
+        assert.equal(await store.getLoginDevice(hash('device-3')), null);
+        await store.purgeExpiredSessions(T0 + 1000);
+        assert.equal(await store.getLoginDevice(hash('device-2')), null, 'expired: purged');
+        assert.ok(await store.getLoginDevice(hash('device-1')));
+        await store.deleteLoginDevice(hash('device-1'));
+        assert.equal(await store.getLoginDevice(hash('device-1')), null);
+        await store.deleteLoginDevice(hash('device-1')); // deleting twice is harmless
       });
     });
 

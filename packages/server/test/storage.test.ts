@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { SqliteStore } from '../src/storage/sqlite.js';
+import { MIGRATIONS, SqliteStore } from '../src/storage/sqlite.js';
 import { runStoreContract } from './storage.contract.js';
 
 runStoreContract('SQLite file', async () => {
@@ -42,6 +42,26 @@ describe('SqliteStore specifics', () => {
       } finally {
         db.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a database from before session devices migrates: its sessions keep working, last seen at sign-in, device unknown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
+    try {
+      const file = join(dir, 'chatter.db');
+      const old = new Database(file);
+      old.exec(MIGRATIONS[0]!);
+      old.pragma('user_version = 1');
+      old.prepare("INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (1, 'Old', 'old', 'x', 1)").run();
+      old.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, 1, 1000, 9000)').run(Buffer.alloc(32, 7));
+      old.close();
+      const store = new SqliteStore({ file });
+      await store.migrate();
+      const session = await store.getSessionByTokenHash(Buffer.alloc(32, 7));
+      assert.deepEqual(session, { id: session!.id, userId: 1, createdAt: 1000, expiresAt: 9000, lastSeenAt: 1000, device: '' });
+      await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,44 +10,104 @@ import {
 } from '@chatter/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { addressKey, clientIp } from '../http/client-ip.js';
 import { isHttps } from '../http/origin.js';
 import { UniqueViolation, type SessionRecord, type UserRecord } from '../storage/types.js';
 import { selfUser } from '../users/present.js';
-import { PasswordHasher } from './passwords.js';
-import { Throttle } from './throttle.js';
+import { DeviceCookies, describeDevice } from './devices.js';
+import { HashQueueFull, PasswordHasher } from './passwords.js';
+import sessionRoutes from './session-routes.js';
+import { SESSION_COOKIE } from './sessions.js';
+import { LoginThrottle, Throttle } from './throttle.js';
 
-export const SESSION_COOKIE = 'chatter_session';
+export { SESSION_COOKIE } from './sessions.js';
 
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse };
 
-/** Accounts and sessions: register, login, logout, me, change password. */
+/** 429 with the wait in the header and in `details.retryAfter`. */
+function rateLimited(reply: FastifyReply, retryAfter: number, what: string): AppError {
+  reply.header('Retry-After', String(retryAfter));
+  return new AppError('rate_limited', `Too many ${what}. Try again in ${retryAfter} s.`, { retryAfter });
+}
+
+/** 503 when the password hashing queue is full: nothing was checked or stored; come back later. */
+function busy(reply: FastifyReply, err: HashQueueFull): AppError {
+  reply.header('Retry-After', String(err.retryAfter));
+  return new AppError('unavailable', `The server is busy. Try again in ${err.retryAfter} s.`, { retryAfter: err.retryAfter });
+}
+
+/** Accounts and sessions: register, login, logout, me, change password, and the list of sessions. */
 export default async function authRoutes(app: FastifyInstance): Promise<void> {
   const { config, store, sessions } = app;
-  const perUser = new Throttle(config.loginMaxPerUser, config.loginUserWindowMs);
-  const perIp = new Throttle(config.loginMaxPerIp, config.loginIpWindowMs);
-  const hasher = new PasswordHasher();
-  const hashPassword = (password: string, cost: number) => hasher.hash(password, cost);
-  const verifyPassword = (password: string, hash: string) => hasher.verify(password, hash);
+  const logins = new LoginThrottle({
+    freeFailures: config.loginMaxPerUser,
+    baseDelayMs: config.loginBackoffMs,
+    maxDelayMs: config.loginUserWindowMs,
+    maxPerAccount: config.loginMaxPerAccount,
+    accountWindowMs: config.loginAccountWindowMs,
+    maxPerIp: config.loginMaxPerIp,
+    ipWindowMs: config.loginIpWindowMs,
+  });
+  const registrationsPerIp = new Throttle(config.registerMaxPerIp, config.registerIpWindowMs);
+  const registrations = new Throttle(config.registerMaxTotal, config.registerTotalWindowMs);
+  const hasher = new PasswordHasher({ maxQueued: config.hashQueueMax });
+  const devices = new DeviceCookies(store, config);
   app.addHook('onClose', async () => {
-    perUser.close();
-    perIp.close();
+    logins.close();
+    registrationsPerIp.close();
+    registrations.close();
     await hasher.close();
   });
+  const addressOf = (request: FastifyRequest) => addressKey(clientIp(request.raw, config));
 
   // Compared against when the user does not exist, so a wrong username costs the same time as a
   // wrong password and response timing does not reveal which usernames exist.
   // Computed in the background so start-up does not wait for it.
   let dummyHash: Promise<string> | null = null;
-  const getDummyHash = () => (dummyHash ??= hashPassword('chatter-timing-equaliser', config.bcryptCost));
-  void getDummyHash().catch((err: unknown) => {
-    dummyHash = null; // try again on the next sign-in
-    app.log.error({ err }, 'computing the timing hash failed');
-  });
+  const getDummyHash = () =>
+    (dummyHash ??= hasher.hash('chatter-timing-equaliser', config.bcryptCost).catch((err: unknown) => {
+      dummyHash = null; // a full queue or a failed worker must not stick: try again on the next sign-in
+      throw err;
+    }));
+  void getDummyHash().catch((err: unknown) => app.log.error({ err }, 'computing the timing hash failed'));
+
+  /**
+   * Check a password under the login throttle: the attempt is counted before the (slow) check, so
+   * parallel guesses cannot all pass while the first are still being checked. Resolves to whether
+   * the password is right; throws 429 when this client must wait, 503 when the hashing queue is full.
+   */
+  async function checkPassword(request: FastifyRequest, reply: FastifyReply, account: string, user: UserRecord | null, password: string): Promise<boolean> {
+    const device = user ? await devices.trustedFor(request, user.id) : undefined;
+    const verdict = logins.reserve({ account, ip: addressOf(request), device });
+    if (!verdict.ok) throw rateLimited(reply, verdict.retryAfter, 'sign-in attempts');
+    let ok: boolean;
+    try {
+      ok = await hasher.verify(password, user?.passwordHash ?? (await getDummyHash()));
+    } catch (err) {
+      verdict.reservation.release();
+      if (err instanceof HashQueueFull) throw busy(reply, err);
+      throw err;
+    }
+    if (!ok || !user) {
+      verdict.reservation.fail();
+      if (device && !logins.deviceTrusted(device)) await devices.forget(device);
+      return false;
+    }
+    verdict.reservation.succeed();
+    return true;
+  }
 
   async function startSession(request: FastifyRequest, reply: FastifyReply, user: UserRecord, mode: SessionMode) {
-    const { token, session } = await sessions.create(user.id);
+    const { token, session } = await sessions.create(user.id, describeDevice(request.headers['user-agent']));
     const expiresAt = new Date(session.expiresAt).toISOString();
     if (mode === 'cookie') {
+      // Browsers only: token clients keep no cookies, and a token-mode answer sets none.
+      await devices.issue(request, reply, user.id);
+      // The cookie this one replaces would be unreachable from now on: end its session rather than
+      // leave it valid (and listed) until it expires.
+      const replaced = request.cookies[SESSION_COOKIE];
+      const old = replaced ? await sessions.peek(replaced) : null;
+      if (old && old.id !== session.id) await sessions.revoke(old.id);
       setSessionCookie(request, reply, token, session);
       return { user: selfUser(user), expiresAt };
     }
@@ -71,7 +131,22 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const { username, password, email, session } = request.body;
       if (session === 'cookie') app.checkOrigin(request);
-      const passwordHash = await hashPassword(password, config.bcryptCost);
+      // Each registration costs a bcrypt hash that anyone can ask for: cap them per address and in
+      // total, before any hashing.
+      const ip = addressOf(request);
+      const wait = Math.max(registrationsPerIp.retryAfter(ip), registrations.retryAfter('all'));
+      if (wait > 0) throw rateLimited(reply, wait, 'new accounts');
+      registrationsPerIp.hit(ip);
+      registrations.hit('all');
+      let passwordHash: string;
+      try {
+        passwordHash = await hasher.hash(password, config.bcryptCost, 'signup');
+      } catch (err) {
+        if (!(err instanceof HashQueueFull)) throw err;
+        registrationsPerIp.unhit(ip);
+        registrations.unhit('all');
+        throw busy(reply, err);
+      }
       let user: UserRecord;
       try {
         user = await store.createUser({ username, email: email ?? null, passwordHash, createdAt: Date.now() });
@@ -98,23 +173,11 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
         throw AppError.validation({ username: 'Enter your username or email.' });
       }
       if (session === 'cookie') app.checkOrigin(request);
-      const ipKey = `ip:${request.ip}`;
       const user = await store.getUserByLogin(username !== undefined ? { username } : { email: email! });
       // One counter per account, whether it is addressed by username or by email; an unknown login
       // gets its own counter so that probing for accounts is throttled the same way.
-      const userKey = user ? `user:${user.id}` : `login:${(username ?? email ?? '').toLowerCase()}`;
-      const wait = Math.max(perUser.retryAfter(userKey), perIp.retryAfter(ipKey));
-      if (wait > 0) {
-        reply.header('Retry-After', String(wait));
-        throw new AppError('rate_limited', `Too many sign-in attempts. Try again in ${wait} s.`, { retryAfter: wait });
-      }
-      perIp.hit(ipKey);
-      const ok = await verifyPassword(password, user?.passwordHash ?? (await getDummyHash()));
-      if (!user || !ok) {
-        perUser.hit(userKey);
-        throw new AppError('invalid_credentials');
-      }
-      perUser.reset(userKey);
+      const account = user ? `user:${user.id}` : `login:${(username ?? email ?? '').toLowerCase()}`;
+      if (!(await checkPassword(request, reply, account, user, password)) || !user) throw new AppError('invalid_credentials');
       return startSession(request, reply, user, session);
     },
   );
@@ -147,13 +210,26 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const { user, session } = request.auth!;
       const { currentPassword, newPassword } = request.body;
-      if (!(await verifyPassword(currentPassword, user.passwordHash))) {
+      if (newPassword.normalize('NFC') === currentPassword.normalize('NFC')) {
+        throw AppError.validation({ newPassword: 'Choose a password different from your current one.' });
+      }
+      // A stolen session must not become a way to guess the password: same throttle as sign-in.
+      if (!(await checkPassword(request, reply, `user:${user.id}`, user, currentPassword))) {
         throw new AppError('wrong_password', undefined, { fields: { currentPassword: 'The current password is not correct.' } });
       }
-      await store.setPasswordHash(user.id, await hashPassword(newPassword, config.bcryptCost));
+      let passwordHash: string;
+      try {
+        passwordHash = await hasher.hash(newPassword, config.bcryptCost);
+      } catch (err) {
+        if (err instanceof HashQueueFull) throw busy(reply, err);
+        throw err;
+      }
+      await store.setPasswordHash(user.id, passwordHash);
       const revoked = await sessions.revokeOthers(user.id, session.id);
       request.log.info({ userId: user.id, revokedSessions: revoked.length }, 'password changed');
       reply.code(204).send();
     },
   );
+
+  await app.register(sessionRoutes);
 }

@@ -7,6 +7,7 @@ import {
   type ChatStore,
   type HistoryPage,
   type HistoryRange,
+  type LoginDeviceRecord,
   type MessageRecord,
   type MessageWithAuthor,
   type NewMessage,
@@ -19,7 +20,7 @@ import {
  * Versioned migrations, applied in order inside one transaction each; `PRAGMA user_version`
  * records the last applied. Never edit a shipped migration: add a new one.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE users (
      id INTEGER PRIMARY KEY,
      username TEXT NOT NULL,
@@ -56,6 +57,15 @@ const MIGRATIONS: string[] = [
      UNIQUE (room_id, seq),
      UNIQUE (author_id, client_id)        -- makes a resent message idempotent
    );`,
+  `ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;   -- NULL: not seen since created_at
+   ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
+   CREATE TABLE login_devices (
+     token_hash BLOB PRIMARY KEY,         -- SHA-256 of the device cookie; the cookie itself is never stored
+     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX login_devices_expiry ON login_devices(expires_at);`,
 ];
 
 export interface SqliteStoreOptions {
@@ -106,11 +116,17 @@ export class SqliteStore implements ChatStore {
       setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ?'),
       setAvatar: db.prepare('UPDATE users SET avatar_key = ? WHERE id = ?'),
       insertSession: db.prepare(
-        'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING *',
+        'INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, device) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
       ),
       sessionByHash: db.prepare('SELECT * FROM sessions WHERE token_hash = ?'),
       sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
-      extendSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?'),
+      extendSession: db.prepare('UPDATE sessions SET expires_at = ?, last_seen_at = coalesce(?, last_seen_at) WHERE id = ?'),
+      userSessions: db.prepare('SELECT * FROM sessions WHERE user_id = ? ORDER BY coalesce(last_seen_at, created_at) DESC, id DESC'),
+      deleteUserSession: db.prepare('DELETE FROM sessions WHERE id = ? AND user_id = ?'),
+      insertDevice: db.prepare('INSERT INTO login_devices (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+      deviceByHash: db.prepare('SELECT * FROM login_devices WHERE token_hash = ?'),
+      deleteDevice: db.prepare('DELETE FROM login_devices WHERE token_hash = ?'),
+      purgeDevices: db.prepare('DELETE FROM login_devices WHERE expires_at < ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
       deleteUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ? AND id IS NOT ? RETURNING id'),
       purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at < ?'),
@@ -181,8 +197,8 @@ export class SqliteStore implements ChatStore {
     this.stmts.setAvatar.run(avatarKey, userId);
   }
 
-  async createSession(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number }): Promise<SessionRecord> {
-    const row = this.stmts.insertSession.get(input.tokenHash, input.userId, input.createdAt, input.expiresAt) as Row;
+  async createSession(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number; device?: string }): Promise<SessionRecord> {
+    const row = this.stmts.insertSession.get(input.tokenHash, input.userId, input.createdAt, input.expiresAt, input.createdAt, input.device ?? '') as Row;
     return toSession(row);
   }
 
@@ -196,8 +212,29 @@ export class SqliteStore implements ChatStore {
     return row ? toSession(row) : null;
   }
 
-  async extendSession(id: number, expiresAt: number): Promise<void> {
-    this.stmts.extendSession.run(expiresAt, id);
+  async extendSession(id: number, expiresAt: number, lastSeenAt?: number): Promise<void> {
+    this.stmts.extendSession.run(expiresAt, lastSeenAt ?? null, id);
+  }
+
+  async listUserSessions(userId: number): Promise<SessionRecord[]> {
+    return (this.stmts.userSessions.all(userId) as Row[]).map(toSession);
+  }
+
+  async deleteUserSession(userId: number, sessionId: number): Promise<boolean> {
+    return this.stmts.deleteUserSession.run(sessionId, userId).changes > 0;
+  }
+
+  async createLoginDevice(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number }): Promise<void> {
+    this.stmts.insertDevice.run(input.tokenHash, input.userId, input.createdAt, input.expiresAt);
+  }
+
+  async getLoginDevice(tokenHash: Buffer): Promise<LoginDeviceRecord | null> {
+    const row = this.stmts.deviceByHash.get(tokenHash) as Row | undefined;
+    return row ? { userId: row.user_id as number, createdAt: row.created_at as number, expiresAt: row.expires_at as number } : null;
+  }
+
+  async deleteLoginDevice(tokenHash: Buffer): Promise<void> {
+    this.stmts.deleteDevice.run(tokenHash);
   }
 
   async deleteSession(id: number): Promise<void> {
@@ -210,6 +247,7 @@ export class SqliteStore implements ChatStore {
   }
 
   async purgeExpiredSessions(now: number): Promise<number> {
+    this.stmts.purgeDevices.run(now);
     return this.stmts.purgeSessions.run(now).changes;
   }
 
@@ -273,7 +311,14 @@ function toUser(r: Row): UserRecord {
 }
 
 function toSession(r: Row): SessionRecord {
-  return { id: r.id as number, userId: r.user_id as number, createdAt: r.created_at as number, expiresAt: r.expires_at as number };
+  return {
+    id: r.id as number,
+    userId: r.user_id as number,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    lastSeenAt: (r.last_seen_at as number | null) ?? (r.created_at as number),
+    device: r.device as string,
+  };
 }
 
 function toRoom(r: Row): RoomRecord {

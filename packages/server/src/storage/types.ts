@@ -20,6 +20,17 @@ export interface SessionRecord {
   userId: number;
   createdAt: number;
   expiresAt: number;
+  /** Last use, written at most as often as the sliding expiry (hourly). */
+  lastSeenAt: number;
+  /** A short summary of the client that signed in ("Chrome on Linux"), or '' when unknown. */
+  device: string;
+}
+
+/** A browser that signed in to an account successfully, known by the hash of its device cookie. */
+export interface LoginDeviceRecord {
+  userId: number;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface RoomRecord {
@@ -90,15 +101,25 @@ export interface ChatStore {
   setPasswordHash(userId: number, passwordHash: string): Promise<void>;
   setAvatarKey(userId: number, avatarKey: string | null): Promise<void>;
 
-  createSession(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number }): Promise<SessionRecord>;
+  /** `lastSeenAt` starts at `createdAt`; `device` defaults to ''. */
+  createSession(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number; device?: string }): Promise<SessionRecord>;
   getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null>;
   getSessionById(id: number): Promise<SessionRecord | null>;
-  extendSession(id: number, expiresAt: number): Promise<void>;
+  /** Move the expiry; also `lastSeenAt` when given. */
+  extendSession(id: number, expiresAt: number, lastSeenAt?: number): Promise<void>;
   deleteSession(id: number): Promise<void>;
   /** Delete all of a user's sessions except one; returns the ids deleted. */
   deleteUserSessions(userId: number, exceptSessionId?: number): Promise<number[]>;
-  /** Delete sessions that expired before `now`; returns how many. */
+  /** A user's sessions, most recently seen first (expired ones not yet purged included). */
+  listUserSessions(userId: number): Promise<SessionRecord[]>;
+  /** Delete one session if it belongs to the user; false when there is no such session of theirs. */
+  deleteUserSession(userId: number, sessionId: number): Promise<boolean>;
+  /** Delete sessions (and device cookies) that expired before `now`; returns how many sessions. */
   purgeExpiredSessions(now: number): Promise<number>;
+
+  createLoginDevice(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number }): Promise<void>;
+  getLoginDevice(tokenHash: Buffer): Promise<LoginDeviceRecord | null>;
+  deleteLoginDevice(tokenHash: Buffer): Promise<void>;
 
   ensureRoom(room: { id: string; name: string; createdAt: number }): Promise<RoomRecord>;
   getRoom(id: string): Promise<RoomRecord | null>;

@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { LIMITS, type SelfUser } from '@chatter/protocol';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { LIMITS, type SelfUser, type SessionSummary } from '@chatter/protocol';
+import { ChatterApiError } from '@chatter/client';
 import { api, describeError, type ShownError } from '../api';
 import { useTheme, type ThemePreference } from '../theme';
 import { AVATAR_MAX_BYTES, AVATAR_TYPES, uploadAvatar } from '../upload';
@@ -20,6 +21,8 @@ const memberSince = new Intl.DateTimeFormat(undefined, { month: 'long', year: 'n
 /** Profile and settings in a modal <dialog>: focus is trapped and Escape closes it natively. */
 export function ProfileDialog({ open, me, onClose, onUserChanged, onLogout }: ProfileDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
+  // A password change signs out the other sessions: bumping this reloads their list.
+  const [sessionsVersion, setSessionsVersion] = useState(0);
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -49,7 +52,8 @@ export function ProfileDialog({ open, me, onClose, onUserChanged, onLogout }: Pr
           <div className="profile-body">
             <AvatarSection me={me} onUserChanged={onUserChanged} />
             <ThemeSection />
-            <PasswordSection />
+            <PasswordSection onChanged={() => setSessionsVersion((v) => v + 1)} />
+            <SessionsSection version={sessionsVersion} />
             <section className="profile-section">
               <LogoutButton onLogout={onLogout} />
             </section>
@@ -222,28 +226,39 @@ function ThemeSection() {
   );
 }
 
-function PasswordSection() {
+function PasswordSection({ onChanged }: { onChanged: () => void }) {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
+  const [confirm, setConfirm] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ShownError>({ message: null, fields: {} });
   const [done, setDone] = useState(false);
 
+  // Editing after a result starts over: an old success must not sit next to new errors.
+  const edit = (set: (value: string) => void) => (value: string) => {
+    set(value);
+    setDone(false);
+  };
+
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (busy) return;
+    setDone(false);
     const fields: Record<string, string> = {};
     if (!current) fields.currentPassword = 'Enter your current password.';
     if (!next) fields.newPassword = 'Choose a new password.';
+    else if (current && next.normalize('NFC') === current.normalize('NFC')) fields.newPassword = 'Choose a password different from your current one.';
+    if (next && confirm !== next) fields.confirmPassword = confirm ? 'The two new passwords do not match.' : 'Enter the new password again.';
     if (Object.keys(fields).length) return setError({ message: null, fields });
     setBusy(true);
-    setDone(false);
     setError({ message: null, fields: {} });
     try {
       await api.changePassword({ currentPassword: current, newPassword: next });
       setDone(true);
       setCurrent('');
       setNext('');
+      setConfirm('');
+      onChanged();
     } catch (err) {
       setError(describeError(err));
     } finally {
@@ -251,6 +266,7 @@ function PasswordSection() {
     }
   };
 
+  const hasError = Boolean(error.message) || Object.keys(error.fields).length > 0;
   return (
     <section className="profile-section" aria-labelledby="password-heading">
       <h3 id="password-heading" className="section-label">
@@ -263,28 +279,144 @@ function PasswordSection() {
             <span>{error.message}</span>
           </div>
         )}
-        <Field label="Current password" password autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} error={error.fields.currentPassword} />
+        <Field label="Current password" password autoComplete="current-password" value={current} onChange={(e) => edit(setCurrent)(e.target.value)} error={error.fields.currentPassword} />
         <Field
           label="New password"
           password
           autoComplete="new-password"
           maxLength={LIMITS.passwordMax}
           value={next}
-          onChange={(e) => setNext(e.target.value)}
+          onChange={(e) => edit(setNext)(e.target.value)}
           error={error.fields.newPassword}
           hint={`At least ${LIMITS.passwordMin} characters. Your other devices will be signed out.`}
+        />
+        <Field
+          label="Confirm password"
+          password
+          autoComplete="new-password"
+          maxLength={LIMITS.passwordMax}
+          value={confirm}
+          onChange={(e) => edit(setConfirm)(e.target.value)}
+          error={error.fields.confirmPassword}
         />
         <div className="form-row">
           <button type="submit" className="btn btn-primary" aria-busy={busy} aria-disabled={busy}>
             {busy && <Spinner />} {busy ? 'Changing…' : 'Change password'}
           </button>
-          {done && (
+          {done && !hasError && (
             <p className="field-success" role="status">
               <CheckIcon size={14} /> Password changed. Other sessions were signed out.
             </p>
           )}
         </div>
       </form>
+    </section>
+  );
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const calendarDay = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+
+/** "just now", "5 minutes ago", "yesterday", "12 Mar 2026": last use is recorded hourly, so no seconds. */
+function lastSeen(iso: string, now = Date.now()): string {
+  const minutes = Math.round((now - Date.parse(iso)) / 60_000);
+  if (minutes < 2) return 'just now';
+  if (minutes < 60) return relative.format(-minutes, 'minute');
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return relative.format(-hours, 'hour');
+  const days = Math.round(hours / 24);
+  if (days < 7) return relative.format(-days, 'day');
+  return calendarDay.format(new Date(iso));
+}
+
+/** "Your sessions": every device signed in, with a way to sign the others out. */
+function SessionsSection({ version }: { version: number }) {
+  const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<number | null>(null);
+
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      setSessions((await api.sessions()).sessions);
+    } catch (err) {
+      setError(describeError(err).message ?? 'Could not load your sessions.');
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load, version]);
+
+  const revoke = async (session: SessionSummary) => {
+    setRevoking(session.id);
+    setError(null);
+    try {
+      await api.revokeSession(session.id);
+    } catch (err) {
+      // Already gone (signed out elsewhere, or expired): the list catches up below either way.
+      if (!(err instanceof ChatterApiError && err.code === 'not_found')) setError(describeError(err).message);
+    } finally {
+      setRevoking(null);
+    }
+    setSessions((list) => list?.filter((s) => s.id !== session.id) ?? null);
+  };
+
+  return (
+    <section className="profile-section" aria-labelledby="sessions-heading">
+      <h3 id="sessions-heading" className="section-label">
+        Your sessions
+      </h3>
+      {sessions === null && !error && (
+        <p className="field-hint sessions-loading">
+          <Spinner /> Loading your sessions…
+        </p>
+      )}
+      {sessions && (
+        <ul className="session-list">
+          {sessions.map((s) => (
+            <li key={s.id} className={`session-row${s.current ? ' current' : ''}`} aria-label={s.device}>
+              <div className="session-text">
+                <span className="session-device">{s.device}</span>
+                <span className="session-meta">
+                  {s.current ? (
+                    <span className="session-badge">This device</span>
+                  ) : (
+                    <>
+                      Last seen <time dateTime={s.lastSeenAt}>{lastSeen(s.lastSeenAt)}</time>
+                    </>
+                  )}
+                </span>
+              </div>
+              {!s.current && (
+                <button
+                  type="button"
+                  className="btn btn-secondary btn-small"
+                  onClick={() => void revoke(s)}
+                  disabled={revoking !== null}
+                  aria-busy={revoking === s.id}
+                  aria-label={`Revoke ${s.device}, last seen ${lastSeen(s.lastSeenAt)}`}
+                >
+                  {revoking === s.id ? <Spinner /> : <LogOutIcon size={14} />} Revoke
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {sessions && sessions.length <= 1 && <p className="field-hint">You are signed in on this device only.</p>}
+      {error && (
+        <div className="session-error">
+          <p className="field-error" role="alert">
+            <AlertIcon size={14} /> {error}
+          </p>
+          {sessions === null && (
+            <button type="button" className="btn btn-secondary btn-small" onClick={() => void load()}>
+              Try again
+            </button>
+          )}
+        </div>
+      )}
     </section>
   );
 }
