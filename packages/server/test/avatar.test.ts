@@ -152,7 +152,8 @@ describe('profile pictures', () => {
       headers: { 'content-type': 'application/json', origin: server.url },
       body: JSON.stringify({ username: 'bob', password: bob.password, session: 'cookie' }),
     });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    // A sign-in sets the device cookie too; the session cookie is the one that authenticates.
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith('chatter_session='))!.split(';')[0]!;
     await expectError(await put(await picture('png'), { cookie, origin: 'https://evil.example' }, null), 403, 'forbidden_origin');
     await avatarUrlOf(await put(await picture('png'), { cookie, origin: server.url }, null));
   });
