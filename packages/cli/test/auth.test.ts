@@ -172,6 +172,10 @@ describe('login', () => {
       assert.notEqual(firstToken, secondToken);
       assert.equal(await meStatus(firstToken), 401);
       assert.equal(await meStatus(secondToken), 200);
+      // The session list names the device: the CLI introduces itself in its User-Agent.
+      const list = await fetch(`${server.url}/api/me/sessions`, { headers: { Authorization: `Bearer ${secondToken}` } });
+      const { sessions } = (await list.json()) as { sessions: { current: boolean; device: string }[] };
+      assert.equal(sessions.find((s) => s.current)?.device, 'chatter CLI');
     } finally {
       config.cleanup();
     }

@@ -1,6 +1,7 @@
 import { ChatterApi, ChatterApiError } from '@chatter/client';
 import { LIMITS } from '@chatter/protocol';
 import type { OptionValues } from '../args.js';
+import { version } from '../cli.js';
 import { configPath, DEFAULT_SERVER, normalizeServerUrl, readConfig, writeConfig } from '../config.js';
 import { CliError, describeApiError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
 import { command } from '../invocation.js';
@@ -65,7 +66,8 @@ async function chooseServer(prompter: Prompter, io: IO, options: OptionValues): 
     }, { default: fallback });
     server = normalized;
   }
-  const api = new ChatterApi({ baseUrl: server });
+  // Named so that the session list shows this sign-in as "chatter CLI".
+  const api = new ChatterApi({ baseUrl: server, userAgent: `chatter-cli/${version()}` });
   // Fail before asking for a password the server will never see.
   try {
     await api.health();
