@@ -26,6 +26,9 @@ export function chatterEnv({ port, dataDir, bcryptCost = 4, extra = {} }) {
     CHATTER_MESSAGE_BURST: '1000000',
     CHATTER_LOGIN_MAX_PER_USER: '1000000',
     CHATTER_LOGIN_MAX_PER_IP: '1000000',
+    // Every bench client connects from 127.0.0.1.
+    CHATTER_MAX_SOCKETS_PER_IP: '10000000',
+    CHATTER_MAX_UNAUTHENTICATED_SOCKETS: '10000000',
     // The web app is not under test; a missing folder makes the server serve the API only.
     CHATTER_WEB_DIR: join(dataDir, 'no-web-app'),
     ...extra,
