@@ -294,7 +294,7 @@ export class Hub {
   private closeNow(conn: Connection, code: number, reason: string): void {
     conn.closing = true;
     conn.ws.close(code, reason);
-    let left = Number.POSITIVE_INFINITY;
+    let left = conn.ws.bufferedAmount;
     const watch = setInterval(() => {
       const ws = conn.ws;
       if (ws.readyState === WebSocket.CLOSED) return clearInterval(watch);
