@@ -508,11 +508,20 @@ function frameRef(frame: ClientFrame): string | undefined {
   return frame.type === 'send' ? frame.clientId : 'ref' in frame ? frame.ref : undefined;
 }
 
+/** The TCP socket of an upgrade, with its place under the caps. */
+type ReservedSocket = Duplex & { [RESERVATION]?: { admission: Admission; reservation: Reservation } };
+const RESERVATION = Symbol('reservation');
+
 /**
- * Give the socket's place under the caps back when its TCP socket closes, whatever closed it. A
- * function of its own so that the listener's closure holds the reservation only, not the upgrade
- * request (see `handleUpgrade`).
+ * Give the socket's place under the caps back when its TCP socket closes, whatever closed it. One
+ * shared listener (the reservation rides on the socket) rather than a closure per socket.
  */
 function releaseOnClose(socket: Duplex, admission: Admission, reservation: Reservation): void {
-  socket.once('close', () => admission.release(reservation));
+  (socket as ReservedSocket)[RESERVATION] = { admission, reservation };
+  socket.on('close', releaseReservation);
+}
+
+function releaseReservation(this: ReservedSocket): void {
+  const held = this[RESERVATION];
+  if (held) held.admission.release(held.reservation);
 }
