@@ -23,6 +23,7 @@ import { Admission, type Reservation } from './admission.js';
 import { FRAME_COSTS, UserBudgets, strike } from './budget.js';
 import { Hub, type Connection } from './hub.js';
 import { historyReply, resumeReply } from './replies.js';
+import { bearerToken, destroySocket, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
 
 /**
  * The server's sockets know their connection and gateway, so that one shared listener per event
@@ -34,10 +35,6 @@ class ChatSocket extends WebSocket {
   conn: Connection | null = null;
 }
 
-interface ConnectOptions {
-  history: number;
-  resume?: ResumeState;
-}
 
 /**
  * The WebSocket endpoint at /ws: authenticates the upgrade, runs each socket's frames, keeps
@@ -445,10 +442,6 @@ export class Gateway {
   }
 }
 
-function destroySocket(this: Duplex): void {
-  this.destroy();
-}
-
 /**
  * `ws` reports a peer's protocol violation (bad frame, oversized message) as 'error' and then
  * closes the socket itself, which runs the 'close' listener; an 'error' without a listener would
@@ -465,63 +458,7 @@ function bytesRead(ws: WebSocket): number {
   return (ws as unknown as { _socket?: { bytesRead?: number } })._socket?.bytesRead ?? Number.NaN;
 }
 
-function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1];
-}
-
-function parseConnectParams(params: URLSearchParams, defaultHistory: number): { ok: true; value: ConnectOptions } | { ok: false; message: string } {
-  const value: ConnectOptions = { history: defaultHistory };
-  const history = params.get('history');
-  if (history !== null) {
-    const n = Number(history);
-    if (!/^\d+$/.test(history) || n > LIMITS.historyPageMax) return { ok: false, message: `history must be 0-${LIMITS.historyPageMax}` };
-    value.history = n;
-  }
-  const resume = params.get('resume');
-  if (resume !== null && resume !== '') {
-    value.resume = {};
-    const parts = resume.split(',');
-    if (parts.length > LIMITS.resumeRoomsMax) return { ok: false, message: `resume may name at most ${LIMITS.resumeRoomsMax} rooms` };
-    for (const part of parts) {
-      const match = /^([a-z0-9][a-z0-9_-]{0,63}):(\d{1,15})$/.exec(part);
-      if (!match) return { ok: false, message: 'resume must look like general:120,other:5' };
-      value.resume[match[1]!] = Number(match[2]);
-    }
-  }
-  return { ok: true, value };
-}
-
-function rejectUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string, retryAfter?: number): void {
-  const body = JSON.stringify({ error: { code, message, ...(retryAfter !== undefined && { details: { retryAfter } }) } });
-  const reason = { 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
-  const retry = retryAfter !== undefined ? `Retry-After: ${retryAfter}\r\n` : '';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${retry}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
 /** The `ref` a reply to this frame carries (a send's is its clientId). */
 function frameRef(frame: ClientFrame): string | undefined {
   return frame.type === 'send' ? frame.clientId : 'ref' in frame ? frame.ref : undefined;
-}
-
-/** The TCP socket of an upgrade, with its place under the caps. */
-type ReservedSocket = Duplex & { [RESERVATION]?: { admission: Admission; reservation: Reservation } };
-const RESERVATION = Symbol('reservation');
-
-/**
- * Give the socket's place under the caps back when its TCP socket closes, whatever closed it. One
- * shared listener (the reservation rides on the socket) rather than a closure per socket.
- */
-function releaseOnClose(socket: Duplex, admission: Admission, reservation: Reservation): void {
-  (socket as ReservedSocket)[RESERVATION] = { admission, reservation };
-  socket.on('close', releaseReservation);
-}
-
-function releaseReservation(this: ReservedSocket): void {
-  const held = this[RESERVATION];
-  if (held) held.admission.release(held.reservation);
 }
