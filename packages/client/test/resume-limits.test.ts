@@ -38,6 +38,28 @@ describe('SDK and the server\'s reply limits', () => {
     }
   });
 
+  test('history requests made together are all answered: the SDK sends them one at a time', async () => {
+    // The server answers one history request per connection at a time and refuses the others.
+    const server = await startTestServer();
+    try {
+      const u = await server.register(uniqueName('together'));
+      await server.app.store.appendMessages(
+        Array.from({ length: 30 }, (_, i) => ({ roomId: 'general', authorId: u.user.id, clientId: `t-${i}`, text: `t ${i}`, createdAt: Date.now() })),
+      );
+      const rec = recordClient(server.url, u.token, { history: 0 });
+      rec.client.connect();
+      await waitFor(() => rec.client.status === 'online', 'online');
+      const pages = await Promise.all(Array.from({ length: 6 }, (_, i) => rec.client.requestHistory('general', { after: i * 5, limit: 5 })));
+      assert.deepEqual(
+        pages.map((p) => p.messages.map((m) => m.seq)),
+        Array.from({ length: 6 }, (_, i) => Array.from({ length: 5 }, (_, k) => i * 5 + k + 1)),
+      );
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a server behind the client (resume_ahead): the room is started over and new messages arrive', async () => {
     // The client holds seq 3 of a server that is then replaced by one with an empty log (a restore).
     const first = await spawnServer();

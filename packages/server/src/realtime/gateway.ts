@@ -23,7 +23,7 @@ import { Admission, type Reservation } from './admission.js';
 import { FRAME_COSTS, UserBudgets, strike } from './budget.js';
 import { Hub, type Connection } from './hub.js';
 import { historyReply, resumeReply } from './replies.js';
-import { bearerToken, destroySocket, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
+import { bearerToken, destroySocket, handshakeProblem, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
 
 /**
  * The server's sockets know their connection and gateway, so that one shared listener per event
@@ -88,6 +88,8 @@ export class Gateway {
     socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'not_found', 'No WebSocket endpoint here; use /ws.');
+    const problem = handshakeProblem(req);
+    if (problem) return rejectUpgrade(socket, 400, 'validation_failed', problem);
     if (!this.accepting) return rejectUpgrade(socket, 503, 'unavailable', 'The server is shutting down.');
     const origin = req.headers.origin;
     // Browsers always send Origin on WebSocket upgrades; a foreign one means another site is trying

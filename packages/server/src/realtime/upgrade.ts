@@ -16,6 +16,19 @@ export function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * What is wrong with the handshake itself, checked as `ws` would before it upgrades: `ws` answers
+ * these with a plain-text body, and every error a client sees should be the catalogue's JSON.
+ */
+export function handshakeProblem(req: IncomingMessage): string | null {
+  if (req.method !== 'GET') return 'A WebSocket upgrade must be a GET request.';
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'Send "Upgrade: websocket".';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return 'Missing or invalid Sec-WebSocket-Key header.';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'Missing or unsupported Sec-WebSocket-Version header (use 13).';
+  return null;
+}
+
 export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (!header) return undefined;
@@ -47,7 +60,7 @@ export function parseConnectParams(params: URLSearchParams, defaultHistory: numb
 
 export function rejectUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string, retryAfter?: number): void {
   const body = JSON.stringify({ error: { code, message, ...(retryAfter !== undefined && { details: { retryAfter } }) } });
-  const reason = { 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
   const retry = retryAfter !== undefined ? `Retry-After: ${retryAfter}\r\n` : '';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${retry}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
