@@ -243,7 +243,7 @@ export class Hub {
     this.schedule();
   }
 
-  /** Bytes waiting to go to this socket: in `ws` and the kernel's send queue, and still in the hub. */
+  /** Bytes waiting to go to this socket: in `ws` and the TCP socket's user-space buffer, and still in the hub. */
   queuedBytes(conn: Connection): number {
     let bytes = conn.ws.bufferedAmount;
     for (const item of conn.out) bytes += typeof item === 'string' ? Buffer.byteLength(item) : item.length;
