@@ -25,6 +25,9 @@ export const RAISED_LIMITS = {
   CHATTER_REGISTER_MAX_PER_IP: '1000000',
   CHATTER_REGISTER_MAX_TOTAL: '1000000',
   CHATTER_HASH_QUEUE_MAX: '100000',
+  // Every bench client connects from 127.0.0.1.
+  CHATTER_MAX_SOCKETS_PER_IP: '10000000',
+  CHATTER_MAX_UNAUTHENTICATED_SOCKETS: '10000000',
 };
 
 /** Environment for a Chatter bench server: senders are not rate limited, logs stay quiet. */

@@ -43,7 +43,8 @@ export interface HistoryEvent {
   room: string;
   messages: Message[];
   /**
-   * `initial`: the room's recent messages on first connect: replace what you show for the room.
+   * `initial`: the room's recent messages on first connect, or after the server said it is behind
+   * what the client held (`resume_ahead`): replace what you show for the room.
    * `resume`: messages missed while disconnected (or fetched to fill a gap): append them.
    * (`request` pages are returned by `requestHistory`, not emitted.)
    */
@@ -138,9 +139,12 @@ interface SocketLike {
 }
 
 interface HistoryRequest {
+  frame: Record<string, unknown>;
   resolve: (page: { messages: Message[]; hasMore: boolean }) => void;
   reject: (err: ChatterApiError) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** Waiting to be sent again after a `rate_limited` refusal. */
+  retry: ReturnType<typeof setTimeout> | null;
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -198,6 +202,13 @@ export class ChatterClient {
   private readonly presenceCounts = new Map<string, number>();
 
   private readonly historyRequests = new Map<string, HistoryRequest>();
+  /**
+   * History requests waiting for their turn. The server answers one history or resume request per
+   * connection at a time and refuses the others, so they go out one by one, in order.
+   */
+  private readonly historyQueue: string[] = [];
+  /** The ref of the history request on the wire. */
+  private historyOnWire: string | null = null;
   private nextRef = 1;
   /** Rooms being caught up by paging history forward; the value identifies the run. */
   private readonly filling = new Map<string, object>();
@@ -339,16 +350,42 @@ export class ChatterClient {
     if (q.limit !== undefined) frame.limit = q.limit;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.historyRequests.delete(ref);
+        this.endHistoryRequest(ref);
         reject(new ChatterApiError({ status: 0, code: 'timeout', message: 'The server did not answer in time.' }));
       }, this.requestTimeoutMs);
-      this.historyRequests.set(ref, { resolve, reject, timer });
-      if (!this.sendRaw(frame)) {
-        clearTimeout(timer);
-        this.historyRequests.delete(ref);
-        reject(new ChatterApiError({ status: 0, code: 'offline', message: 'Not connected to the server.' }));
-      }
+      this.historyRequests.set(ref, { frame, resolve, reject, timer, retry: null });
+      this.historyQueue.push(ref);
+      this.pumpHistory();
     });
+  }
+
+  /** Put the next waiting history request on the wire, if none is there. */
+  private pumpHistory(): void {
+    while (this.historyOnWire === null && this.historyQueue.length > 0) {
+      const ref = this.historyQueue.shift()!;
+      const request = this.historyRequests.get(ref);
+      if (!request) continue;
+      this.historyOnWire = ref;
+      if (!this.sendRaw(request.frame)) {
+        this.endHistoryRequest(ref);
+        request.reject(new ChatterApiError({ status: 0, code: 'offline', message: 'Not connected to the server.' }));
+      }
+    }
+  }
+
+  /** Forget a request (answered, failed or timed out) and let the next one go. */
+  private endHistoryRequest(ref: string): HistoryRequest | undefined {
+    const request = this.historyRequests.get(ref);
+    this.historyRequests.delete(ref);
+    if (request) {
+      clearTimeout(request.timer);
+      if (request.retry) clearTimeout(request.retry);
+    }
+    if (this.historyOnWire === ref) {
+      this.historyOnWire = null;
+      this.pumpHistory();
+    }
+    return request;
   }
 
   /** Users online in a room, as last reported by the server. */
@@ -493,8 +530,11 @@ export class ChatterClient {
     this.clearInFlight();
     this.outbox.requeueUnacked();
     this.filling.clear();
+    this.historyQueue.length = 0;
+    this.historyOnWire = null;
     for (const [ref, request] of this.historyRequests) {
       clearTimeout(request.timer);
+      if (request.retry) clearTimeout(request.retry);
       this.historyRequests.delete(ref);
       request.reject(new ChatterApiError({ status: 0, code: 'offline', message: 'The connection closed before the server answered.' }));
     }
@@ -586,6 +626,8 @@ export class ChatterClient {
       case 'resume_gap':
         // Further behind than the server replays: page forward from what we hold.
         return this.fill(frame.room);
+      case 'resume_ahead':
+        return this.reload(frame.room, frame.latestSeq);
       case 'error':
         return this.onErrorFrame(frame);
       case 'user_updated':
@@ -673,10 +715,8 @@ export class ChatterClient {
 
   private onHistory(frame: HistoryFrame): void {
     if (frame.ref !== undefined) {
-      const request = this.historyRequests.get(frame.ref);
+      const request = this.endHistoryRequest(frame.ref);
       if (request) {
-        clearTimeout(request.timer);
-        this.historyRequests.delete(frame.ref);
         request.resolve({ messages: frame.messages, hasMore: frame.hasMore });
         return;
       }
@@ -696,6 +736,34 @@ export class ChatterClient {
     }
     this.deliver(timeline, timeline.accept(frame.messages), 'resume', frame.hasMore);
     if (frame.hasMore || timeline.hasGap) this.fill(frame.room);
+  }
+
+  /**
+   * The server's log ends before what we hold of the room (its database was restored, or this is
+   * another server): what we hold cannot be resumed. Start the room over as on a first connect: its
+   * recent history comes as an `initial` event (replace what you show), then live messages.
+   */
+  private reload(room: string, latestSeq: number): void {
+    const timeline = new RoomTimeline(room, 0);
+    this.timelines.set(room, timeline); // snapshotDone is false: live messages wait for the snapshot
+    this.beforeSnapshot.delete(room);
+    this.filling.delete(room);
+    const socket = this.socket;
+    const limit = this.historyOnConnect > 0 ? this.historyOnConnect : LIMITS.historyOnConnect;
+    this.requestHistory(room, { limit }).then(
+      (page) => {
+        if (this.socket === socket) this.onHistory({ type: 'history', room, messages: page.messages, hasMore: page.hasMore, reason: 'initial' });
+      },
+      () => {
+        // Still connected (a timeout): carry on from the server's end rather than hold the room forever.
+        if (this.socket !== socket || this.timelines.get(room) !== timeline) return;
+        timeline.snapshotDone = true;
+        const held = this.beforeSnapshot.get(room) ?? [];
+        this.beforeSnapshot.delete(room);
+        timeline.advanceTo(latestSeq);
+        this.deliver(timeline, timeline.accept(held), 'message', false);
+      },
+    );
   }
 
   /** Hand newly contiguous messages to the app, then settle the outbox entries they complete. */
@@ -754,9 +822,21 @@ export class ChatterClient {
   private onErrorFrame(frame: ErrorFrame): void {
     if (frame.ref !== undefined) {
       const request = this.historyRequests.get(frame.ref);
+      if (request && frame.code === 'rate_limited') {
+        // Asked too soon: the same request again once the server says it may be, within its timeout.
+        const ref = frame.ref;
+        const seconds = typeof frame.details?.retryAfter === 'number' ? frame.details.retryAfter : 1;
+        if (this.historyOnWire === ref) this.historyOnWire = null;
+        request.retry = setTimeout(() => {
+          request.retry = null;
+          this.historyQueue.unshift(ref);
+          this.pumpHistory();
+        }, Math.max(50, seconds * 1000));
+        this.pumpHistory();
+        return;
+      }
       if (request) {
-        clearTimeout(request.timer);
-        this.historyRequests.delete(frame.ref);
+        this.endHistoryRequest(frame.ref);
         const fields = fieldsFrom(frame.details);
         request.reject(new ChatterApiError({ status: 0, code: frame.code, message: frame.message, ...(fields && { fields }), ...(frame.details && { details: frame.details }) }));
         return;

@@ -71,6 +71,11 @@ export const CLOSE_CODES = {
   slow_consumer: 4008,
   /** The peer did not answer heartbeat pings. */
   heartbeat_timeout: 4009,
+  /**
+   * The client kept sending after its frames were refused as `rate_limited`, or opened more sockets
+   * than its user, address or the server allows. Reconnect after a backoff.
+   */
+  rate_limited: 4029,
 } as const;
 
 export type CloseReason = keyof typeof CLOSE_CODES;

@@ -9,12 +9,16 @@ import { Message, PublicUser, RoomSummary, SelfUser } from './models.js';
  */
 
 const RoomId = Type.String({ pattern: LIMITS.roomIdPattern, errorMessage: 'Not a valid room id.' });
-const Seq = Type.Integer({ minimum: 0, errorMessage: 'Use a whole number >= 0.' });
+/** Past 2^53 a JSON number is no longer exact: such a seq would name some other message. */
+const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, errorMessage: `Use a whole number 0-${Number.MAX_SAFE_INTEGER}.` });
 /** Echoed back on the reply or error, so a client can match them to its request. */
 const Ref = Type.Optional(Type.String({ maxLength: 64, errorMessage: 'Use at most 64 characters.' }));
 
 /** Last sequence the client holds, per room; the server replays everything after it. */
-export const ResumeState = Type.Record(RoomId, Seq, { errorMessage: 'Map room ids to sequence numbers.' });
+export const ResumeState = Type.Record(RoomId, Seq, {
+  maxProperties: LIMITS.resumeRoomsMax,
+  errorMessage: `Map at most ${LIMITS.resumeRoomsMax} room ids to sequence numbers.`,
+});
 export type ResumeState = Static<typeof ResumeState>;
 
 // ---- Client -> server ----
@@ -88,7 +92,7 @@ export const HelloFrame = Type.Object({
     messageMaxChars: Type.Integer(),
     historyPageMax: Type.Integer(),
     resumeMaxMessages: Type.Integer(),
-    /** Messages a connection may send per second, sustained. */
+    /** Messages a user may send per second, sustained, over all their connections to one server. */
     messagesPerSecond: Type.Number(),
     /** Largest inbound frame, in bytes. */
     maxFrameBytes: Type.Integer(),
@@ -128,7 +132,10 @@ export const HistoryFrame = Type.Object({
   /** Oldest first. */
   messages: Type.Array(Message),
   hasMore: Type.Boolean(),
-  /** `initial`: recent messages after hello; `resume`: everything missed; `request`: answer to a history frame. */
+  /**
+   * `initial`: recent messages after hello; `resume`: what was missed; `request`: answer to a history
+   * frame. A page stops early at the server's reply byte budget; `hasMore` then says more exist.
+   */
   reason: Type.Union([Type.Literal('initial'), Type.Literal('resume'), Type.Literal('request')]),
   ref: Ref,
 });
@@ -136,6 +143,17 @@ export const HistoryFrame = Type.Object({
 /** The client is further behind than the server replays; page history from `afterSeq` instead. */
 export const ResumeGapFrame = Type.Object({
   type: Type.Literal('resume_gap'),
+  room: Type.String(),
+  afterSeq: Type.Integer(),
+  latestSeq: Type.Integer(),
+});
+
+/**
+ * The client holds a sequence the room has not reached: its state belongs to another server or an
+ * older database. Drop what you hold of the room and load its recent history again.
+ */
+export const ResumeAheadFrame = Type.Object({
+  type: Type.Literal('resume_ahead'),
   room: Type.String(),
   afterSeq: Type.Integer(),
   latestSeq: Type.Integer(),
@@ -164,6 +182,7 @@ export type MessageFrame = Static<typeof MessageFrame>;
 export type AckFrame = Static<typeof AckFrame>;
 export type HistoryFrame = Static<typeof HistoryFrame>;
 export type ResumeGapFrame = Static<typeof ResumeGapFrame>;
+export type ResumeAheadFrame = Static<typeof ResumeAheadFrame>;
 export type ErrorFrame = Static<typeof ErrorFrame>;
 export type PongFrame = Static<typeof PongFrame>;
 export type UserUpdatedFrame = Static<typeof UserUpdatedFrame>;
@@ -178,6 +197,7 @@ export type ServerFrame =
   | AckFrame
   | HistoryFrame
   | ResumeGapFrame
+  | ResumeAheadFrame
   | ErrorFrame
   | PongFrame
   | UserUpdatedFrame;
@@ -193,6 +213,7 @@ export const SERVER_FRAMES = {
   ack: AckFrame,
   history: HistoryFrame,
   resume_gap: ResumeGapFrame,
+  resume_ahead: ResumeAheadFrame,
   error: ErrorFrame,
   pong: PongFrame,
   user_updated: UserUpdatedFrame,

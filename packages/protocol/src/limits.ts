@@ -26,6 +26,8 @@ export const LIMITS = {
    * receives `resume_gap` and pages history instead.
    */
   resumeMaxMessages: 1000,
+  /** Most rooms one `resume` (frame, `auth` field or URL parameter) may name. */
+  resumeRoomsMax: 100,
   roomIdPattern: '^[a-z0-9][a-z0-9_\\-]{0,63}$',
   /**
    * Most users a `presence` frame lists. In a room with more online, individual arrivals and

@@ -72,6 +72,24 @@ export interface Config {
   registerTotalWindowMs: number;
   /** Password hashing jobs that may wait, for each of the two budgets (sign-ins, registrations); past it, 503 with Retry-After. */
   hashQueueMax: number;
+  /** Frame budget of one connection: cost units per second, sustained (see realtime/budget.ts). */
+  framesPerSecond: number;
+  frameBurst: number;
+  /** Frame budget of one user over all their connections to this node. */
+  userFramesPerSecond: number;
+  userFrameBurst: number;
+  /** Refusals a connection may collect (one is forgiven per second) before it is closed with 4029. */
+  rateLimitStrikes: number;
+  /** A history or resume reply stops at about this many bytes and says `hasMore`. */
+  replyMaxBytes: number;
+  /** A history or resume request is refused while more than this many bytes wait to go to its socket. */
+  replyQueueMaxBytes: number;
+  maxSocketsPerUser: number;
+  maxSocketsPerIp: number;
+  /** Sockets open but not yet signed in (including upgrades whose token is being checked), server-wide. */
+  maxUnauthenticatedSockets: number;
+  /** A socket being closed whose peer reads nothing of what is left to send for this long is cut off (ms). */
+  closeGraceMs: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -171,6 +189,17 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     registerMaxTotal: read(env, 'CHATTER_REGISTER_MAX_TOTAL', 60, int(1, 1_000_000), 'a whole number >= 1'),
     registerTotalWindowMs: read(env, 'CHATTER_REGISTER_TOTAL_WINDOW_S', 60, int(1, 86_400), 'seconds, 1-86400') * 1000,
     hashQueueMax: read(env, 'CHATTER_HASH_QUEUE_MAX', 64, int(1, 100_000), 'a whole number 1-100000'),
+    framesPerSecond: read(env, 'CHATTER_FRAMES_PER_SECOND', 20, num(0.01, 1_000_000), 'a number > 0'),
+    frameBurst: read(env, 'CHATTER_FRAME_BURST', 60, int(10, 1_000_000), 'a whole number >= 10'),
+    userFramesPerSecond: read(env, 'CHATTER_USER_FRAMES_PER_SECOND', 50, num(0.01, 1_000_000), 'a number > 0'),
+    userFrameBurst: read(env, 'CHATTER_USER_FRAME_BURST', 150, int(10, 1_000_000), 'a whole number >= 10'),
+    rateLimitStrikes: read(env, 'CHATTER_RATE_LIMIT_STRIKES', 20, int(1, 1_000_000), 'a whole number >= 1'),
+    replyMaxBytes: read(env, 'CHATTER_REPLY_MAX_BYTES', 262_144, int(16_384, 64 * 1024 * 1024), 'bytes, 16384-67108864'),
+    replyQueueMaxBytes: read(env, 'CHATTER_REPLY_QUEUE_MAX_BYTES', 262_144, int(0, 1024 * 1024 * 1024), 'bytes, 0-1073741824'),
+    maxSocketsPerUser: read(env, 'CHATTER_MAX_SOCKETS_PER_USER', 20, int(1, 1_000_000), 'a whole number >= 1'),
+    maxSocketsPerIp: read(env, 'CHATTER_MAX_SOCKETS_PER_IP', 200, int(1, 10_000_000), 'a whole number >= 1'),
+    maxUnauthenticatedSockets: read(env, 'CHATTER_MAX_UNAUTHENTICATED_SOCKETS', 1000, int(1, 10_000_000), 'a whole number >= 1'),
+    closeGraceMs: read(env, 'CHATTER_CLOSE_GRACE_MS', 5000, int(100, 600_000), 'milliseconds, 100-600000'),
   };
   return { ...config, ...overrides };
 }

@@ -55,6 +55,17 @@ describe('loadConfig', () => {
       registerMaxTotal: 60,
       registerTotalWindowMs: 60_000,
       hashQueueMax: 64,
+      framesPerSecond: 20,
+      frameBurst: 60,
+      userFramesPerSecond: 50,
+      userFrameBurst: 150,
+      rateLimitStrikes: 20,
+      replyMaxBytes: 262_144,
+      replyQueueMaxBytes: 262_144,
+      maxSocketsPerUser: 20,
+      maxSocketsPerIp: 200,
+      maxUnauthenticatedSockets: 1000,
+      closeGraceMs: 5000,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -106,6 +117,17 @@ describe('loadConfig', () => {
       CHATTER_REGISTER_MAX_TOTAL: '20',
       CHATTER_REGISTER_TOTAL_WINDOW_S: '10',
       CHATTER_HASH_QUEUE_MAX: '8',
+      CHATTER_FRAMES_PER_SECOND: '5',
+      CHATTER_FRAME_BURST: '15',
+      CHATTER_USER_FRAMES_PER_SECOND: '7.5',
+      CHATTER_USER_FRAME_BURST: '30',
+      CHATTER_RATE_LIMIT_STRIKES: '3',
+      CHATTER_REPLY_MAX_BYTES: '65536',
+      CHATTER_REPLY_QUEUE_MAX_BYTES: '0',
+      CHATTER_MAX_SOCKETS_PER_USER: '4',
+      CHATTER_MAX_SOCKETS_PER_IP: '40',
+      CHATTER_MAX_UNAUTHENTICATED_SOCKETS: '100',
+      CHATTER_CLOSE_GRACE_MS: '1000',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -149,6 +171,17 @@ describe('loadConfig', () => {
       registerMaxTotal: 20,
       registerTotalWindowMs: 10_000,
       hashQueueMax: 8,
+      framesPerSecond: 5,
+      frameBurst: 15,
+      userFramesPerSecond: 7.5,
+      userFrameBurst: 30,
+      rateLimitStrikes: 3,
+      replyMaxBytes: 65_536,
+      replyQueueMaxBytes: 0,
+      maxSocketsPerUser: 4,
+      maxSocketsPerIp: 40,
+      maxUnauthenticatedSockets: 100,
+      closeGraceMs: 1000,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -230,6 +263,17 @@ describe('loadConfig', () => {
     ['CHATTER_REGISTER_MAX_TOTAL', 'lots'],
     ['CHATTER_REGISTER_TOTAL_WINDOW_S', '86401'],
     ['CHATTER_HASH_QUEUE_MAX', '0'],
+    ['CHATTER_FRAMES_PER_SECOND', '0'],
+    ['CHATTER_FRAME_BURST', '5'],
+    ['CHATTER_USER_FRAMES_PER_SECOND', 'lots'],
+    ['CHATTER_USER_FRAME_BURST', '1.5'],
+    ['CHATTER_RATE_LIMIT_STRIKES', '0'],
+    ['CHATTER_REPLY_MAX_BYTES', '1000'],
+    ['CHATTER_REPLY_QUEUE_MAX_BYTES', '-1'],
+    ['CHATTER_MAX_SOCKETS_PER_USER', '0'],
+    ['CHATTER_MAX_SOCKETS_PER_IP', 'none'],
+    ['CHATTER_MAX_UNAUTHENTICATED_SOCKETS', '0'],
+    ['CHATTER_CLOSE_GRACE_MS', '10'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -114,13 +114,16 @@ describe('chat over WebSocket', () => {
     const tab2Presence = await tab2.next('presence');
     assert.equal(tab2Presence.users.filter((u) => u.id === dana.user.id).length, 1, 'listed once');
     await tab1.close();
-    await sleep(150);
+    // A later arrival as the marker: any announcement about dana's first tab would come before it.
+    const marker = await server.register(uniqueName('mark'));
+    const m = connect(server.wsUrl, { token: marker.token, params: { history: '0' } });
+    await w.next('user_joined', (f) => f.user.id === marker.user.id);
     assert.equal(w.all('user_joined').filter((f) => f.user.id === dana.user.id).length, 1, 'second tab not announced');
     assert.equal(w.all('user_left').filter((f) => f.user.id === dana.user.id).length, 0, 'still online via tab 2');
     await tab2.close();
     const left = await w.next('user_left', (f) => f.user.id === dana.user.id);
     assert.equal(left.room, 'general');
-    await w.close();
+    await Promise.all([w.close(), m.close()]);
   });
 
   test('presence is announced in batches; a quick reconnect is not announced at all', async () => {
@@ -144,7 +147,11 @@ describe('chat over WebSocket', () => {
     await w.waitCount('user_joined', 1 + 5);
     assert.ok(w.frames.length >= messagesBefore + 5);
     assert.ok(wsMessages <= 2, `5 joins arrived in ${wsMessages} WebSocket messages`);
-    await sleep(server.config.presenceIntervalMs + 200);
+    // A later batch as the marker: kim's drop would have been announced before it.
+    const marker = await server.register(uniqueName('mark'));
+    const m = connect(server.wsUrl, { token: marker.token, params: { history: '0' } });
+    await w.next('user_joined', (f) => f.user.id === marker.user.id);
+    await m.close();
     assert.equal(w.all('user_left').filter((f) => f.user.id === kim.user.id).length, 0);
     assert.equal(w.all('user_joined').filter((f) => f.user.id === kim.user.id).length, 1);
     await Promise.all([w.close(), k2.close(), ...storm.map((s) => s.close())]);
@@ -173,7 +180,9 @@ describe('chat over WebSocket', () => {
     const third = await e2.next('ack');
     assert.equal(third.duplicate, true);
     assert.equal(third.seq, first.seq);
-    await sleep(150);
+    // A later message as the marker: a second copy of dup-1 would reach frank before it.
+    e2.send({ type: 'send', room: 'general', clientId: 'dup-marker', text: 'marker' });
+    await f.next('message', (x) => x.message.clientId === 'dup-marker');
     assert.equal(f.all('message').filter((m) => m.message.clientId === 'dup-1').length, 1);
     const page = await server.app.store.getMessages('general', { after: first.seq - 1, limit: 100 });
     assert.equal(page.messages.filter((m) => m.clientId === 'dup-1').length, 1);
@@ -281,7 +290,8 @@ describe('replay and live traffic overlap', () => {
 
 describe('presence in a large room', () => {
   test('past the list limit: counts instead of arrivals; back under it: one full list', async () => {
-    const server = await startTestServer({ presenceIntervalMs: 100 });
+    // Every socket here comes from 127.0.0.1: lift the per-address cap above the crowd.
+    const server = await startTestServer({ presenceIntervalMs: 100, maxSocketsPerIp: 1000 });
     try {
       const watcher = await server.register(uniqueName('big-watch'));
       const w = connect(server.wsUrl, { token: watcher.token, params: { history: '0' } });

@@ -11,7 +11,7 @@ type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 export interface TestSocket {
   ws: WebSocket;
   frames: ServerFrame[];
-  /** Resolves with the close code and reason. */
+  /** Resolves with the close code and reason. Waits for frames reject once the socket has closed, so a test that expects a close awaits this. */
   closed: Promise<{ code: number; reason: string }>;
   opened: Promise<void>;
   send(frame: unknown): void;
@@ -38,13 +38,16 @@ export function connect(url: string, options: { token?: string; via?: 'header' |
   const frames: ServerFrame[] = [];
   const taken = new Set<ServerFrame>();
   const waiters = new Set<() => void>();
+  /** Set once the socket has closed: waits that are still unmet can never be met, and say why. */
+  let closedWith: { code: number; reason: string } | null = null;
   ws.on('message', (data) => {
     for (const f of decodeServerMessage(data.toString())) frames.push(f);
     for (const w of [...waiters]) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on('close', (code, reason) => {
-      resolve({ code, reason: reason.toString() });
+      closedWith = { code, reason: reason.toString() };
+      resolve(closedWith);
       for (const w of [...waiters]) w();
     });
   });
@@ -64,6 +67,10 @@ export function connect(url: string, options: { token?: string; via?: 'header' |
           waiters.delete(attempt);
           clearTimeout(timer);
           resolve(result);
+        } else if (closedWith) {
+          waiters.delete(attempt);
+          clearTimeout(timer);
+          reject(new Error(`socket closed (${closedWith.code} ${JSON.stringify(closedWith.reason)}) while waiting for ${what}; got: ${frames.map((f) => f.type).join(',')}`));
         }
       };
       const timer = setTimeout(() => {

@@ -16,10 +16,14 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { SESSION_COOKIE } from '../auth/routes.js';
 import type { Authenticated } from '../auth/sessions.js';
 import type { AppError } from '../errors.js';
+import { addressKey, clientIp } from '../http/client-ip.js';
 import { isAllowedOrigin } from '../http/origin.js';
-import { presentStored } from '../messages/present.js';
 import { publicUser, selfUser } from '../users/present.js';
+import { Admission, type Reservation } from './admission.js';
+import { FRAME_COSTS, UserBudgets, strike } from './budget.js';
 import { Hub, type Connection } from './hub.js';
+import { historyReply, resumeReply } from './replies.js';
+import { bearerToken, destroySocket, handshakeProblem, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
 
 /**
  * The server's sockets know their connection and gateway, so that one shared listener per event
@@ -31,10 +35,6 @@ class ChatSocket extends WebSocket {
   conn: Connection | null = null;
 }
 
-interface ConnectOptions {
-  history: number;
-  resume?: ResumeState;
-}
 
 /**
  * The WebSocket endpoint at /ws: authenticates the upgrade, runs each socket's frames, keeps
@@ -48,16 +48,28 @@ export class Gateway {
   private readonly timers: NodeJS.Timeout[] = [];
   /** Sockets that have not authenticated yet (first-frame auth). */
   private readonly pending = new Set<WebSocket>();
+  readonly budgets: UserBudgets;
+  private readonly admission: Admission;
 
   constructor(private readonly app: FastifyInstance) {
     const { config } = app;
     this.hub = new Hub(
       app.bus,
-      { sendBufferCap: config.sendBufferCap, presenceIntervalMs: config.presenceIntervalMs, fanoutPace: config.fanoutPace, fanoutPaceMinMs: config.fanoutPaceMinMs, fanoutPaceMaxMs: config.fanoutPaceMaxMs },
+      {
+        sendBufferCap: config.sendBufferCap,
+        presenceIntervalMs: config.presenceIntervalMs,
+        fanoutPace: config.fanoutPace,
+        fanoutPaceMinMs: config.fanoutPaceMinMs,
+        fanoutPaceMaxMs: config.fanoutPaceMaxMs,
+        closeGraceMs: config.closeGraceMs,
+      },
       app.log,
     );
+    this.budgets = new UserBudgets(config);
+    this.admission = new Admission(config, this.budgets);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false, WebSocket: ChatSocket });
     this.timers.push(setInterval(() => this.heartbeat(), config.heartbeatMs));
+    this.timers.push(setInterval(() => this.budgets.sweep(), 60_000));
     this.timers.push(setInterval(() => void this.checkSessions(), Math.min(60_000, Math.max(1000, config.sessionTtlMs / 4))));
     // Expired sessions are refused on use anyway; this only keeps the table from growing forever.
     this.timers.push(
@@ -76,6 +88,8 @@ export class Gateway {
     socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'not_found', 'No WebSocket endpoint here; use /ws.');
+    const problem = handshakeProblem(req);
+    if (problem) return rejectUpgrade(socket, 400, 'validation_failed', problem);
     if (!this.accepting) return rejectUpgrade(socket, 503, 'unavailable', 'The server is shutting down.');
     const origin = req.headers.origin;
     // Browsers always send Origin on WebSocket upgrades; a foreign one means another site is trying
@@ -84,11 +98,22 @@ export class Gateway {
       this.app.log.warn({ origin }, 'refused WebSocket upgrade from foreign origin');
       return rejectUpgrade(socket, 403, 'forbidden_origin', 'Requests from this origin are not allowed.');
     }
+    const reservation = this.admission.reserveIp(addressKey(clientIp(req, this.app.config)));
+    if (!reservation) return rejectUpgrade(socket, 429, 'rate_limited', 'Too many connections from your address.', 10);
+    releaseOnClose(socket, this.admission, reservation);
+    // Counted as unauthenticated while its token is checked too: bad tokens cost a lookup each.
+    if (!this.admission.reserveUnauthenticated(reservation)) {
+      return rejectUpgrade(socket, 429, 'rate_limited', 'Too many connections are waiting to sign in; try again shortly.', 5);
+    }
     const version = url.searchParams.get('v');
     const options = parseConnectParams(url.searchParams, this.app.config.historyOnConnect);
     const token = bearerToken(req) ?? url.searchParams.get('token') ?? this.app.parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
 
-    const upgrade = (auth: Authenticated | null) =>
+    const upgrade = (auth: Authenticated | null) => {
+      // Known before the upgrade, so refused with an HTTP answer a client can read.
+      if (auth && !this.admission.signedIn(reservation, auth.user.id)) {
+        return rejectUpgrade(socket, 429, 'rate_limited', `Too many connections for this user (at most ${this.app.config.maxSocketsPerUser}).`, 10);
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         if (version !== null && version !== String(PROTOCOL_VERSION)) {
           return ws.close(CLOSE_CODES.unsupported_protocol, `unsupported_protocol: this server speaks v${PROTOCOL_VERSION}`);
@@ -98,8 +123,9 @@ export class Gateway {
         }
         if (token && !auth) return ws.close(CLOSE_CODES.unauthorized, 'unauthorized');
         if (auth) void this.start(ws, auth, options.value);
-        else this.awaitAuthFrame(ws, options.value);
+        else this.awaitAuthFrame(ws, options.value, reservation);
       });
+    };
 
     if (!token) return upgrade(null);
     this.app.sessions.authenticate(token).then(upgrade, (err: unknown) => {
@@ -109,7 +135,7 @@ export class Gateway {
   }
 
   /** No credentials on the upgrade: the first frame must be `auth`, within the deadline. */
-  private awaitAuthFrame(ws: WebSocket, defaults: ConnectOptions): void {
+  private awaitAuthFrame(ws: WebSocket, defaults: ConnectOptions, reservation: Reservation): void {
     this.pending.add(ws);
     const timer = setTimeout(() => ws.close(CLOSE_CODES.auth_timeout, 'auth_timeout'), this.app.config.authTimeoutMs);
     const cleanup = () => {
@@ -118,9 +144,12 @@ export class Gateway {
     };
     ws.on('close', cleanup);
     ws.on('error', () => ws.terminate());
+    let refused = 0;
     const onFirst = async (data: RawData, isBinary: boolean) => {
       const parsed = isBinary ? null : parseClientFrame(data.toString());
       if (!parsed || !parsed.ok || parsed.frame.type !== 'auth') {
+        // An anonymous socket gets a few answers, not one per frame for as long as it cares to send.
+        if (++refused > this.app.config.rateLimitStrikes) return ws.close(CLOSE_CODES.rate_limited, 'rate_limited');
         const message = parsed && !parsed.ok ? parsed.message : 'Authenticate first: send {"type":"auth","token":"..."}.';
         ws.send(JSON.stringify({ type: 'error', code: parsed && !parsed.ok ? parsed.code : 'unauthorized', message }));
         return;
@@ -130,6 +159,10 @@ export class Gateway {
       const frame = parsed.frame;
       const auth = await this.app.sessions.authenticate(frame.token).catch(() => null);
       if (!auth) return ws.close(CLOSE_CODES.unauthorized, 'unauthorized');
+      if (ws.readyState !== ws.OPEN) return;
+      if (!this.admission.signedIn(reservation, auth.user.id)) {
+        return ws.close(CLOSE_CODES.rate_limited, 'rate_limited: too many connections for this user');
+      }
       void this.start(ws, auth, { history: frame.history ?? defaults.history, resume: frame.resume ?? defaults.resume });
     };
     ws.on('message', onFirst);
@@ -139,7 +172,7 @@ export class Gateway {
     const { hub, app } = this;
     if (ws.readyState !== ws.OPEN) return;
     const { config } = app;
-    const conn = hub.createConnection(ws, publicUser(auth.user), auth.session.id, auth.session.expiresAt, config.messageBurst);
+    const conn = hub.createConnection(ws, publicUser(auth.user), auth.session.id, auth.session.expiresAt, config.frameBurst);
     // Shared listeners (see ChatSocket); pongs need none (see heartbeat).
     (ws as ChatSocket).gateway = this;
     (ws as ChatSocket).conn = conn;
@@ -150,6 +183,8 @@ export class Gateway {
     // Live room traffic waits until hello and the initial history are out, so the client sees
     // history, then live messages, in order.
     hub.hold(conn);
+    // The connect replay counts as the connection's one reply in flight.
+    conn.busy = true;
     try {
       const rooms = await app.store.listRooms();
       const memberOf = rooms.filter((r) => r.id === DEFAULT_ROOM); // every user is in general; more rooms come later
@@ -177,36 +212,51 @@ export class Gateway {
       if (options.resume) await this.replay(conn, options.resume);
       const resumed = options.resume ?? {};
       for (const room of conn.rooms) {
-        if (room in resumed || options.history === 0) continue;
-        const page = await app.messages.history(room, { limit: options.history });
-        hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'initial' });
-        const newest = page.messages.at(-1);
-        if (newest) hub.markReplayed(conn, room, newest.seq);
+        if (Object.hasOwn(resumed, room) || options.history === 0) continue;
+        const reply = await historyReply(app.messages, room, { limit: options.history }, config.replyMaxBytes, 'initial');
+        hub.sendSerialized(conn, reply.json);
+        if (reply.count > 0) hub.markReplayed(conn, room, reply.lastSeq);
       }
     } catch (err) {
       app.log.error({ err }, 'starting a connection failed');
       hub.close(conn, CLOSE_CODES.internal, 'internal');
     } finally {
+      conn.busy = false;
       hub.release(conn);
     }
   }
 
-  /** Send each room exactly what the client missed after the sequence it holds. */
+  /**
+   * Send each room what the client missed after the sequence it holds: all of it, or as much as
+   * one reply's byte budget holds with `hasMore` (the client pages on with `history` `after`).
+   * Rooms the user is not in are refused in one error frame, however many were named.
+   */
   private async replay(conn: Connection, state: ResumeState): Promise<void> {
+    const unknown: string[] = [];
     for (const [room, afterSeq] of Object.entries(state)) {
       if (!conn.rooms.includes(room)) {
-        this.sendError(conn, 'room_not_found', `You are not in room "${room}".`);
+        unknown.push(room);
         continue;
       }
       const info = await this.app.store.getRoom(room);
       const latestSeq = info?.lastSeq ?? 0;
+      if (afterSeq > latestSeq) {
+        this.hub.send(conn, { type: 'resume_ahead', room, afterSeq, latestSeq });
+        continue;
+      }
       if (latestSeq - afterSeq > LIMITS.resumeMaxMessages) {
         this.hub.send(conn, { type: 'resume_gap', room, afterSeq, latestSeq });
         continue;
       }
-      const page = await this.app.messages.history(room, { after: afterSeq, limit: LIMITS.resumeMaxMessages });
-      this.hub.send(conn, { type: 'history', room, messages: page.messages.map(presentStored), hasMore: page.hasMore, reason: 'resume' });
-      this.hub.markReplayed(conn, room, page.messages.at(-1)?.seq ?? afterSeq);
+      const reply = await resumeReply(this.app.messages, room, afterSeq, this.app.config.replyMaxBytes);
+      this.hub.sendSerialized(conn, reply.json);
+      this.hub.markReplayed(conn, room, reply.count > 0 ? reply.lastSeq : afterSeq);
+    }
+    if (unknown.length > 0) {
+      const named = unknown.slice(0, 5).map((r) => `"${r}"`).join(', ');
+      const message =
+        unknown.length === 1 ? `You are not in room ${named}.` : `You are not in ${unknown.length} of the rooms named (${named}${unknown.length > 5 ? ', ...' : ''}).`;
+      this.sendError(conn, 'room_not_found', message, undefined, { rooms: unknown.slice(0, 5), count: unknown.length });
     }
   }
 
@@ -215,6 +265,7 @@ export class Gateway {
     if (gateway && conn) gateway.onMessage(conn, data, isBinary);
   }
 
+  /** Registered when the connection starts; reservations are released by `releaseOnClose`. */
   private static onSocketClose(this: WebSocket): void {
     const { gateway, conn } = this as ChatSocket;
     if (gateway && conn) gateway.hub.remove(conn);
@@ -223,8 +274,12 @@ export class Gateway {
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.closing) return;
     if (Date.now() >= conn.expiresAt) return this.hub.close(conn, CLOSE_CODES.session_ended, 'session_expired');
-    if (isBinary) return this.sendError(conn, 'bad_frame', 'Frames must be JSON text, not binary.');
-    const parsed = parseClientFrame(data.toString());
+    const parsed = isBinary ? null : parseClientFrame(data.toString());
+    const frame = parsed?.ok ? parsed.frame : null;
+    const ref = frame ? frameRef(frame) : parsed && !parsed.ok ? parsed.ref : undefined;
+    const wait = this.budgets.chargeFrame(conn.frames, this.budgets.get(conn.user.id), FRAME_COSTS[frame?.type ?? 'invalid']);
+    if (wait > 0) return this.refuse(conn, 'You are sending frames too fast.', wait, ref);
+    if (!parsed) return this.sendError(conn, 'bad_frame', 'Frames must be JSON text, not binary.');
     if (!parsed.ok) {
       return this.sendError(conn, parsed.code, parsed.message, parsed.ref, parsed.fields && { fields: parsed.fields });
     }
@@ -242,10 +297,8 @@ export class Gateway {
         // acked; refuse it instead (clients retry `unavailable` elsewhere or after the restart).
         if (!this.accepting) return this.sendError(conn, 'unavailable', 'The server is shutting down; send again shortly.', frame.clientId);
         if (!conn.rooms.includes(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.clientId);
-        const wait = this.takeToken(conn);
-        if (wait > 0) {
-          return this.sendError(conn, 'rate_limited', 'You are sending messages too fast.', frame.clientId, { retryAfter: wait });
-        }
+        const wait = this.budgets.chargeMessage(this.budgets.get(conn.user.id));
+        if (wait > 0) return this.refuse(conn, 'You are sending messages too fast.', wait, frame.clientId);
         this.app.messages.send({ room: frame.room, clientId: frame.clientId, text: frame.text, author: conn.user }, (result) => {
           if (result.ok) this.hub.send(conn, result.ack);
           else this.sendAppError(conn, result.error, frame.clientId);
@@ -253,24 +306,20 @@ export class Gateway {
         return;
       }
       case 'resume':
-        this.hub.hold(conn);
-        try {
-          await this.replay(conn, frame.rooms);
-        } finally {
-          this.hub.release(conn);
-        }
-        return;
       case 'history': {
-        if (!conn.rooms.includes(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.ref);
-        const page = await this.app.messages.history(frame.room, { before: frame.before, after: frame.after, limit: frame.limit ?? 50 });
-        this.hub.send(conn, {
-          type: 'history',
-          room: frame.room,
-          messages: page.messages.map(presentStored),
-          hasMore: page.hasMore,
-          reason: 'request',
-          ...(frame.ref !== undefined && { ref: frame.ref }),
-        });
+        if (frame.type === 'history' && !conn.rooms.includes(frame.room)) {
+          return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.ref);
+        }
+        if (!this.mayReply(conn, frame.type === 'history' ? frame.ref : undefined)) return;
+        conn.busy = true;
+        try {
+          if (frame.type === 'resume') return await this.heldReplay(conn, frame.rooms);
+          const { room, before, after, limit = 50, ref } = frame;
+          const reply = await historyReply(this.app.messages, room, { before, after, limit }, this.app.config.replyMaxBytes, 'request', ref);
+          this.hub.sendSerialized(conn, reply.json);
+        } finally {
+          conn.busy = false;
+        }
         return;
       }
       case 'ping':
@@ -281,17 +330,43 @@ export class Gateway {
     }
   }
 
-  /** Token bucket: returns 0 when a send may go now, else seconds until one may. */
-  private takeToken(conn: Connection): number {
-    const { messagesPerSecond, messageBurst } = this.app.config;
-    const now = Date.now();
-    conn.tokens = Math.min(messageBurst, conn.tokens + ((now - conn.refilledAt) / 1000) * messagesPerSecond);
-    conn.refilledAt = now;
-    if (conn.tokens >= 1) {
-      conn.tokens -= 1;
-      return 0;
+  private async heldReplay(conn: Connection, rooms: ResumeState): Promise<void> {
+    this.hub.hold(conn);
+    try {
+      await this.replay(conn, rooms);
+    } finally {
+      this.hub.release(conn);
     }
-    return Math.ceil(((1 - conn.tokens) / messagesPerSecond) * 1000) / 1000;
+  }
+
+  /**
+   * A reply may be built only when none is in flight on the socket and what waits to go to it is
+   * under `replyQueueMaxBytes`: checked before building, so a client that asks faster than it reads
+   * is refused instead of growing its queue (and this process's heap) toward the send-buffer cap.
+   */
+  private mayReply(conn: Connection, ref: string | undefined): boolean {
+    if (conn.busy) {
+      this.refuse(conn, 'One history or resume request at a time: wait for the answer to the previous one.', 0.1, ref);
+      return false;
+    }
+    const queued = this.hub.queuedBytes(conn);
+    if (queued > this.app.config.replyQueueMaxBytes) {
+      this.refuse(conn, 'Read what was sent before asking for more.', 1, ref);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A `rate_limited` error frame. A client that keeps sending after refusals collects strikes and,
+   * past `rateLimitStrikes`, is disconnected with 4029 (it may reconnect after a backoff).
+   */
+  private refuse(conn: Connection, message: string, retryAfter: number, ref?: string): void {
+    this.sendError(conn, 'rate_limited', message, ref, { retryAfter });
+    if (strike(conn) > this.app.config.rateLimitStrikes) {
+      this.app.log.warn({ userId: conn.user.id }, 'closing a connection that kept sending after rate_limited');
+      this.hub.close(conn, CLOSE_CODES.rate_limited, 'rate_limited');
+    }
   }
 
   private sendAppError(conn: Connection, error: AppError, ref?: string): void {
@@ -369,10 +444,6 @@ export class Gateway {
   }
 }
 
-function destroySocket(this: Duplex): void {
-  this.destroy();
-}
-
 /**
  * `ws` reports a peer's protocol violation (bad frame, oversized message) as 'error' and then
  * closes the socket itself, which runs the 'close' listener; an 'error' without a listener would
@@ -389,37 +460,7 @@ function bytesRead(ws: WebSocket): number {
   return (ws as unknown as { _socket?: { bytesRead?: number } })._socket?.bytesRead ?? Number.NaN;
 }
 
-function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1];
-}
-
-function parseConnectParams(params: URLSearchParams, defaultHistory: number): { ok: true; value: ConnectOptions } | { ok: false; message: string } {
-  const value: ConnectOptions = { history: defaultHistory };
-  const history = params.get('history');
-  if (history !== null) {
-    const n = Number(history);
-    if (!/^\d+$/.test(history) || n > LIMITS.historyPageMax) return { ok: false, message: `history must be 0-${LIMITS.historyPageMax}` };
-    value.history = n;
-  }
-  const resume = params.get('resume');
-  if (resume !== null && resume !== '') {
-    value.resume = {};
-    for (const part of resume.split(',')) {
-      const match = /^([a-z0-9][a-z0-9_-]{0,63}):(\d{1,15})$/.exec(part);
-      if (!match) return { ok: false, message: 'resume must look like general:120,other:5' };
-      value.resume[match[1]!] = Number(match[2]);
-    }
-  }
-  return { ok: true, value };
-}
-
-function rejectUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = { 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+/** The `ref` a reply to this frame carries (a send's is its clientId). */
+function frameRef(frame: ClientFrame): string | undefined {
+  return frame.type === 'send' ? frame.clientId : 'ref' in frame ? frame.ref : undefined;
 }

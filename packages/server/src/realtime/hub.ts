@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
 import type { BusEvent, FanoutBus } from '../bus/types.js';
+import { fullBucket, type Bucket } from './budget.js';
 
 /** One authenticated socket. */
 export interface Connection {
@@ -29,9 +30,13 @@ export interface Connection {
   closing: boolean;
   /** Last time the user did something on this socket (any frame but ping); slides the session. */
   activeAt: number;
-  /** Token bucket for the send rate limit. */
-  tokens: number;
-  refilledAt: number;
+  /** This connection's frame budget (the user's is in the gateway's UserBudgets). */
+  frames: Bucket;
+  /** Refusals collected, as of `struckAt` (see `strike` in budget.ts). */
+  strikes: number;
+  struckAt: number;
+  /** A history or resume reply is being built for this socket (at most one at a time). */
+  busy: boolean;
 }
 
 /**
@@ -93,8 +98,10 @@ export class Hub {
       readAtPing: -1,
       closing: false,
       activeAt: Date.now(),
-      tokens: burst,
-      refilledAt: Date.now(),
+      frames: fullBucket(burst, Date.now()),
+      strikes: 0,
+      struckAt: 0,
+      busy: false,
     };
   }
 
@@ -225,10 +232,23 @@ export class Hub {
 
   /** Queue a frame for one socket; written at the end of this turn, before room traffic. */
   send(conn: Connection, frame: ServerFrame): void {
+    this.sendSerialized(conn, JSON.stringify(frame));
+  }
+
+  /** `send` for a frame already serialized (a history reply built piece by piece). */
+  sendSerialized(conn: Connection, json: string): void {
     if (conn.closing) return;
-    conn.out.push(JSON.stringify(frame));
+    conn.out.push(json);
     this.dirty.add(conn);
     this.schedule();
+  }
+
+  /** Bytes waiting to go to this socket: in `ws` and the TCP socket's user-space buffer, and still in the hub. */
+  queuedBytes(conn: Connection): number {
+    let bytes = conn.ws.bufferedAmount;
+    for (const item of conn.out) bytes += typeof item === 'string' ? Buffer.byteLength(item) : item.length;
+    for (const batch of conn.held) bytes += batch.payload.length;
+    return bytes;
   }
 
   hold(conn: Connection): void {
@@ -262,10 +282,30 @@ export class Hub {
   close(conn: Connection, code: number, reason: string): void {
     if (conn.closing) return;
     this.flushConnection(conn); // what was queued for it (e.g. an error frame) goes first
+    this.closeNow(conn, code, reason);
+  }
+
+  /**
+   * Start the close handshake. The close frame goes out behind whatever the socket still has to
+   * send, so a peer that reads slowly sees it (and its code) once it has read the rest. A peer that
+   * reads nothing at all never can: one that takes nothing of the backlog (or, once it is out,
+   * does not answer the close) for `closeGraceMs` is cut off, and sees 1006.
+   */
+  private closeNow(conn: Connection, code: number, reason: string): void {
     conn.closing = true;
     conn.ws.close(code, reason);
-    // A peer that never answers the close handshake is cut off rather than held open.
-    setTimeout(() => conn.ws.terminate(), 2000).unref();
+    let left = conn.ws.bufferedAmount;
+    const watch = setInterval(() => {
+      const ws = conn.ws;
+      if (ws.readyState === WebSocket.CLOSED) return clearInterval(watch);
+      const now = ws.bufferedAmount;
+      if (now >= left) {
+        clearInterval(watch);
+        ws.terminate();
+      }
+      left = now;
+    }, this.options.closeGraceMs);
+    watch.unref();
   }
 
   private onBusEvent(event: BusEvent): void {
@@ -409,9 +449,7 @@ export class Hub {
       this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
       conn.out = [];
       conn.held = [];
-      conn.closing = true;
-      conn.ws.close(CLOSE_CODES.slow_consumer, 'slow_consumer');
-      setTimeout(() => conn.ws.terminate(), 2000).unref();
+      this.closeNow(conn, CLOSE_CODES.slow_consumer, 'slow_consumer');
       return;
     }
     if (framed && canWriteRaw(conn.ws)) (conn.ws as unknown as RawAccess)._socket.write(framed);
@@ -440,6 +478,8 @@ export interface HubOptions {
   fanoutPaceMinMs: number;
   /** The most pacing ever delays a room's next round. */
   fanoutPaceMaxMs: number;
+  /** A closing socket whose peer reads nothing of its backlog for this long is cut off. */
+  closeGraceMs: number;
 }
 
 /** When a room's last write round ended and how long it took (ms); the timer of a deferred round. */
