@@ -24,8 +24,11 @@ function skipReason(): string | false {
   return reason;
 }
 
-/** The page script: the SDK bundle plus a few helpers the tests call through page.evaluate. */
-async function pageHtml(): Promise<string> {
+/**
+ * The page: the SDK bundle plus a few helpers the tests call through page.evaluate, as files beside
+ * index.html (the server's Content-Security-Policy allows no inline script, as for the web app).
+ */
+async function pageFiles(): Promise<Record<string, string>> {
   const entry = join(dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
   const out = await build({ entryPoints: [entry], bundle: true, format: 'iife', globalName: 'Chatter', platform: 'browser', conditions: ['source'], write: false, logLevel: 'silent' });
   const bundle = out.outputFiles[0]!.text;
@@ -43,7 +46,11 @@ async function pageHtml(): Promise<string> {
       client.on('session_ended', (e) => rec.ended.push(e.code));
       return rec;
     };`;
-  return `<!doctype html><html><head><meta charset="utf-8"><title>sdk</title></head><body><script>${bundle}</script><script>${helpers}</script></body></html>`;
+  return {
+    'index.html': '<!doctype html><html><head><meta charset="utf-8"><title>sdk</title></head><body><script src="/sdk.js"></script><script src="/helpers.js"></script></body></html>',
+    'sdk.js': bundle,
+    'helpers.js': helpers,
+  };
 }
 
 const skip = skipReason();
@@ -54,7 +61,7 @@ describe('SDK in a browser', { skip }, () => {
   // The page is served by the server itself (as the web app is), so it is same-origin with the API.
   const webDir = mkdtempSync(join(tmpdir(), 'chatter-sdk-page-'));
   before(async () => {
-    writeFileSync(join(webDir, 'index.html'), await pageHtml());
+    for (const [name, text] of Object.entries(await pageFiles())) writeFileSync(join(webDir, name), text);
     server = await startTestServer({ messagesPerSecond: 1000, messageBurst: 1000, webDir });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
   });
