@@ -75,10 +75,20 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
-export async function launch(): Promise<Browser> {
+export interface LaunchOptions {
+  /**
+   * Show classic scrollbars, as a desktop browser does. Headless Chromium hides them by default, and
+   * then a scrollbar that appears can never narrow the list: bugs that only a real window shows
+   * (like the measurement loop behind React error 185) stay hidden.
+   */
+  scrollbars?: boolean;
+}
+
+export async function launch(options: LaunchOptions = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    ...(options.scrollbars && { ignoreDefaultArgs: ['--hide-scrollbars'] }),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
