@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, watchErrors } from './harness.js';
+import { browserSkipReason, contextOptions, ensureBuilt, launch, register, sendMessage, shot, watchErrors } from './harness.js';
 
 /*
  * The app stays up. Bursts of live messages at several window sizes. Each arrival re-measures rows and moves the
  * pinned view; this once looped until React gave up with error 185 ("Maximum update depth
  * exceeded"), blanking the app. Every message must end up in the list, with no error on the page.
+ * And when a part of the screen does fail, only that part is lost, and it can be reloaded.
  */
 
 const skip = browserSkipReason();
@@ -126,4 +127,54 @@ describe('the app stays up', { skip: skip ?? false }, () => {
       await close();
     });
   }
+
+  test('a part that fails shows an apology with Reload; the composer and the sidebar keep working', async () => {
+    const { server, client, close } = await room();
+    const context = await browser.newContext(contextOptions('desktop'));
+    // A way to make message rows throw while rendering: every row formats its time.
+    await context.addInitScript(() => {
+      const real = Object.getOwnPropertyDescriptor(Intl.DateTimeFormat.prototype, 'format')!.get!;
+      Object.defineProperty(Intl.DateTimeFormat.prototype, 'format', {
+        configurable: true,
+        get(this: Intl.DateTimeFormat) {
+          const format = real.call(this) as (d?: Date | number) => string;
+          return (d?: Date | number) => {
+            if ((window as { __breakRows?: boolean }).__breakRows) throw new Error('test: a row failed to render');
+            return format(d);
+          };
+        },
+      });
+    });
+    const page = await context.newPage();
+    const errors = watchErrors(page, [/test: a row failed to render/]);
+    await register(page, server.url, 'reader');
+    client.send('general', 'before the failure');
+    await page.locator('.bubble-text', { hasText: 'before the failure' }).waitFor();
+
+    await page.evaluate(() => ((window as { __breakRows?: boolean }).__breakRows = true));
+    client.send('general', 'this one breaks the list');
+    const apology = page.getByRole('alert').filter({ hasText: 'Sorry, the message list stopped working.' });
+    await apology.waitFor();
+    await shot(page, 'list-failed-desktop-light');
+
+    // The rest of the app is still there and still works: the people online, the composer.
+    await page.locator('.user-list').getByText('poster').waitFor();
+    const received = new Promise<string>((resolve) => {
+      const off = client.on('message', (m) => m.author.username === 'reader' && (off(), resolve(m.text)));
+    });
+    await sendMessage(page, 'sent while the list is down');
+    assert.equal(await received, 'sent while the list is down');
+
+    // Reload brings the list back, with everything that arrived meanwhile.
+    await page.evaluate(() => ((window as { __breakRows?: boolean }).__breakRows = false));
+    await apology.getByRole('button', { name: 'Reload' }).click();
+    await apology.waitFor({ state: 'detached' });
+    for (const text of ['before the failure', 'this one breaks the list', 'sent while the list is down']) {
+      await page.locator('.bubble-text', { hasText: text }).waitFor();
+    }
+    assert.equal(await page.locator('.conn[data-status="online"]').count(), 1, 'still connected');
+    assert.deepEqual(errors, []);
+    await context.close();
+    await close();
+  });
 });

@@ -5,6 +5,7 @@ import { ChatModel, localOutbox } from '../chat/model';
 import { useMediaQuery } from '../hooks';
 import { Composer } from './Composer';
 import { connectionView } from './ConnectionIndicator';
+import { ErrorBoundary } from './ErrorBoundary';
 import { Header } from './Header';
 import { MessageList } from './MessageList';
 import { ProfileDialog } from './ProfileDialog';
@@ -88,22 +89,28 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           onRetry={() => model.client.retryNow()}
           menuButtonRef={menuButton}
         />
-        <MessageList state={state} model={model} />
-        <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} />
+        <ErrorBoundary what="the message list" className="messages">
+          <MessageList state={state} model={model} />
+        </ErrorBoundary>
+        <ErrorBoundary what="the message box" className="composer">
+          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} />
+        </ErrorBoundary>
       </main>
-      <ProfileDialog
-        open={profileOpen}
-        me={state.me}
-        onClose={() => {
-          setProfileOpen(false);
-          // The dialog gives focus back to what opened it; on phones that was inside the (now closed) menu.
-          requestAnimationFrame(() => {
-            if (!document.activeElement || document.activeElement === document.body) composerInput.current?.focus();
-          });
-        }}
-        onUserChanged={(u) => model.applyProfile(u)}
-        onLogout={logout}
-      />
+      <ErrorBoundary what="Profile & settings" className="crash-floating">
+        <ProfileDialog
+          open={profileOpen}
+          me={state.me}
+          onClose={() => {
+            setProfileOpen(false);
+            // The dialog gives focus back to what opened it; on phones that was inside the (now closed) menu.
+            requestAnimationFrame(() => {
+              if (!document.activeElement || document.activeElement === document.body) composerInput.current?.focus();
+            });
+          }}
+          onUserChanged={(u) => model.applyProfile(u)}
+          onLogout={logout}
+        />
+      </ErrorBoundary>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import type { PublicUser, SelfUser } from '@chatter/protocol';
 import { Avatar } from './Avatar';
+import { ErrorBoundary } from './ErrorBoundary';
 import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
 
 interface SidebarProps {
@@ -66,24 +67,26 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
           </a>
         </nav>
 
-        <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
-          <h2 id="online-heading" className="section-title">
-            Online <span className="count-badge">{onlineCount}</span>
-          </h2>
-          <ul className="user-list" aria-label={`${onlineCount} ${onlineCount === 1 ? 'person' : 'people'} online`}>
-            {people.map((u) => (
-              <li key={u.id} className="user-item">
-                <span className="avatar-wrap">
-                  <Avatar user={u} size={32} />
-                  <span className="presence-dot" aria-hidden="true" />
-                </span>
-                <span className="user-name">{u.username}</span>
-                {u.id === me.id && <span className="you-tag">you</span>}
-              </li>
-            ))}
-            {onlineCount > people.length && <li className="user-more">and {onlineCount - people.length} more</li>}
-          </ul>
-        </section>
+        <ErrorBoundary what="the list of people online" className="sidebar-section sidebar-people">
+          <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
+            <h2 id="online-heading" className="section-title">
+              Online <span className="count-badge">{onlineCount}</span>
+            </h2>
+            <ul className="user-list" aria-label={`${onlineCount} ${onlineCount === 1 ? 'person' : 'people'} online`}>
+              {people.map((u) => (
+                <li key={u.id} className="user-item">
+                  <span className="avatar-wrap">
+                    <Avatar user={u} size={32} />
+                    <span className="presence-dot" aria-hidden="true" />
+                  </span>
+                  <span className="user-name">{u.username}</span>
+                  {u.id === me.id && <span className="you-tag">you</span>}
+                </li>
+              ))}
+              {onlineCount > people.length && <li className="user-more">and {onlineCount - people.length} more</li>}
+            </ul>
+          </section>
+        </ErrorBoundary>
 
         <div className="sidebar-foot">
           <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${me.username}`}>
