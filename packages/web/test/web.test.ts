@@ -372,6 +372,16 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
       // Angle brackets and quotes end a URL, as in every linkifier: the markup stays text.
       assert.equal(await link.getAttribute('href'), 'https://example.com/?q=');
     }
+    // Look-alike hosts show as punycode, and bidi overrides cannot reverse what a message shows.
+    await sendMessage(a.page, 'sign in at https://\u0430pple.com/login quickly');
+    await sendMessage(a.page, 'open invoice\u202Efdp.exe and \u2067isolated\u2069 text');
+    const spoof = b.page.locator('.bubble a').filter({ hasText: '/login' });
+    await spoof.waitFor();
+    assert.equal(await spoof.textContent(), 'https://xn--pple-43d.com/login');
+    assert.equal(await spoof.getAttribute('href'), 'https://xn--pple-43d.com/login');
+    const bidi = b.page.locator('.row-msg.other .bubble-text').filter({ hasText: 'open invoice' });
+    await bidi.waitFor();
+    assert.equal(await bidi.textContent(), 'open invoicefdp.exe and isolated text');
     await shot(b.page, 'xss-desktop-light');
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);

@@ -3,6 +3,7 @@ import type { PublicUser } from '@chatter/protocol';
 import type { MessageRow as MessageRowData, Row, SystemEvent } from '../chat/timeline';
 import { formatFull, formatTime } from '../format';
 import { Avatar } from './Avatar';
+import { Name } from './Name';
 import { RichText } from './RichText';
 import { AlertIcon, ClockIcon, Spinner } from './icons';
 
@@ -60,7 +61,9 @@ export const SystemRow = memo(function SystemRow({ event, arrivedAt }: { event: 
     <div className={`row-system${entrance}`}>
       <span className={`system-pill system-${event.kind}`}>
         <span className="system-dot" aria-hidden="true" />
-        <strong>{event.user.username}</strong> {event.kind === 'joined' ? 'joined' : 'left'}
+        <strong>
+          <Name name={event.user.username} />
+        </strong> {event.kind === 'joined' ? 'joined' : 'left'}
         <Time iso={event.at} className="system-time" />
       </span>
     </div>
@@ -85,13 +88,17 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, onR
       <div className="msg-body">
         {row.groupStart && (
           <div className="msg-meta">
-            <span className="msg-author">{name}</span>
+            <Name name={name} className="msg-author" />
             <Time iso={row.createdAt} className="msg-time" />
           </div>
         )}
         <div className="bubble">
-          {!row.groupStart && <span className="sr-only">{name}: </span>}
-          <span className="bubble-text">
+          {!row.groupStart && (
+            <span className="sr-only">
+              <Name name={name} />:{' '}
+            </span>
+          )}
+          <span className="bubble-text" dir="auto">
             <RichText text={row.text} />
           </span>
         </div>

@@ -1,7 +1,9 @@
 import { useEffect, useRef } from 'react';
 import type { PublicUser, SelfUser } from '@chatter/protocol';
+import { stripBidi } from '../text';
 import { Avatar } from './Avatar';
 import { ErrorBoundary } from './ErrorBoundary';
+import { Name } from './Name';
 import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
 
 interface SidebarProps {
@@ -79,7 +81,7 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
                     <Avatar user={u} size={32} />
                     <span className="presence-dot" aria-hidden="true" />
                   </span>
-                  <span className="user-name">{u.username}</span>
+                  <Name name={u.username} className="user-name" />
                   {u.id === me.id && <span className="you-tag">you</span>}
                 </li>
               ))}
@@ -89,10 +91,12 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
         </ErrorBoundary>
 
         <div className="sidebar-foot">
-          <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${me.username}`}>
+          <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${stripBidi(me.username)}`}>
             <Avatar user={me} size={38} />
             <span className="me-text">
-              <strong>{me.username}</strong>
+              <strong>
+                <Name name={me.username} />
+              </strong>
               <small>Profile &amp; settings</small>
             </span>
             <SettingsIcon size={18} className="me-gear" />
