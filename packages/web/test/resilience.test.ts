@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, sendMessage, shot, watchErrors } from './harness.js';
+import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendCsp, sendMessage, shot, watchErrors } from './harness.js';
 
 /*
  * The app stays up. Bursts of live messages at several window sizes. Each arrival re-measures rows and moves the
@@ -39,6 +39,7 @@ describe('the app stays up', { skip: skip ?? false }, () => {
    */
   async function room(): Promise<{ server: TestServer; client: ChatterClient; burst: (texts: string[]) => Promise<void>; close: () => Promise<void> }> {
     const server = await startTestServer({ messagesPerSecond: 1000, messageBurst: 1000 });
+    sendCsp(server.app);
     const poster = await server.register('poster');
     const client = new ChatterClient({ url: server.url, token: poster.token, WebSocket: WebSocket as never, history: 0 });
     await new Promise<void>((resolve) => {
@@ -99,6 +100,7 @@ describe('the app stays up', { skip: skip ?? false }, () => {
     test(`${size.name} ${size.viewport.width}x${size.viewport.height}: 60 at once, then 300 at once`, async () => {
       const { server, burst, close } = await room();
       const context = await browser.newContext(contextOptions(size.kind, { viewport: size.viewport }));
+      await reportCspViolations(context);
       const page = await context.newPage();
       const errors = watchErrors(page);
       // A crash blanks the list: fail with the page's error rather than a timeout.
@@ -131,6 +133,7 @@ describe('the app stays up', { skip: skip ?? false }, () => {
   test('a part that fails shows an apology with Reload; the composer and the sidebar keep working', async () => {
     const { server, client, close } = await room();
     const context = await browser.newContext(contextOptions('desktop'));
+    await reportCspViolations(context);
     // A way to make message rows throw while rendering: every row formats its time.
     await context.addInitScript(() => {
       const real = Object.getOwnPropertyDescriptor(Intl.DateTimeFormat.prototype, 'format')!.get!;

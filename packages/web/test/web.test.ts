@@ -4,12 +4,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
+  assertCsp,
   browserSkipReason,
   bubbles,
   contextOptions,
   ensureBuilt,
   launch,
   register,
+  reportCspViolations,
+  sendCsp,
   sendMessage,
   setScheme,
   shot,
@@ -34,6 +37,7 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await ensureBuilt();
     // A low per-user sign-in limit so the rate-limit message can be provoked quickly.
     server = await startTestServer({ loginMaxPerUser: 3 });
+    sendCsp(server.app);
     browser = await launch();
   });
   after(async () => {
@@ -43,6 +47,8 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
 
   async function newPage(kind: 'desktop' | 'phone' = 'desktop') {
     const context = await browser.newContext(contextOptions(kind));
+    // Every page runs under the server's strict CSP; a violation is a console error, and fails the test.
+    await reportCspViolations(context);
     const page = await context.newPage();
     const errors = watchErrors(page);
     page.on('dialog', (d) => {
@@ -56,7 +62,7 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
 
   test('sign in and create account: every error in words, busy button, password toggle', async () => {
     const { context, page, errors } = await newPage();
-    await page.goto(server.url);
+    await assertCsp(page, server.url);
     await page.getByRole('tab', { name: 'Sign in' }).waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'username', 'username field has focus');
     await shot(page, 'auth-desktop-light');
