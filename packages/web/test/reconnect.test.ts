@@ -69,7 +69,8 @@ describe('web app across a server restart', { skip: skip ?? false }, () => {
     const pending = a.locator('.row-msg.own.state-pending', { hasText: text });
     await pending.waitFor();
     await pending.getByText('Waiting for connection…').waitFor();
-    await a.getByText(/Not connected · 1 message will be sent when you're back online/).waitFor();
+    const note = a.locator('.composer-note').filter({ hasText: /^Not connected ·/ });
+    await note.locator('.delivery-status').filter({ hasText: 'Waiting for connection… (1 message)' }).waitFor();
     await a.getByText(/Reconnecting in \d+s/).waitFor();
     await shot(a, 'reconnecting-pending-desktop-light');
     await shot(b, 'reconnecting-phone-light');

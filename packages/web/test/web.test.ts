@@ -544,9 +544,13 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await k.page.keyboard.type('keyboard password');
     await k.page.keyboard.press('Enter');
     await waitForChat(k.page);
+    // Signed in, the composer has focus: typing needs no click.
+    await k.page.waitForFunction(() => document.activeElement?.id === 'composer-input');
 
-    // First Tab shows the skip link; Enter lands in the composer.
-    await k.page.keyboard.press('Tab');
+    // The skip link is the first stop of the page (here reached back from the sidebar's brand,
+    // where a click leaves the focus starting point), and Enter lands in the composer.
+    await k.page.locator('.sidebar .brand-row').click();
+    await k.page.keyboard.press('Shift+Tab');
     const skipLink = k.page.getByRole('link', { name: 'Skip to message box' });
     assert.equal(await skipLink.evaluate((el) => el === document.activeElement), true);
     await k.page.keyboard.press('Enter');

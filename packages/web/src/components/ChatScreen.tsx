@@ -3,7 +3,7 @@ import type { SelfUser } from '@chatter/protocol';
 import { api } from '../api';
 import { ChatModel, localOutbox } from '../chat/model';
 import { useMediaQuery } from '../hooks';
-import { Composer } from './Composer';
+import { clearDrafts, Composer, draftKey } from './Composer';
 import { connectionView } from './ConnectionIndicator';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Header } from './Header';
@@ -54,10 +54,13 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
     await api.logout();
     model.stop();
     localOutbox(state.me.id).clear();
+    clearDrafts(state.me.id);
     onSignedOut(null);
   }, [model, onSignedOut, state.me.id]);
 
   const view = connectionView(state.status, state.deviceOnline);
+  // Who is online is only known while connected: the last list would go stale without a word.
+  const presence = view === 'online' ? { users: state.online, count: state.onlineCount } : null;
   const waiting = state.outgoing.filter((o) => o.state !== 'failed').length;
 
   return (
@@ -68,8 +71,8 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
       <Sidebar
         me={state.me}
         room={state.room}
-        online={state.online}
-        onlineCount={state.onlineCount}
+        presence={presence}
+        view={view}
         drawer={drawer}
         open={menuOpen}
         onClose={closeMenu}
@@ -81,7 +84,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
       <main className="chat-main" inert={drawer && menuOpen}>
         <Header
           room={state.room}
-          onlineCount={state.onlineCount}
+          onlineCount={presence?.count ?? null}
           status={state.status}
           deviceOnline={state.deviceOnline}
           menuOpen={menuOpen}
@@ -93,7 +96,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           <MessageList state={state} model={model} />
         </ErrorBoundary>
         <ErrorBoundary what="the message box" className="composer">
-          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} />
+          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
         </ErrorBoundary>
       </main>
       <ErrorBoundary what="Profile & settings" className="crash-floating">

@@ -5,7 +5,8 @@ import { formatFull, formatTime } from '../format';
 import { Avatar } from './Avatar';
 import { Name } from './Name';
 import { RichText } from './RichText';
-import { AlertIcon, ClockIcon, Spinner } from './icons';
+import { DeliveryStatus } from './DeliveryStatus';
+import { AlertIcon, Spinner } from './icons';
 
 /** Rows mounted within this window of their arrival animate in; older ones (history, re-windowed) do not. */
 const FRESH_MS = 1500;
@@ -74,10 +75,12 @@ interface MessageRowProps {
   row: MessageRowData;
   author: PublicUser;
   arrivedAt?: number;
+  /** Not connected: nothing is being sent, whatever the outbox last tried. */
+  offline?: boolean;
   onRetry?: () => void;
 }
 
-export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, onRetry }: MessageRowProps) {
+export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry }: MessageRowProps) {
   const entrance = useEntrance(arrivedAt);
   const side = row.own ? 'own' : 'other';
   const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}`;
@@ -102,13 +105,14 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, onR
             <RichText text={row.text} />
           </span>
         </div>
-        {row.state !== 'sent' && <Delivery state={row.state} error={row.error} onRetry={onRetry} />}
+        {row.state !== 'sent' && <Delivery state={offline && row.state === 'sending' ? 'pending' : row.state} error={row.error} onRetry={onRetry} />}
       </div>
     </div>
   );
 });
 
 function Delivery({ state, error, onRetry }: { state: MessageRowData['state']; error?: string | undefined; onRetry?: (() => void) | undefined }) {
+  if (state === 'sent') return null;
   if (state === 'failed') {
     return (
       <div className="msg-delivery failed" role="status">
@@ -123,7 +127,7 @@ function Delivery({ state, error, onRetry }: { state: MessageRowData['state']; e
   }
   return (
     <div className="msg-delivery" data-state={state}>
-      <ClockIcon size={13} /> {state === 'sending' ? 'Sending…' : 'Waiting for connection…'}
+      <DeliveryStatus state={state} />
     </div>
   );
 }

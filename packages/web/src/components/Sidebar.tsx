@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import type { PublicUser, SelfUser } from '@chatter/protocol';
 import { stripBidi } from '../text';
 import { Avatar } from './Avatar';
+import type { ConnectionView } from './ConnectionIndicator';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Name } from './Name';
 import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
@@ -9,8 +10,9 @@ import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
 interface SidebarProps {
   me: SelfUser;
   room: string;
-  online: readonly PublicUser[];
-  onlineCount: number;
+  /** Who is online, or null while not connected (unknown: the last list may be stale). */
+  presence: { users: readonly PublicUser[]; count: number } | null;
+  view: ConnectionView;
   /** Phone layout: the sidebar is a sliding menu. */
   drawer: boolean;
   open: boolean;
@@ -18,7 +20,7 @@ interface SidebarProps {
   onProfile: () => void;
 }
 
-export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, onProfile }: SidebarProps) {
+export function Sidebar({ me, room, presence, view, drawer, open, onClose, onProfile }: SidebarProps) {
   const closeRef = useRef<HTMLButtonElement>(null);
   const hidden = drawer && !open;
 
@@ -36,7 +38,7 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
   }, [drawer, open, onClose]);
 
   // Me first, then everyone else alphabetically: a stable order that does not jump as people come and go.
-  const people = [...online].sort((a, b) => (a.id === me.id ? -1 : b.id === me.id ? 1 : a.username.localeCompare(b.username)));
+  const people = [...(presence?.users ?? [])].sort((a, b) => (a.id === me.id ? -1 : b.id === me.id ? 1 : a.username.localeCompare(b.username)));
 
   return (
     <>
@@ -72,21 +74,25 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
         <ErrorBoundary what="the list of people online" className="sidebar-section sidebar-people">
           <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
             <h2 id="online-heading" className="section-title">
-              Online <span className="count-badge">{onlineCount}</span>
+              Online {presence && <span className="count-badge">{presence.count}</span>}
             </h2>
-            <ul className="user-list" aria-label={`${onlineCount} ${onlineCount === 1 ? 'person' : 'people'} online`}>
-              {people.map((u) => (
-                <li key={u.id} className="user-item">
-                  <span className="avatar-wrap">
-                    <Avatar user={u} size={32} />
-                    <span className="presence-dot" aria-hidden="true" />
-                  </span>
-                  <Name name={u.username} className="user-name" />
-                  {u.id === me.id && <span className="you-tag">you</span>}
-                </li>
-              ))}
-              {onlineCount > people.length && <li className="user-more">and {onlineCount - people.length} more</li>}
-            </ul>
+            {presence ? (
+              <ul className="user-list" aria-label={`${presence.count} ${presence.count === 1 ? 'person' : 'people'} online`}>
+                {people.map((u) => (
+                  <li key={u.id} className="user-item">
+                    <span className="avatar-wrap">
+                      <Avatar user={u} size={32} />
+                      <span className="presence-dot" aria-hidden="true" />
+                    </span>
+                    <Name name={u.username} className="user-name" />
+                    {u.id === me.id && <span className="you-tag">you</span>}
+                  </li>
+                ))}
+                {presence.count > people.length && <li className="user-more">and {presence.count - people.length} more</li>}
+              </ul>
+            ) : (
+              <p className="presence-unknown">{view === 'offline' ? 'Offline' : 'Reconnecting'}: who is online is unknown until you are back.</p>
+            )}
           </section>
         </ErrorBoundary>
 
