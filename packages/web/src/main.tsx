@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { initTheme } from './theme';
 import './styles/base.css';
 import './styles/auth.css';
@@ -11,6 +12,8 @@ import './styles/profile.css';
 initTheme();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App />
+    <ErrorBoundary what="Chatter" className="boot" onReload={() => location.reload()}>
+      <App />
+    </ErrorBoundary>
   </StrictMode>,
 );

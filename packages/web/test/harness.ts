@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Server } from 'node:http';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const webRoot = resolve(here, '..');
@@ -75,10 +76,20 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
-export async function launch(): Promise<Browser> {
+export interface LaunchOptions {
+  /**
+   * Show classic scrollbars, as a desktop browser does. Headless Chromium hides them by default, and
+   * then a scrollbar that appears can never narrow the list: bugs that only a real window shows
+   * (like the measurement loop behind React error 185) stay hidden.
+   */
+  scrollbars?: boolean;
+}
+
+export async function launch(options: LaunchOptions = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    ...(options.scrollbars && { ignoreDefaultArgs: ['--hide-scrollbars'] }),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
@@ -104,6 +115,42 @@ export function watchErrors(page: Page, ignore: RegExp[] = []): string[] {
     errors.push(`console: ${text}`);
   });
   return errors;
+}
+
+/**
+ * The Content-Security-Policy the server sends with the app (issue 9): no inline script or style,
+ * nothing from other origins. The browser suites run the app under exactly this policy.
+ */
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * Mirrors the server's CSP header on every response of an in-process test server, for servers
+ * that do not send it themselves yet. It is set on the raw response before Fastify runs, so a
+ * header the server sets itself replaces it: tests then check the server's own policy (and
+ * `assertCsp` fails if that one differs from CSP).
+ */
+export function sendCsp(app: { server: Server }): void {
+  app.server.prependListener('request', (_req, res) => res.setHeader('content-security-policy', CSP));
+}
+
+/**
+ * Report every CSP violation on the context's pages as a console error, which `watchErrors`
+ * fails the test on (Chromium also logs its own "Refused to ..." line; this one names the directive).
+ */
+export async function reportCspViolations(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline code'} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+}
+
+/** The app's page was served under exactly CSP. */
+export async function assertCsp(page: Page, url: string): Promise<void> {
+  const response = await page.goto(url);
+  const policy = response?.headers()['content-security-policy'];
+  if (policy !== CSP) throw new Error(`expected the app under the CSP\n  ${CSP}\nbut got\n  ${policy}`);
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { HistoryResponse } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, sendMessage, shot, waitForChat, watchErrors } from './harness.js';
+import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendMessage, shot, waitForChat, watchErrors } from './harness.js';
 
 /*
  * The server is a real child process, stopped and started again while a person is typing: what
@@ -45,11 +45,13 @@ describe('web app across a server restart', { skip: skip ?? false }, () => {
   test('a message typed while the server is down is delivered exactly once after it restarts', async () => {
     const observer = await proc.register('observer');
     const ada = await browser.newContext(contextOptions('desktop'));
+    await reportCspViolations(ada);
     const a = await ada.newPage();
     // The browser logs failed WebSocket attempts while the server is down; those are expected.
     const aErrors = watchErrors(a, [/WebSocket connection to .* failed/]);
     await register(a, proc.url, 'ada');
     const benCtx = await browser.newContext(contextOptions('phone'));
+    await reportCspViolations(benCtx);
     const b = await benCtx.newPage();
     const bErrors = watchErrors(b, [/WebSocket connection to .* failed/]);
     await register(b, proc.url, 'ben');
@@ -67,7 +69,8 @@ describe('web app across a server restart', { skip: skip ?? false }, () => {
     const pending = a.locator('.row-msg.own.state-pending', { hasText: text });
     await pending.waitFor();
     await pending.getByText('Waiting for connection…').waitFor();
-    await a.getByText(/Not connected · 1 message will be sent when you're back online/).waitFor();
+    const note = a.locator('.composer-note').filter({ hasText: /^Not connected ·/ });
+    await note.locator('.delivery-status').filter({ hasText: 'Waiting for connection… (1 message)' }).waitFor();
     await a.getByText(/Reconnecting in \d+s/).waitFor();
     await shot(a, 'reconnecting-pending-desktop-light');
     await shot(b, 'reconnecting-phone-light');
@@ -102,6 +105,7 @@ describe('web app across a server restart', { skip: skip ?? false }, () => {
 
   test('pending messages survive a reload while the server is down, then go out once', async () => {
     const ctx = await browser.newContext(contextOptions('desktop'));
+    await reportCspViolations(ctx);
     const page = await ctx.newPage();
     const errors = watchErrors(page, [/WebSocket connection to .* failed/]);
     await register(page, proc.url, 'cleo');

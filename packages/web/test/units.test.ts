@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SizeIndex } from '../src/chat/sizeIndex.js';
 import { buildTimeline, type OutgoingMessage, type SystemEvent } from '../src/chat/timeline.js';
-import { linkify } from '../src/linkify.js';
+import { linkify, trimmedLength } from '../src/linkify.js';
+import { stripBidi } from '../src/text.js';
 
 /* The web app's pure parts, without a browser: link detection, the timeline, the size index. */
 
@@ -39,6 +40,99 @@ describe('linkify', () => {
       assert.equal(linkify(text).map((s) => s.text).join(''), text);
     }
   });
+});
+
+describe('links cannot pass for what they are not', () => {
+  const links = (text: string) => linkify(text).filter((s) => s.kind === 'link').map((s) => (s.kind === 'link' ? [s.text, s.href] : []));
+
+  test('the host is shown as the browser resolves it: punycode for look-alike letters', () => {
+    // The first letter is Cyrillic а (U+0430), not Latin a.
+    assert.deepEqual(links('log in at https://\u0430pple.com/account now'), [['https://xn--pple-43d.com/account', 'https://xn--pple-43d.com/account']]);
+    assert.deepEqual(links('www.\u0430pple.com'), [['www.xn--pple-43d.com', 'https://www.xn--pple-43d.com/']]);
+    assert.deepEqual(links('https://bücher.example/ü?q=ü'), [['https://xn--bcher-kva.example/ü?q=ü', 'https://xn--bcher-kva.example/%C3%BC?q=%C3%BC']]);
+    // Percent-encoding and full-width dots are resolved too: what is shown is where the link goes.
+    assert.deepEqual(links('https://%61pple.com/x'), [['https://apple.com/x', 'https://apple.com/x']]);
+    assert.deepEqual(links('https://apple\u3002com'), [['https://apple.com', 'https://apple.com/']]);
+    assert.deepEqual(links('HTTPS://EXAMPLE.COM:8443/Path'), [['HTTPS://example.com:8443/Path', 'https://example.com:8443/Path']]);
+    // Everything around the link is left exactly as typed.
+    const segments = linkify('a https://\u0430pple.com b');
+    assert.deepEqual([segments[0], segments[2]], [{ kind: 'text', text: 'a ' }, { kind: 'text', text: ' b' }]);
+  });
+
+  test('a URL with credentials before the host is not a link', () => {
+    for (const text of ['https://apple.com@evil.example/', 'https://user:pass@example.com', 'http://a:@example.com']) {
+      assert.deepEqual(links(text), [], text);
+    }
+  });
+
+  test('bidi overrides and isolates are removed, other text is not', () => {
+    assert.equal(stripBidi('invoice\u202Efdp.exe'), 'invoicefdp.exe');
+    assert.equal(stripBidi('\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069'), '');
+    const rtl = 'שלום עולם \u200F مرحبا';
+    assert.equal(stripBidi(rtl), rtl, 'right-to-left text and marks stay');
+  });
+});
+
+describe('trimming a URL is linear', () => {
+  /** The rule, stated the slow and obvious way: cut punctuation, or a closing bracket with no opener, until neither applies. */
+  function reference(raw: string): number {
+    let url = raw;
+    const count = (ch: string) => [...url].filter((c) => c === ch).length;
+    for (;;) {
+      const c = url.at(-1);
+      const open = c === ')' ? '(' : c === ']' ? '[' : c === '}' ? '{' : undefined;
+      if (c !== undefined && '.,;:!?\'"'.includes(c)) url = url.slice(0, -1);
+      else if (c !== undefined && open !== undefined && count(open) < count(c)) url = url.slice(0, -1);
+      else return url.length;
+    }
+  }
+
+  /** Reads of the input, counted through a proxy: the function sees a string that reports each character read. */
+  function reads(raw: string): { length: number; reads: number } {
+    let n = 0;
+    const counted = new Proxy(new String(raw), {
+      get(target, key) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) n++;
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as unknown as string;
+    return { length: trimmedLength(counted), reads: n };
+  }
+
+  test('agrees with the obvious rule on every short mix of brackets and punctuation', () => {
+    const alphabet = ['a', '(', ')', '[', ']', '{', '}', '.', '!'];
+    let checked = 0;
+    const walk = (s: string, depth: number) => {
+      assert.equal(trimmedLength(s), reference(s), JSON.stringify(s));
+      checked++;
+      if (depth > 0) for (const c of alphabet) walk(s + c, depth - 1);
+    };
+    walk('https://x.io/', 5);
+    assert.ok(checked > 60_000);
+    assert.equal(trimmedLength('https://en.wikipedia.org/wiki/Set_(mathematics).'), 'https://en.wikipedia.org/wiki/Set_(mathematics)'.length);
+  });
+
+  test('adversarial inputs: each character is read at most twice', () => {
+    const n = 50_000;
+    const cases: [string, number][] = [
+      [`https://x.io/${')'.repeat(n)}`, 13],
+      [`https://x.io/${').'.repeat(n)}`, 13],
+      [`https://x.io/${'('.repeat(n)}${')'.repeat(n + 5)}`, 13 + 2 * n],
+      [`https://x.io/${'.'.repeat(n)}a`, 14 + n],
+      [`https://x.io/${'.'.repeat(n)}`, 13],
+      [`https://x.io/${'(]'.repeat(n)}`, 13 + 2 * n - 1],
+    ];
+    for (const [input, expected] of cases) {
+      const { length, reads: r } = reads(input);
+      assert.equal(length, expected, input.slice(0, 40));
+      assert.ok(r <= 2 * input.length + 2, `${r} reads for ${input.length} characters`);
+    }
+    // And linkify as a whole, on the same inputs.
+    assert.deepEqual(links(`see https://x.io/${')'.repeat(n)}`), [['https://x.io/', 'https://x.io/']]);
+  });
+
+  const links = (text: string) => linkify(text).filter((s) => s.kind === 'link').map((s) => (s.kind === 'link' ? [s.text, s.href] : []));
 });
 
 describe('buildTimeline', () => {

@@ -4,12 +4,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
+  assertCsp,
   browserSkipReason,
   bubbles,
   contextOptions,
   ensureBuilt,
   launch,
   register,
+  reportCspViolations,
+  sendCsp,
   sendMessage,
   setScheme,
   shot,
@@ -34,6 +37,7 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await ensureBuilt();
     // A low per-user sign-in limit so the rate-limit message can be provoked quickly.
     server = await startTestServer({ loginMaxPerUser: 3 });
+    sendCsp(server.app);
     browser = await launch();
   });
   after(async () => {
@@ -43,6 +47,8 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
 
   async function newPage(kind: 'desktop' | 'phone' = 'desktop') {
     const context = await browser.newContext(contextOptions(kind));
+    // Every page runs under the server's strict CSP; a violation is a console error, and fails the test.
+    await reportCspViolations(context);
     const page = await context.newPage();
     const errors = watchErrors(page);
     page.on('dialog', (d) => {
@@ -56,7 +62,7 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
 
   test('sign in and create account: every error in words, busy button, password toggle', async () => {
     const { context, page, errors } = await newPage();
-    await page.goto(server.url);
+    await assertCsp(page, server.url);
     await page.getByRole('tab', { name: 'Sign in' }).waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'username', 'username field has focus');
     await shot(page, 'auth-desktop-light');
@@ -372,6 +378,16 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
       // Angle brackets and quotes end a URL, as in every linkifier: the markup stays text.
       assert.equal(await link.getAttribute('href'), 'https://example.com/?q=');
     }
+    // Look-alike hosts show as punycode, and bidi overrides cannot reverse what a message shows.
+    await sendMessage(a.page, 'sign in at https://\u0430pple.com/login quickly');
+    await sendMessage(a.page, 'open invoice\u202Efdp.exe and \u2067isolated\u2069 text');
+    const spoof = b.page.locator('.bubble a').filter({ hasText: '/login' });
+    await spoof.waitFor();
+    assert.equal(await spoof.textContent(), 'https://xn--pple-43d.com/login');
+    assert.equal(await spoof.getAttribute('href'), 'https://xn--pple-43d.com/login');
+    const bidi = b.page.locator('.row-msg.other .bubble-text').filter({ hasText: 'open invoice' });
+    await bidi.waitFor();
+    assert.equal(await bidi.textContent(), 'open invoicefdp.exe and isolated text');
     await shot(b.page, 'xss-desktop-light');
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
@@ -528,9 +544,13 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await k.page.keyboard.type('keyboard password');
     await k.page.keyboard.press('Enter');
     await waitForChat(k.page);
+    // Signed in, the composer has focus: typing needs no click.
+    await k.page.waitForFunction(() => document.activeElement?.id === 'composer-input');
 
-    // First Tab shows the skip link; Enter lands in the composer.
-    await k.page.keyboard.press('Tab');
+    // The skip link is the first stop of the page (here reached back from the sidebar's brand,
+    // where a click leaves the focus starting point), and Enter lands in the composer.
+    await k.page.locator('.sidebar .brand-row').click();
+    await k.page.keyboard.press('Shift+Tab');
     const skipLink = k.page.getByRole('link', { name: 'Skip to message box' });
     assert.equal(await skipLink.evaluate((el) => el === document.activeElement), true);
     await k.page.keyboard.press('Enter');

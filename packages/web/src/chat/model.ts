@@ -1,5 +1,6 @@
 import { ChatterClient, type OutboxStore, type PendingMessage, type StatusEvent } from '@chatter/client';
 import { DEFAULT_ROOM, type Message, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { stripBidi } from '../text';
 import { messageKey, type SystemEvent } from './timeline';
 
 export interface ChatState {
@@ -173,7 +174,7 @@ export class ChatModel {
         if (m.room !== this.state.room) return;
         this.arrived(messageKey(m.author.id, m.clientId));
         const patch: Partial<ChatState> = { messages: appendUnique(this.state.messages, [m]) };
-        if (m.author.id !== this.state.me.id) patch.announcement = { id: m.id, text: `${m.author.username}: ${truncate(m.text, 240)}` };
+        if (m.author.id !== this.state.me.id) patch.announcement = { id: m.id, text: stripBidi(`${m.author.username}: ${truncate(m.text, 240)}`) };
         this.update(patch);
       }),
     );

@@ -3,8 +3,9 @@ import type { SelfUser } from '@chatter/protocol';
 import { api } from '../api';
 import { ChatModel, localOutbox } from '../chat/model';
 import { useMediaQuery } from '../hooks';
-import { Composer } from './Composer';
+import { clearDrafts, Composer, draftKey } from './Composer';
 import { connectionView } from './ConnectionIndicator';
+import { ErrorBoundary } from './ErrorBoundary';
 import { Header } from './Header';
 import { MessageList } from './MessageList';
 import { ProfileDialog } from './ProfileDialog';
@@ -53,10 +54,13 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
     await api.logout();
     model.stop();
     localOutbox(state.me.id).clear();
+    clearDrafts(state.me.id);
     onSignedOut(null);
   }, [model, onSignedOut, state.me.id]);
 
   const view = connectionView(state.status, state.deviceOnline);
+  // Who is online is only known while connected: the last list would go stale without a word.
+  const presence = view === 'online' ? { users: state.online, count: state.onlineCount } : null;
   const waiting = state.outgoing.filter((o) => o.state !== 'failed').length;
 
   return (
@@ -67,8 +71,8 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
       <Sidebar
         me={state.me}
         room={state.room}
-        online={state.online}
-        onlineCount={state.onlineCount}
+        presence={presence}
+        view={view}
         drawer={drawer}
         open={menuOpen}
         onClose={closeMenu}
@@ -80,7 +84,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
       <main className="chat-main" inert={drawer && menuOpen}>
         <Header
           room={state.room}
-          onlineCount={state.onlineCount}
+          onlineCount={presence?.count ?? null}
           status={state.status}
           deviceOnline={state.deviceOnline}
           menuOpen={menuOpen}
@@ -88,22 +92,28 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           onRetry={() => model.client.retryNow()}
           menuButtonRef={menuButton}
         />
-        <MessageList state={state} model={model} />
-        <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} />
+        <ErrorBoundary what="the message list" className="messages">
+          <MessageList state={state} model={model} />
+        </ErrorBoundary>
+        <ErrorBoundary what="the message box" className="composer">
+          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
+        </ErrorBoundary>
       </main>
-      <ProfileDialog
-        open={profileOpen}
-        me={state.me}
-        onClose={() => {
-          setProfileOpen(false);
-          // The dialog gives focus back to what opened it; on phones that was inside the (now closed) menu.
-          requestAnimationFrame(() => {
-            if (!document.activeElement || document.activeElement === document.body) composerInput.current?.focus();
-          });
-        }}
-        onUserChanged={(u) => model.applyProfile(u)}
-        onLogout={logout}
-      />
+      <ErrorBoundary what="Profile & settings" className="crash-floating">
+        <ProfileDialog
+          open={profileOpen}
+          me={state.me}
+          onClose={() => {
+            setProfileOpen(false);
+            // The dialog gives focus back to what opened it; on phones that was inside the (now closed) menu.
+            requestAnimationFrame(() => {
+              if (!document.activeElement || document.activeElement === document.body) composerInput.current?.focus();
+            });
+          }}
+          onUserChanged={(u) => model.applyProfile(u)}
+          onLogout={logout}
+        />
+      </ErrorBoundary>
     </div>
   );
 }

@@ -1,5 +1,6 @@
-import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { LIMITS, codePointLength } from '@chatter/protocol';
+import { DeliveryStatus } from './DeliveryStatus';
 import { SendIcon } from './icons';
 
 interface ComposerProps {
@@ -10,23 +11,73 @@ interface ComposerProps {
   waiting: number;
   onSend: (text: string) => void;
   inputRef: React.RefObject<HTMLTextAreaElement | null>;
+  /** Where the unsent text of this room is kept, so that a reload does not lose it. */
+  draftKey: string;
 }
 
 const MAX_HEIGHT = 200;
 
+/** Per user and room, in localStorage; removed once sent (or on logout, see `clearDrafts`). */
+function loadDraft(key: string): string {
+  try {
+    return localStorage.getItem(key) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function saveDraft(key: string, text: string): void {
+  try {
+    if (text === '') localStorage.removeItem(key);
+    else localStorage.setItem(key, text);
+  } catch {
+    /* storage full or disabled: the draft lives as long as the page */
+  }
+}
+
+export function draftKey(userId: number, room: string): string {
+  return `chatter.draft.${userId}.${room}`;
+}
+
+/** Forget every draft of a user: they are private text, and the next person on this browser must not see them. */
+export function clearDrafts(userId: number): void {
+  try {
+    const prefix = `chatter.draft.${userId}.`;
+    for (const key of Object.keys(localStorage)) if (key.startsWith(prefix)) localStorage.removeItem(key);
+  } catch {
+    /* ignore */
+  }
+}
+
 /** Enter sends, Shift+Enter adds a line. Offline it still takes messages: they wait in the outbox. */
-export function Composer({ room, offline, deviceOffline, waiting, onSend, inputRef }: ComposerProps) {
-  const [text, setText] = useState('');
+export function Composer({ room, offline, deviceOffline, waiting, onSend, inputRef, draftKey: key }: ComposerProps) {
+  const [text, setText] = useState(() => loadDraft(key));
   const length = codePointLength(text.trim());
   const tooLong = length > LIMITS.messageMaxChars;
   const canSend = length > 0 && !tooLong;
 
-  // Grow with the text up to a limit, then scroll inside.
+  // Another room has its own draft.
+  const shownKey = useRef(key);
+  useEffect(() => {
+    if (shownKey.current === key) return;
+    shownKey.current = key;
+    setText(loadDraft(key));
+  }, [key]);
+  useEffect(() => saveDraft(shownKey.current, text), [text]);
+
+  // Ready to type on arrival (after signing in, a reload, another room), where there is a
+  // keyboard: on a touch screen, focus would throw a keyboard over half the chat unasked.
+  useEffect(() => {
+    if (window.matchMedia('(pointer: fine)').matches) inputRef.current?.focus();
+  }, [room, inputRef]);
+
+  // Grow with the text up to a limit, then scroll inside. Empty, it is one line whatever the
+  // placeholder would need: Chromium counts a wrapping placeholder in scrollHeight.
   useLayoutEffect(() => {
     const el = inputRef.current;
     if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight, MAX_HEIGHT)}px`;
+    el.style.height = '';
+    if (text !== '') el.style.height = `${Math.min(el.scrollHeight, MAX_HEIGHT)}px`;
   }, [text, inputRef]);
 
   const send = () => {
@@ -50,9 +101,7 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, inputR
         <p className="composer-note" role="status">
           <span className="composer-note-dot" aria-hidden="true" />
           {`${deviceOffline ? 'Offline' : 'Not connected'} · `}
-          {waiting > 0
-            ? `${waiting} message${waiting === 1 ? '' : 's'} will be sent when you're back online`
-            : "what you send now goes out when you're back"}
+          {waiting > 0 ? <DeliveryStatus state="pending" count={waiting} /> : "what you send now goes out when you're back"}
         </p>
       )}
       <form
@@ -71,7 +120,7 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, inputR
           ref={inputRef}
           className="composer-input"
           rows={1}
-          placeholder={offline ? `Message #${room} (sends when back online)` : `Message #${room}`}
+          placeholder={`Message #${room}`}
           value={text}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}

@@ -5,7 +5,8 @@ import { HashIcon, MenuIcon, MoonIcon, SunIcon } from './icons';
 
 interface HeaderProps {
   room: string;
-  onlineCount: number;
+  /** null while not connected: unknown, not zero. */
+  onlineCount: number | null;
   status: StatusEvent;
   deviceOnline: boolean;
   menuOpen: boolean;
@@ -32,12 +33,14 @@ export function Header({ room, onlineCount, status, deviceOnline, menuOpen, onMe
       <div className="room-title">
         <HashIcon size={20} className="room-hash" />
         <h1>{room}</h1>
-        <span className="online-pill" title={`${onlineCount} online`}>
-          <span className="online-dot" aria-hidden="true" />
-          <span>
-            {onlineCount} <span className="online-word">online</span>
+        {onlineCount !== null && (
+          <span className="online-pill" title={`${onlineCount} online`}>
+            <span className="online-dot" aria-hidden="true" />
+            <span>
+              {onlineCount} <span className="online-word">online</span>
+            </span>
           </span>
-        </span>
+        )}
       </div>
       <div className="header-actions">
         <ConnectionIndicator status={status} deviceOnline={deviceOnline} onRetry={onRetry} />

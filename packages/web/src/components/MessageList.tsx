@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatModel, ChatState } from '../chat/model';
 import { buildTimeline, type Row } from '../chat/timeline';
+import { connectionView } from './ConnectionIndicator';
 import { ArrowDownIcon } from './icons';
 import { DayRow, estimateRow, MessageRow, StartRow, SystemRow } from './Rows';
 import { VirtualList, type VirtualListHandle } from './VirtualList';
@@ -9,6 +10,7 @@ const anchorable = (row: Row) => row.type === 'message' || row.type === 'system'
 
 export function MessageList({ state, model }: { state: ChatState; model: ChatModel }) {
   const { me, messages, system, outgoing, hasMore, loadingOlder, profiles, arrivals, room, ready } = state;
+  const offline = connectionView(state.status, state.deviceOnline) !== 'online';
   const rows = useMemo(
     () => buildTimeline({ me, messages, system, outgoing, hasMore, loadingOlder }),
     [me, messages, system, outgoing, hasMore, loadingOlder],
@@ -59,13 +61,14 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
               row={row}
               author={author}
               arrivedAt={arrivals.get(row.key)}
+              offline={offline}
               {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
             />
           );
         }
       }
     },
-    [room, arrivals, me, profiles, onRetry],
+    [room, arrivals, me, profiles, offline, onRetry],
   );
 
   return (

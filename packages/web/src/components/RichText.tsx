@@ -1,9 +1,10 @@
 import { memo } from 'react';
 import { linkify } from '../linkify';
+import { stripBidi } from '../text';
 
-/** Message text as text nodes and safe links. User content never reaches the DOM as HTML. */
+/** Message text as text nodes and safe links, without bidi controls. User content never reaches the DOM as HTML. */
 export const RichText = memo(function RichText({ text }: { text: string }) {
-  const segments = linkify(text);
+  const segments = linkify(stripBidi(text));
   return (
     <>
       {segments.map((s, i) =>

@@ -3,8 +3,10 @@ import type { PublicUser } from '@chatter/protocol';
 import type { MessageRow as MessageRowData, Row, SystemEvent } from '../chat/timeline';
 import { formatFull, formatTime } from '../format';
 import { Avatar } from './Avatar';
+import { Name } from './Name';
 import { RichText } from './RichText';
-import { AlertIcon, ClockIcon, Spinner } from './icons';
+import { DeliveryStatus } from './DeliveryStatus';
+import { AlertIcon, Spinner } from './icons';
 
 /** Rows mounted within this window of their arrival animate in; older ones (history, re-windowed) do not. */
 const FRESH_MS = 1500;
@@ -60,7 +62,9 @@ export const SystemRow = memo(function SystemRow({ event, arrivedAt }: { event: 
     <div className={`row-system${entrance}`}>
       <span className={`system-pill system-${event.kind}`}>
         <span className="system-dot" aria-hidden="true" />
-        <strong>{event.user.username}</strong> {event.kind === 'joined' ? 'joined' : 'left'}
+        <strong>
+          <Name name={event.user.username} />
+        </strong> {event.kind === 'joined' ? 'joined' : 'left'}
         <Time iso={event.at} className="system-time" />
       </span>
     </div>
@@ -71,10 +75,12 @@ interface MessageRowProps {
   row: MessageRowData;
   author: PublicUser;
   arrivedAt?: number;
+  /** Not connected: nothing is being sent, whatever the outbox last tried. */
+  offline?: boolean;
   onRetry?: () => void;
 }
 
-export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, onRetry }: MessageRowProps) {
+export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry }: MessageRowProps) {
   const entrance = useEntrance(arrivedAt);
   const side = row.own ? 'own' : 'other';
   const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}`;
@@ -85,23 +91,28 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, onR
       <div className="msg-body">
         {row.groupStart && (
           <div className="msg-meta">
-            <span className="msg-author">{name}</span>
+            <Name name={name} className="msg-author" />
             <Time iso={row.createdAt} className="msg-time" />
           </div>
         )}
         <div className="bubble">
-          {!row.groupStart && <span className="sr-only">{name}: </span>}
-          <span className="bubble-text">
+          {!row.groupStart && (
+            <span className="sr-only">
+              <Name name={name} />:{' '}
+            </span>
+          )}
+          <span className="bubble-text" dir="auto">
             <RichText text={row.text} />
           </span>
         </div>
-        {row.state !== 'sent' && <Delivery state={row.state} error={row.error} onRetry={onRetry} />}
+        {row.state !== 'sent' && <Delivery state={offline && row.state === 'sending' ? 'pending' : row.state} error={row.error} onRetry={onRetry} />}
       </div>
     </div>
   );
 });
 
 function Delivery({ state, error, onRetry }: { state: MessageRowData['state']; error?: string | undefined; onRetry?: (() => void) | undefined }) {
+  if (state === 'sent') return null;
   if (state === 'failed') {
     return (
       <div className="msg-delivery failed" role="status">
@@ -116,7 +127,7 @@ function Delivery({ state, error, onRetry }: { state: MessageRowData['state']; e
   }
   return (
     <div className="msg-delivery" data-state={state}>
-      <ClockIcon size={13} /> {state === 'sending' ? 'Sending…' : 'Waiting for connection…'}
+      <DeliveryStatus state={state} />
     </div>
   );
 }

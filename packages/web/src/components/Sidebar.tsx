@@ -1,13 +1,18 @@
 import { useEffect, useRef } from 'react';
 import type { PublicUser, SelfUser } from '@chatter/protocol';
+import { stripBidi } from '../text';
 import { Avatar } from './Avatar';
+import type { ConnectionView } from './ConnectionIndicator';
+import { ErrorBoundary } from './ErrorBoundary';
+import { Name } from './Name';
 import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
 
 interface SidebarProps {
   me: SelfUser;
   room: string;
-  online: readonly PublicUser[];
-  onlineCount: number;
+  /** Who is online, or null while not connected (unknown: the last list may be stale). */
+  presence: { users: readonly PublicUser[]; count: number } | null;
+  view: ConnectionView;
   /** Phone layout: the sidebar is a sliding menu. */
   drawer: boolean;
   open: boolean;
@@ -15,7 +20,7 @@ interface SidebarProps {
   onProfile: () => void;
 }
 
-export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, onProfile }: SidebarProps) {
+export function Sidebar({ me, room, presence, view, drawer, open, onClose, onProfile }: SidebarProps) {
   const closeRef = useRef<HTMLButtonElement>(null);
   const hidden = drawer && !open;
 
@@ -33,7 +38,7 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
   }, [drawer, open, onClose]);
 
   // Me first, then everyone else alphabetically: a stable order that does not jump as people come and go.
-  const people = [...online].sort((a, b) => (a.id === me.id ? -1 : b.id === me.id ? 1 : a.username.localeCompare(b.username)));
+  const people = [...(presence?.users ?? [])].sort((a, b) => (a.id === me.id ? -1 : b.id === me.id ? 1 : a.username.localeCompare(b.username)));
 
   return (
     <>
@@ -66,30 +71,38 @@ export function Sidebar({ me, room, online, onlineCount, drawer, open, onClose, 
           </a>
         </nav>
 
-        <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
-          <h2 id="online-heading" className="section-title">
-            Online <span className="count-badge">{onlineCount}</span>
-          </h2>
-          <ul className="user-list" aria-label={`${onlineCount} ${onlineCount === 1 ? 'person' : 'people'} online`}>
-            {people.map((u) => (
-              <li key={u.id} className="user-item">
-                <span className="avatar-wrap">
-                  <Avatar user={u} size={32} />
-                  <span className="presence-dot" aria-hidden="true" />
-                </span>
-                <span className="user-name">{u.username}</span>
-                {u.id === me.id && <span className="you-tag">you</span>}
-              </li>
-            ))}
-            {onlineCount > people.length && <li className="user-more">and {onlineCount - people.length} more</li>}
-          </ul>
-        </section>
+        <ErrorBoundary what="the list of people online" className="sidebar-section sidebar-people">
+          <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
+            <h2 id="online-heading" className="section-title">
+              Online {presence && <span className="count-badge">{presence.count}</span>}
+            </h2>
+            {presence ? (
+              <ul className="user-list" aria-label={`${presence.count} ${presence.count === 1 ? 'person' : 'people'} online`}>
+                {people.map((u) => (
+                  <li key={u.id} className="user-item">
+                    <span className="avatar-wrap">
+                      <Avatar user={u} size={32} />
+                      <span className="presence-dot" aria-hidden="true" />
+                    </span>
+                    <Name name={u.username} className="user-name" />
+                    {u.id === me.id && <span className="you-tag">you</span>}
+                  </li>
+                ))}
+                {presence.count > people.length && <li className="user-more">and {presence.count - people.length} more</li>}
+              </ul>
+            ) : (
+              <p className="presence-unknown">{view === 'offline' ? 'Offline' : 'Reconnecting'}: who is online is unknown until you are back.</p>
+            )}
+          </section>
+        </ErrorBoundary>
 
         <div className="sidebar-foot">
-          <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${me.username}`}>
+          <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${stripBidi(me.username)}`}>
             <Avatar user={me} size={38} />
             <span className="me-text">
-              <strong>{me.username}</strong>
+              <strong>
+                <Name name={me.username} />
+              </strong>
               <small>Profile &amp; settings</small>
             </span>
             <SettingsIcon size={18} className="me-gear" />

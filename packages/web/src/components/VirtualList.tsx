@@ -12,6 +12,13 @@ import { SizeIndex } from '../chat/sizeIndex';
  *  - anchored: otherwise the first visible row keeps its place in the viewport, whatever is
  *    added above it (older history) or re-measured above it.
  * Both are applied in a layout effect, before the browser paints, so nothing ever jumps.
+ *
+ * The scroll range comes from the size index alone, never from the rows in the DOM: the space is
+ * `overflow: clip`, so rows whose real height the index does not know yet (measurement comes a
+ * moment later, from the ResizeObserver) cannot stretch it. Were it otherwise, the range would
+ * depend on which rows are rendered and the rows on the scroll position; pinned to the bottom, a
+ * new scrollbar narrowing every row made the two chase each other from one layout effect to the
+ * next until React gave up ("Maximum update depth exceeded", error 185).
  */
 
 export interface VirtualListHandle {
@@ -261,7 +268,7 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
       role="region"
       aria-label={label}
     >
-      <div className="vlist-space" style={{ height: total + pad + TAIL }}>
+      <div className="vlist-space" style={{ height: total + pad + TAIL, overflow: 'clip' }}>
         <div className="vlist-window" role="list" style={{ transform: `translateY(${index.offset(start) + pad}px)` }}>
           {rendered}
         </div>
