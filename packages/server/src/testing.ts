@@ -15,6 +15,8 @@ import { buildApp, type AppDeps } from './app.js';
 // Re-exported so that the declarations of this module pull in app's Fastify type augmentation
 // (app.store, app.gateway...) for tests in other packages.
 export type { AppDeps } from './app.js';
+/** The policy the server sends with the app; the browser suites check the app runs under it. */
+export { CONTENT_SECURITY_POLICY } from './http/headers.js';
 import { loadConfig, type Config } from './config.js';
 
 export interface TestUser {

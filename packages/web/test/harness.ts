@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Server } from 'node:http';
+import { CONTENT_SECURITY_POLICY } from '@chatter/server/testing';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,21 +118,10 @@ export function watchErrors(page: Page, ignore: RegExp[] = []): string[] {
 }
 
 /**
- * The Content-Security-Policy the server sends with the app (issue 9): no inline script or style,
- * nothing from other origins. The browser suites run the app under exactly this policy.
+ * The Content-Security-Policy the server sends with the app: no inline script or style, nothing
+ * from other origins. The browser suites run the app under it and fail on any violation.
  */
-export const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-/**
- * Mirrors the server's CSP header on every response of an in-process test server, for servers
- * that do not send it themselves yet. It is set on the raw response before Fastify runs, so a
- * header the server sets itself replaces it: tests then check the server's own policy (and
- * `assertCsp` fails if that one differs from CSP).
- */
-export function sendCsp(app: { server: Server }): void {
-  app.server.prependListener('request', (_req, res) => res.setHeader('content-security-policy', CSP));
-}
+export const CSP = CONTENT_SECURITY_POLICY;
 
 /**
  * Report every CSP violation on the context's pages as a console error, which `watchErrors`

@@ -2,7 +2,7 @@ import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendCsp, sendMessage, shot, signIn, waitForChat, watchErrors } from './harness.js';
+import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendMessage, shot, signIn, waitForChat, watchErrors } from './harness.js';
 
 /*
  * A newcomer's first hour: ready to type on arrival, a draft that survives a reload, presence that
@@ -19,7 +19,6 @@ describe('first hour in the web app', { skip: skip ?? false }, () => {
   before(async () => {
     await ensureBuilt();
     server = await startTestServer();
-    sendCsp(server.app);
     browser = await launch();
   });
   after(async () => {

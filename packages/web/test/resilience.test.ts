@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendCsp, sendMessage, shot, watchErrors } from './harness.js';
+import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendMessage, shot, watchErrors } from './harness.js';
 
 /*
  * The app stays up. Bursts of live messages at several window sizes. Each arrival re-measures rows and moves the
@@ -39,7 +39,6 @@ describe('the app stays up', { skip: skip ?? false }, () => {
    */
   async function room(): Promise<{ server: TestServer; client: ChatterClient; burst: (texts: string[]) => Promise<void>; close: () => Promise<void> }> {
     const server = await startTestServer({ messagesPerSecond: 1000, messageBurst: 1000 });
-    sendCsp(server.app);
     const poster = await server.register('poster');
     const client = new ChatterClient({ url: server.url, token: poster.token, WebSocket: WebSocket as never, history: 0 });
     await new Promise<void>((resolve) => {

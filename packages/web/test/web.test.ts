@@ -12,7 +12,7 @@ import {
   launch,
   register,
   reportCspViolations,
-  sendCsp,
+ 
   sendMessage,
   setScheme,
   shot,
@@ -37,7 +37,6 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await ensureBuilt();
     // A low per-user sign-in limit so the rate-limit message can be provoked quickly.
     server = await startTestServer({ loginMaxPerUser: 3 });
-    sendCsp(server.app);
     browser = await launch();
   });
   after(async () => {
@@ -230,13 +229,16 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     const dialog = a.page.getByRole('dialog', { name: 'Profile & settings' });
     await dialog.getByLabel('Current password').fill('wrong current');
     await dialog.getByLabel('New password').fill('second password 2');
+    await dialog.getByLabel('Confirm password').fill('second password 2');
     await dialog.getByRole('button', { name: 'Change password' }).click();
     await dialog.getByText('The current password is not correct.').waitFor();
     await dialog.getByLabel('Current password').fill('first password 1');
     await dialog.getByLabel('New password').fill('short');
+    await dialog.getByLabel('Confirm password').fill('short');
     await dialog.getByRole('button', { name: 'Change password' }).click();
     await dialog.getByText('Use 8-128 characters.').waitFor();
     await dialog.getByLabel('New password').fill('second password 2');
+    await dialog.getByLabel('Confirm password').fill('second password 2');
     await dialog.getByRole('button', { name: 'Change password' }).click();
     await dialog.getByText('Password changed. Other sessions were signed out.').waitFor();
 
