@@ -48,10 +48,10 @@ export interface TestServer {
 }
 
 /**
- * Tests register many users from 127.0.0.1; the registration throttles would refuse them. Suites
- * that test those throttles set their own limits.
+ * Tests register many users from 127.0.0.1, some hundreds at once; the registration throttles and
+ * the bounded hashing queue would refuse them. Suites that test those limits set their own.
  */
-const REGISTER_UNLIMITED = { registerMaxPerIp: 1_000_000, registerMaxTotal: 1_000_000 };
+const REGISTER_UNLIMITED = { registerMaxPerIp: 1_000_000, registerMaxTotal: 1_000_000, hashQueueMax: 100_000 };
 
 /** A real server in this process: port 0, a fresh SQLite file in a temp dir, bcrypt cost 4, silent logs, no registration limits. */
 export async function startTestServer(overrides: Partial<Config> = {}, deps: AppDeps = {}): Promise<TestServer> {
@@ -135,6 +135,7 @@ export async function spawnServer(options: { dataDir?: string; port?: number; en
         CHATTER_LOG_LEVEL: 'info',
         CHATTER_REGISTER_MAX_PER_IP: String(REGISTER_UNLIMITED.registerMaxPerIp),
         CHATTER_REGISTER_MAX_TOTAL: String(REGISTER_UNLIMITED.registerMaxTotal),
+        CHATTER_HASH_QUEUE_MAX: String(REGISTER_UNLIMITED.hashQueueMax),
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
