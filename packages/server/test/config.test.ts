@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
@@ -322,5 +322,20 @@ describe('main.ts with a bad environment', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the README documents every setting', () => {
+  test('each variable loadConfig reads has a row, with its default, in the configuration tables', () => {
+    const source = readFileSync(join(serverRoot, 'src/config.ts'), 'utf8');
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const variables = [...new Set([...source.matchAll(/read\(env, '(CHATTER_[A-Z_]+)'/g)].map((m) => m[1]!))];
+    assert.ok(variables.length >= 40, `found only ${variables.length} settings in config.ts`);
+    const rows = new Map([...readme.matchAll(/^\| `(CHATTER_[A-Z_]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+    const missing = variables.filter((v) => !rows.has(v));
+    assert.deepEqual(missing, [], 'settings without a row in README.md');
+    const unknown = [...rows.keys()].filter((v) => !variables.includes(v));
+    assert.deepEqual(unknown, [], 'README rows for settings config.ts does not read');
+    for (const [variable, shown] of rows) assert.notEqual(shown, '', `${variable} has no default in README.md`);
   });
 });
