@@ -208,9 +208,10 @@ describe('chatter tail', () => {
 
   test('plain lines without escape sequences when stdout is not a terminal', async () => {
     const text = `plain \x1b[31mred\x1b[0m ${uniqueName()}`;
-    // The server refuses control characters in new messages...
+    // Control characters are refused in new messages (by the SDK, with the server's rule, so before
+    // anything is sent: a usage error, like an empty message)...
     const refused = await runCli(['send', text], { env: env() });
-    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /control characters/);
     // ...but a message stored before that rule (or by another server) may hold them: tail must not pass them on.
     await server.app.store.appendMessages([{ roomId: 'general', authorId: alice.user.id, clientId: uniqueName('old'), text, createdAt: Date.now() }]);

@@ -3,7 +3,8 @@ import {
   FATAL_CLOSE_CODES,
   LIMITS,
   PROTOCOL_VERSION,
-  codePointLength,
+  messageTextProblem,
+  normalizeMessageText,
   decodeServerMessage,
   type AckFrame,
   type ErrorFrame,
@@ -289,14 +290,16 @@ export class ChatterClient {
   /**
    * Queue a message. It is sent now if online, otherwise as soon as the connection is back; it
    * stays in the outbox until it appears in the room's stream. Throws `ChatterApiError`
-   * (`validation_failed`) for an empty or too long text or a bad room id.
+   * (`validation_failed`) for a text the server would refuse (empty, too long, control characters)
+   * or a bad room id. The text is normalised as the server does (`normalizeMessageText`), so the
+   * pending copy shows exactly what will be stored.
    */
   send(room: string, text: string): PendingMessage {
-    const trimmed = text.trim();
+    const normalized = normalizeMessageText(text);
     const fields: Record<string, string> = {};
     if (!roomIdPattern.test(room)) fields.room = 'Not a valid room id.';
-    if (trimmed === '') fields.text = 'Type a message first.';
-    else if (codePointLength(trimmed) > this.limits.messageMaxChars) fields.text = `Use at most ${this.limits.messageMaxChars} characters.`;
+    const problem = normalized === '' ? 'Type a message first.' : messageTextProblem(normalized, this.limits.messageMaxChars);
+    if (problem) fields.text = problem;
     if (Object.keys(fields).length > 0) {
       throw new ChatterApiError({
         status: 0,
@@ -309,7 +312,7 @@ export class ChatterClient {
     if (!clientIdPattern.test(clientId) || this.outbox.get(clientId)) {
       throw new TypeError(`clientIdFactory returned ${JSON.stringify(clientId)}: ids must be unique, 1-64 of A-Z a-z 0-9 _ -.`);
     }
-    const item: PendingMessage = { clientId, room, text: trimmed, createdAt: new Date().toISOString(), state: 'pending' };
+    const item: PendingMessage = { clientId, room, text: normalized, createdAt: new Date().toISOString(), state: 'pending' };
     this.outbox.add(item);
     this.flushOutbox();
     return { ...(this.outbox.get(clientId) ?? item) };

@@ -124,10 +124,15 @@ describe('ChatterClient against a real server', () => {
     assert.throws(() => c.client.send('general', '   \n '), (err: ChatterApiError) => err.code === 'validation_failed' && !!err.fields.text);
     assert.throws(() => c.client.send('general', 'x'.repeat(4001)), (err: ChatterApiError) => !!err.fields.text);
     assert.throws(() => c.client.send('Not A Room', 'hi'), (err: ChatterApiError) => !!err.fields.room);
+    // The server's rule, applied before anything is queued: control characters are refused...
+    assert.throws(() => c.client.send('general', 'bell \u0007'), (err: ChatterApiError) => /control characters/.test(err.fields.text ?? ''));
+    // ...and the pending copy holds the text as the server will store it (NFC, LF, no lone surrogate).
+    const normalized = c.client.send('general', ' cafe\u0301\r\nnext \ud800 ');
+    assert.equal(normalized.text, 'caf\u00e9\nnext \ufffd');
     // 4000 emoji are 4000 characters (code points), not 8000 UTF-16 units.
     const item = c.client.send('general', '😀'.repeat(4000));
     assert.equal(item.state, 'pending');
-    assert.equal(c.client.pending().length, 1);
+    assert.equal(c.client.pending().length, 2);
   });
 
   test('outbox: messages sent while offline go out once, in order, on connect', async () => {

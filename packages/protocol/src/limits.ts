@@ -54,3 +54,37 @@ export function codePointLength(text: string): number {
   }
   return n;
 }
+
+/** C0 and C1 control characters (and DEL), except tab and line feed: refused in message text. */
+const MESSAGE_CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The text a message will carry on every path (ack, live fan-out, storage, history), from what the
+ * sender typed. The server applies it; clients apply it too, so that a pending copy shows exactly
+ * what will be stored.
+ *
+ * - Lone UTF-16 surrogates become U+FFFD. SQLite stores UTF-8, which cannot hold them, so without
+ *   this a live reader would see the text as sent and a resumed one a different text.
+ * - NFC: canonically equivalent texts look identical, so normalising never changes what a reader
+ *   sees; it makes the length limit count what the reader sees whatever the sender's keyboard
+ *   composed (a decomposed "é" would count twice), and equal-looking texts equal strings.
+ * - CR LF and lone CR become LF, so text pasted from any platform passes the control check.
+ * - Leading and trailing white space is trimmed.
+ */
+export function normalizeMessageText(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD').normalize('NFC').replace(/\r\n?/g, '\n').trim();
+}
+
+/**
+ * Why a normalised text cannot be sent, or null when it can. Other C0/C1 controls are refused:
+ * they have no meaning in chat, they can drive a terminal reader's screen, and each costs six bytes
+ * in JSON.
+ */
+export function messageTextProblem(normalized: string, maxChars: number = LIMITS.messageMaxChars): string | null {
+  if (normalized.length === 0) return 'A message cannot be empty.';
+  if (MESSAGE_CONTROL_CHARS.test(normalized)) return 'A message cannot contain control characters (only line breaks and tabs).';
+  if (codePointLength(normalized) > maxChars) return `A message can be at most ${maxChars} characters.`;
+  return null;
+}

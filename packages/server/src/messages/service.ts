@@ -1,4 +1,4 @@
-import { codePointLength, LIMITS, type AckFrame, type Message, type MessageFrame } from '@chatter/protocol';
+import { messageTextProblem, normalizeMessageText, type AckFrame, type Message, type MessageFrame } from '@chatter/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { FanoutBus } from '../bus/types.js';
 import { AppError } from '../errors.js';
@@ -21,12 +21,6 @@ interface Pending {
   done: SendCallback;
 }
 
-/** C0 and C1 control characters (and DEL), except tab and line feed. */
-const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
-
-/** `String.prototype.toWellFormed` (Node 20; not yet in the ES2023 lib this project compiles against). */
-const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
-
 /**
  * The one place chat messages are written and their events produced. Sends that arrive during one
  * event-loop turn are stored in ONE transaction (group commit); only after it commits does each
@@ -45,28 +39,15 @@ export class MessageService {
   ) {}
 
   /**
-   * Validate and normalise a message's text; returns the text every path (ack, live fan-out,
-   * storage, history) will carry, or throws validation_failed on `text`.
-   *
-   * - Lone UTF-16 surrogates become U+FFFD here. SQLite stores UTF-8, which cannot hold them, so
-   *   without this a live reader would see the text as sent and a resumed one a different text.
-   * - NFC: canonically equivalent texts look identical, so normalising never changes what a reader
-   *   sees; it does make the length limit count what the reader sees whatever the sender's keyboard
-   *   composed (a decomposed "é" would count twice), and equal-looking texts equal strings.
-   * - CR LF and lone CR become LF, so text pasted from any platform passes the control check below.
-   * - Other C0/C1 controls are refused: they have no meaning in chat, they can drive a terminal
-   *   reader's screen, and each costs six bytes in JSON.
+   * Validate and normalise a message's text (the protocol's rule, `normalizeMessageText`); returns
+   * the text every path (ack, live fan-out, storage, history) will carry, or throws
+   * validation_failed on `text`.
    */
   static checkText(text: string): string {
-    const normalised = wellFormed(text).normalize('NFC').replace(/\r\n?/g, '\n').trim();
-    if (normalised.length === 0) throw AppError.validation({ text: 'A message cannot be empty.' });
-    if (CONTROL.test(normalised)) {
-      throw AppError.validation({ text: 'A message cannot contain control characters (only line breaks and tabs).' });
-    }
-    if (codePointLength(normalised) > LIMITS.messageMaxChars) {
-      throw AppError.validation({ text: `A message can be at most ${LIMITS.messageMaxChars} characters.` });
-    }
-    return normalised;
+    const normalized = normalizeMessageText(text);
+    const problem = messageTextProblem(normalized);
+    if (problem) throw AppError.validation({ text: problem });
+    return normalized;
   }
 
   send(request: SendRequest, done: SendCallback): void {
