@@ -72,6 +72,24 @@ describe('first hour in the web app', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('a text the server would refuse (a control character pasted from a terminal) is explained, not sent', async () => {
+    await server.register('ctl');
+    const { context, page, errors } = await newPage();
+    await signIn(page, server.url, 'ctl');
+    await composer(page).fill('beep \u0007 here');
+    await page.locator('.composer-help .over', { hasText: 'control characters' }).waitFor();
+    assert.equal(await composer(page).getAttribute('aria-invalid'), 'true');
+    await composer(page).press('Enter');
+    // Nothing left: the text stays for the user to fix. Fixed, it goes, and it is the first message of theirs.
+    assert.equal(await composer(page).inputValue(), 'beep \u0007 here');
+    await composer(page).fill('beep here');
+    await composer(page).press('Enter');
+    await page.locator('.row-msg.own.state-sent', { hasText: 'beep here' }).waitFor();
+    assert.equal(await page.locator('.row-msg.own').count(), 1);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('offline, presence is unknown rather than a stale list; pending messages read the same everywhere', async () => {
     const a = await newPage();
     await register(a.page, server.url, 'otto');

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
-import { LIMITS, codePointLength } from '@chatter/protocol';
+import { LIMITS, codePointLength, messageTextProblem, normalizeMessageText } from '@chatter/protocol';
 import { DeliveryStatus } from './DeliveryStatus';
 import { SendIcon } from './icons';
 
@@ -52,9 +52,13 @@ export function clearDrafts(userId: number): void {
 /** Enter sends, Shift+Enter adds a line. Offline it still takes messages: they wait in the outbox. */
 export function Composer({ room, offline, deviceOffline, waiting, onSend, inputRef, draftKey: key }: ComposerProps) {
   const [text, setText] = useState(() => loadDraft(key));
-  const length = codePointLength(text.trim());
+  const normalized = normalizeMessageText(text);
+  const length = codePointLength(normalized);
   const tooLong = length > LIMITS.messageMaxChars;
-  const canSend = length > 0 && !tooLong;
+  // The server's rule, so a text it would refuse (control characters pasted from a terminal, say)
+  // is explained here instead of leaving and failing.
+  const problem = length > 0 && !tooLong ? messageTextProblem(normalized) : null;
+  const canSend = length > 0 && !tooLong && !problem;
 
   // Another room has its own draft.
   const shownKey = useRef(key);
@@ -125,7 +129,7 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, inputR
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
           aria-describedby="composer-help"
-          aria-invalid={tooLong || undefined}
+          aria-invalid={tooLong || problem !== null || undefined}
           enterKeyHint="send"
           autoComplete="off"
         />
@@ -134,7 +138,9 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, inputR
         </button>
       </form>
       <p id="composer-help" className="composer-help">
-        {remaining < 200 ? (
+        {problem ? (
+          <span className="over">{problem}</span>
+        ) : remaining < 200 ? (
           <span className={tooLong ? 'over' : ''}>
             {tooLong ? `${-remaining} characters over the limit` : `${remaining} characters left`}
           </span>
