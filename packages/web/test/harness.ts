@@ -103,6 +103,17 @@ export function contextOptions(kind: 'desktop' | 'phone', extra: BrowserContextO
     : { viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, reducedMotion: 'reduce', ...extra };
 }
 
+/**
+ * A fresh context (its own cookie jar) and page, as every browser suite wants them: CSP violations,
+ * page errors and console errors are collected in `errors`, which a test asserts empty at its end.
+ */
+export async function openPage(browser: Browser, kind: 'desktop' | 'phone' = 'desktop', extra: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext(contextOptions(kind, extra));
+  await reportCspViolations(context);
+  const page = await context.newPage();
+  return { context, page, errors: watchErrors(page) };
+}
+
 /** Fail the test on any uncaught page error or console error (a React warning included). */
 export function watchErrors(page: Page, ignore: RegExp[] = []): string[] {
   const errors: string[] = [];

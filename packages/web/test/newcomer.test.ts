@@ -2,7 +2,7 @@ import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, reportCspViolations, sendMessage, shot, signIn, waitForChat, watchErrors } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openPage, register, sendMessage, shot, signIn, waitForChat } from './harness.js';
 
 /*
  * A newcomer's first hour: ready to type on arrival, a draft that survives a reload, presence that
@@ -26,13 +26,7 @@ describe('first hour in the web app', { skip: skip ?? false }, () => {
     await server?.close();
   });
 
-  async function newPage(kind: 'desktop' | 'phone' = 'desktop') {
-    const context = await browser.newContext(contextOptions(kind));
-    await reportCspViolations(context);
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    return { context, page, errors };
-  }
+  const newPage = (kind: 'desktop' | 'phone' = 'desktop') => openPage(browser, kind);
 
   const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id);
   const composer = (page: Page) => page.getByLabel('Message #general');

@@ -2,7 +2,7 @@ import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { browserSkipReason, contextOptions, ensureBuilt, launch, register, setScheme, shot, signIn, watchErrors } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openPage, register, setScheme, shot, signIn } from './harness.js';
 
 /*
  * The profile dialog in a real Chromium against a real server: "Your sessions" (list, this device,
@@ -29,12 +29,7 @@ describe('profile dialog in Chromium', { skip: skip ?? false }, () => {
     await server?.close();
   });
 
-  async function newPage(kind: 'desktop' | 'phone', userAgent?: string) {
-    const context = await browser.newContext(contextOptions(kind, userAgent ? { userAgent } : {}));
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    return { context, page, errors };
-  }
+  const newPage = (kind: 'desktop' | 'phone', userAgent?: string) => openPage(browser, kind, userAgent ? { userAgent } : {});
 
   /** A token sign-in from outside the browser, as another device would make it. */
   async function signInElsewhere(username: string, userAgent: string): Promise<string> {

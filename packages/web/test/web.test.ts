@@ -7,18 +7,15 @@ import {
   assertCsp,
   browserSkipReason,
   bubbles,
-  contextOptions,
   ensureBuilt,
   launch,
+  openPage,
   register,
-  reportCspViolations,
- 
   sendMessage,
   setScheme,
   shot,
   signIn,
   waitForChat,
-  watchErrors,
 } from './harness.js';
 
 /*
@@ -45,11 +42,8 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
   });
 
   async function newPage(kind: 'desktop' | 'phone' = 'desktop') {
-    const context = await browser.newContext(contextOptions(kind));
-    // Every page runs under the server's strict CSP; a violation is a console error, and fails the test.
-    await reportCspViolations(context);
-    const page = await context.newPage();
-    const errors = watchErrors(page);
+    // Every page runs under the server's strict CSP; a violation is an error, and fails the test.
+    const { context, page, errors } = await openPage(browser, kind);
     page.on('dialog', (d) => {
       errors.push(`unexpected dialog: ${d.message()}`);
       void d.dismiss();
