@@ -12,6 +12,7 @@ import {
   decodeSioEvent,
   eio,
   frameType,
+  isMessageFrame,
   parseBenchText,
   readSeq,
   scanMarkers,
@@ -134,6 +135,8 @@ describe('Chatter framing', () => {
     assert.equal(frameType(buf, ...a), 'ack');
     assert.equal(frameType(buf, ...bad), 'invalid');
     assert.equal(readSeq(buf, ...m), 41);
+    assert.ok(isMessageFrame(buf, ...m), 'a message is recognised by its first bytes');
+    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(b('{"type":"messages"'), 0, 9));
     assert.equal(readSeq(b('{"type":"hello","rooms":[{"lastSeq":9}]}')), -1); // lastSeq is not seq
   });
 
