@@ -5,7 +5,7 @@
 // Options:
 //   --quick               small counts and short windows
 //   --only a,b            scenarios to run (ids: fanout, idle, reconnect, logins, history, web, abuse)
-//   --targets a,b         servers to run (chatter, socketio, ws-floor)
+//   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
 //   --docs / --no-docs    write (or not) docs/benchmarks.md; default: full run yes, quick run no
@@ -27,7 +27,7 @@ import { CHATTER_MAIN, ROOT, startTarget as startTargetRaw } from './lib/targets
 import { label, num, table } from './report/format.mjs';
 import { SCENARIOS } from './scenarios/index.mjs';
 
-const ALL_TARGETS = ['chatter', 'socketio', 'ws-floor'];
+const ALL_TARGETS = ['chatter', 'socketio', 'ws-floor', 'ws-coalesce'];
 
 /** Children alive right now, killed if the run is interrupted so no server outlives it. */
 const live = new Set();
@@ -338,7 +338,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     ['Pinning', pin ? `server on CPU ${serverCpu}, load generator on CPU ${loadCpu} (taskset)` : 'none (taskset missing or one CPU)'],
   ]));
   md.push('');
-  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored).');
+  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing).');
   md.push('- One load generator for all three (`bench/load/`), on the raw `ws` client: Chatter frames, Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target.');
   md.push('- Each step starts a fresh server process; targets are interleaved (A B C A B C) so machine drift hits all equally. Server CPU is utime+stime of the server process from `/proc/<pid>/stat` over the measured window; memory is `VmRSS` from `/proc/<pid>/status`.');
   md.push(`- Chatter users are registered once over REST before the scenarios (${num(setup.users)} users in ${num(setup.ms / 1000, 1)} s at bcrypt cost 4); Chatter runs with its rate limits and caps raised for the load generator (\`RAISED_LIMITS\` in \`bench/lib/targets.mjs\`: message and frame budgets, sign-in and registration throttles, sockets per address), except in the abuse scenario, which runs at the defaults.`);

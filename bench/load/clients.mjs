@@ -19,7 +19,12 @@ import {
 
 const NEWLINE = 0x0a;
 
-export const TARGET_KINDS = ['chatter', 'socketio', 'ws-floor'];
+export const TARGET_KINDS = ['chatter', 'socketio', 'ws-floor', 'ws-coalesce'];
+
+/** Targets that speak Chatter's frames: Chatter itself and the coalescing floor. */
+export function speaksChatter(kind) {
+  return kind === 'chatter' || kind === 'ws-coalesce';
+}
 
 /**
  * Chatter keeps every clientId it has stored and answers a reused one with the original ack and no
@@ -44,7 +49,7 @@ const WS_OPTIONS = {
 };
 
 /**
- * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor', host: string, port: number }} TargetAddress
+ * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor'|'ws-coalesce', host: string, port: number }} TargetAddress
  * @typedef {(msgNo: number, sentMicros: number, client: BenchClient) => void} OnDelivery
  */
 export class BenchClient {
@@ -90,6 +95,7 @@ export class BenchClient {
   url(resume) {
     const { kind, host, port } = this.target;
     if (kind === 'chatter') return `ws://${host}:${port}${chatterWsPath({ history: 0, resume })}`;
+    if (kind === 'ws-coalesce') return `ws://${host}:${port}${chatterWsPath({ history: 0 })}&user=u${this.index}`;
     if (kind === 'socketio') return `ws://${host}:${port}/socket.io/?${EIO_QUERY}&user=u${this.index}`;
     return `ws://${host}:${port}/?user=u${this.index}`;
   }
@@ -294,7 +300,7 @@ export class BenchClient {
     const clientId = `${RUN_TAG}_${msgNo}`;
     const kind = this.target.kind;
     let frame;
-    if (kind === 'chatter') frame = chatterSend(this.room, clientId, text);
+    if (speaksChatter(kind)) frame = chatterSend(this.room, clientId, text);
     else if (kind === 'socketio') frame = eio.event('chat', { clientId, text });
     else frame = JSON.stringify({ type: 'send', clientId, text });
     this.ws.send(frame);

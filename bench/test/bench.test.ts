@@ -19,6 +19,7 @@ import {
   splitFrames,
 } from '../load/protocols.mjs';
 import { startTestServer } from '@chatter/server/testing';
+import WebSocket from 'ws';
 import { startTarget } from '../lib/targets.mjs';
 import fanout from '../scenarios/fanout.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
@@ -136,7 +137,7 @@ describe('Chatter framing', () => {
     assert.equal(frameType(buf, ...bad), 'invalid');
     assert.equal(readSeq(buf, ...m), 41);
     assert.ok(isMessageFrame(buf, ...m), 'a message is recognised by its first bytes');
-    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(b('{"type":"messages"'), 0, 9));
+    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(b('{"type":"messages","x":1}')));
     assert.equal(readSeq(b('{"type":"hello","rooms":[{"lastSeq":9}]}')), -1); // lastSeq is not seq
   });
 
@@ -209,7 +210,7 @@ describe('end to end against real servers', () => {
     await Promise.all(servers.map((s) => s.stop()));
   });
 
-  for (const kind of ['ws-floor', 'socketio'] as const) {
+  for (const kind of ['ws-floor', 'socketio', 'ws-coalesce'] as const) {
     test(`${kind}: 20 clients, 5 senders, 50 msg/s for a second, nothing lost`, async () => {
       const server = await startTarget(kind);
       servers.push(server);
@@ -226,8 +227,49 @@ describe('end to end against real servers', () => {
       assert.equal(latency.count, result.receivedDeliveries);
       assert.ok(latency.percentile(50) > 0 && latency.percentile(50) < 1_000_000, `p50 ${latency.percentile(50)} µs`);
       assert.ok(result.serverCpuMicros !== null && (result.rssKiB ?? 0) > 0);
+      // The coalescing floor answers as Chatter does: a hello to get in, an ack for every send.
+      if (kind === 'ws-coalesce') assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
     });
   }
+
+  test("ws-coalesce: one turn's frames go out as one WebSocket message per socket", async () => {
+    const server = await startTarget('ws-coalesce');
+    servers.push(server);
+    /** A raw client that counts WebSocket messages and the newline-separated frames inside them. */
+    const open = async (user: string) => {
+      const ws = new WebSocket(`ws://${server.host}:${server.port}/ws?history=0&user=${user}`, { perMessageDeflate: false });
+      const seen = { messages: 0, frames: [] as { type: string; message?: { text: string; seq: number } }[] };
+      ws.on('message', (data: Buffer) => {
+        seen.messages++;
+        for (const line of data.toString().split('\n')) seen.frames.push(JSON.parse(line));
+      });
+      await new Promise((resolve) => ws.once('message', resolve)); // the hello
+      assert.equal(seen.frames[0]?.type, 'hello');
+      return { ws, seen };
+    };
+    const sender = await open('s');
+    const receivers = [await open('r1'), await open('r2')];
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(done(), 'timed out');
+    };
+    // Ten sends in one TCP write, so the peer reads them in one event-loop turn.
+    const socket = (sender.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (let i = 0; i < 10; i++) sender.ws.send(JSON.stringify({ type: 'send', room: 'general', clientId: `c_${i}`, text: benchText(i, 1000 + i) }));
+    socket.uncork();
+    const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'message');
+    for (const { seen } of [...receivers, sender]) {
+      await until(() => messageFrames(seen).length === 10);
+      assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.message!.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(messageFrames(seen).map((f) => f.message!.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+    for (const { seen } of receivers) assert.equal(seen.messages, 2, 'the hello, then all ten messages in one WebSocket message');
+    // The sender: hello, its ten acks joined, then the ten messages joined (acks first, as Chatter does).
+    assert.deepEqual(sender.seen.frames.map((f) => f.type), ['hello', ...Array(10).fill('ack'), ...Array(10).fill('message')]);
+    assert.equal(sender.seen.messages, 3);
+    for (const { ws } of [sender, ...receivers]) ws.terminate();
+  });
 
   test('chatter: 20 authenticated clients, every message acked and delivered once', async () => {
     const server = await startTestServer({ messagesPerSecond: 1_000_000, messageBurst: 1_000_000 });
