@@ -21,7 +21,8 @@ import {
 import { startTestServer } from '@chatter/server/testing';
 import WebSocket from 'ws';
 import { startTarget } from '../lib/targets.mjs';
-import fanout from '../scenarios/fanout.mjs';
+import fanout, { generatorBound } from '../scenarios/fanout.mjs';
+import { verdict } from '../report/format.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
 
 const b = (s: string) => Buffer.from(s);
@@ -287,5 +288,64 @@ describe('end to end against real servers', () => {
     assert.equal(result.receivedDeliveries, result.sentInWindow * 20);
     assert.deepEqual(result.errors, {});
     assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
+  });
+});
+
+describe('the fan-out report', () => {
+  /** One synthetic run: 1,000 clients, 1 s window, the given CPU per delivery, p50/p99 and generator share. */
+  const run = (target: string, rate: number, { cpu, p50, p99, generator }: { cpu: number; p50: number; p99: number; generator: number }) => {
+    const latency = new Histogram();
+    for (let i = 0; i < 98; i++) latency.record(p50);
+    latency.record(p99);
+    latency.record(p99);
+    const delivered = rate * 1000;
+    return {
+      target,
+      params: { rate, clients: 1000 },
+      result: {
+        latency: latency.toJSON(), windowMs: 1000, deliveredInWindow: delivered, serverCpuMicros: cpu * delivered, serverSysMicros: 0,
+        undelivered: 0, duplicates: 0, rssKiB: 100_000, generatorCpuShare: generator, closesDuring: 0, closeCodes: {}, errors: {},
+      },
+    };
+  };
+  const targets = ['chatter', 'ws-coalesce', 'ws-floor', 'socketio'];
+  const runs = [100, 1000].flatMap((rate) => [
+    // At 1,000 msg/s the generator ran at 95% of its core while Chatter was measured.
+    run('chatter', rate, { cpu: 1, p50: 5000, p99: 10_000, generator: rate === 1000 ? 0.95 : 0.4 }),
+    run('ws-coalesce', rate, { cpu: 2, p50: 4000, p99: 9000, generator: 0.4 }),
+    run('ws-floor', rate, { cpu: 4, p50: 4000, p99: 9000, generator: 0.5 }),
+    run('socketio', rate, { cpu: 8, p50: 4000, p99: 9000, generator: 0.6 }),
+  ]);
+  const report = fanout.report(runs, { targets });
+  const at = (prefix: string) => report.verdicts.find((v: { target: string }) => v.target.startsWith(prefix));
+
+  test('judges CPU, p50 and p99 against the coalescing floor where the generator kept up', () => {
+    assert.equal(at('Server CPU per delivery at 100 msg/s ≤ 1.0× the coalescing floor').met, true);
+    assert.equal(at('p50 latency at 100 msg/s ≤ 1.5× the coalescing floor').met, true);
+    assert.equal(at('p99 latency at 100 msg/s ≤ 1.2× the coalescing floor').met, true);
+    assert.match(report.markdown, /\| 100 \| delivered\/s \| 100,000 \| 100,000 \| 100,000 \| 100,000 \|/, 'no mark where nobody was generator-bound');
+  });
+
+  test('marks a generator-bound row and does not judge a verdict on it', () => {
+    assert.ok(generatorBound({ generatorCpuShare: 0.95 }) && !generatorBound({ generatorCpuShare: 0.9 }) && !generatorBound(null));
+    for (const prefix of ['Server CPU per delivery at 1000 msg/s', 'p50 latency at 1000 msg/s', 'p99 latency at 1000 msg/s']) {
+      const v = at(prefix);
+      assert.equal(v.met, null, prefix);
+      assert.equal(v.reason, 'generator-bound');
+      assert.equal(verdict(v.met, v.reason), 'not judged: generator-bound');
+      assert.match(v.measured, /generator-bound: generator at 95%/);
+    }
+    // The figure is marked next to it, for Chatter (the bound side) and for ratios that involve it.
+    assert.match(report.markdown, /\| 1,000 \| delivered\/s \| 1,000,000 \(generator-bound\) \| 1,000,000 \| 1,000,000 \| 1,000,000 \| 1\.00× \(generator-bound\) \|/);
+    assert.match(report.markdown, /\| 1,000 \| generator CPU \| 95% \(generator-bound\) \| 40% \|/);
+    assert.match(report.markdown, /Chatter at 1000 msg\/s: generator-bound/);
+  });
+
+  test('keeps the plain floor and Socket.IO as context, without verdicts', () => {
+    const context = report.verdicts.filter((v: { reason?: string }) => v.reason === 'context');
+    assert.equal(context.length, 5);
+    for (const v of context) assert.equal(verdict(v.met, v.reason), 'context');
+    assert.match(at('Server CPU per delivery against Socket.IO').measured, /100\/s: 0\.13×, 1000\/s: 0\.13× generator-bound/);
+    assert.match(report.markdown, /\| Offered msg\/s \| Metric \| Chatter \| coalescing floor \| ws floor \| Socket.IO 4 \|/);
   });
 });
