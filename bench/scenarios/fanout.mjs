@@ -252,7 +252,7 @@ export default {
         }
       }
       // Context: the comparisons issue 4 judged, against peers that write once per message.
-      const context = (target, measured) => ({ target: `${target} (context)`, measured, met: null, reason: 'context' });
+      const context = (target, measured) => ({ target, measured, met: null, reason: 'context' });
       const boundMark = (r, o) => (generatorBound(c[r]) || generatorBound(o[r]) ? ' generator-bound' : '');
       const ratioAt = (o, get) => (r) => (c[r] && o[r] ? `${num(get(c[r]) / get(o[r]), 2)}×${boundMark(r, o)}` : '–');
       verdicts.push(context('Server CPU per delivery against the ws floor (issue 4: ≤ 1.0×)', atRates(ratioAt(floor, (a) => a.cpuPerDelivery))));
