@@ -5,7 +5,7 @@
 // Options:
 //   --quick               small counts and short windows
 //   --only a,b            scenarios to run (ids: fanout, idle, reconnect, logins, history, web, abuse)
-//   --targets a,b         servers to run (chatter, socketio, ws-floor)
+//   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
 //   --docs / --no-docs    write (or not) docs/benchmarks.md; default: full run yes, quick run no
@@ -24,10 +24,10 @@ import { findTaskset, onlineCpus, spawnPinned } from './lib/proc.mjs';
 import { summarizeCpuProfile } from './lib/profile.mjs';
 import { flameGraphSvg } from './report/flame.mjs';
 import { CHATTER_MAIN, ROOT, startTarget as startTargetRaw } from './lib/targets.mjs';
-import { label, num, table } from './report/format.mjs';
+import { label, num, table, verdict } from './report/format.mjs';
 import { SCENARIOS } from './scenarios/index.mjs';
 
-const ALL_TARGETS = ['chatter', 'socketio', 'ws-floor'];
+const ALL_TARGETS = ['chatter', 'socketio', 'ws-floor', 'ws-coalesce'];
 
 /** Children alive right now, killed if the run is interrupted so no server outlives it. */
 const live = new Set();
@@ -296,7 +296,7 @@ async function main() {
   writeFileSync(join(resultsDir, 'summary.json'), JSON.stringify({ ...summary, verdicts }, null, 1));
   rmSync(workDir, { recursive: true, force: true });
   say(`done in ${(totalS / 60).toFixed(1)} min; report: ${relative(ROOT, reportPath)}; raw: ${relative(ROOT, resultsDir)}`);
-  for (const v of verdicts) say(`  ${v.met === null ? 'NOT JUDGED' : v.met ? 'MET    ' : 'NOT MET'} ${v.target}: ${v.measured}`);
+  for (const v of verdicts) say(`  ${v.met === null ? (v.reason === 'context' ? 'CONTEXT' : v.reason ? `NOT JUDGED (${v.reason})` : 'NOT JUDGED') : v.met ? 'MET    ' : 'NOT MET'} ${v.target}: ${v.measured}`);
 }
 
 /** Rebuild the report from a results folder (after changing only the report code). */
@@ -338,8 +338,8 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     ['Pinning', pin ? `server on CPU ${serverCpu}, load generator on CPU ${loadCpu} (taskset)` : 'none (taskset missing or one CPU)'],
   ]));
   md.push('');
-  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored).');
-  md.push('- One load generator for all three (`bench/load/`), on the raw `ws` client: Chatter frames, Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target.');
+  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against).');
+  md.push('- One load generator for every target (`bench/load/`), on the raw `ws` client: Chatter frames (Chatter and the coalescing floor), Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target.');
   md.push('- Each step starts a fresh server process; targets are interleaved (A B C A B C) so machine drift hits all equally. Server CPU is utime+stime of the server process from `/proc/<pid>/stat` over the measured window; memory is `VmRSS` from `/proc/<pid>/status`.');
   md.push(`- Chatter users are registered once over REST before the scenarios (${num(setup.users)} users in ${num(setup.ms / 1000, 1)} s at bcrypt cost 4); Chatter runs with its rate limits and caps raised for the load generator (\`RAISED_LIMITS\` in \`bench/lib/targets.mjs\`: message and frame budgets, sign-in and registration throttles, sockets per address), except in the abuse scenario, which runs at the defaults.`);
   md.push('- The machine is shared (other processes may run on it), so absolute figures are context; the ratios between targets measured in the same run are the point.');
@@ -374,7 +374,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   md.push('## Summary against the targets of issues 3 (web app), 4 (server) and 9 (abuse)');
   md.push('');
   if (allVerdicts.length) {
-    md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, v.met === null ? 'not judged' : v.met ? '**met**' : '**not met**'])));
+    md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, verdict(v.met, v.reason)])));
   } else md.push('No target could be evaluated in this run.');
   md.push('');
   md.push(...sections.flatMap((s) => [s, '']));

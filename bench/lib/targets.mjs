@@ -10,6 +10,7 @@ export const CHATTER_MAIN = join(ROOT, 'packages/server/dist/main.js');
 const PEERS = {
   socketio: join(ROOT, 'bench/peers/socketio.mjs'),
   'ws-floor': join(ROOT, 'bench/peers/ws-floor.mjs'),
+  'ws-coalesce': join(ROOT, 'bench/peers/ws-coalesce.mjs'),
 };
 
 /**
@@ -81,7 +82,7 @@ async function waitHealthy(url, child, timeoutMs) {
 
 /**
  * Start a target server. Returns {kind, host, port, pid, url, child, stderr(), stop()}.
- * @param {'chatter'|'socketio'|'ws-floor'} kind
+ * @param {'chatter'|'socketio'|'ws-floor'|'ws-coalesce'} kind
  * @param {{cpu?: number, dataDir?: string, bcryptCost?: number, env?: object, nodeArgs?: string[]}} options
  */
 export async function startTarget(kind, { cpu, dataDir, bcryptCost, env = {}, nodeArgs = [], inspect = false } = {}) {

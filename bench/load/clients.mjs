@@ -13,11 +13,18 @@ import {
   parseBenchText,
   parseFrame,
   readSeq,
+  isMessageFrame,
   scanMarkers,
-  splitFrames,
 } from './protocols.mjs';
 
-export const TARGET_KINDS = ['chatter', 'socketio', 'ws-floor'];
+const NEWLINE = 0x0a;
+
+export const TARGET_KINDS = ['chatter', 'socketio', 'ws-floor', 'ws-coalesce'];
+
+/** Targets that speak Chatter's frames: Chatter itself and the coalescing floor. */
+export function speaksChatter(kind) {
+  return kind === 'chatter' || kind === 'ws-coalesce';
+}
 
 /**
  * Chatter keeps every clientId it has stored and answers a reused one with the original ack and no
@@ -42,7 +49,7 @@ const WS_OPTIONS = {
 };
 
 /**
- * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor', host: string, port: number }} TargetAddress
+ * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor'|'ws-coalesce', host: string, port: number }} TargetAddress
  * @typedef {(msgNo: number, sentMicros: number, client: BenchClient) => void} OnDelivery
  */
 export class BenchClient {
@@ -59,6 +66,8 @@ export class BenchClient {
     // and storms of connects and drops leave tens of thousands in TIME_WAIT for a minute.
     this.localAddress = localAddress ?? (target.host === '127.0.0.1' ? `127.0.${1 + (index % 50)}.${2 + ((index >> 4) % 250)}` : undefined);
     this.onDelivery = onDelivery ?? (() => {});
+    // One callback for the life of the client, not a closure per received message.
+    this.onMarker = (msgNo, sentMicros) => this.onDelivery(msgNo, sentMicros, this);
     this.ws = null;
     this.ready = false;
     /** Highest Chatter seq seen in `room` (the resume point). */
@@ -86,6 +95,7 @@ export class BenchClient {
   url(resume) {
     const { kind, host, port } = this.target;
     if (kind === 'chatter') return `ws://${host}:${port}${chatterWsPath({ history: 0, resume })}`;
+    if (kind === 'ws-coalesce') return `ws://${host}:${port}${chatterWsPath({ history: 0 })}&user=u${this.index}`;
     if (kind === 'socketio') return `ws://${host}:${port}/socket.io/?${EIO_QUERY}&user=u${this.index}`;
     return `ws://${host}:${port}/?user=u${this.index}`;
   }
@@ -152,7 +162,7 @@ export class BenchClient {
     if (this.passive && this.ready && !this._resuming) return;
     const kind = this.target.kind;
     if (kind === 'ws-floor') {
-      this.deliveries += scanMarkers(data, (n, t) => this.onDelivery(n, t, this));
+      this.deliveries += scanMarkers(data, this.onMarker);
     } else if (kind === 'socketio') {
       this.receiveSocketIo(data);
     } else {
@@ -163,7 +173,7 @@ export class BenchClient {
   receiveSocketIo(data) {
     switch (classifyEio(data)) {
       case 'event':
-        this.deliveries += scanMarkers(data, (n, t) => this.onDelivery(n, t, this));
+        this.deliveries += scanMarkers(data, this.onMarker);
         return;
       case 'ping':
         this.ws.send(eio.pong);
@@ -184,59 +194,82 @@ export class BenchClient {
     }
   }
 
+  /**
+   * Deliveries, the bulk of what arrives, take the lean path: the frame is recognised by its first
+   * bytes, its seq and marker read in place, no string made and nothing parsed. Rarer frames are
+   * split off and handled by `receiveChatterFrame`.
+   */
   receiveChatter(data) {
-    for (const [start, end] of splitFrames(data)) {
-      const type = frameType(data, start, end);
-      if (type === 'message') {
-        const seq = readSeq(data, start, end);
-        if (seq > this.lastSeq) this.lastSeq = seq;
-        this.deliveries += scanMarkers(data, (n, t) => this.onDelivery(n, t, this), start, end);
-      } else if (type === 'ack') {
-        const ack = parseFrame(data, start, end);
-        this.acks++;
-        const m = /_(\d+)$/.exec(ack.clientId);
-        if (m) this.ackedMsgNos.push(Number(m[1]));
-      } else if (type === 'hello') {
-        const hello = parseFrame(data, start, end);
-        const room = hello.rooms?.find((r) => r.id === this.room);
-        // A fresh connection starts at the room's head; a resuming one keeps its own position.
-        if (!this._resuming && room && room.lastSeq > this.lastSeq) this.lastSeq = room.lastSeq;
-        // Nothing was missed: no replay will come.
-        if (this._resuming && room && room.lastSeq <= this.lastSeq) this._resuming = false;
-        this.markReady();
-      } else if (type === 'history') {
-        const frame = parseFrame(data, start, end);
-        for (const message of frame.messages) {
-          if (message.seq > this.lastSeq) this.lastSeq = message.seq;
-          const marker = parseBenchText(message.text);
-          if (marker) {
-            this.deliveries++;
-            this.onDelivery(marker.msgNo, marker.sentMicros, this);
-          }
+    const length = data.length;
+    let start = 0;
+    while (start < length) {
+      let end = data.indexOf(NEWLINE, start);
+      if (end === -1) end = length;
+      if (end > start) {
+        if (isMessageFrame(data, start, end)) {
+          const seq = readSeq(data, start, end);
+          if (seq > this.lastSeq) this.lastSeq = seq;
+          this.deliveries += scanMarkers(data, this.onMarker, start, end);
+        } else {
+          this.receiveChatterFrame(data, start, end);
         }
-        if (frame.reason === 'request') {
-          if (this._paging && frame.ref === this._paging.ref) this.pageAfterGap(frame);
-          else this.onControl?.(frame);
-        }
-        if (frame.reason === 'resume' && this._resuming) {
-          // A long replay may come in several pages; the last has hasMore false.
-          if (!frame.hasMore) this.endResume();
-        }
-      } else if (type === 'resume_gap') {
-        // Further behind than the server replays: page the missed stretch, as the protocol says.
-        const gap = parseFrame(data, start, end);
-        this.resumeGaps++;
-        this._paging = { ref: `gap${this.resumeGaps}`, room: gap.room, until: gap.latestSeq };
-        this.requestGapPage(gap.afterSeq);
-      } else if (type === 'error') {
-        const frame = parseFrame(data, start, end);
-        this.count(frame.code);
-        this.onControl?.(frame);
-      } else if (type === 'pong') {
-        this.onControl?.(parseFrame(data, start, end));
       }
-      // presence, user_joined, user_left, pong: nothing to measure.
+      start = end + 1;
     }
+  }
+
+  /** A frame that is not a live delivery (or does not start with its type): found by its type. */
+  receiveChatterFrame(data, start, end) {
+    const type = frameType(data, start, end);
+    if (type === 'message') {
+      const seq = readSeq(data, start, end);
+      if (seq > this.lastSeq) this.lastSeq = seq;
+      this.deliveries += scanMarkers(data, this.onMarker, start, end);
+    } else if (type === 'ack') {
+      const ack = parseFrame(data, start, end);
+      this.acks++;
+      const m = /_(\d+)$/.exec(ack.clientId);
+      if (m) this.ackedMsgNos.push(Number(m[1]));
+    } else if (type === 'hello') {
+      const hello = parseFrame(data, start, end);
+      const room = hello.rooms?.find((r) => r.id === this.room);
+      // A fresh connection starts at the room's head; a resuming one keeps its own position.
+      if (!this._resuming && room && room.lastSeq > this.lastSeq) this.lastSeq = room.lastSeq;
+      // Nothing was missed: no replay will come.
+      if (this._resuming && room && room.lastSeq <= this.lastSeq) this._resuming = false;
+      this.markReady();
+    } else if (type === 'history') {
+      const frame = parseFrame(data, start, end);
+      for (const message of frame.messages) {
+        if (message.seq > this.lastSeq) this.lastSeq = message.seq;
+        const marker = parseBenchText(message.text);
+        if (marker) {
+          this.deliveries++;
+          this.onDelivery(marker.msgNo, marker.sentMicros, this);
+        }
+      }
+      if (frame.reason === 'request') {
+        if (this._paging && frame.ref === this._paging.ref) this.pageAfterGap(frame);
+        else this.onControl?.(frame);
+      }
+      if (frame.reason === 'resume' && this._resuming) {
+        // A long replay may come in several pages; the last has hasMore false.
+        if (!frame.hasMore) this.endResume();
+      }
+    } else if (type === 'resume_gap') {
+      // Further behind than the server replays: page the missed stretch, as the protocol says.
+      const gap = parseFrame(data, start, end);
+      this.resumeGaps++;
+      this._paging = { ref: `gap${this.resumeGaps}`, room: gap.room, until: gap.latestSeq };
+      this.requestGapPage(gap.afterSeq);
+    } else if (type === 'error') {
+      const frame = parseFrame(data, start, end);
+      this.count(frame.code);
+      this.onControl?.(frame);
+    } else if (type === 'pong') {
+      this.onControl?.(parseFrame(data, start, end));
+    }
+    // presence, user_joined, user_left: nothing to measure.
   }
 
   requestGapPage(after) {
@@ -267,7 +300,7 @@ export class BenchClient {
     const clientId = `${RUN_TAG}_${msgNo}`;
     const kind = this.target.kind;
     let frame;
-    if (kind === 'chatter') frame = chatterSend(this.room, clientId, text);
+    if (speaksChatter(kind)) frame = chatterSend(this.room, clientId, text);
     else if (kind === 'socketio') frame = eio.event('chat', { clientId, text });
     else frame = JSON.stringify({ type: 'send', clientId, text });
     this.ws.send(frame);

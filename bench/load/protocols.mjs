@@ -170,6 +170,13 @@ export function frameType(buf, start = 0, end = buf.length) {
   }
 }
 
+const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
+
+/** Whether buf[start, end) is a Chatter message frame, by its first bytes (the server writes `type` first). */
+export function isMessageFrame(buf, start = 0, end = buf.length) {
+  return end - start > MESSAGE_PREFIX.length && buf.compare(MESSAGE_PREFIX, 0, MESSAGE_PREFIX.length, start, start + MESSAGE_PREFIX.length) === 0;
+}
+
 const SEQ_KEY = Buffer.from('"seq":');
 
 /** The first `"seq":N` in buf[start, end), or -1. A message frame has exactly one. */

@@ -1,6 +1,6 @@
 // Small formatting helpers shared by the scenario reports.
 
-export const TARGET_LABELS = { chatter: 'Chatter', socketio: 'Socket.IO 4', 'ws-floor': 'ws floor' };
+export const TARGET_LABELS = { chatter: 'Chatter', socketio: 'Socket.IO 4', 'ws-floor': 'ws floor', 'ws-coalesce': 'coalescing floor' };
 
 export function label(target) {
   return TARGET_LABELS[target] ?? target;
@@ -35,9 +35,14 @@ export function table(header, rows) {
   return [line(header), line(align), ...rows.map(line)].join('\n');
 }
 
-/** A verdict row: {target, measured, met: true|false|null}. null: not judged (not measured, or not at the target's scale). */
-export function verdict(met) {
-  return met === null || met === undefined ? 'not judged' : met ? '**met**' : '**not met**';
+/**
+ * A verdict row: {target, measured, met: true|false|null, reason?}. null: not judged (not measured,
+ * not at the target's scale, or `reason`, e.g. 'generator-bound'); reason 'context' marks a row
+ * shown for comparison only, which no target applies to.
+ */
+export function verdict(met, reason) {
+  if (met === null || met === undefined) return reason === 'context' ? 'context' : reason ? `not judged: ${reason}` : 'not judged';
+  return met ? '**met**' : '**not met**';
 }
 
 /**
@@ -52,7 +57,7 @@ export function atScale(v, actual, required, what) {
 export function verdictTable(rows, issue = 'issue 4') {
   return table(
     [`Target (${issue})`, 'Measured', 'Verdict'],
-    rows.map((r) => [r.target, r.measured, verdict(r.met)]),
+    rows.map((r) => [r.target, r.measured, verdict(r.met, r.reason)]),
   );
 }
 

@@ -12,14 +12,17 @@ import {
   decodeSioEvent,
   eio,
   frameType,
+  isMessageFrame,
   parseBenchText,
   readSeq,
   scanMarkers,
   splitFrames,
 } from '../load/protocols.mjs';
 import { startTestServer } from '@chatter/server/testing';
+import WebSocket from 'ws';
 import { startTarget } from '../lib/targets.mjs';
-import fanout from '../scenarios/fanout.mjs';
+import fanout, { generatorBound } from '../scenarios/fanout.mjs';
+import { verdict } from '../report/format.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
 
 const b = (s: string) => Buffer.from(s);
@@ -134,6 +137,8 @@ describe('Chatter framing', () => {
     assert.equal(frameType(buf, ...a), 'ack');
     assert.equal(frameType(buf, ...bad), 'invalid');
     assert.equal(readSeq(buf, ...m), 41);
+    assert.ok(isMessageFrame(buf, ...m), 'a message is recognised by its first bytes');
+    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(b('{"type":"messages","x":1}')));
     assert.equal(readSeq(b('{"type":"hello","rooms":[{"lastSeq":9}]}')), -1); // lastSeq is not seq
   });
 
@@ -206,7 +211,7 @@ describe('end to end against real servers', () => {
     await Promise.all(servers.map((s) => s.stop()));
   });
 
-  for (const kind of ['ws-floor', 'socketio'] as const) {
+  for (const kind of ['ws-floor', 'socketio', 'ws-coalesce'] as const) {
     test(`${kind}: 20 clients, 5 senders, 50 msg/s for a second, nothing lost`, async () => {
       const server = await startTarget(kind);
       servers.push(server);
@@ -223,8 +228,49 @@ describe('end to end against real servers', () => {
       assert.equal(latency.count, result.receivedDeliveries);
       assert.ok(latency.percentile(50) > 0 && latency.percentile(50) < 1_000_000, `p50 ${latency.percentile(50)} µs`);
       assert.ok(result.serverCpuMicros !== null && (result.rssKiB ?? 0) > 0);
+      // The coalescing floor answers as Chatter does: a hello to get in, an ack for every send.
+      if (kind === 'ws-coalesce') assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
     });
   }
+
+  test("ws-coalesce: one turn's frames go out as one WebSocket message per socket", async () => {
+    const server = await startTarget('ws-coalesce');
+    servers.push(server);
+    /** A raw client that counts WebSocket messages and the newline-separated frames inside them. */
+    const open = async (user: string) => {
+      const ws = new WebSocket(`ws://${server.host}:${server.port}/ws?history=0&user=${user}`, { perMessageDeflate: false });
+      const seen = { messages: 0, frames: [] as { type: string; message?: { text: string; seq: number } }[] };
+      ws.on('message', (data: Buffer) => {
+        seen.messages++;
+        for (const line of data.toString().split('\n')) seen.frames.push(JSON.parse(line));
+      });
+      await new Promise((resolve) => ws.once('message', resolve)); // the hello
+      assert.equal(seen.frames[0]?.type, 'hello');
+      return { ws, seen };
+    };
+    const sender = await open('s');
+    const receivers = [await open('r1'), await open('r2')];
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(done(), 'timed out');
+    };
+    // Ten sends in one TCP write, so the peer reads them in one event-loop turn.
+    const socket = (sender.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (let i = 0; i < 10; i++) sender.ws.send(JSON.stringify({ type: 'send', room: 'general', clientId: `c_${i}`, text: benchText(i, 1000 + i) }));
+    socket.uncork();
+    const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'message');
+    for (const { seen } of [...receivers, sender]) {
+      await until(() => messageFrames(seen).length === 10);
+      assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.message!.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(messageFrames(seen).map((f) => f.message!.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+    for (const { seen } of receivers) assert.equal(seen.messages, 2, 'the hello, then all ten messages in one WebSocket message');
+    // The sender: hello, its ten acks joined, then the ten messages joined (acks first, as Chatter does).
+    assert.deepEqual(sender.seen.frames.map((f) => f.type), ['hello', ...Array(10).fill('ack'), ...Array(10).fill('message')]);
+    assert.equal(sender.seen.messages, 3);
+    for (const { ws } of [sender, ...receivers]) ws.terminate();
+  });
 
   test('chatter: 20 authenticated clients, every message acked and delivered once', async () => {
     const server = await startTestServer({ messagesPerSecond: 1_000_000, messageBurst: 1_000_000 });
@@ -242,5 +288,64 @@ describe('end to end against real servers', () => {
     assert.equal(result.receivedDeliveries, result.sentInWindow * 20);
     assert.deepEqual(result.errors, {});
     assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
+  });
+});
+
+describe('the fan-out report', () => {
+  /** One synthetic run: 1,000 clients, 1 s window, the given CPU per delivery, p50/p99 and generator share. */
+  const run = (target: string, rate: number, { cpu, p50, p99, generator }: { cpu: number; p50: number; p99: number; generator: number }) => {
+    const latency = new Histogram();
+    for (let i = 0; i < 98; i++) latency.record(p50);
+    latency.record(p99);
+    latency.record(p99);
+    const delivered = rate * 1000;
+    return {
+      target,
+      params: { rate, clients: 1000 },
+      result: {
+        latency: latency.toJSON(), windowMs: 1000, deliveredInWindow: delivered, serverCpuMicros: cpu * delivered, serverSysMicros: 0,
+        undelivered: 0, duplicates: 0, rssKiB: 100_000, generatorCpuShare: generator, closesDuring: 0, closeCodes: {}, errors: {},
+      },
+    };
+  };
+  const targets = ['chatter', 'ws-coalesce', 'ws-floor', 'socketio'];
+  const runs = [100, 1000].flatMap((rate) => [
+    // At 1,000 msg/s the generator ran at 95% of its core while Chatter was measured.
+    run('chatter', rate, { cpu: 1, p50: 5000, p99: 10_000, generator: rate === 1000 ? 0.95 : 0.4 }),
+    run('ws-coalesce', rate, { cpu: 2, p50: 4000, p99: 9000, generator: 0.4 }),
+    run('ws-floor', rate, { cpu: 4, p50: 4000, p99: 9000, generator: 0.5 }),
+    run('socketio', rate, { cpu: 8, p50: 4000, p99: 9000, generator: 0.6 }),
+  ]);
+  const report = fanout.report(runs, { targets });
+  const at = (prefix: string) => report.verdicts.find((v: { target: string }) => v.target.startsWith(prefix));
+
+  test('judges CPU, p50 and p99 against the coalescing floor where the generator kept up', () => {
+    assert.equal(at('Server CPU per delivery at 100 msg/s ≤ 1.0× the coalescing floor').met, true);
+    assert.equal(at('p50 latency at 100 msg/s ≤ 1.5× the coalescing floor').met, true);
+    assert.equal(at('p99 latency at 100 msg/s ≤ 1.2× the coalescing floor').met, true);
+    assert.match(report.markdown, /\| 100 \| delivered\/s \| 100,000 \| 100,000 \| 100,000 \| 100,000 \|/, 'no mark where nobody was generator-bound');
+  });
+
+  test('marks a generator-bound row and does not judge a verdict on it', () => {
+    assert.ok(generatorBound({ generatorCpuShare: 0.95 }) && !generatorBound({ generatorCpuShare: 0.9 }) && !generatorBound(null));
+    for (const prefix of ['Server CPU per delivery at 1000 msg/s', 'p50 latency at 1000 msg/s', 'p99 latency at 1000 msg/s']) {
+      const v = at(prefix);
+      assert.equal(v.met, null, prefix);
+      assert.equal(v.reason, 'generator-bound');
+      assert.equal(verdict(v.met, v.reason), 'not judged: generator-bound');
+      assert.match(v.measured, /generator-bound: generator at 95%/);
+    }
+    // The figure is marked next to it, for Chatter (the bound side) and for ratios that involve it.
+    assert.match(report.markdown, /\| 1,000 \| delivered\/s \| 1,000,000 \(generator-bound\) \| 1,000,000 \| 1,000,000 \| 1,000,000 \| 1\.00× \(generator-bound\) \|/);
+    assert.match(report.markdown, /\| 1,000 \| generator CPU \| 95% \(generator-bound\) \| 40% \|/);
+    assert.match(report.markdown, /Chatter at 1000 msg\/s: generator-bound/);
+  });
+
+  test('keeps the plain floor and Socket.IO as context, without verdicts', () => {
+    const context = report.verdicts.filter((v: { reason?: string }) => v.reason === 'context');
+    assert.equal(context.length, 5);
+    for (const v of context) assert.equal(verdict(v.met, v.reason), 'context');
+    assert.match(at('Server CPU per delivery against Socket.IO').measured, /100\/s: 0\.13×, 1000\/s: 0\.13× generator-bound/);
+    assert.match(report.markdown, /\| Offered msg\/s \| Metric \| Chatter \| coalescing floor \| ws floor \| Socket.IO 4 \|/);
   });
 });
