@@ -156,4 +156,9 @@ describe('the fan-out report at the medians', () => {
     assert.doesNotMatch(one.charts[1].svg, /whiskers/);
   });
 
+  test('the full plan runs at least 3 rounds per rate for every target; quick mode 1', () => {
+    const full = fanout.plan({ quick: false });
+    for (const step of full.steps) assert.ok((step.rounds ?? full.rounds) >= 3, `step ${step.key}`);
+    assert.equal(fanout.plan({ quick: true }).rounds, 1);
+  });
 });
