@@ -26,9 +26,9 @@ function fmtTick(v) {
 
 /**
  * @param {{title: string, xLabel: string, yLabel: string, logY?: boolean,
- *   series: {key: string, name: string, points: ([number, number] | [number, number, number, number])[]}[]}} spec
+ *   subtitle?: string, series: {key: string, name: string, points: ([number, number] | [number, number, number, number])[]}[]}} spec
  */
-export function lineChart({ title, xLabel, yLabel, series, logY = false, reference, width = 640, height = 360 }) {
+export function lineChart({ title, subtitle, xLabel, yLabel, series, logY = false, reference, width = 640, height = 360 }) {
   const m = { top: 40, right: 150, bottom: 50, left: 70 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
@@ -64,6 +64,7 @@ export function lineChart({ title, xLabel, yLabel, series, logY = false, referen
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="${m.left}" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  if (subtitle) out.push(`<text x="${m.left}" y="36" font-size="11" fill="#6b7280">${esc(subtitle)}</text>`);
   for (const t of yTicks) {
     const y = yScale(t);
     out.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#e5e7eb"/>`);

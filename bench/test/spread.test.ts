@@ -106,7 +106,7 @@ describe('the fan-out report at the medians', () => {
   test('a verdict holds only if it holds at the median', () => {
     const cpu = at('Server CPU per delivery at 100 msg/s');
     assert.equal(cpu.met, false, 'met in the best round (1 vs 2 µs), not at the median (3 vs 2 µs)');
-    assert.match(cpu.measured, /^3\.00 \(1\.00–3\.00\) µs vs 2\.00 \(2\.00–2\.00\) µs: 1\.50× at the medians$/);
+    assert.match(cpu.measured, /^3\.00 µs \(1\.00–3\.00\) vs 2\.00 µs \(2\.00–2\.00\): 1\.50× at the medians$/);
     const p99 = at('p99 latency at 100 msg/s');
     assert.equal(p99.met, true, 'one bad round (3x the floor) does not fail the median (0.9x)');
     assert.equal(at('p50 latency at 100 msg/s').met, true);
@@ -140,7 +140,7 @@ describe('the fan-out report at the medians', () => {
 
   test('charts plot the medians with min–max whiskers', () => {
     const p99 = report.charts.find((c: { file: string }) => c.file === 'fanout-p99.svg').svg;
-    assert.match(p99, /whiskers min–max/);
+    assert.match(p99, /median of 3 rounds; whiskers: min–max/);
     assert.ok((p99.match(/<path d="M/g) ?? []).length >= 1, 'a whisker where the rounds differ');
     const svg = lineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ key: 'chatter', name: 'Chatter', points: [[100, 10, 5, 20], [500, 12, 12, 12]] }] });
     assert.equal((svg.match(/<path d="M/g) ?? []).length, 1, 'no whisker where min = max');
