@@ -1,7 +1,8 @@
 // Latency statistics. Fan-out produces up to a million samples per second, far too many to keep,
 // so latencies go into a log-linear histogram (HDR style): values below SUB are exact, larger ones
 // fall into SUB buckets per power of two, so any percentile is within 1/SUB (< 0.8%) of the truth.
-// Histograms merge by adding counts, which is how rounds and processes are pooled.
+// Histograms merge by adding counts, which is how processes are pooled; rounds are not pooled but
+// summarised one figure at a time by `spread` (median with min-max).
 
 const SUB_BITS = 7;
 const SUB = 1 << SUB_BITS; // 128
@@ -138,4 +139,19 @@ export function percentile(values, p) {
 
 export function median(values) {
   return percentile(values, 50);
+}
+
+/**
+ * The spread of one figure over rounds: its median (the mean of the two middle values for an even
+ * count) with the min and max. Missing values (null, undefined, NaN) are left out; `n` counts the
+ * rest, and with none every field is null.
+ * @param {(number|null|undefined)[]} values
+ * @returns {{median: number|null, min: number|null, max: number|null, n: number}}
+ */
+export function spread(values) {
+  const v = values.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return { median: null, min: null, max: null, n: 0 };
+  const mid = v.length >> 1;
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { median, min: v[0], max: v[v.length - 1], n: v.length };
 }

@@ -30,7 +30,8 @@ export function pct(share, digits = 0) {
 /** A markdown table; columns whose cells are all figures are right-aligned, text stays left. */
 export function table(header, rows) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
-  const figure = /^[-–~≤≥<>]?\s*[\d.,]+\s*(×|%|ms|s|KB|KiB|MB)?$|^–$|^$/;
+  // A figure, optionally with its min–max range over rounds: `45.2 (38.1–70.9)`, `12% (9%–15%)`.
+  const figure = /^[-–~≤≥<>]?\s*[\d.,]+\s*(×|%|ms|s|KB|KiB|MB)?( \([\d.,]+\s*(×|%|ms|s|KB|KiB|MB)?–[\d.,]+\s*(×|%|ms|s|KB|KiB|MB)?\))?$|^–$|^$/;
   const align = header.map((_, i) => (i > 0 && rows.every((r) => figure.test(String(r[i] ?? '').trim())) ? '---:' : '---'));
   return [line(header), line(align), ...rows.map(line)].join('\n');
 }

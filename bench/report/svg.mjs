@@ -1,7 +1,8 @@
-// Dependency-free SVG line charts: one series per target against offered load.
+// Dependency-free SVG line charts: one series per target against offered load. A point may carry a
+// range ([x, y, low, high]: the median of several rounds with their min and max), drawn as a whisker.
 
-const COLORS = { chatter: '#2563eb', socketio: '#dc2626', 'ws-floor': '#16a34a' };
-const FALLBACK = ['#7c3aed', '#ea580c', '#0891b2'];
+const COLORS = { chatter: '#2563eb', socketio: '#dc2626', 'ws-floor': '#16a34a', 'ws-coalesce': '#7c3aed' };
+const FALLBACK = ['#ea580c', '#0891b2', '#ca8a04'];
 
 function esc(text) {
   return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -25,15 +26,17 @@ function fmtTick(v) {
 
 /**
  * @param {{title: string, xLabel: string, yLabel: string, logY?: boolean,
- *   series: {key: string, name: string, points: [number, number][]}[]}} spec
+ *   subtitle?: string, series: {key: string, name: string, points: ([number, number] | [number, number, number, number])[]}[]}} spec
  */
-export function lineChart({ title, xLabel, yLabel, series, logY = false, reference, width = 640, height = 360 }) {
+export function lineChart({ title, subtitle, xLabel, yLabel, series, logY = false, reference, width = 640, height = 360 }) {
   const m = { top: 40, right: 150, bottom: 50, left: 70 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
-  const pts = [...series, ...(reference ? [reference] : [])].flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!logY || y > 0));
+  const ok = (y) => Number.isFinite(y) && (!logY || y > 0);
+  const pts = [...series, ...(reference ? [reference] : [])].flatMap((s) => s.points).filter(([, y]) => ok(y));
   const xs = pts.map(([x]) => x);
-  const ys = pts.map(([, y]) => y);
+  // The axes take in the whiskers too.
+  const ys = pts.flatMap(([, y, lo, hi]) => [y, lo, hi].filter(ok));
   const xMin = 0;
   const xMax = Math.max(1, ...xs) * 1.05;
   let yTicks;
@@ -61,6 +64,7 @@ export function lineChart({ title, xLabel, yLabel, series, logY = false, referen
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="${m.left}" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  if (subtitle) out.push(`<text x="${m.left}" y="36" font-size="11" fill="#6b7280">${esc(subtitle)}</text>`);
   for (const t of yTicks) {
     const y = yScale(t);
     out.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#e5e7eb"/>`);
@@ -84,8 +88,14 @@ export function lineChart({ title, xLabel, yLabel, series, logY = false, referen
   }
   series.forEach((s, i) => {
     const color = COLORS[s.key] ?? FALLBACK[i % FALLBACK.length];
-    const p = s.points.filter(([, y]) => Number.isFinite(y) && (!logY || y > 0)).sort((a, b) => a[0] - b[0]);
+    const p = s.points.filter(([, y]) => ok(y)).sort((a, b) => a[0] - b[0]);
     if (p.length) {
+      for (const [x, , lo, hi] of p) {
+        if (!ok(lo) || !ok(hi) || lo === hi) continue;
+        const cx = xScale(x);
+        const [y1, y2] = [yScale(lo), yScale(hi)].map((v) => v.toFixed(1));
+        out.push(`<path d="M${cx.toFixed(1)} ${y1}V${y2}M${(cx - 4).toFixed(1)} ${y1}h8M${(cx - 4).toFixed(1)} ${y2}h8" stroke="${color}" stroke-width="1.2" fill="none"/>`);
+      }
       out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${p.map(([x, y]) => `${xScale(x).toFixed(1)},${yScale(y).toFixed(1)}`).join(' ')}"/>`);
       for (const [x, y] of p) out.push(`<circle cx="${xScale(x).toFixed(1)}" cy="${yScale(y).toFixed(1)}" r="3.5" fill="${color}"/>`);
     }

@@ -333,7 +333,7 @@ describe('the fan-out report', () => {
       assert.equal(v.met, null, prefix);
       assert.equal(v.reason, 'generator-bound');
       assert.equal(verdict(v.met, v.reason), 'not judged: generator-bound');
-      assert.match(v.measured, /generator-bound: generator at 95%/);
+      assert.match(v.measured, /generator-bound: median generator share 95%/);
     }
     // The figure is marked next to it, for Chatter (the bound side) and for ratios that involve it.
     assert.match(report.markdown, /\| 1,000 \| delivered\/s \| 1,000,000 \(generator-bound\) \| 1,000,000 \| 1,000,000 \| 1,000,000 \| 1\.00× \(generator-bound\) \|/);
