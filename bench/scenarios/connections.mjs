@@ -35,9 +35,8 @@ export function connectionsPlan({ quick }) {
 
 /** Loopback source address of connection i over `addresses` addresses: 127.0.0.2 and up, round robin. */
 export function sourceAddress(i, addresses) {
-  const n = 2 + (i % addresses);
-  if (n > 254) throw new Error(`too many source addresses (${addresses})`);
-  return `127.0.0.${n}`;
+  if (addresses < 1 || addresses > 253) throw new Error(`source addresses must be 1 to 253 (127.0.0.2-254), not ${addresses}`);
+  return `127.0.0.${2 + (i % addresses)}`;
 }
 
 /** User (index into the tokens) of connection i: round robin, so each user has at most ceil(connections / users). */
