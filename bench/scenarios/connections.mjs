@@ -321,6 +321,7 @@ export default {
         ],
       ),
     ];
+    if (r.generatorCpuShare > 0.9) lines.push('', `- The generator used ${pct(r.generatorCpuShare)} of its core during set-up: the set-up rate is a lower bound of what the server sustains.`);
     if (countsText(r.connectErrors) !== 'none') lines.push('', `- connection failures: ${countsText(r.connectErrors)}`);
     if (countsText(r.reconnectErrors) !== 'none') lines.push('', `- reconnect failures (then retried): ${countsText(r.reconnectErrors)}`);
     if (countsText(r.closeCodes) !== 'none') lines.push('', `- closes seen by clients: ${countsText(r.closeCodes)}`);
