@@ -79,14 +79,16 @@ export function onlineCpus() {
 }
 
 /**
- * Spawn `command args` pinned to `cpu` (when taskset exists and cpu is given) with the soft fd
- * limit raised to `nofile` (capped at the hard limit). The shell `exec`s, so the child's pid is the
- * pid of the real program and /proc readings are of it.
+ * Spawn `command args` pinned to `cpu` (when taskset exists and cpu is given) with the fd limit
+ * raised to `nofile`: soft and hard where allowed (root, or a hard limit already that high), else
+ * the soft limit up to the hard limit. 150,000 leaves room for the 100,000-connection scenario on
+ * both the server and the generator side. The shell `exec`s, so the child's pid is the pid of the
+ * real program and /proc readings are of it.
  */
-export function spawnPinned(command, args, { cpu, nofile = 20000, env, cwd, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
+export function spawnPinned(command, args, { cpu, nofile = 150000, env, cwd, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
   const taskset = cpu === undefined || cpu === null ? null : findTaskset();
   const argv = taskset ? [taskset, '-c', String(cpu), command, ...args] : [command, ...args];
-  const script = `n=${Number(nofile)}; h=$(ulimit -Hn); if [ "$h" != unlimited ] && [ "$h" -lt "$n" ]; then n=$h; fi; ulimit -n "$n" 2>/dev/null; exec "$@"`;
+  const script = `n=${Number(nofile)}; if ! ulimit -n "$n" 2>/dev/null; then h=$(ulimit -Hn); if [ "$h" != unlimited ] && [ "$h" -lt "$n" ]; then n=$h; fi; ulimit -n "$n" 2>/dev/null; fi; exec "$@"`;
   return spawn('sh', ['-c', script, 'sh', ...argv], { env, cwd, stdio });
 }
 

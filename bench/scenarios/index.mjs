@@ -14,8 +14,10 @@ import logins from './logins.mjs';
 import history from './history.mjs';
 import web from './web.mjs';
 import abuse from './abuse.mjs';
+import connections from './connections.mjs';
 
-export const SCENARIOS = [fanout, idle, reconnect, logins, history, web, abuse];
+// A scenario with `defaultRun: false` (connections-100k) runs only when named with --only.
+export const SCENARIOS = [fanout, idle, reconnect, logins, history, web, abuse, connections];
 
 export function scenarioById(id) {
   const s = SCENARIOS.find((x) => x.id === id);

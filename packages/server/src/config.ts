@@ -90,6 +90,8 @@ export interface Config {
   maxUnauthenticatedSockets: number;
   /** A socket being closed whose peer reads nothing of what is left to send for this long is cut off (ms). */
   closeGraceMs: number;
+  /** Connections the kernel queues for accept() (the listen backlog; the kernel caps it at net.core.somaxconn). */
+  listenBacklog: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -200,6 +202,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxSocketsPerIp: read(env, 'CHATTER_MAX_SOCKETS_PER_IP', 200, int(1, 10_000_000), 'a whole number >= 1'),
     maxUnauthenticatedSockets: read(env, 'CHATTER_MAX_UNAUTHENTICATED_SOCKETS', 1000, int(1, 10_000_000), 'a whole number >= 1'),
     closeGraceMs: read(env, 'CHATTER_CLOSE_GRACE_MS', 5000, int(100, 600_000), 'milliseconds, 100-600000'),
+    listenBacklog: read(env, 'CHATTER_LISTEN_BACKLOG', 511, int(1, 1_000_000), 'a whole number 1-1000000'),
   };
   return { ...config, ...overrides };
 }

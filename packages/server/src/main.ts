@@ -20,7 +20,7 @@ const level = app.log.level;
 // On a terminal the banner below says where Chatter listens: Fastify's JSON line would say it again.
 if (terminal && ['trace', 'debug', 'info'].includes(level)) app.log.level = 'warn';
 try {
-  await app.listen({ host: config.host, port: config.port });
+  await app.listen({ host: config.host, port: config.port, backlog: config.listenBacklog });
 } catch (err) {
   app.log.fatal({ err }, 'could not listen');
   process.exit(1);

@@ -66,6 +66,7 @@ describe('loadConfig', () => {
       maxSocketsPerIp: 200,
       maxUnauthenticatedSockets: 1000,
       closeGraceMs: 5000,
+      listenBacklog: 511,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -128,6 +129,7 @@ describe('loadConfig', () => {
       CHATTER_MAX_SOCKETS_PER_IP: '40',
       CHATTER_MAX_UNAUTHENTICATED_SOCKETS: '100',
       CHATTER_CLOSE_GRACE_MS: '1000',
+      CHATTER_LISTEN_BACKLOG: '4096',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -182,6 +184,7 @@ describe('loadConfig', () => {
       maxSocketsPerIp: 40,
       maxUnauthenticatedSockets: 100,
       closeGraceMs: 1000,
+      listenBacklog: 4096,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -274,6 +277,8 @@ describe('loadConfig', () => {
     ['CHATTER_MAX_SOCKETS_PER_IP', 'none'],
     ['CHATTER_MAX_UNAUTHENTICATED_SOCKETS', '0'],
     ['CHATTER_CLOSE_GRACE_MS', '10'],
+    ['CHATTER_LISTEN_BACKLOG', '0'],
+    ['CHATTER_LISTEN_BACKLOG', 'deep'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {
