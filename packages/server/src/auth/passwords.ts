@@ -18,6 +18,8 @@ try {
   if (Number.isInteger(tid)) require('node:os').setPriority(tid, 19);
 } catch {}
 parentPort.on('message', (request) => {
+  // Asked to stop: ends the thread once this message is reached, so never inside a hash.
+  if (request.op === 'exit') return parentPort.close();
   try {
     const result = request.op === 'hash' ? bcrypt.hashSync(request.input, request.cost) : bcrypt.compareSync(request.input, request.hash);
     parentPort.postMessage({ id: request.id, ok: true, result });
@@ -76,6 +78,7 @@ export class PasswordHasher {
   private readonly running = new Map<Worker, Job>();
   private readonly queues: Record<HashPriority, Job[]> = { signin: [], signup: [] };
   private workerCount = 0;
+  private closed = false;
   private readonly maxQueued: number;
   /** Moving average of one job's duration, for Retry-After estimates. */
   private jobMs = 250;
@@ -93,6 +96,7 @@ export class PasswordHasher {
         this.jobMs = 0.8 * this.jobMs + 0.2 * (Date.now() - job.startedAt!);
         if (response.ok) job.resolve(response.result);
         else job.reject(new Error(response.error));
+        if (this.closed) return; // asked to exit: it ends after this job
         this.idle.push(worker);
         this.dispatch();
       });
@@ -114,6 +118,7 @@ export class PasswordHasher {
   }
 
   private run(request: DistributiveOmit<HashRequest, 'id'>, priority: HashPriority): Promise<string | boolean> {
+    if (this.closed) return Promise.reject(new Error('The password hasher is closed.'));
     const queue = this.queues[priority];
     if (queue.length >= this.maxQueued) {
       const ahead = this.queues.signin.length + (priority === 'signup' ? queue.length : 0) + this.running.size;
@@ -145,7 +150,28 @@ export class PasswordHasher {
     return (await this.run({ op: 'compare', input: prehash(password), hash }, 'signin')) as boolean;
   }
 
+  /**
+   * Stop: fail what waits, let each thread finish the hash it is in, then let it end. A thread must
+   * not be terminated inside bcrypt's native call: node-addon-api turns the termination into a C++
+   * exception that nothing catches, and the whole process aborts ("terminate called after throwing
+   * an instance of 'Napi::Error'"). So each thread is asked to exit, and only one still running past
+   * a deadline is terminated.
+   */
   async close(): Promise<void> {
-    await Promise.all([...this.idle, ...this.running.keys()].map((w) => w.terminate()));
+    this.closed = true;
+    const error = new Error('The password hasher is closed.');
+    for (const job of [...this.queues.signin, ...this.queues.signup]) job.reject(error);
+    this.queues.signin.length = this.queues.signup.length = 0;
+    const workers = [...this.idle, ...this.running.keys()];
+    this.idle.length = 0;
+    await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
+      if (worker.threadId === -1) return resolve(); // already gone
+      const deadline = setTimeout(() => void worker.terminate().then(() => resolve()), 5000);
+      worker.once('exit', () => {
+        clearTimeout(deadline);
+        resolve();
+      });
+      worker.postMessage({ op: 'exit' });
+    })));
   }
 }
