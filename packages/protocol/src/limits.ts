@@ -2,7 +2,7 @@
  * The version of the wire protocol described in docs/protocol.md. New optional
  * fields do not bump it; any change in the meaning of a frame or route does.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Rules shared by the server (which enforces them) and clients (which pre-check for nicer UX). */
 export const LIMITS = {
@@ -19,15 +19,39 @@ export const LIMITS = {
   clientIdPattern: '^[A-Za-z0-9_\\-]{1,64}$',
   /** Largest page of history one request may ask for. */
   historyPageMax: 100,
-  /** Messages of `general` sent on connect unless the client asks otherwise. */
+  /** Messages of each recently active room sent on connect unless the client asks otherwise. */
   historyOnConnect: 50,
+  /** How many of the user's most recently active rooms get recent messages on connect. */
+  initialHistoryRooms: 10,
   /**
-   * Most messages the server replays for one room on resume. A client further behind
-   * receives `resume_gap` and pages history instead.
+   * Most events the server replays for one room on resume. A client further behind receives
+   * `resume_gap` and loads the room again.
    */
-  resumeMaxMessages: 1000,
-  /** Most rooms one `resume` (frame, `auth` field or URL parameter) may name. */
-  resumeRoomsMax: 100,
+  resumeMaxEvents: 1000,
+  /** Largest page of events one `events` request may ask for. */
+  eventsPageMax: 500,
+  /** Most rooms one `resume` (frame, `auth` field or URL parameter) may name: every room a user can be in. */
+  resumeRoomsMax: 500,
+  /** Most rooms (channels and DMs) one user can be in. */
+  roomsPerUserMax: 500,
+  roomNameMax: 80,
+  roomTopicMax: 250,
+  /** Most people in a direct message, the user who opens it included. */
+  dmMaxUsers: 10,
+  /** Longest emoji a reaction may use, in UTF-16 code units (a family with skin tones is about 25). */
+  emojiMaxChars: 32,
+  /** Most different emoji on one message. */
+  reactionsPerMessageMax: 20,
+  /** Most reactors a message lists per emoji (the count is always exact). */
+  reactionUsersListed: 100,
+  /** Unread and mention counts stop at this (shown as "999+"): counting further costs, and says nothing more. */
+  unreadCountMax: 999,
+  /** A client sends `typing` at most this often while the user types. */
+  typingIntervalMs: 3000,
+  /** How long a typing notice shows unless renewed. */
+  typingTtlMs: 5000,
+  /** Most users one `GET /api/users?q=` answers with. */
+  userSearchMax: 20,
   roomIdPattern: '^[a-z0-9][a-z0-9_\\-]{0,63}$',
   /**
    * Most users a `presence` frame lists. In a room with more online, individual arrivals and
@@ -37,8 +61,37 @@ export const LIMITS = {
   presenceListMax: 200,
 } as const;
 
-/** The room every user belongs to. */
+/** The room every user is placed in on registration (its id; its name may change). */
 export const DEFAULT_ROOM = 'general';
+
+let emojiPattern: RegExp | null = null;
+/**
+ * One emoji as Unicode defines them for display (RGI: flags, skin tones and ZWJ sequences
+ * included): what a reaction may be. Built on first use; the `v` flag needs Node 20 / Chrome 112.
+ */
+export function isEmoji(text: string): boolean {
+  emojiPattern ??= new RegExp('^\\p{RGI_Emoji}$', 'v');
+  return text.length <= LIMITS.emojiMaxChars && emojiPattern.test(text);
+}
+
+/**
+ * The usernames a text mentions as `@username` (case as written; at most 20, in order of first
+ * use). A mention starts the text or follows a character that cannot be part of a username or an
+ * email address, so "ana@example.com" mentions nobody.
+ */
+export function mentionedUsernames(text: string): string[] {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  for (const m of text.matchAll(/(?<![A-Za-z0-9_.\-@])@([A-Za-z0-9_.\-]{3,32})/g)) {
+    const name = m[1]!.replace(/[.\-]+$/, ''); // "@ana." ends a sentence
+    const key = name.toLowerCase();
+    if (name.length < LIMITS.usernameMin || seen.has(key)) continue;
+    seen.add(key);
+    found.push(name);
+    if (found.length === 20) break;
+  }
+  return found;
+}
 
 /** Count Unicode code points, so an emoji counts as one character, as users expect. */
 export function codePointLength(text: string): number {

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { LIMITS } from './limits.js';
-import { Message, RoomSummary, SelfUser } from './models.js';
+import { Member, Message, MyRoom, NotifyLevel, PublicUser, Room, RoomVisibility, SelfUser } from './models.js';
 
 /**
  * REST bodies. Each schema carries `errorMessage`, the sentence shown to a person when the
@@ -121,7 +121,7 @@ export const HistoryResponse = Type.Object({
   /** True when more messages exist in the direction asked (older for `before`, newer for `after`). */
   hasMore: Type.Boolean(),
   /**
-   * The room's newest sequence when the page was read (at least every `seq` in it). An `after`
+   * The room's newest sequence when the page was read: every event up to it is reflected in the page (at least every `seq` in it). An `after`
    * beyond it means the client holds messages this server does not (its database was restored
    * from an older backup, or the client talks to another server): it should drop what it holds
    * for the room and load it again.
@@ -130,8 +130,143 @@ export const HistoryResponse = Type.Object({
 });
 export type HistoryResponse = Static<typeof HistoryResponse>;
 
-export const RoomsResponse = Type.Object({ rooms: Type.Array(RoomSummary) });
-export type RoomsResponse = Static<typeof RoomsResponse>;
+/** `GET /api/rooms`: the rooms the user is in, most recently active first. */
+export const MyRoomsResponse = Type.Object({ rooms: Type.Array(MyRoom) });
+export type MyRoomsResponse = Static<typeof MyRoomsResponse>;
+
+/** `GET /api/rooms/public`: public channels, most members first, with whether the user is in each. */
+export const PublicRoomsResponse = Type.Object({ rooms: Type.Array(Type.Composite([Room, Type.Object({ joined: Type.Boolean() })])) });
+export type PublicRoomsResponse = Static<typeof PublicRoomsResponse>;
+
+export const PublicRoomsQuery = Type.Object(
+  {
+    /** Only rooms whose name starts with this (case-insensitive). */
+    q: Type.Optional(Type.String({ maxLength: LIMITS.roomNameMax, errorMessage: `Use at most ${LIMITS.roomNameMax} characters.` })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, errorMessage: 'Use 1-100.' })),
+  },
+  { additionalProperties: false },
+);
+export type PublicRoomsQuery = Static<typeof PublicRoomsQuery>;
+
+/**
+ * `GET /api/rooms/{id}`, and the answer to creating, joining, opening or changing a room: the room,
+ * with the user's own state in it when they are a member (`membership` null when previewing a
+ * public room they are not in).
+ */
+export const RoomResponse = Type.Object({
+  room: Room,
+  membership: Type.Union([
+    Type.Object({ role: MyRoom.properties.role, readSeq: Type.Integer(), unread: Type.Integer(), mentions: Type.Integer(), notify: NotifyLevel }),
+    Type.Null(),
+  ]),
+});
+export type RoomResponse = Static<typeof RoomResponse>;
+
+const RoomName = Type.String({ minLength: 1, maxLength: LIMITS.roomNameMax, errorMessage: `Use 1-${LIMITS.roomNameMax} characters.` });
+const RoomTopic = Type.String({ maxLength: LIMITS.roomTopicMax, errorMessage: `Use at most ${LIMITS.roomTopicMax} characters.` });
+const UserId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a user id.' });
+
+export const CreateRoomBody = Type.Object(
+  { name: RoomName, topic: Type.Optional(RoomTopic), visibility: RoomVisibility },
+  { additionalProperties: false },
+);
+export type CreateRoomBody = Static<typeof CreateRoomBody>;
+
+/** Owners and admins only. A DM has no name or topic. */
+export const UpdateRoomBody = Type.Object(
+  { name: Type.Optional(RoomName), topic: Type.Optional(RoomTopic), archived: Type.Optional(Type.Boolean({ errorMessage: 'Use true or false.' })) },
+  { additionalProperties: false, minProperties: 1, errorMessage: 'Give name, topic or archived.' },
+);
+export type UpdateRoomBody = Static<typeof UpdateRoomBody>;
+
+/** The user's own settings in a room. */
+export const UpdateMembershipBody = Type.Object({ notify: NotifyLevel }, { additionalProperties: false });
+export type UpdateMembershipBody = Static<typeof UpdateMembershipBody>;
+
+export const AddMemberBody = Type.Object({ userId: UserId }, { additionalProperties: false });
+export type AddMemberBody = Static<typeof AddMemberBody>;
+
+export const OpenDmBody = Type.Object(
+  {
+    /** The other people (the user who opens it is always in it). The same set always opens the same DM. */
+    userIds: Type.Array(UserId, {
+      minItems: 1,
+      maxItems: LIMITS.dmMaxUsers - 1,
+      uniqueItems: true,
+      errorMessage: `Name 1-${LIMITS.dmMaxUsers - 1} other users, each once.`,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type OpenDmBody = Static<typeof OpenDmBody>;
+
+export const RoomIdParams = Type.Object(
+  { id: Type.String({ pattern: LIMITS.roomIdPattern, errorMessage: 'Not a valid room id.' }) },
+  { additionalProperties: false },
+);
+export type RoomIdParams = Static<typeof RoomIdParams>;
+
+export const MemberParams = Type.Object(
+  { id: RoomIdParams.properties.id, userId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a user id.' }) },
+  { additionalProperties: false },
+);
+export type MemberParams = Static<typeof MemberParams>;
+
+export const MessageParams = Type.Object(
+  { id: RoomIdParams.properties.id, messageId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a message id.' }) },
+  { additionalProperties: false },
+);
+export type MessageParams = Static<typeof MessageParams>;
+
+export const ReactionParams = Type.Object(
+  {
+    id: RoomIdParams.properties.id,
+    messageId: MessageParams.properties.messageId,
+    emoji: Type.String({ minLength: 1, maxLength: LIMITS.emojiMaxChars, errorMessage: 'Give one emoji (URL-encoded).' }),
+  },
+  { additionalProperties: false },
+);
+export type ReactionParams = Static<typeof ReactionParams>;
+
+export const EditMessageBody = Type.Object({ text: Type.String({ errorMessage: 'Give the new text.' }) }, { additionalProperties: false });
+export type EditMessageBody = Static<typeof EditMessageBody>;
+
+export const ReadBody = Type.Object(
+  { seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a seq of the room.' }) },
+  { additionalProperties: false },
+);
+export type ReadBody = Static<typeof ReadBody>;
+
+export const ReadResponse = Type.Object({ room: Type.String(), readSeq: Type.Integer(), unread: Type.Integer(), mentions: Type.Integer() });
+export type ReadResponse = Static<typeof ReadResponse>;
+
+export const MembersResponse = Type.Object({ members: Type.Array(Member) });
+export type MembersResponse = Static<typeof MembersResponse>;
+
+export const UserSearchQuery = Type.Object(
+  {
+    /** Usernames starting with this, case-insensitive. */
+    q: Type.String({ minLength: 1, maxLength: LIMITS.usernameMax, errorMessage: `Use 1-${LIMITS.usernameMax} characters.` }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.userSearchMax, errorMessage: `Use 1-${LIMITS.userSearchMax}.` })),
+  },
+  { additionalProperties: false },
+);
+export type UserSearchQuery = Static<typeof UserSearchQuery>;
+
+export const UsersResponse = Type.Object({ users: Type.Array(PublicUser) });
+export type UsersResponse = Static<typeof UsersResponse>;
+
+/**
+ * The answer to a change made over REST (edit, delete, react, membership): like the WebSocket
+ * `ack`, `seq` is the event it produced (null when nothing changed) and `duplicate` says a request
+ * with this `Idempotency-Key` was already carried out.
+ */
+export const ChangeResponse = Type.Object({ room: Type.String(), seq: Type.Union([Type.Integer(), Type.Null()]), duplicate: Type.Boolean() });
+export type ChangeResponse = Static<typeof ChangeResponse>;
+
+/** `PATCH /api/rooms/{id}/messages/{messageId}`: the message as it is after the edit. */
+export const MessageResponse = Type.Object({ message: Message, seq: Type.Union([Type.Integer(), Type.Null()]), duplicate: Type.Boolean() });
+export type MessageResponse = Static<typeof MessageResponse>;
 
 export const HealthResponse = Type.Object({
   status: Type.Literal('ok'),

@@ -33,40 +33,197 @@ export interface LoginDeviceRecord {
   expiresAt: number;
 }
 
+export type RoomKind = 'channel' | 'dm';
+export type RoomVisibility = 'public' | 'private';
+export type Role = 'owner' | 'admin' | 'member';
+export type NotifyLevel = 'all' | 'mentions' | 'none';
+
 export interface RoomRecord {
+  /** Opaque and permanent; `general` for the default room, random for the others. */
   id: string;
+  kind: RoomKind;
+  /** '' for DMs (clients name them after their members). */
   name: string;
+  topic: string;
+  visibility: RoomVisibility;
+  archived: boolean;
+  /** The seq of the newest event in the room's log. */
   lastSeq: number;
   createdAt: number;
+  createdBy: number | null;
+  /** For DMs, the sorted member ids joined with ',': opening a DM with the same people finds it. */
+  dmKey: string | null;
+  memberCount: number;
+  /** The newest message's time, or the room's creation time: the room list sorts on it. */
+  lastActivityAt: number;
+}
+
+export interface MemberRecord {
+  roomId: string;
+  userId: number;
+  role: Role;
+  joinedAt: number;
+  /** Messages with seq > readSeq are unread (unless the user's own or deleted). */
+  readSeq: number;
+  notify: NotifyLevel;
+}
+
+/** A room the user is in, with their membership and counts (see `listUserRooms`). */
+export interface UserRoom {
+  room: RoomRecord;
+  member: MemberRecord;
+  /** Unread messages after `member.readSeq`, at most `countCap`. */
+  unread: number;
+  /** Of those, the ones that mention the user, at most `countCap`. */
+  mentions: number;
 }
 
 export interface MessageRecord {
   id: number;
   roomId: string;
+  /** The seq of its `message_created` event. */
   seq: number;
   authorId: number;
   clientId: string;
+  /** '' once deleted. */
   text: string;
   createdAt: number;
+  /** The seq of the last event that changed it. */
+  version: number;
+  editedAt: number | null;
+  deletedAt: number | null;
+  /** User ids its text mentions. */
+  mentions: number[];
 }
 
-/** A stored message joined with the author fields a client needs. */
+export interface ReactionSummary {
+  emoji: string;
+  count: number;
+  /** The first `reactionUsersListed` reactors, in the order they reacted. */
+  users: number[];
+}
+
+/** A stored message joined with the author fields a client needs, and its reactions. */
 export interface MessageWithAuthor extends MessageRecord {
   authorUsername: string;
   authorAvatarKey: string | null;
+  /** In the order each emoji was first used. */
+  reactions: ReactionSummary[];
 }
 
-export interface NewMessage {
+export type EventKind =
+  | 'message_created'
+  | 'message_edited'
+  | 'message_deleted'
+  | 'reaction_added'
+  | 'reaction_removed'
+  | 'member_joined'
+  | 'member_invited'
+  | 'member_left'
+  | 'member_removed'
+  | 'member_role_changed'
+  | 'room_created'
+  | 'room_renamed'
+  | 'room_topic_changed'
+  | 'room_archived';
+
+/**
+ * One entry of a room's log. It holds references and small facts only (an emoji, a new name, a
+ * role), never message text: the text lives in `messages`, once, so deleting it deletes it.
+ */
+export interface EventRecord {
   roomId: string;
-  authorId: number;
-  clientId: string;
-  text: string;
+  seq: number;
+  kind: EventKind;
+  actorId: number | null;
+  /** The actor's idempotency key for the request that produced it, if it came with one. */
+  clientId: string | null;
   createdAt: number;
+  messageId: number | null;
+  /** The member a membership event is about. */
+  userId: number | null;
+  /**
+   * Kind-specific facts: `{emoji, count}` for reactions (count after the event), `{role}` for
+   * member_joined/invited/role_changed, `{name}`, `{topic}`, `{archived}`, and for room_created
+   * `{kind, name, topic, visibility}`.
+   */
+  data: Record<string, unknown>;
 }
 
-export type AppendResult =
-  | { ok: true; message: MessageRecord; duplicate: boolean }
-  | { ok: false; error: 'room_not_found' };
+/** An event with what a client needs to show it, read at replay time (so current, not historical). */
+export interface EventWithRefs extends EventRecord {
+  /** For message and reaction events: the message as it is now, reactions not loaded (empty). */
+  message: MessageWithAuthor | null;
+  /** For membership events: the member's current public fields. */
+  user: { id: number; username: string; avatarKey: string | null } | null;
+}
+
+interface ChangeBase {
+  roomId: string;
+  actorId: number;
+  /** The actor's idempotency key; a change whose (actorId, clientId) was already stored is not applied again. */
+  clientId: string | null;
+  at: number;
+}
+
+/**
+ * A change to a room. `applyChanges` checks, inside its transaction, the facts only storage can
+ * check atomically (the actor is still a member, the message exists in the room and is not
+ * deleted, the reaction limit); authorization (who may do what) is the caller's.
+ */
+export type RoomChange =
+  | (ChangeBase & { kind: 'message_created'; text: string; mentions: number[] })
+  | (ChangeBase & { kind: 'message_edited'; messageId: number; text: string; mentions: number[] })
+  | (ChangeBase & { kind: 'message_deleted'; messageId: number })
+  | (ChangeBase & { kind: 'reaction_added' | 'reaction_removed'; messageId: number; emoji: string })
+  /** The actor joins (public room, or `general` on registration) or is invited/added by another. */
+  | (ChangeBase & { kind: 'member_joined' | 'member_invited'; userId: number; role: Role })
+  | (ChangeBase & { kind: 'member_left' | 'member_removed'; userId: number })
+  | (ChangeBase & { kind: 'member_role_changed'; userId: number; role: Role })
+  | (ChangeBase & { kind: 'room_renamed'; name: string })
+  | (ChangeBase & { kind: 'room_topic_changed'; topic: string })
+  | (ChangeBase & { kind: 'room_archived'; archived: boolean });
+
+export type ChangeError =
+  | 'room_not_found'
+  | 'message_not_found'
+  | 'message_deleted'
+  | 'not_a_member'
+  | 'too_many_reactions'
+  | 'too_many_rooms'
+  | 'room_archived'
+  /** The (actorId, clientId) was stored for a different kind of change or another room. */
+  | 'idempotency_conflict';
+
+export type ChangeResult =
+  | {
+      ok: true;
+      /** The event stored, or (with `duplicate`) the one stored the first time; null when the change was a no-op. */
+      event: EventRecord | null;
+      duplicate: boolean;
+      /** For message and reaction changes: the message after the change. */
+      message?: MessageRecord;
+    }
+  | { ok: false; error: ChangeError };
+
+export interface NewRoom {
+  /** Chosen by the caller (random), so a retried creation can name the room it expects. */
+  id: string;
+  kind: RoomKind;
+  name: string;
+  topic: string;
+  visibility: RoomVisibility;
+  createdBy: number;
+  clientId: string | null;
+  dmKey: string | null;
+  at: number;
+  /** Everyone in it from the start: the creator (`owner` for channels, `member` in DMs) and, for DMs, the others. */
+  members: { userId: number; role: Role }[];
+}
+
+export type CreateRoomResult =
+  | { ok: true; room: RoomRecord; duplicate: boolean; events: EventRecord[] }
+  | { ok: false; error: 'too_many_rooms' | 'idempotency_conflict' };
 
 export interface HistoryRange {
   /** Only messages with seq < before. */
@@ -81,6 +238,8 @@ export interface HistoryPage {
   messages: MessageWithAuthor[];
   /** More exist beyond the page in the direction asked. */
   hasMore: boolean;
+  /** The room's lastSeq, read in the same transaction as the page: the page reflects every event up to it. */
+  lastSeq: number;
 }
 
 /** Thrown by createUser when a unique column collides. The database decides, not a prior read. */
@@ -121,17 +280,48 @@ export interface ChatStore {
   getLoginDevice(tokenHash: Buffer): Promise<LoginDeviceRecord | null>;
   deleteLoginDevice(tokenHash: Buffer): Promise<void>;
 
+  /** Users whose username starts with `prefix`, case-insensitive, shortest name first. */
+  searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
+  getUsersByIds(ids: number[]): Promise<UserRecord[]>;
+  getUsersByUsernames(usernames: string[]): Promise<UserRecord[]>;
+
+  /** Create the room if it does not exist (the default room on start); never changes an existing one. */
   ensureRoom(room: { id: string; name: string; createdAt: number }): Promise<RoomRecord>;
   getRoom(id: string): Promise<RoomRecord | null>;
-  listRooms(): Promise<RoomRecord[]>;
+  getRoomByDmKey(dmKey: string): Promise<RoomRecord | null>;
+  /** Public channels, not archived, most members first; `prefix` filters on the name, case-insensitive. */
+  listPublicRooms(query: { prefix?: string; limit: number }): Promise<RoomRecord[]>;
+  /**
+   * Create a room with its first members in ONE transaction: `room_created`, then one
+   * `member_joined` (the creator) or `member_invited` (the others) per member. A retried
+   * (createdBy, clientId) returns the room created the first time, `duplicate: true`.
+   */
+  createRoom(room: NewRoom): Promise<CreateRoomResult>;
+
+  getMember(roomId: string, userId: number): Promise<MemberRecord | null>;
+  /** Members by join time; pages with `afterUserId` are not needed yet (rooms list at most `limit`). */
+  listMembers(roomId: string, limit: number): Promise<{ member: MemberRecord; user: UserRecord }[]>;
+  /** Every room the user is in, most recently active first, with unread and mention counts capped at `countCap`. */
+  listUserRooms(userId: number, countCap: number): Promise<UserRoom[]>;
+  /** One room of the user's, as `listUserRooms` would list it, or null if they are not in it. */
+  getUserRoom(userId: number, roomId: string, countCap: number): Promise<UserRoom | null>;
+  /**
+   * Move the user's read position forward to `seq` (clamped to the room's lastSeq; never backward).
+   * Returns the position and counts after, or null if the user is not in the room.
+   */
+  markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number } | null>;
+  setNotify(roomId: string, userId: number, notify: NotifyLevel): Promise<boolean>;
 
   /**
-   * Store a batch of messages in ONE transaction: each gets the next sequence of its room.
-   * A message whose (authorId, clientId) already exists is not stored again; its original is
-   * returned with `duplicate: true`. Resolves only once the batch is durable.
+   * Apply a batch of changes in ONE transaction (group commit): each that changes something gets
+   * the next seq of its room and its event; state tables are written in the same transaction.
+   * Resolves only once the batch is durable. Results are in the order of the batch.
    */
-  appendMessages(batch: NewMessage[]): Promise<AppendResult[]>;
+  applyChanges(batch: RoomChange[]): Promise<ChangeResult[]>;
+  getMessage(roomId: string, messageId: number): Promise<MessageWithAuthor | null>;
   getMessages(roomId: string, range: HistoryRange): Promise<HistoryPage>;
+  /** Events with seq > after, oldest first, at most `limit`; `hasMore` when the log goes on. */
+  getEvents(roomId: string, range: { after: number; limit: number }): Promise<{ events: EventWithRefs[]; hasMore: boolean; lastSeq: number }>;
 
   close(): Promise<void>;
 }
