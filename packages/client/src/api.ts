@@ -9,8 +9,20 @@ import {
   type MeResponse,
   type RegisterBody,
   type RegisterResponse,
-  type RoomsResponse,
+  type AddMemberBody,
+  type ChangeResponse,
+  type CreateRoomBody,
+  type MembersResponse,
+  type MessageResponse,
+  type MyRoomsResponse,
+  type PublicRoomsQuery,
+  type PublicRoomsResponse,
+  type ReadResponse,
+  type RoomResponse,
   type SessionsResponse,
+  type UpdateRoomBody,
+  type UserSearchQuery,
+  type UsersResponse,
 } from '@chatter/protocol';
 import { ChatterApiError, fieldsFrom, isRecord } from './errors.js';
 
@@ -104,8 +116,82 @@ export class ChatterApi {
     return this.request<void>('DELETE', `/api/me/sessions/${encodeURIComponent(String(id))}`);
   }
 
-  rooms(): Promise<RoomsResponse> {
-    return this.request<RoomsResponse>('GET', '/api/rooms');
+  /** The rooms the user is in, most recently active first, with read positions and unread counts. */
+  rooms(): Promise<MyRoomsResponse> {
+    return this.request<MyRoomsResponse>('GET', '/api/rooms');
+  }
+
+  /** Public channels to browse, with whether the user is in each. */
+  publicRooms(q: PublicRoomsQuery = {}): Promise<PublicRoomsResponse> {
+    return this.request<PublicRoomsResponse>('GET', `/api/rooms/public${query(q)}`);
+  }
+
+  /**
+   * Create a channel. `idempotencyKey` (any of the client-id characters) makes a retry create it
+   * once: pass the same key when repeating a request whose answer was lost.
+   */
+  createRoom(body: CreateRoomBody, idempotencyKey?: string): Promise<RoomResponse> {
+    return this.request<RoomResponse>('POST', '/api/rooms', body, idempotencyKey);
+  }
+
+  /** A room the user may see (a public one previewed: `membership` null). */
+  room(id: string): Promise<RoomResponse> {
+    return this.request<RoomResponse>('GET', roomPath(id));
+  }
+
+  /** Rename, change the topic, archive or unarchive (owners and admins). */
+  updateRoom(id: string, body: UpdateRoomBody, idempotencyKey?: string): Promise<RoomResponse> {
+    return this.request<RoomResponse>('PATCH', roomPath(id), body, idempotencyKey);
+  }
+
+  joinRoom(id: string): Promise<RoomResponse> {
+    return this.request<RoomResponse>('POST', `${roomPath(id)}/join`);
+  }
+
+  leaveRoom(id: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>('POST', `${roomPath(id)}/leave`);
+  }
+
+  members(id: string): Promise<MembersResponse> {
+    return this.request<MembersResponse>('GET', `${roomPath(id)}/members`);
+  }
+
+  /** Invite someone to a room (a private one: owners and admins). */
+  addMember(id: string, userId: AddMemberBody['userId'], idempotencyKey?: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>('POST', `${roomPath(id)}/members`, { userId }, idempotencyKey);
+  }
+
+  removeMember(id: string, userId: number, idempotencyKey?: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>('DELETE', `${roomPath(id)}/members/${encodeURIComponent(String(userId))}`, undefined, idempotencyKey);
+  }
+
+  /** Open the direct message with these people (the same set always opens the same one). */
+  openDm(userIds: number[]): Promise<RoomResponse> {
+    return this.request<RoomResponse>('POST', '/api/dms', { userIds });
+  }
+
+  /** Users whose name starts with `q`, case-insensitive. */
+  searchUsers(q: UserSearchQuery['q'], limit?: number): Promise<UsersResponse> {
+    return this.request<UsersResponse>('GET', `/api/users${query({ q, limit })}`);
+  }
+
+  /** Change the text of one's own message; resolves with the message as it is now. */
+  editMessage(room: string, messageId: number, text: string, idempotencyKey?: string): Promise<MessageResponse> {
+    return this.request<MessageResponse>('PATCH', messagePath(room, messageId), { text }, idempotencyKey);
+  }
+
+  deleteMessage(room: string, messageId: number, idempotencyKey?: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>('DELETE', messagePath(room, messageId), undefined, idempotencyKey);
+  }
+
+  /** Add (`on`) or remove one's reaction; `seq` is null when nothing changed. */
+  react(room: string, messageId: number, emoji: string, on: boolean, idempotencyKey?: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>(on ? 'PUT' : 'DELETE', `${messagePath(room, messageId)}/reactions/${encodeURIComponent(emoji)}`, undefined, idempotencyKey);
+  }
+
+  /** Move the user's read position (forward only); the counts come back. */
+  markRead(room: string, seq: number): Promise<ReadResponse> {
+    return this.request<ReadResponse>('POST', `${roomPath(room)}/read`, { seq });
   }
 
   /** A page of a room's messages, oldest first: `before` pages back, `after` pages forward. */
@@ -115,8 +201,7 @@ export class ChatterApi {
       const value = q[key];
       if (value !== undefined) params.set(key, String(value));
     }
-    const query = params.toString();
-    return this.request<HistoryResponse>('GET', `/api/rooms/${encodeURIComponent(room)}/messages${query ? `?${query}` : ''}`);
+    return this.request<HistoryResponse>('GET', `${roomPath(room)}/messages${params.size > 0 ? `?${params}` : ''}`);
   }
 
   health(): Promise<HealthResponse> {
@@ -128,8 +213,9 @@ export class ChatterApi {
    * `URLSearchParams` and strings are sent as they are (for uploads). Resolves with the parsed
    * JSON body, or `undefined` for an empty response (204).
    */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
+    if (idempotencyKey !== undefined) headers['Idempotency-Key'] = idempotencyKey;
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     // Browsers refuse to let pages set User-Agent; elsewhere it names this client in the sessions list.
     if (this.userAgent && typeof document === 'undefined') headers['User-Agent'] = this.userAgent;
@@ -171,6 +257,20 @@ export class ChatterApi {
     }
     return data as T;
   }
+}
+
+function roomPath(room: string): string {
+  return `/api/rooms/${encodeURIComponent(room)}`;
+}
+
+function messagePath(room: string, messageId: number): string {
+  return `${roomPath(room)}/messages/${encodeURIComponent(String(messageId))}`;
+}
+
+function query(q: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(q)) if (value !== undefined) params.set(key, String(value));
+  return params.size > 0 ? `?${params}` : '';
 }
 
 function isRawBody(body: unknown): body is BodyInit {

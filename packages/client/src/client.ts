@@ -3,29 +3,28 @@ import {
   FATAL_CLOSE_CODES,
   LIMITS,
   PROTOCOL_VERSION,
+  isEmoji,
   messageTextProblem,
   normalizeMessageText,
   decodeServerMessage,
   type AckFrame,
   type ErrorFrame,
+  type EventsFrame,
   type HelloFrame,
   type HistoryFrame,
   type Message,
-  type PresenceFrame,
+  type MyRoom,
   type PublicUser,
   type ResumeState,
-  type RoomSummary,
+  type RoomEvent,
   type SelfUser,
   type ServerFrame,
-  type UserJoinedFrame,
-  type UserLeftFrame,
-  type UserUpdatedFrame,
 } from '@chatter/protocol';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ChatterApiError, fieldsFrom } from './errors.js';
-import { Outbox, type OutboxStore, type PendingMessage } from './outbox.js';
-import { RoomTimeline } from './timeline.js';
+import { Outbox, type OutboxStore, type PendingChange, type PendingMessage } from './outbox.js';
+import { ChatterStore } from './store.js';
 
 export type ConnectionStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -40,39 +39,24 @@ export interface StatusEvent {
   reason?: string;
 }
 
-export interface HistoryEvent {
-  room: string;
-  messages: Message[];
-  /**
-   * `initial`: the room's recent messages on first connect, or after the server said it is behind
-   * what the client held (`resume_ahead`): replace what you show for the room.
-   * `resume`: messages missed while disconnected (or fetched to fill a gap): append them.
-   * (`request` pages are returned by `requestHistory`, not emitted.)
-   */
-  reason: HistoryFrame['reason'];
-  hasMore: boolean;
-}
-
 export interface ChatterClientEvents {
   status: StatusEvent;
   hello: HelloFrame;
-  /** A live message. Together with `history` events, each message arrives exactly once, in seq order per room. */
-  message: Message;
-  history: HistoryEvent;
-  /** The full list of users online in a room, whenever it changes. */
   /**
-   * Who is online in a room, whenever it changes. `count` is exact; in a room with more than
-   * `LIMITS.presenceListMax` online, `users` lists only some of them (the server does not announce
-   * each arrival there), so show `count`, not `users.length`.
+   * Events of a room's log as the store applies them: each exactly once, in seq order per room,
+   * live or replayed after a reconnect. (The store already holds their effect.)
    */
-  presence: { room: string; users: PublicUser[]; count: number };
-  user_joined: UserJoinedFrame;
-  user_left: UserLeftFrame;
-  /** A user's public profile changed (their picture); `online()` lists and `user` are already updated. */
-  user_updated: UserUpdatedFrame;
+  events: { room: string; events: RoomEvent[] };
+  /** A new message, once, in seq order per room: the `message_created` events of `events`. */
+  message: Message;
+  /**
+   * What the client held of a room was replaced by a fresh page (first connect, or after the
+   * server said the client was too far behind or ahead): show the store's room again.
+   */
+  reset: { room: string };
   ack: AckFrame;
   /** The whole outbox, whenever it changes. */
-  outbox: PendingMessage[];
+  outbox: PendingChange[];
   error: { code: string; message: string; ref?: string };
   /**
    * The server closed with a code in `FATAL_CLOSE_CODES`, after which reconnecting cannot help; the
@@ -104,7 +88,7 @@ export interface ChatterClientOptions {
    * when `WebSocket` was passed in, else `frame`.
    */
   tokenTransport?: 'header' | 'frame';
-  /** Recent messages per room asked for on the first connect (0-100). Default 50. */
+  /** Recent messages per recently active room asked for on connect (0-100). Default 50. */
   history?: number;
   reconnect?: BackoffOptions;
   heartbeat?: {
@@ -115,16 +99,18 @@ export interface ChatterClientOptions {
   };
   /** Give up on a connection attempt that has not said hello after this long. Default 15000. */
   connectTimeoutMs?: number;
-  /** Resend (same clientId) a message not acked after this long on a live connection. Default 10000. */
+  /** Resend (same clientId) a change not acked after this long on a live connection. Default 10000. */
   ackTimeoutMs?: number;
   /** Reject `requestHistory` after this long without an answer. Default 15000. */
   requestTimeoutMs?: number;
-  /** Persist the outbox (web: localStorage) so pending messages survive a reload. */
+  /** Persist the outbox (web: localStorage) so pending changes survive a reload. */
   outboxStore?: OutboxStore;
-  /** Makes client message ids: 1-64 of `A-Z a-z 0-9 _ -`. Default: 128 random bits in hex. */
+  /** Makes client ids: 1-64 of `A-Z a-z 0-9 _ -`. Default: 128 random bits in hex. */
   clientIdFactory?: () => string;
   /** Source of randomness for the reconnect jitter, in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /** The store to fill (default: a new one). Share one only between clients of the same user and server. */
+  store?: ChatterStore;
 }
 
 /** The part of the WebSocket API used here; the browser's WebSocket and `ws` both have it. */
@@ -139,9 +125,11 @@ interface SocketLike {
   terminate?(): void;
 }
 
-interface HistoryRequest {
+type ReplyFrame = HistoryFrame | EventsFrame;
+
+interface LogRequest {
   frame: Record<string, unknown>;
-  resolve: (page: { messages: Message[]; hasMore: boolean }) => void;
+  resolve: (frame: ReplyFrame) => void;
   reject: (err: ChatterApiError) => void;
   timer: ReturnType<typeof setTimeout>;
   /** Waiting to be sent again after a `rate_limited` refusal. */
@@ -152,17 +140,29 @@ type Timer = ReturnType<typeof setTimeout>;
 
 const clientIdPattern = new RegExp(LIMITS.clientIdPattern);
 const roomIdPattern = new RegExp(LIMITS.roomIdPattern);
-/** A send the server may accept later: wait this long, then try again. */
+/** A change the server may accept later: wait this long, then try again. */
 const TRANSIENT_SEND_RETRY_MS = 2000;
+/** Refusals after which the change itself is impossible (not the connection or the rate). */
+const TRANSIENT_CODES = new Set(['rate_limited', 'internal', 'unavailable']);
 
 /**
  * A real-time connection to a Chatter server that survives disconnects: it reconnects with
- * backoff, resumes every room from the last message it holds, delivers each message once and in
- * order, and keeps an outbox that is resent (same clientId, so never doubled) until acked.
+ * backoff, resumes every room from the last event it applied, and fills `store` (one state of
+ * every room, shared by every view). Changes (send, edit, delete, react) go through an outbox that
+ * is resent (same clientId, so never doubled) until acked, one at a time per room.
+ *
+ * ```ts
+ * const client = new ChatterClient({ url: 'http://127.0.0.1:8000', token, WebSocket });
+ * client.store.subscribeRoom('general', () => render(client.store.room('general')));
+ * client.connect();
+ * client.send('general', 'hello');
+ * ```
  */
 export class ChatterClient {
   /** Used for the next connection attempt; set it after signing in again. */
   token: string | undefined;
+  /** Every room's state: subscribe to it, read it with its selectors. */
+  readonly store: ChatterStore;
 
   private readonly events = new Emitter<ChatterClientEvents>();
   private readonly WebSocketImpl: WebSocketConstructor;
@@ -189,33 +189,32 @@ export class ChatterClient {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private lastReceivedAt = 0;
   private lastPingAt = 0;
-  /** `history` asked for on the current connection (0 when resuming). */
-  private connectionHistory = 0;
+  /** Rooms named in the current connection's resume. */
+  private resumed = new Set<string>();
 
-  private self: SelfUser | null = null;
-  private roomList: RoomSummary[] = [];
   private limits = { messageMaxChars: LIMITS.messageMaxChars as number, historyPageMax: LIMITS.historyPageMax as number };
-  private readonly timelines = new Map<string, RoomTimeline>();
-  /** Live messages that arrived before their room's initial history (held so the snapshot cannot overwrite them). */
-  private readonly beforeSnapshot = new Map<string, Message[]>();
-  private readonly presence = new Map<string, Map<number, PublicUser>>();
-  /** Exact online counts of rooms in count-only mode (a `presence_count` or a partial `presence`). */
-  private readonly presenceCounts = new Map<string, number>();
 
-  private readonly historyRequests = new Map<string, HistoryRequest>();
+  private readonly requests = new Map<string, LogRequest>();
   /**
-   * History requests waiting for their turn. The server answers one history or resume request per
+   * Requests waiting for their turn. The server answers one history, events or resume request per
    * connection at a time and refuses the others, so they go out one by one, in order.
    */
-  private readonly historyQueue: string[] = [];
-  /** The ref of the history request on the wire. */
-  private historyOnWire: string | null = null;
+  private readonly requestQueue: string[] = [];
+  /** The ref of the request on the wire. */
+  private requestOnWire: string | null = null;
   private nextRef = 1;
-  /** Rooms being caught up by paging history forward; the value identifies the run. */
-  private readonly filling = new Map<string, object>();
-  /** The one unacked send on the wire: sends go one at a time so a rate-limited message cannot be overtaken. */
-  private inFlight: { clientId: string; timer: Timer } | null = null;
-  private sendPauseTimer: Timer | null = null;
+  /** Rooms whose log is being paged forward (`events`); the value identifies the run. */
+  private readonly catchingUp = new Map<string, object>();
+  /** Rooms being reloaded after resume_gap / resume_ahead. */
+  private readonly reloading = new Set<string>();
+  /** Per room, the one unacked change on the wire: a room's changes go in order, rooms independently. */
+  private readonly inFlight = new Map<string, { clientId: string; timer: Timer }>();
+  /** Per room, waiting after a rate limit or a transient refusal. */
+  private readonly paused = new Map<string, Timer>();
+  /** Read positions to send once connected, per room. */
+  private readonly readQueue = new Map<string, number>();
+  /** When `typing` last went out, per room. */
+  private readonly typingSentAt = new Map<string, number>();
   private removeEnvironmentListeners: (() => void) | null = null;
 
   constructor(opts: ChatterClientOptions = {}) {
@@ -237,7 +236,13 @@ export class ChatterClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
     this.makeClientId = opts.clientIdFactory ?? randomClientId;
     this.random = opts.random ?? Math.random;
-    this.outbox = new Outbox(opts.outboxStore, (items) => this.events.emit('outbox', items));
+    this.store = opts.store ?? new ChatterStore();
+    this.outbox = new Outbox(opts.outboxStore, (items) => {
+      this.store.setPending(items);
+      this.store.commit();
+      this.events.emit('outbox', items);
+    });
+    this.store.setPending(this.outbox.list());
   }
 
   // ---- Public API ----
@@ -248,12 +253,12 @@ export class ChatterClient {
 
   /** The signed-in user, from the server's hello; null before the first hello. */
   get user(): SelfUser | null {
-    return this.self;
+    return this.store.self;
   }
 
-  /** The user's rooms, with `lastSeq` kept up to date as messages arrive. */
-  get rooms(): RoomSummary[] {
-    return this.roomList.map((r) => ({ ...r, lastSeq: Math.max(r.lastSeq, this.timelines.get(r.id)?.lastSeq ?? 0) }));
+  /** The user's rooms, most recently active first, with their read positions and counts. */
+  get rooms(): readonly MyRoom[] {
+    return this.store.rooms();
   }
 
   /** Returns a function that removes the listener. */
@@ -282,43 +287,65 @@ export class ChatterClient {
     const socket = this.socket;
     this.detach();
     if (socket) safeClose(socket, 1000, 'client_closed');
-    this.presence.clear();
-    this.presenceCounts.clear();
+    this.store.clearPresence();
+    this.store.commit();
+    this.store.dispose();
     if (wasActive || this.currentStatus !== 'offline') this.setStatus('offline');
   }
 
   /**
    * Queue a message. It is sent now if online, otherwise as soon as the connection is back; it
-   * stays in the outbox until it appears in the room's stream. Throws `ChatterApiError`
+   * stays in the outbox until it appears in the room's log. Throws `ChatterApiError`
    * (`validation_failed`) for a text the server would refuse (empty, too long, control characters)
    * or a bad room id. The text is normalised as the server does (`normalizeMessageText`), so the
    * pending copy shows exactly what will be stored.
    */
   send(room: string, text: string): PendingMessage {
-    const normalized = normalizeMessageText(text);
-    const fields: Record<string, string> = {};
-    if (!roomIdPattern.test(room)) fields.room = 'Not a valid room id.';
-    const problem = normalized === '' ? 'Type a message first.' : messageTextProblem(normalized, this.limits.messageMaxChars);
-    if (problem) fields.text = problem;
-    if (Object.keys(fields).length > 0) {
-      throw new ChatterApiError({
-        status: 0,
-        code: 'validation_failed',
-        message: Object.values(fields).join(' '),
-        fields,
-      });
-    }
-    const clientId = this.makeClientId();
-    if (!clientIdPattern.test(clientId) || this.outbox.get(clientId)) {
-      throw new TypeError(`clientIdFactory returned ${JSON.stringify(clientId)}: ids must be unique, 1-64 of A-Z a-z 0-9 _ -.`);
-    }
-    const item: PendingMessage = { clientId, room, text: normalized, createdAt: new Date().toISOString(), state: 'pending' };
-    this.outbox.add(item);
-    this.flushOutbox();
-    return { ...(this.outbox.get(clientId) ?? item) };
+    const normalized = this.checkText(room, text);
+    return this.queue({ kind: 'send', room, text: normalized }) as PendingMessage;
   }
 
-  /** Put a failed message back in the queue. Returns false when there is no such failed message. */
+  /** Change the text of one's own message. Validated as `send` is. */
+  edit(room: string, messageId: number, text: string): PendingChange {
+    const normalized = this.checkText(room, text);
+    return this.queue({ kind: 'edit', room, messageId, text: normalized });
+  }
+
+  /** Delete a message (one's own; any, as the room's owner or an admin). */
+  delete(room: string, messageId: number): PendingChange {
+    this.checkText(room, null);
+    return this.queue({ kind: 'delete', room, messageId });
+  }
+
+  /** Add (`on`, the default) or remove one's reaction with an emoji. */
+  react(room: string, messageId: number, emoji: string, on = true): PendingChange {
+    this.checkText(room, null);
+    if (!isEmoji(emoji)) throw new ChatterApiError({ status: 0, code: 'validation_failed', message: 'Give one emoji.', fields: { emoji: 'Give one emoji.' } });
+    return this.queue({ kind: 'react', room, messageId, emoji, on });
+  }
+
+  /**
+   * The user has seen a room up to `seq` (default: everything applied). Positions only move
+   * forward; the counts clear here at once and on the user's other devices when the server
+   * confirms. Sent when connected (the latest position per room otherwise waits for the connection).
+   */
+  markRead(room: string, seq: number = this.store.applied(room)): void {
+    const current = this.store.room(room)?.info.readSeq ?? 0;
+    if (seq <= current && !this.readQueue.has(room)) return;
+    this.store.markReadLocally(room, seq);
+    this.store.commit();
+    this.readQueue.set(room, Math.max(seq, this.readQueue.get(room) ?? 0));
+    this.flushReads();
+  }
+
+  /** The user is typing in a room: call on every keystroke; a notice goes out at most every `LIMITS.typingIntervalMs`. */
+  typing(room: string): void {
+    const now = Date.now();
+    if (now - (this.typingSentAt.get(room) ?? -Infinity) < LIMITS.typingIntervalMs) return;
+    if (this.sendRaw({ type: 'typing', room })) this.typingSentAt.set(room, now);
+  }
+
+  /** Put a failed change back in the queue. Returns false when there is no such failed change. */
   retry(clientId: string): boolean {
     if (this.outbox.get(clientId)?.state !== 'failed') return false;
     this.outbox.setState(clientId, 'pending');
@@ -327,87 +354,147 @@ export class ChatterClient {
   }
 
   /**
-   * Drop a message from the outbox (one that failed, or one the user no longer wants sent).
-   * One already on the wire may still be stored and arrive. Returns whether it was in the outbox.
+   * Drop a change from the outbox (one that failed, or one the user no longer wants made).
+   * One already on the wire may still be carried out. Returns whether it was in the outbox.
    */
   discard(clientId: string): boolean {
-    if (this.inFlight?.clientId === clientId) this.clearInFlight();
+    const item = this.outbox.get(clientId);
+    if (item && this.inFlight.get(item.room)?.clientId === clientId) this.clearInFlight(item.room);
     const removed = this.outbox.remove(clientId);
     this.flushOutbox();
     return removed;
   }
 
   /**
-   * A page of a room's history over the socket (for infinite scroll: `{before: oldestSeq}`).
-   * Rejects with `ChatterApiError` code `offline` when not connected, `timeout`, or the server's error.
-   * The page is returned only, not emitted as an event.
+   * Load the newest messages of a room into the store (when the user opens a room whose messages
+   * did not come with the connection). Resolves once they are there.
    */
-  requestHistory(room: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean }> {
-    if (this.currentStatus !== 'online' || !this.socket) {
-      return Promise.reject(new ChatterApiError({ status: 0, code: 'offline', message: 'Not connected to the server.' }));
+  async loadRoom(room: string, limit: number = LIMITS.historyOnConnect): Promise<void> {
+    const view = this.store.room(room);
+    if (!view || view.loaded) return;
+    const page = await this.requestHistory(room, { limit });
+    this.takePage(room, page, 'newest');
+  }
+
+  /** Load a page of older messages of a room into the store (infinite scroll). Resolves with whether more exist. */
+  async loadOlder(room: string, limit: number = this.limits.historyPageMax): Promise<boolean> {
+    const view = this.store.room(room);
+    if (!view) return false;
+    const oldest = view.messages[0]?.seq;
+    if (oldest === undefined) {
+      await this.loadRoom(room, limit);
+      return this.store.room(room)?.hasMoreOlder ?? false;
     }
-    const ref = `h${this.nextRef++}`;
-    const frame: Record<string, unknown> = { type: 'history', room, ref };
+    const page = await this.requestHistory(room, { before: oldest, limit });
+    this.takePage(room, page, 'older');
+    return page.hasMore;
+  }
+
+  /**
+   * A page of a room's history over the socket, returned only (the store is not changed; use
+   * `loadRoom` / `loadOlder` for that). Rejects with `ChatterApiError` code `offline` when not
+   * connected, `timeout`, or the server's error.
+   */
+  async requestHistory(room: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
+    const frame: Record<string, unknown> = { type: 'history', room };
     if (q.before !== undefined) frame.before = q.before;
     if (q.after !== undefined) frame.after = q.after;
     if (q.limit !== undefined) frame.limit = q.limit;
+    const reply = await this.request(frame);
+    if (reply.type !== 'history') throw new ChatterApiError({ status: 0, code: 'invalid_response', message: 'The server answered with the wrong frame.' });
+    return { messages: reply.messages, hasMore: reply.hasMore, lastSeq: reply.lastSeq };
+  }
+
+  /** How many users are online in a room (exact even where `online()` lists only some). */
+  onlineCount(room: string): number {
+    return this.store.room(room)?.onlineCount ?? 0;
+  }
+
+  /** Users online in a room, as last reported by the server. */
+  online(room: string): PublicUser[] {
+    return [...(this.store.room(room)?.online ?? [])];
+  }
+
+  /** The last seq applied for a room (every event up to it is in the store). */
+  lastSeq(room: string): number {
+    return this.store.applied(room);
+  }
+
+  pending(): PendingChange[] {
+    return this.outbox.list();
+  }
+
+  private checkText(room: string, text: string | null): string {
+    const fields: Record<string, string> = {};
+    if (!roomIdPattern.test(room)) fields.room = 'Not a valid room id.';
+    let normalized = '';
+    if (text !== null) {
+      normalized = normalizeMessageText(text);
+      const problem = normalized === '' ? 'Type a message first.' : messageTextProblem(normalized, this.limits.messageMaxChars);
+      if (problem) fields.text = problem;
+    }
+    if (Object.keys(fields).length > 0) {
+      throw new ChatterApiError({ status: 0, code: 'validation_failed', message: Object.values(fields).join(' '), fields });
+    }
+    return normalized;
+  }
+
+  private queue(change: DistributiveOmit<PendingChange, 'clientId' | 'createdAt' | 'state'>): PendingChange {
+    const clientId = this.makeClientId();
+    if (!clientIdPattern.test(clientId) || this.outbox.get(clientId)) {
+      throw new TypeError(`clientIdFactory returned ${JSON.stringify(clientId)}: ids must be unique, 1-64 of A-Z a-z 0-9 _ -.`);
+    }
+    const item = { ...change, clientId, createdAt: new Date().toISOString(), state: 'pending' } as PendingChange;
+    this.outbox.add(item);
+    this.flushOutbox();
+    return { ...(this.outbox.get(clientId) ?? item) };
+  }
+
+  /** Send a request answered by a `history` or `events` frame with its ref, one at a time. */
+  private request(frame: Record<string, unknown>): Promise<ReplyFrame> {
+    if (this.currentStatus !== 'online' || !this.socket) {
+      return Promise.reject(new ChatterApiError({ status: 0, code: 'offline', message: 'Not connected to the server.' }));
+    }
+    const ref = `r${this.nextRef++}`;
+    frame.ref = ref;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.endHistoryRequest(ref);
+        this.endRequest(ref);
         reject(new ChatterApiError({ status: 0, code: 'timeout', message: 'The server did not answer in time.' }));
       }, this.requestTimeoutMs);
-      this.historyRequests.set(ref, { frame, resolve, reject, timer, retry: null });
-      this.historyQueue.push(ref);
-      this.pumpHistory();
+      this.requests.set(ref, { frame, resolve, reject, timer, retry: null });
+      this.requestQueue.push(ref);
+      this.pumpRequests();
     });
   }
 
-  /** Put the next waiting history request on the wire, if none is there. */
-  private pumpHistory(): void {
-    while (this.historyOnWire === null && this.historyQueue.length > 0) {
-      const ref = this.historyQueue.shift()!;
-      const request = this.historyRequests.get(ref);
+  /** Put the next waiting request on the wire, if none is there. */
+  private pumpRequests(): void {
+    while (this.requestOnWire === null && this.requestQueue.length > 0) {
+      const ref = this.requestQueue.shift()!;
+      const request = this.requests.get(ref);
       if (!request) continue;
-      this.historyOnWire = ref;
+      this.requestOnWire = ref;
       if (!this.sendRaw(request.frame)) {
-        this.endHistoryRequest(ref);
+        this.endRequest(ref);
         request.reject(new ChatterApiError({ status: 0, code: 'offline', message: 'Not connected to the server.' }));
       }
     }
   }
 
   /** Forget a request (answered, failed or timed out) and let the next one go. */
-  private endHistoryRequest(ref: string): HistoryRequest | undefined {
-    const request = this.historyRequests.get(ref);
-    this.historyRequests.delete(ref);
+  private endRequest(ref: string): LogRequest | undefined {
+    const request = this.requests.get(ref);
+    this.requests.delete(ref);
     if (request) {
       clearTimeout(request.timer);
       if (request.retry) clearTimeout(request.retry);
     }
-    if (this.historyOnWire === ref) {
-      this.historyOnWire = null;
-      this.pumpHistory();
+    if (this.requestOnWire === ref) {
+      this.requestOnWire = null;
+      this.pumpRequests();
     }
     return request;
-  }
-
-  /** Users online in a room, as last reported by the server. */
-  /** How many users are online in a room (exact even where `online()` lists only some). */
-  onlineCount(room: string): number {
-    return this.presenceCounts.get(room) ?? this.presence.get(room)?.size ?? 0;
-  }
-
-  online(room: string): PublicUser[] {
-    return [...(this.presence.get(room)?.values() ?? [])];
-  }
-
-  /** The last seq delivered for a room (everything up to it has been delivered, nothing after it). */
-  lastSeq(room: string): number {
-    return this.timelines.get(room)?.lastSeq ?? 0;
-  }
-
-  pending(): PendingMessage[] {
-    return this.outbox.list();
   }
 
   /** While waiting to reconnect, try now instead (a "retry now" button). */
@@ -433,21 +520,19 @@ export class ChatterClient {
   // ---- Connection lifecycle ----
 
   private open(): void {
-    // Rooms that never got their initial history are started over rather than resumed.
-    for (const [room, timeline] of this.timelines) {
-      if (!timeline.snapshotDone) {
-        this.timelines.delete(room);
-        this.beforeSnapshot.delete(room);
-      }
-    }
+    // Every room the store has loaded resumes from its last applied seq; the others start over at
+    // the room's end (recently active ones with their newest messages, as on a first connect).
     const resume: ResumeState = {};
-    for (const [room, timeline] of this.timelines) resume[room] = timeline.lastSeq;
+    for (const room of this.store.rooms()) {
+      const view = this.store.room(room.id);
+      if (view?.loaded && view.applied !== null) resume[room.id] = view.applied;
+    }
     const resuming = Object.keys(resume).length > 0;
-    this.connectionHistory = resuming ? 0 : this.historyOnConnect;
+    this.resumed = new Set(Object.keys(resume));
 
     const url = new URL(this.socketUrl);
     url.searchParams.set('v', String(PROTOCOL_VERSION));
-    url.searchParams.set('history', String(this.connectionHistory));
+    url.searchParams.set('history', String(this.historyOnConnect));
     if (resuming) url.searchParams.set('resume', Object.entries(resume).map(([room, seq]) => `${room}:${seq}`).join(','));
 
     const token = this.token;
@@ -466,7 +551,7 @@ export class ChatterClient {
     this.socket = socket;
     socket.onopen = () => {
       if (this.socket !== socket || !token || this.tokenTransport !== 'frame') return;
-      const auth: Record<string, unknown> = { type: 'auth', token, history: this.connectionHistory };
+      const auth: Record<string, unknown> = { type: 'auth', token, history: this.historyOnConnect };
       if (resuming) auth.resume = resume;
       safeSend(socket, JSON.stringify(auth));
     };
@@ -528,17 +613,21 @@ export class ChatterClient {
     this.connectTimer = null;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
-    if (this.sendPauseTimer) clearTimeout(this.sendPauseTimer);
-    this.sendPauseTimer = null; // the rate limit is per connection
-    this.clearInFlight();
+    for (const timer of this.paused.values()) clearTimeout(timer);
+    this.paused.clear(); // the rate limit is per connection
+    for (const room of [...this.inFlight.keys()]) this.clearInFlight(room);
     this.outbox.requeueUnacked();
-    this.filling.clear();
-    this.historyQueue.length = 0;
-    this.historyOnWire = null;
-    for (const [ref, request] of this.historyRequests) {
+    this.store.clearPresence();
+    this.store.commit();
+    this.catchingUp.clear();
+    this.reloading.clear();
+    this.typingSentAt.clear();
+    this.requestQueue.length = 0;
+    this.requestOnWire = null;
+    for (const [ref, request] of this.requests) {
       clearTimeout(request.timer);
       if (request.retry) clearTimeout(request.retry);
-      this.historyRequests.delete(ref);
+      this.requests.delete(ref);
       request.reject(new ChatterApiError({ status: 0, code: 'offline', message: 'The connection closed before the server answered.' }));
     }
   }
@@ -597,44 +686,57 @@ export class ChatterClient {
     for (const frame of frames) {
       if (this.socket !== socket) return; // a frame closed the connection; the rest belong to a dead socket
       this.handleFrame(frame);
+      // One notification per frame: subscribers see the state after the whole frame.
+      this.store.commit();
       this.events.emit('frame', frame);
     }
   }
 
   private handleFrame(frame: ServerFrame): void {
+    const store = this.store;
     switch (frame.type) {
       case 'hello':
         return this.onHello(frame);
       case 'presence':
-        return this.onPresence(frame);
+        return store.setPresence(frame.room, frame.users, frame.count);
       case 'presence_count':
-        this.presenceCounts.set(frame.room, frame.count);
-        return this.emitPresence(frame.room);
-      case 'user_joined': {
-        this.presenceOf(frame.room).set(frame.user.id, frame.user);
-        this.events.emit('user_joined', frame);
-        return this.emitPresence(frame.room);
-      }
-      case 'user_left': {
-        this.presenceOf(frame.room).delete(frame.user.id);
-        this.events.emit('user_left', frame);
-        return this.emitPresence(frame.room);
-      }
-      case 'message':
-        return this.onLiveMessage(frame.message);
+        return store.setOnlineCount(frame.room, frame.count);
+      case 'user_joined':
+        return store.setOnline(frame.room, frame.user, true);
+      case 'user_left':
+        return store.setOnline(frame.room, frame.user, false);
+      case 'user_updated':
+        return store.updateProfile(frame.user);
+      case 'event':
+        return this.receive(frame.event.room, [frame.event]);
+      case 'events':
+        if (frame.ref !== undefined && this.resolveRequest(frame.ref, frame)) return;
+        if (frame.reason === 'request') return; // the answer to a request that timed out
+        this.receive(frame.room, frame.events);
+        // The replay goes on where this part stopped.
+        if (frame.hasMore) this.catchUp(frame.room, frame.through);
+        return;
+      case 'history':
+        if (frame.ref !== undefined && this.resolveRequest(frame.ref, frame)) return;
+        if (frame.reason !== 'initial') return;
+        return this.takePage(frame.room, frame, 'replace');
+      case 'resume_gap':
+      case 'resume_ahead':
+        return this.reload(frame.room);
       case 'ack':
         return this.onAck(frame);
-      case 'history':
-        return this.onHistory(frame);
-      case 'resume_gap':
-        // Further behind than the server replays: page forward from what we hold.
-        return this.fill(frame.room);
-      case 'resume_ahead':
-        return this.reload(frame.room, frame.latestSeq);
+      case 'typing':
+        return store.setTyping(frame.room, frame.user, frame.expiresInMs);
+      case 'read_state':
+        return store.setReadState(frame.room, frame);
+      case 'room_joined':
+        store.joinRoom(frame.room);
+        return this.flushOutbox();
+      case 'room_left':
+        store.leaveRoom(frame.room);
+        return this.dropRoomChanges(frame.room);
       case 'error':
         return this.onErrorFrame(frame);
-      case 'user_updated':
-        return this.onUserUpdated(frame);
       case 'pong':
         return;
     }
@@ -643,180 +745,118 @@ export class ChatterClient {
   private onHello(hello: HelloFrame): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
-    this.self = hello.user;
     this.limits = { messageMaxChars: hello.limits.messageMaxChars, historyPageMax: hello.limits.historyPageMax };
-    this.roomList = hello.rooms.map((r) => ({ ...r }));
-    for (const room of hello.rooms) {
-      if (this.timelines.has(room.id)) continue;
-      // A room not resumed starts at its current end; its recent messages come as `initial` history if asked for.
-      const timeline = new RoomTimeline(room.id, room.lastSeq);
-      timeline.snapshotDone = this.connectionHistory === 0;
-      this.timelines.set(room.id, timeline);
-    }
+    this.store.hello(hello.user, hello.rooms);
+    // What this client held of rooms it did not resume is not resumable: start them at their end.
+    for (const room of hello.rooms) if (!this.resumed.has(room.id)) this.store.rebase(room.id, room.lastSeq);
+    for (const item of this.outbox.list()) if (!hello.rooms.some((r) => r.id === item.room)) this.dropRoomChanges(item.room);
     this.attempt = 0;
     this.currentStatus = 'online';
     this.startHeartbeat();
+    this.store.commit();
     this.events.emit('hello', hello);
     this.setStatus('online');
+    this.flushReads();
     this.flushOutbox();
   }
 
-  private onPresence(frame: PresenceFrame): void {
-    this.presence.set(frame.room, new Map(frame.users.map((u) => [u.id, u])));
-    // A partial list (large room): the count comes from the server, not from the list.
-    if (frame.count > frame.users.length) this.presenceCounts.set(frame.room, frame.count);
-    else this.presenceCounts.delete(frame.room);
-    this.emitPresence(frame.room);
+  /** Events for the store; then settle the outbox and fetch whatever the events show is missing. */
+  private receive(room: string, events: readonly RoomEvent[]): void {
+    this.delivered(room, this.store.receive(room, events));
+    const after = this.store.gapAfter(room);
+    if (after !== null) this.catchUp(room, after);
   }
 
-  private onUserUpdated(frame: UserUpdatedFrame): void {
-    const { user } = frame;
-    if (this.self?.id === user.id) this.self = { ...this.self, username: user.username, avatarUrl: user.avatarUrl };
-    const rooms: string[] = [];
-    for (const [room, users] of this.presence) {
-      if (users.has(user.id)) {
-        users.set(user.id, user);
-        rooms.push(room);
-      }
-    }
-    this.events.emit('user_updated', frame);
-    for (const room of rooms) this.emitPresence(room);
+  private takePage(room: string, page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number }, kind: 'replace' | 'newest' | 'older'): void {
+    const applied = this.store.applyPage(room, page, kind);
+    if (kind === 'replace') this.events.emit('reset', { room });
+    this.delivered(room, applied);
+    this.outbox.settle(room, this.store.applied(room), (clientId) => this.holdsOwn(room, clientId));
+    this.store.commit();
   }
 
-  private presenceOf(room: string): Map<number, PublicUser> {
-    let users = this.presence.get(room);
-    if (!users) this.presence.set(room, (users = new Map()));
-    return users;
-  }
-
-  private emitPresence(room: string): void {
-    this.events.emit('presence', { room, users: this.online(room), count: this.onlineCount(room) });
-  }
-
-  private timelineFor(room: string, firstSeq: number): RoomTimeline {
-    let timeline = this.timelines.get(room);
-    if (!timeline) {
-      // A room we were not told about: its stream starts with the first message we see.
-      timeline = new RoomTimeline(room, Math.max(0, firstSeq - 1));
-      timeline.snapshotDone = true;
-      this.timelines.set(room, timeline);
-    }
-    return timeline;
-  }
-
-  private onLiveMessage(message: Message): void {
-    const timeline = this.timelineFor(message.room, message.seq);
-    if (!timeline.snapshotDone) {
-      const early = this.beforeSnapshot.get(message.room) ?? [];
-      early.push(message);
-      this.beforeSnapshot.set(message.room, early);
-      return;
-    }
-    this.deliver(timeline, timeline.accept([message]), 'message', false);
-    if (timeline.hasGap) this.fill(message.room);
-  }
-
-  private onHistory(frame: HistoryFrame): void {
-    if (frame.ref !== undefined) {
-      const request = this.endHistoryRequest(frame.ref);
-      if (request) {
-        request.resolve({ messages: frame.messages, hasMore: frame.hasMore });
-        return;
-      }
-    }
-    if (frame.reason === 'request') return; // an answer to a request that timed out
-    const timeline = this.timelineFor(frame.room, frame.messages[0]?.seq ?? 1);
-    if (frame.reason === 'initial' && !timeline.snapshotDone) {
-      timeline.snapshotDone = true;
-      const early = timeline.advanceTo(frame.messages.at(-1)?.seq ?? 0);
-      this.events.emit('history', { room: frame.room, messages: frame.messages, reason: 'initial', hasMore: frame.hasMore });
-      this.outbox.settle(frame.room, timeline.lastSeq, frame.messages, this.self?.id);
-      const held = this.beforeSnapshot.get(frame.room) ?? [];
-      this.beforeSnapshot.delete(frame.room);
-      this.deliver(timeline, [...early, ...timeline.accept(held)], 'message', false);
-      if (timeline.hasGap) this.fill(frame.room);
-      return;
-    }
-    this.deliver(timeline, timeline.accept(frame.messages), 'resume', frame.hasMore);
-    if (frame.hasMore || timeline.hasGap) this.fill(frame.room);
-  }
-
-  /**
-   * The server's log ends before what we hold of the room (its database was restored, or this is
-   * another server): what we hold cannot be resumed. Start the room over as on a first connect: its
-   * recent history comes as an `initial` event (replace what you show), then live messages.
-   */
-  private reload(room: string, latestSeq: number): void {
-    const timeline = new RoomTimeline(room, 0);
-    this.timelines.set(room, timeline); // snapshotDone is false: live messages wait for the snapshot
-    this.beforeSnapshot.delete(room);
-    this.filling.delete(room);
-    const socket = this.socket;
-    const limit = this.historyOnConnect > 0 ? this.historyOnConnect : LIMITS.historyOnConnect;
-    this.requestHistory(room, { limit }).then(
-      (page) => {
-        if (this.socket === socket) this.onHistory({ type: 'history', room, messages: page.messages, hasMore: page.hasMore, reason: 'initial' });
-      },
-      () => {
-        // Still connected (a timeout): carry on from the server's end rather than hold the room forever.
-        if (this.socket !== socket || this.timelines.get(room) !== timeline) return;
-        timeline.snapshotDone = true;
-        const held = this.beforeSnapshot.get(room) ?? [];
-        this.beforeSnapshot.delete(room);
-        timeline.advanceTo(latestSeq);
-        this.deliver(timeline, timeline.accept(held), 'message', false);
-      },
-    );
-  }
-
-  /** Hand newly contiguous messages to the app, then settle the outbox entries they complete. */
-  private deliver(timeline: RoomTimeline, messages: Message[], as: 'message' | 'resume', hasMore: boolean): void {
-    if (messages.length === 0) return;
-    if (as === 'message') for (const m of messages) this.events.emit('message', m);
-    else this.events.emit('history', { room: timeline.room, messages, reason: 'resume', hasMore });
-    this.outbox.settle(timeline.room, timeline.lastSeq, messages, this.self?.id);
+  private delivered(room: string, events: RoomEvent[]): void {
+    if (events.length === 0) return;
+    this.store.commit();
+    this.events.emit('events', { room, events });
+    for (const e of events) if (e.kind === 'message_created') this.events.emit('message', e.message);
+    this.outbox.settle(room, this.store.applied(room), (clientId) => this.holdsOwn(room, clientId));
     this.flushOutbox();
   }
 
+  private holdsOwn(room: string, clientId: string): boolean {
+    const me = this.store.self?.id;
+    return this.store.room(room)?.messages.some((m) => m.author.id === me && m.clientId === clientId) ?? false;
+  }
+
   /**
-   * Page a room forward from the last delivered seq until the server has nothing newer: fills
-   * the hole before a held live message, or catches up after `resume_gap`.
+   * Page a room's log forward with `events` from `after` until nothing is missing: the rest of a
+   * replay (`hasMore`), or the events behind a hole (a held event beyond a missing seq).
    */
-  private fill(room: string): void {
-    if (this.filling.has(room) || this.currentStatus !== 'online') return;
+  private catchUp(room: string, after: number): void {
+    if (this.catchingUp.has(room) || this.currentStatus !== 'online') return;
     const run = {};
-    this.filling.set(room, run);
+    this.catchingUp.set(room, run);
     const socket = this.socket;
     void (async () => {
+      let from = after;
       try {
         for (;;) {
-          const timeline = this.timelines.get(room);
-          if (!timeline) return;
-          const page = await this.requestHistory(room, { after: timeline.lastSeq, limit: this.limits.historyPageMax });
-          if (this.socket !== socket) return;
-          const delivered = timeline.accept(page.messages);
-          this.deliver(timeline, delivered, 'resume', page.hasMore);
-          if (page.hasMore && page.messages.length > 0) continue;
-          if (!timeline.hasGap) return;
-          // The server has no more, yet messages are still held after a hole: the hole is real.
-          if (delivered.length === 0) this.deliver(timeline, timeline.skipGap(), 'resume', false);
-          if (!timeline.hasGap) return;
+          const reply = await this.request({ type: 'events', room, after: from, limit: LIMITS.eventsPageMax });
+          if (this.socket !== socket || reply.type !== 'events') return;
+          this.delivered(room, this.store.receive(room, reply.events));
+          this.store.commit();
+          const gap = this.store.gapAfter(room);
+          if (reply.hasMore && reply.through > from) from = reply.through;
+          else if (gap !== null && gap > from) from = gap;
+          else return;
         }
       } catch {
-        // The connection dropped; resuming on reconnect covers the same ground.
+        // The connection dropped (resuming covers the same ground) or the room is gone.
       } finally {
-        if (this.filling.get(room) === run) this.filling.delete(room);
+        if (this.catchingUp.get(room) === run) this.catchingUp.delete(room);
       }
     })();
   }
 
+  /**
+   * The server cannot bring what we hold of the room up to date (too far behind, or ahead of its
+   * log): drop it and load the room's newest page. Live events wait in the store meanwhile.
+   */
+  private reload(room: string): void {
+    if (this.reloading.has(room)) return;
+    this.store.resetRoom(room);
+    this.reloading.add(room);
+    const socket = this.socket;
+    const limit = this.historyOnConnect > 0 ? this.historyOnConnect : LIMITS.historyOnConnect;
+    this.requestHistory(room, { limit }).then(
+      (page) => {
+        if (this.socket !== socket) return;
+        this.reloading.delete(room);
+        this.takePage(room, page, 'replace');
+        const after = this.store.gapAfter(room);
+        if (after !== null) this.catchUp(room, after);
+      },
+      () => {
+        // Offline: the next connection starts the room over (it is no longer loaded).
+        if (this.socket === socket) this.reloading.delete(room);
+      },
+    );
+  }
+
+  private resolveRequest(ref: string, frame: ReplyFrame): boolean {
+    const request = this.endRequest(ref);
+    if (!request) return false;
+    request.resolve(frame);
+    return true;
+  }
+
   private onAck(ack: AckFrame): void {
-    if (this.inFlight?.clientId === ack.clientId) this.clearInFlight();
+    if (this.inFlight.get(ack.room)?.clientId === ack.clientId) this.clearInFlight(ack.room);
     if (this.outbox.get(ack.clientId)) {
-      const timeline = this.timelines.get(ack.room);
-      this.outbox.markAcked(ack.clientId, ack.seq);
-      // Already delivered (a duplicate ack after a resume, say): nothing left to wait for.
-      if (!timeline || ack.seq <= timeline.lastSeq) this.outbox.remove(ack.clientId);
+      // Nothing changed (a reaction already there), or the event is already applied: done.
+      if (ack.seq === null || ack.seq <= this.store.applied(ack.room)) this.outbox.remove(ack.clientId);
+      else this.outbox.markAcked(ack.clientId, ack.seq);
     }
     this.events.emit('ack', ack);
     this.flushOutbox();
@@ -824,22 +864,22 @@ export class ChatterClient {
 
   private onErrorFrame(frame: ErrorFrame): void {
     if (frame.ref !== undefined) {
-      const request = this.historyRequests.get(frame.ref);
+      const request = this.requests.get(frame.ref);
       if (request && frame.code === 'rate_limited') {
         // Asked too soon: the same request again once the server says it may be, within its timeout.
         const ref = frame.ref;
         const seconds = typeof frame.details?.retryAfter === 'number' ? frame.details.retryAfter : 1;
-        if (this.historyOnWire === ref) this.historyOnWire = null;
+        if (this.requestOnWire === ref) this.requestOnWire = null;
         request.retry = setTimeout(() => {
           request.retry = null;
-          this.historyQueue.unshift(ref);
-          this.pumpHistory();
+          this.requestQueue.unshift(ref);
+          this.pumpRequests();
         }, Math.max(50, seconds * 1000));
-        this.pumpHistory();
+        this.pumpRequests();
         return;
       }
       if (request) {
-        this.endHistoryRequest(frame.ref);
+        this.endRequest(frame.ref);
         const fields = fieldsFrom(frame.details);
         request.reject(new ChatterApiError({ status: 0, code: frame.code, message: frame.message, ...(fields && { fields }), ...(frame.details && { details: frame.details }) }));
         return;
@@ -848,63 +888,111 @@ export class ChatterClient {
     // The session cookie signed the socket in before the auth frame arrived: nothing is wrong.
     if (frame.code === 'already_authenticated' && this.tokenTransport === 'frame') return;
     const item = frame.ref !== undefined ? this.outbox.get(frame.ref) : undefined;
-    if (item) this.onSendRejected(item, frame);
+    if (item) this.onChangeRejected(item, frame);
     this.events.emit('error', { code: frame.code, message: frame.message, ...(frame.ref !== undefined && { ref: frame.ref }) });
   }
 
   // ---- Outbox ----
 
-  private onSendRejected(item: PendingMessage, frame: ErrorFrame): void {
-    if (this.inFlight?.clientId === item.clientId) this.clearInFlight();
-    if (frame.code === 'rate_limited') {
-      const seconds = typeof frame.details?.retryAfter === 'number' ? frame.details.retryAfter : 1;
-      this.outbox.setState(item.clientId, 'pending');
-      this.pauseSending(Math.max(50, seconds * 1000));
-    } else if (frame.code === 'internal' || frame.code === 'unavailable') {
-      this.outbox.setState(item.clientId, 'pending');
-      this.pauseSending(TRANSIENT_SEND_RETRY_MS);
+  private onChangeRejected(item: PendingChange, frame: ErrorFrame): void {
+    const { room, clientId } = item;
+    if (this.inFlight.get(room)?.clientId === clientId) this.clearInFlight(room);
+    if (TRANSIENT_CODES.has(frame.code)) {
+      const seconds = typeof frame.details?.retryAfter === 'number' ? frame.details.retryAfter : frame.code === 'rate_limited' ? 1 : TRANSIENT_SEND_RETRY_MS / 1000;
+      this.outbox.setState(clientId, 'pending');
+      this.pause(room, Math.max(50, seconds * 1000));
+    } else if (item.kind === 'send') {
+      // validation_failed, room_not_found, room_archived...: resending the same thing cannot succeed.
+      this.outbox.setState(clientId, 'failed', frame.message);
     } else {
-      // validation_failed, room_not_found, forbidden...: resending the same thing cannot succeed.
-      this.outbox.setState(item.clientId, 'failed', frame.message);
+      // An edit, delete or reaction that cannot happen (the message was deleted meanwhile, say):
+      // nothing to retry; the `error` event tells the app.
+      this.outbox.remove(clientId);
     }
     this.flushOutbox();
   }
 
-  private pauseSending(ms: number): void {
-    if (this.sendPauseTimer) clearTimeout(this.sendPauseTimer);
-    this.sendPauseTimer = setTimeout(() => {
-      this.sendPauseTimer = null;
-      this.flushOutbox();
-    }, ms);
+  /** The user is no longer in a room: its changes can never be made. */
+  private dropRoomChanges(room: string): void {
+    this.clearInFlight(room);
+    for (const item of this.outbox.list()) {
+      if (item.room !== room) continue;
+      if (item.kind === 'send') this.outbox.setState(item.clientId, 'failed', 'You are no longer in this room.');
+      else this.outbox.remove(item.clientId);
+    }
   }
 
-  private clearInFlight(): void {
-    if (this.inFlight) clearTimeout(this.inFlight.timer);
-    this.inFlight = null;
-  }
-
-  /** Send the oldest pending message, one at a time, each after the previous one's ack. */
-  private flushOutbox(): void {
-    if (this.currentStatus !== 'online' || !this.socket || this.inFlight || this.sendPauseTimer) return;
-    const item = this.outbox.nextPending();
-    if (!item) return;
-    const { clientId } = item;
-    this.outbox.setState(clientId, 'sending');
-    this.inFlight = {
-      clientId,
-      timer: setTimeout(() => {
-        // No ack on a connection that still looks alive: send it again (the server dedupes by clientId).
-        this.inFlight = null;
-        if (!this.outbox.isAcked(clientId)) this.outbox.setState(clientId, 'pending');
+  private pause(room: string, ms: number): void {
+    const current = this.paused.get(room);
+    if (current) clearTimeout(current);
+    this.paused.set(
+      room,
+      setTimeout(() => {
+        this.paused.delete(room);
         this.flushOutbox();
-      }, this.ackTimeoutMs),
-    };
-    if (!this.sendRaw({ type: 'send', room: item.room, clientId, text: item.text })) {
-      this.clearInFlight();
-      this.outbox.setState(clientId, 'pending');
+      }, ms),
+    );
+  }
+
+  private clearInFlight(room: string): void {
+    const entry = this.inFlight.get(room);
+    if (entry) clearTimeout(entry.timer);
+    this.inFlight.delete(room);
+  }
+
+  private flushReads(): void {
+    if (this.currentStatus !== 'online') return;
+    for (const [room, seq] of this.readQueue) {
+      if (!this.store.room(room)) {
+        this.readQueue.delete(room);
+        continue;
+      }
+      if (this.sendRaw({ type: 'read', room, seq })) this.readQueue.delete(room);
+    }
+  }
+
+  /** Send the oldest pending change of each room, one at a time per room, each after the previous one's ack. */
+  private flushOutbox(): void {
+    if (this.currentStatus !== 'online' || !this.socket) return;
+    for (const room of this.outbox.roomsWithPending()) {
+      if (this.inFlight.has(room) || this.paused.has(room)) continue;
+      const item = this.outbox.nextPending(room);
+      if (!item) continue;
+      const { clientId } = item;
+      this.outbox.setState(clientId, 'sending');
+      this.inFlight.set(room, {
+        clientId,
+        timer: setTimeout(() => {
+          // No ack on a connection that still looks alive: send it again (the server dedupes by clientId).
+          this.inFlight.delete(room);
+          if (!this.outbox.isAcked(clientId)) this.outbox.setState(clientId, 'pending');
+          this.flushOutbox();
+        }, this.ackTimeoutMs),
+      });
+      if (!this.sendRaw(changeFrame(item))) {
+        this.clearInFlight(room);
+        this.outbox.setState(clientId, 'pending');
+        return;
+      }
     }
   }
 }
+
+function changeFrame(item: PendingChange): object {
+  const { room, clientId } = item;
+  switch (item.kind) {
+    case 'send':
+      return { type: 'send', room, clientId, text: item.text };
+    case 'edit':
+      return { type: 'edit', room, clientId, messageId: item.messageId, text: item.text };
+    case 'delete':
+      return { type: 'delete', room, clientId, messageId: item.messageId };
+    case 'react':
+      return { type: 'react', room, clientId, messageId: item.messageId, emoji: item.emoji, on: item.on };
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** `<base>/ws` for an http(s) base URL; a ws(s) URL is taken as the socket URL itself. */
 function socketUrlFrom(base: string | undefined): string {

@@ -5,30 +5,46 @@ export {
   type ChatterClientEvents,
   type ChatterClientOptions,
   type ConnectionStatus,
-  type HistoryEvent,
   type StatusEvent,
   type WebSocketConstructor,
 } from './client.js';
-export type { OutboxStore, PendingMessage } from './outbox.js';
+export {
+  ChatterStore,
+  describeMembership,
+  describeTyping,
+  type ChatterStoreOptions,
+  type MembershipEvent,
+  type RoomView,
+  type TimelineItem,
+} from './store.js';
+export { actionText, isAction, ME_PREFIX } from './text.js';
+export type { OutboxStore, PendingChange, PendingMessage } from './outbox.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 // Re-exported so apps can type their handlers without importing the protocol package themselves.
 export type {
   AckFrame,
   AuthResponse,
   ChangePasswordBody,
+  ChangeResponse,
   HelloFrame,
   HistoryResponse,
   LoginBody,
   MeResponse,
+  Member,
+  MembersResponse,
   Message,
+  MessageResponse,
+  MyRoom,
+  MyRoomsResponse,
   PublicUser,
+  Reaction,
+  ReadResponse,
   RegisterBody,
   RegisterResponse,
-  RoomSummary,
-  RoomsResponse,
+  Room,
+  RoomEvent,
+  RoomResponse,
   SelfUser,
   ServerFrame,
-  UserJoinedFrame,
-  UserLeftFrame,
   UserUpdatedFrame,
 } from '@chatter/protocol';

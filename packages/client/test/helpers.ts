@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { ChatterClient, type ChatterClientOptions, type Message, type PendingMessage, type StatusEvent } from '../src/index.js';
+import { ChatterClient, type ChatterClientOptions, type Message, type PendingChange, type StatusEvent } from '../src/index.js';
 
 let counter = 0;
 /** Usernames are 3-32 characters; unique per test run. */
@@ -15,16 +15,16 @@ export function uniqueName(prefix: string): string {
 
 export interface Recorded {
   client: ChatterClient;
-  /** Per room: the messages on screen (initial replaces, resume and live messages append). */
-  views: Map<string, Message[]>;
-  /** Every message handed over after the initial snapshot, in delivery order. */
+  /** Every new message handed over (`message` events: live or replayed), in delivery order. */
   delivered: Message[];
+  /** Rooms whose held state was replaced by a fresh page (`reset` events), in order. */
+  resets: string[];
   statuses: Array<StatusEvent & { at: number }>;
   errors: Array<{ code: string; message: string; ref?: string }>;
   sessionEnded: Array<{ code: number; reason: string }>;
-  outboxes: PendingMessage[][];
-  historyReasons: string[];
-  view(room?: string): Message[];
+  outboxes: PendingChange[][];
+  /** The messages the store holds for a room: what a user would see. */
+  view(room?: string): readonly Message[];
 }
 
 const live = new Set<Recorded>();
@@ -40,33 +40,17 @@ export function recordClient(url: string, token: string | undefined, opts: Parti
   });
   const rec: Recorded = {
     client,
-    views: new Map(),
     delivered: [],
+    resets: [],
     statuses: [],
     errors: [],
     sessionEnded: [],
     outboxes: [],
-    historyReasons: [],
-    view: (room = 'general') => rec.views.get(room) ?? [],
+    view: (room = 'general') => client.store.room(room)?.messages ?? [],
   };
   live.add(rec);
-  const viewOf = (room: string) => {
-    let list = rec.views.get(room);
-    if (!list) rec.views.set(room, (list = []));
-    return list;
-  };
-  client.on('history', (e) => {
-    rec.historyReasons.push(e.reason);
-    if (e.reason === 'initial') rec.views.set(e.room, [...e.messages]);
-    else {
-      viewOf(e.room).push(...e.messages);
-      rec.delivered.push(...e.messages);
-    }
-  });
-  client.on('message', (m) => {
-    viewOf(m.room).push(m);
-    rec.delivered.push(m);
-  });
+  client.on('message', (m) => rec.delivered.push(m));
+  client.on('reset', (e) => rec.resets.push(e.room));
   client.on('status', (s) => rec.statuses.push({ ...s, at: Date.now() }));
   client.on('error', (e) => rec.errors.push(e));
   client.on('session_ended', (e) => rec.sessionEnded.push(e));
@@ -119,22 +103,22 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Seqs strictly consecutive, no duplicates, in order. */
-export function assertContiguous(messages: Message[], label = 'messages'): void {
+export function assertContiguous(messages: readonly Message[], label = 'messages'): void {
   for (let i = 1; i < messages.length; i++) {
     assert.equal(messages[i]!.seq, messages[i - 1]!.seq + 1, `${label}: seq ${messages[i]!.seq} follows ${messages[i - 1]!.seq} (index ${i})`);
   }
 }
 
-export function texts(messages: Message[]): string[] {
+export function texts(messages: readonly Message[]): string[] {
   return messages.map((m) => m.text);
 }
 
 /** An in-memory stand-in for localStorage-backed persistence (the store interface is the seam). */
-export function memoryStore(initial: PendingMessage[] = []): { load(): PendingMessage[]; save(items: PendingMessage[]): void; items: PendingMessage[] } {
+export function memoryStore(initial: PendingChange[] = []): { load(): PendingChange[]; save(items: PendingChange[]): void; items: PendingChange[] } {
   const store = {
     items: initial.map((i) => ({ ...i })),
     load: () => store.items.map((i) => ({ ...i })),
-    save: (items: PendingMessage[]) => {
+    save: (items: PendingChange[]) => {
       store.items = items.map((i) => ({ ...i }));
     },
   };
