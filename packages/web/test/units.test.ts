@@ -2,7 +2,8 @@ import type { Message, PublicUser } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SizeIndex } from '../src/chat/sizeIndex.js';
-import { buildTimeline, type OutgoingMessage, type SystemEvent } from '../src/chat/timeline.js';
+import type { TimelineItem } from '@chatter/client';
+import { buildTimeline, type OutgoingMessage } from '../src/chat/timeline.js';
 import { linkify, trimmedLength } from '../src/linkify.js';
 import { stripBidi } from '../src/text.js';
 
@@ -147,11 +148,17 @@ describe('buildTimeline', () => {
     text,
     clientId: `c${seq}`,
     createdAt: at,
+    version: seq,
+    editedAt: null,
+    deleted: false,
+    mentions: [],
+    reactions: [],
   });
+  const items = (messages: Message[]): TimelineItem[] => messages.map((m) => ({ kind: 'message', key: `m:${m.id}`, message: m }));
   const kinds = (rows: ReturnType<typeof buildTimeline>) =>
-    rows.map((r) => (r.type === 'message' ? `${r.author.username}${r.groupStart ? '^' : ''}${r.groupEnd ? '$' : ''}:${r.state}` : r.type === 'system' ? `sys:${r.event.kind}` : r.type));
+    rows.map((r) => (r.type === 'message' ? `${r.author.username}${r.groupStart ? '^' : ''}${r.groupEnd ? '$' : ''}:${r.state}` : r.type === 'membership' ? `sys:${r.text}` : r.type));
 
-  test('day separators, grouping by author within five minutes, joins between messages', () => {
+  test('day separators, grouping by author within five minutes, membership lines between messages', () => {
     seq = 0;
     const messages = [
       msg(bob, '2024-03-01T10:00:00'),
@@ -160,9 +167,12 @@ describe('buildTimeline', () => {
       msg(me, '2024-03-01T10:10:00'),
       msg(me, '2024-03-02T09:00:00'), // next day
     ];
-    const system: SystemEvent[] = [{ id: 1, kind: 'joined', user: bob, at: '2024-03-01T10:09:30', afterSeq: 3 }];
-    const rows = buildTimeline({ me, messages, system, outgoing: [], hasMore: false, loadingOlder: false, now: new Date('2024-03-02T12:00:00') });
-    assert.deepEqual(kinds(rows), ['start', 'day', 'bob^:sent', 'bob$:sent', 'bob^$:sent', 'sys:joined', 'me^$:sent', 'day', 'me^$:sent']);
+    const carol: PublicUser = { id: 3, username: 'carol', avatarUrl: null };
+    const joined = (user: PublicUser, n: number) => ({ kind: 'member_joined' as const, room: 'general', seq: 100 + n, at: '2024-03-01T10:09:30', actorId: user.id, user, role: 'member' as const });
+    const timeline = items(messages);
+    timeline.splice(3, 0, { kind: 'membership', key: 'e:100', events: [joined(carol, 0), joined(me, 1)] });
+    const rows = buildTimeline({ me, items: timeline, outgoing: [], hasMore: false, loadingOlder: false, now: new Date('2024-03-02T12:00:00') });
+    assert.deepEqual(kinds(rows), ['start', 'day', 'bob^:sent', 'bob$:sent', 'bob^$:sent', 'sys:carol and You joined', 'me^$:sent', 'day', 'me^$:sent']);
     const days = rows.filter((r) => r.type === 'day').map((r) => (r.type === 'day' ? r.label : ''));
     assert.equal(days[1], 'Today');
     assert.equal(days[0], 'Yesterday');
@@ -177,14 +187,28 @@ describe('buildTimeline', () => {
       { clientId: 'p1', text: 'waiting', state: 'pending', createdAt: '2024-03-01T10:00:05' },
       { clientId: 'p2', text: 'refused', state: 'failed', createdAt: '2024-03-01T10:00:06', error: 'Too long.' },
     ];
-    const rows = buildTimeline({ me, messages: [stored], system: [], outgoing, hasMore: true, loadingOlder: false, now: new Date('2024-03-01T12:00:00') });
+    const rows = buildTimeline({ me, items: items([stored]), outgoing, hasMore: true, loadingOlder: false, now: new Date('2024-03-01T12:00:00') });
     assert.deepEqual(kinds(rows), ['start', 'day', 'me^:sent', 'me:pending', 'me$:failed']);
     const keys = rows.map((r) => r.key);
     assert.equal(new Set(keys).size, keys.length, 'keys are unique');
     // The pending copy and the stored message share a key, so the row is not remounted on ack.
-    const pendingOnly = buildTimeline({ me, messages: [], system: [], outgoing: outgoing.slice(0, 1), hasMore: true, loadingOlder: false });
+    const pendingOnly = buildTimeline({ me, items: [], outgoing: outgoing.slice(0, 1), hasMore: true, loadingOlder: false });
     assert.equal(pendingOnly.at(-1)!.key, rows[2]!.key);
     assert.equal(rows[0]!.type === 'start' && rows[0]!.state, 'more');
+  });
+
+  test('an action, an edit and a tombstone: "/me" is an action, edits keep their time, deletes leave a mark', () => {
+    seq = 0;
+    const action = msg(bob, '2024-03-01T10:00:00', '/me waves');
+    const edited = { ...msg(bob, '2024-03-01T10:00:10', 'fixed'), editedAt: '2024-03-01T10:05:00', version: 9 };
+    const gone = { ...msg(bob, '2024-03-01T10:00:20', ''), deleted: true };
+    const rows = buildTimeline({ me, items: items([action, edited, gone]), outgoing: [], hasMore: false, loadingOlder: false });
+    const shown = rows.flatMap((r) => (r.type === 'message' ? [[r.text, r.action, r.editedAt, r.deleted, r.groupStart]] : []));
+    assert.deepEqual(shown, [
+      ['waves', true, null, false, true],
+      ['fixed', false, '2024-03-01T10:05:00', false, true],
+      ['', false, null, true, true],
+    ]);
   });
 });
 

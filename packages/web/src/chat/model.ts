@@ -1,7 +1,7 @@
-import { ChatterClient, type OutboxStore, type PendingMessage, type StatusEvent } from '@chatter/client';
-import { DEFAULT_ROOM, type Message, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { ChatterClient, type OutboxStore, type PendingChange, type PendingMessage, type RoomView, type StatusEvent, type TimelineItem } from '@chatter/client';
+import { DEFAULT_ROOM, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { stripBidi } from '../text';
-import { messageKey, type SystemEvent } from './timeline';
+import { messageKey } from './timeline';
 
 export interface ChatState {
   me: SelfUser;
@@ -9,17 +9,16 @@ export interface ChatState {
   status: StatusEvent;
   /** navigator.onLine: the device itself has no network. */
   deviceOnline: boolean;
-  /** Acknowledged messages of the room, ascending seq. */
-  messages: readonly Message[];
-  system: readonly SystemEvent[];
+  /** The room's messages and folded membership events, from the SDK's store. */
+  items: readonly TimelineItem[];
   /** My messages in the outbox for this room (pending, sending or failed). */
   outgoing: readonly PendingMessage[];
   online: readonly PublicUser[];
   /** Exact number online. In a very large room `online` lists only some of them. */
   onlineCount: number;
-  /** Latest public profile per user id, from live updates; newer than what old messages carry. */
-  profiles: ReadonlyMap<number, PublicUser>;
-  /** The room's first history page has arrived. */
+  /** Who is typing in the room (not me). */
+  typing: readonly PublicUser[];
+  /** The room's newest messages have arrived. */
   ready: boolean;
   hasMore: boolean;
   loadingOlder: boolean;
@@ -33,8 +32,6 @@ export interface ChatState {
 /** Messages on connect, and per page of older history (LIMITS.historyPageMax is the server's ceiling). */
 const FIRST_PAGE = 50;
 const OLDER_PAGE = 100;
-/** Joins from people who were online when our own connection dropped are reconnect noise, not news. */
-const REJOIN_QUIET_MS = 60_000;
 
 /** Persists the outbox per user in localStorage, so pending messages survive a reload and never leak between accounts. */
 export function localOutbox(userId: number): OutboxStore & { clear(): void } {
@@ -43,7 +40,7 @@ export function localOutbox(userId: number): OutboxStore & { clear(): void } {
     load() {
       try {
         const raw = localStorage.getItem(key);
-        return raw ? (JSON.parse(raw) as PendingMessage[]) : [];
+        return raw ? (JSON.parse(raw) as unknown[]) : [];
       } catch {
         return [];
       }
@@ -67,20 +64,20 @@ export function localOutbox(userId: number): OutboxStore & { clear(): void } {
 }
 
 /**
- * The chat as the screen sees it: one immutable snapshot, rebuilt on every client event and read
- * by React through useSyncExternalStore. All protocol handling lives in the SDK; this only shapes
- * its events into view state.
+ * The chat as the screen sees it: one immutable snapshot, rebuilt when the SDK's store changes the
+ * open room (not when another room changes) and read by React through useSyncExternalStore. The
+ * store holds the timeline and applies the protocol; this only shapes one room of it for the screen.
  */
 export class ChatModel {
   readonly client: ChatterClient;
   private state: ChatState;
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribers: (() => void)[] = [];
-  private nextSystemId = 1;
-  private lastOnlineIds = new Set<number>();
-  private quietUntil = 0;
   private readonly arrivals = new Map<string, number>();
+  private lastView: RoomView | null = null;
   private readonly onDeviceOnline = () => this.update({ deviceOnline: navigator.onLine });
+  /** Back on the page: what arrived meanwhile is now seen. */
+  private readonly onAttention = () => this.markSeen();
 
   constructor(
     me: SelfUser,
@@ -94,12 +91,11 @@ export class ChatModel {
       room,
       status: { status: 'connecting', attempt: 0 },
       deviceOnline: typeof navigator === 'undefined' ? true : navigator.onLine,
-      messages: [],
-      system: [],
-      outgoing: this.client.pending().filter((p) => p.room === room),
+      items: [],
+      outgoing: sends(this.client.pending(), room),
       online: [],
       onlineCount: 0,
-      profiles: new Map(),
+      typing: [],
       ready: false,
       hasMore: false,
       loadingOlder: false,
@@ -113,12 +109,16 @@ export class ChatModel {
     this.wire();
     window.addEventListener('online', this.onDeviceOnline);
     window.addEventListener('offline', this.onDeviceOnline);
+    window.addEventListener('focus', this.onAttention);
+    document.addEventListener('visibilitychange', this.onAttention);
     this.client.connect();
   }
 
   stop(): void {
     window.removeEventListener('online', this.onDeviceOnline);
     window.removeEventListener('offline', this.onDeviceOnline);
+    window.removeEventListener('focus', this.onAttention);
+    document.removeEventListener('visibilitychange', this.onAttention);
     for (const off of this.unsubscribers.splice(0)) off();
     this.client.close();
   }
@@ -143,80 +143,73 @@ export class ChatModel {
     }
   }
 
+  /** The open room changed in the store: take its new snapshot. */
+  private fromStore = (): void => {
+    const view = this.client.store.room(this.state.room);
+    if (view === this.lastView) return;
+    this.lastView = view;
+    if (!view) return;
+    for (const p of view.pending) if (p.kind === 'send' && !this.state.outgoing.some((o) => o.clientId === p.clientId)) this.arrived(messageKey(this.state.me.id, p.clientId));
+    this.update({
+      items: view.timeline,
+      outgoing: sends(view.pending, view.id),
+      online: view.online,
+      onlineCount: view.onlineCount,
+      typing: view.typing,
+      ready: view.loaded,
+      hasMore: view.hasMoreOlder,
+    });
+    this.markSeen();
+  };
+
+  /** The user is looking at the room: it is read up to what it shows. */
+  private markSeen(): void {
+    if (typeof document === 'undefined' || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    if (!this.state.ready || this.state.status.status !== 'online') return;
+    this.client.markRead(this.state.room);
+  }
+
   private wire(): void {
     const c = this.client;
     const on = this.unsubscribers.push.bind(this.unsubscribers);
+    on(c.store.subscribeRoom(this.state.room, this.fromStore));
     on(
       c.on('status', (status) => {
-        if (status.status !== 'online' && this.state.status.status === 'online') {
-          this.lastOnlineIds = new Set(this.state.online.map((u) => u.id));
-        }
-        if (status.status === 'online' && this.state.status.status !== 'online' && this.state.ready) {
-          this.quietUntil = Date.now() + REJOIN_QUIET_MS;
-        }
         this.update({ status });
+        this.markSeen();
       }),
     );
-    on(c.on('hello', (hello) => this.update({ me: hello.user })));
     on(
-      c.on('history', (e) => {
-        if (e.room !== this.state.room) return;
-        if (e.reason === 'initial') {
-          this.update({ messages: e.messages, ready: true, hasMore: e.hasMore });
-        } else {
-          for (const m of e.messages) this.arrived(messageKey(m.author.id, m.clientId));
-          this.update({ messages: appendUnique(this.state.messages, e.messages), ready: true });
-        }
+      c.on('hello', (hello) => {
+        this.update({ me: hello.user });
+        this.fromStore();
+        // A room that did not come with the connection (not recently active) is loaded on opening.
+        if (!this.client.store.room(this.state.room)?.loaded) void this.client.loadRoom(this.state.room, FIRST_PAGE).catch(() => {});
       }),
     );
     on(
       c.on('message', (m) => {
         if (m.room !== this.state.room) return;
         this.arrived(messageKey(m.author.id, m.clientId));
-        const patch: Partial<ChatState> = { messages: appendUnique(this.state.messages, [m]) };
-        if (m.author.id !== this.state.me.id) patch.announcement = { id: m.id, text: stripBidi(`${m.author.username}: ${truncate(m.text, 240)}`) };
-        this.update(patch);
+        if (m.author.id !== this.state.me.id) this.update({ announcement: { id: m.id, text: stripBidi(`${m.author.username}: ${truncate(m.text, 240)}`) } });
       }),
     );
-    on(
-      c.on('presence', (e) => {
-        if (e.room === this.state.room) this.update({ online: e.users, onlineCount: e.count });
-      }),
-    );
-    const onJoinLeave = (kind: 'joined' | 'left') => (f: { room: string; user: PublicUser; at: string }) => {
-      if (f.room !== this.state.room || f.user.id === this.state.me.id) return;
-      if (kind === 'joined' && Date.now() < this.quietUntil && this.lastOnlineIds.has(f.user.id)) return;
-      const event: SystemEvent = { id: this.nextSystemId++, kind, user: f.user, at: f.at, afterSeq: this.state.messages.at(-1)?.seq ?? 0 };
-      this.arrived(`s:${event.id}`);
-      this.update({ system: [...this.state.system, event] });
-    };
-    on(c.on('user_joined', onJoinLeave('joined')));
-    on(c.on('user_left', onJoinLeave('left')));
-    on(
-      c.on('outbox', (items) => {
-        const mine = items.filter((p) => p.room === this.state.room);
-        for (const p of mine) if (!this.state.outgoing.some((o) => o.clientId === p.clientId)) this.arrived(messageKey(this.state.me.id, p.clientId));
-        this.update({ outgoing: mine });
-      }),
-    );
-    on(c.on('user_updated', (frame) => this.applyProfile(frame.user)));
     on(c.on('session_ended', (e) => this.handlers.onSessionEnded(e.code)));
   }
 
-  /** A user's picture changed: show the new one everywhere, including the presence list and my own header. */
+  /** My picture changed (the profile dialog): show the new one everywhere at once. */
   applyProfile(user: PublicUser): void {
-    const profiles = new Map(this.state.profiles);
-    profiles.set(user.id, user);
-    const patch: Partial<ChatState> = {
-      profiles,
-      online: this.state.online.map((u) => (u.id === user.id ? user : u)),
-    };
-    if (user.id === this.state.me.id) patch.me = { ...this.state.me, ...user };
-    this.update(patch);
+    this.client.store.updateProfile(user);
+    this.client.store.commit();
+    if (user.id === this.state.me.id) this.update({ me: { ...this.state.me, ...user } });
   }
 
   send(text: string): void {
     this.client.send(this.state.room, text);
+  }
+
+  typing(): void {
+    this.client.typing(this.state.room);
   }
 
   retry(clientId: string): void {
@@ -228,17 +221,11 @@ export class ChatModel {
   }
 
   loadOlder = (): void => {
-    const { loadingOlder, hasMore, ready, messages, room, status } = this.state;
+    const { loadingOlder, hasMore, ready, room, status } = this.state;
     if (loadingOlder || !hasMore || !ready || status.status !== 'online') return;
-    const oldest = messages[0]?.seq;
-    if (oldest === undefined) return;
     this.update({ loadingOlder: true, olderError: null });
-    this.client.requestHistory(room, { before: oldest, limit: OLDER_PAGE }).then(
-      (page) => {
-        const first = this.state.messages[0]?.seq ?? Infinity;
-        const older = page.messages.filter((m) => m.seq < first);
-        this.update({ messages: [...older, ...this.state.messages], hasMore: page.hasMore, loadingOlder: false });
-      },
+    this.client.loadOlder(room, OLDER_PAGE).then(
+      () => this.update({ loadingOlder: false }),
       (err: unknown) => {
         this.update({ loadingOlder: false, olderError: err instanceof Error ? err.message : 'Could not load older messages.' });
       },
@@ -246,10 +233,8 @@ export class ChatModel {
   };
 }
 
-function appendUnique(current: readonly Message[], incoming: readonly Message[]): readonly Message[] {
-  const last = current.at(-1)?.seq ?? 0;
-  const fresh = incoming.filter((m) => m.seq > last);
-  return fresh.length === 0 ? current : [...current, ...fresh];
+function sends(items: readonly PendingChange[], room: string): PendingMessage[] {
+  return items.filter((p): p is PendingMessage => p.kind === 'send' && p.room === room);
 }
 
 function truncate(text: string, max: number): string {

@@ -1,15 +1,6 @@
-import type { Message, PublicUser } from '@chatter/protocol';
+import { actionText, describeMembership, type MembershipEvent, type TimelineItem } from '@chatter/client';
+import type { PublicUser, Reaction } from '@chatter/protocol';
 import { dayNumber, formatDay } from '../format.js';
-
-/** A join or leave seen while connected. Not stored by the server, so it lives only in this page. */
-export interface SystemEvent {
-  id: number;
-  kind: 'joined' | 'left';
-  user: PublicUser;
-  at: string;
-  /** The newest message seq when it happened: it is shown after that message. */
-  afterSeq: number;
-}
 
 /** One of my messages not yet acknowledged by the server. */
 export interface OutgoingMessage {
@@ -26,16 +17,27 @@ export type DeliveryState = 'sent' | OutgoingMessage['state'];
 export type Row =
   | { type: 'start'; key: string; state: 'loading' | 'more' | 'beginning' }
   | { type: 'day'; key: string; label: string; iso: string }
-  | { type: 'system'; key: string; event: SystemEvent }
+  /** Consecutive membership events, folded: "Ana, Bo and 12 others joined". */
+  | { type: 'membership'; key: string; text: string; at: string; events: readonly MembershipEvent[] }
   | {
       type: 'message';
       key: string;
       authorId: number;
       author: PublicUser;
+      /** The text as stored (for an action, without "/me "). */
       text: string;
+      /** "/me waves": shown as "* alice waves". */
+      action: boolean;
       createdAt: string;
       clientId: string;
+      /** Null while pending. */
+      id: number | null;
       seq: number | null;
+      /** ISO 8601 of the last edit. */
+      editedAt: string | null;
+      /** A tombstone: "message deleted". */
+      deleted: boolean;
+      reactions: readonly Reaction[];
       own: boolean;
       state: DeliveryState;
       error?: string;
@@ -71,9 +73,8 @@ function stampOf(obj: object, iso: string): Stamp {
 
 export interface TimelineInput {
   me: PublicUser;
-  /** Acknowledged messages, ascending seq, no duplicates. */
-  messages: readonly Message[];
-  system: readonly SystemEvent[];
+  /** The room's timeline from the SDK's store: messages and folded membership events, ascending seq. */
+  items: readonly TimelineItem[];
   outgoing: readonly OutgoingMessage[];
   hasMore: boolean;
   loadingOlder: boolean;
@@ -81,11 +82,12 @@ export interface TimelineInput {
 }
 
 /**
- * Flattens the room into rows: day separators, grouped messages, joins and leaves, then my
- * unacknowledged messages last. Linear in the number of messages; the list windows the result.
+ * Lays the room out in rows: day separators, grouped messages, membership lines, then my
+ * unacknowledged messages last. Linear in the number of items; the list windows the result.
+ * (Which messages exist, in which order and state, is the store's business, not this function's.)
  */
 export function buildTimeline(input: TimelineInput): Row[] {
-  const { me, messages, system, outgoing } = input;
+  const { me, items, outgoing } = input;
   const now = input.now ?? new Date();
   const rows: Row[] = [];
   rows.push({ type: 'start', key: 'start', state: input.loadingOlder ? 'loading' : input.hasMore ? 'more' : 'beginning' });
@@ -104,7 +106,8 @@ export function buildTimeline(input: TimelineInput): Row[] {
   const pushMessage = (row: Omit<MessageRow, 'groupStart' | 'groupEnd'>, stamp: Stamp) => {
     pushDay(stamp.day, row.createdAt);
     const p = prev as MessageRow | null;
-    const continues = p !== null && p.authorId === row.authorId && stamp.ms - prevMs < GROUP_GAP_MS && p.state !== 'failed';
+    // An action or a tombstone stands on its own line, like a membership line.
+    const continues = p !== null && p.authorId === row.authorId && stamp.ms - prevMs < GROUP_GAP_MS && p.state !== 'failed' && !row.action && !p.action && !row.deleted && !p.deleted;
     if (p && !continues) p.groupEnd = true;
     const next: MessageRow = { ...row, groupStart: !continues, groupEnd: true };
     if (p && continues) p.groupEnd = false;
@@ -113,49 +116,60 @@ export function buildTimeline(input: TimelineInput): Row[] {
     prevMs = stamp.ms;
   };
 
-  const pushSystem = (event: SystemEvent) => {
-    const stamp = stampOf(event, event.at);
-    pushDay(stamp.day, event.at);
-    rows.push({ type: 'system', key: `s:${event.id}`, event });
-    prev = null;
-  };
-
-  let si = 0;
   const ackedIds = new Set<string>();
-  for (const m of messages) {
-    while (si < system.length && system[si]!.afterSeq < m.seq) pushSystem(system[si++]!);
+  for (const item of items) {
+    if (item.kind === 'membership') {
+      const first = item.events[0]!;
+      const stamp = stampOf(first, first.at);
+      pushDay(stamp.day, first.at);
+      rows.push({ type: 'membership', key: item.key, text: describeMembership(item.events, me.id), at: item.events.at(-1)!.at, events: item.events });
+      prev = null;
+      continue;
+    }
+    const m = item.message;
     const own = m.author.id === me.id;
     if (own) ackedIds.add(m.clientId);
+    const action = actionText(m.text);
     pushMessage(
       {
         type: 'message',
         key: messageKey(m.author.id, m.clientId),
         authorId: m.author.id,
         author: m.author,
-        text: m.text,
+        text: action ?? m.text,
+        action: action !== undefined,
         createdAt: m.createdAt,
         clientId: m.clientId,
+        id: m.id,
         seq: m.seq,
+        editedAt: m.editedAt,
+        deleted: m.deleted,
+        reactions: m.reactions,
         own,
         state: 'sent',
       },
       stampOf(m, m.createdAt),
     );
   }
-  while (si < system.length) pushSystem(system[si++]!);
 
   for (const o of outgoing) {
     if (ackedIds.has(o.clientId)) continue;
+    const action = actionText(o.text);
     pushMessage(
       {
         type: 'message',
         key: messageKey(me.id, o.clientId),
         authorId: me.id,
         author: me,
-        text: o.text,
+        text: action ?? o.text,
+        action: action !== undefined,
         createdAt: o.createdAt,
         clientId: o.clientId,
+        id: null,
         seq: null,
+        editedAt: null,
+        deleted: false,
+        reactions: [],
         own: true,
         state: o.state,
         ...(o.error !== undefined && { error: o.error }),

@@ -96,7 +96,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           <MessageList state={state} model={model} />
         </ErrorBoundary>
         <ErrorBoundary what="the message box" className="composer">
-          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
+          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
         </ErrorBoundary>
       </main>
       <ErrorBoundary what="Profile & settings" className="crash-floating">

@@ -10,6 +10,8 @@ interface ComposerProps {
   deviceOffline: boolean;
   waiting: number;
   onSend: (text: string) => void;
+  /** The user typed (the SDK throttles the notices it sends). */
+  onTyping?: () => void;
   inputRef: React.RefObject<HTMLTextAreaElement | null>;
   /** Where the unsent text of this room is kept, so that a reload does not lose it. */
   draftKey: string;
@@ -50,7 +52,7 @@ export function clearDrafts(userId: number): void {
 }
 
 /** Enter sends, Shift+Enter adds a line. Offline it still takes messages: they wait in the outbox. */
-export function Composer({ room, offline, deviceOffline, waiting, onSend, inputRef, draftKey: key }: ComposerProps) {
+export function Composer({ room, offline, deviceOffline, waiting, onSend, onTyping, inputRef, draftKey: key }: ComposerProps) {
   const [text, setText] = useState(() => loadDraft(key));
   const normalized = normalizeMessageText(text);
   const length = codePointLength(normalized);
@@ -126,7 +128,10 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, inputR
           rows={1}
           placeholder={`Message #${room}`}
           value={text}
-          onChange={(e) => setText(e.target.value)}
+          onChange={(e) => {
+            setText(e.target.value);
+            if (e.target.value.trim() !== '') onTyping?.();
+          }}
           onKeyDown={onKeyDown}
           aria-describedby="composer-help"
           aria-invalid={tooLong || problem !== null || undefined}

@@ -1,35 +1,46 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { describeTyping, type TimelineItem } from '@chatter/client';
 import type { ChatModel, ChatState } from '../chat/model';
 import { buildTimeline, type Row } from '../chat/timeline';
 import { connectionView } from './ConnectionIndicator';
 import { ArrowDownIcon } from './icons';
-import { DayRow, estimateRow, MessageRow, StartRow, SystemRow } from './Rows';
+import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow } from './Rows';
 import { VirtualList, type VirtualListHandle } from './VirtualList';
 
-const anchorable = (row: Row) => row.type === 'message' || row.type === 'system';
+const anchorable = (row: Row) => row.type === 'message' || row.type === 'membership';
+
+function newestSeq(items: readonly TimelineItem[]): number {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.kind === 'message') return item.message.seq;
+  }
+  return 0;
+}
 
 export function MessageList({ state, model }: { state: ChatState; model: ChatModel }) {
-  const { me, messages, system, outgoing, hasMore, loadingOlder, profiles, arrivals, room, ready } = state;
+  const { me, items, outgoing, hasMore, loadingOlder, arrivals, room, ready } = state;
   const offline = connectionView(state.status, state.deviceOnline) !== 'online';
-  const rows = useMemo(
-    () => buildTimeline({ me, messages, system, outgoing, hasMore, loadingOlder }),
-    [me, messages, system, outgoing, hasMore, loadingOlder],
-  );
+  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder }), [me, items, outgoing, hasMore, loadingOlder]);
   const listRef = useRef<VirtualListHandle>(null);
   const [pinned, setPinned] = useState(true);
   const [unseen, setUnseen] = useState(0);
 
   // Count messages from others that arrive below the fold.
-  const lastSeq = useRef(messages.at(-1)?.seq ?? 0);
+  const lastSeq = useRef(newestSeq(items));
   useEffect(() => {
-    const newest = messages.at(-1)?.seq ?? 0;
+    const newest = newestSeq(items);
     if (newest > lastSeq.current && !(listRef.current?.isPinned() ?? true)) {
       let n = 0;
-      for (let i = messages.length - 1; i >= 0 && messages[i]!.seq > lastSeq.current; i--) if (messages[i]!.author.id !== me.id) n++;
+      for (let i = items.length - 1; i >= 0; i--) {
+        const item = items[i]!;
+        if (item.kind !== 'message') continue;
+        if (item.message.seq <= lastSeq.current) break;
+        if (item.message.author.id !== me.id) n++;
+      }
       if (n > 0) setUnseen((u) => u + n);
     }
     lastSeq.current = Math.max(lastSeq.current, newest);
-  }, [messages, me.id]);
+  }, [items, me.id]);
 
   // Sending something takes you to the bottom to see it.
   const outgoingCount = useRef(outgoing.length);
@@ -52,23 +63,24 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           return <StartRow state={row.state} room={room} />;
         case 'day':
           return <DayRow label={row.label} iso={row.iso} />;
-        case 'system':
-          return <SystemRow event={row.event} arrivedAt={arrivals.get(row.key)} />;
+        case 'membership':
+          return <MembershipRow text={row.text} at={row.at} arrivedAt={arrivals.get(row.key)} />;
         case 'message': {
-          const author = row.own ? me : (profiles.get(row.authorId) ?? row.author);
+          const author = row.own ? me : row.author;
           return (
             <MessageRow
               row={row}
               author={author}
               arrivedAt={arrivals.get(row.key)}
               offline={offline}
+              meId={me.id}
               {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
             />
           );
         }
       }
     },
-    [room, arrivals, me, profiles, offline, onRetry],
+    [room, arrivals, me, offline, onRetry],
   );
 
   return (
@@ -111,6 +123,9 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           </button>
         </div>
       )}
+      <div className="typing-line" aria-live="polite">
+        {describeTyping(state.typing)}
+      </div>
       <div className="sr-only" aria-live="polite" aria-atomic="true">
         {state.announcement?.text}
       </div>

@@ -1,6 +1,6 @@
 import { memo, useRef } from 'react';
 import type { PublicUser } from '@chatter/protocol';
-import type { MessageRow as MessageRowData, Row, SystemEvent } from '../chat/timeline';
+import type { MessageRow as MessageRowData, Row } from '../chat/timeline';
 import { formatFull, formatTime } from '../format';
 import { Avatar } from './Avatar';
 import { Name } from './Name';
@@ -56,16 +56,15 @@ export const DayRow = memo(function DayRow({ label, iso }: { label: string; iso:
   );
 });
 
-export const SystemRow = memo(function SystemRow({ event, arrivedAt }: { event: SystemEvent; arrivedAt?: number }) {
+/** Membership changes (joined, left, added, removed), folded into one line per run. */
+export const MembershipRow = memo(function MembershipRow({ text, at, arrivedAt }: { text: string; at: string; arrivedAt?: number | undefined }) {
   const entrance = useEntrance(arrivedAt);
   return (
     <div className={`row-system${entrance}`}>
-      <span className={`system-pill system-${event.kind}`}>
+      <span className="system-pill">
         <span className="system-dot" aria-hidden="true" />
-        <strong>
-          <Name name={event.user.username} />
-        </strong> {event.kind === 'joined' ? 'joined' : 'left'}
-        <Time iso={event.at} className="system-time" />
+        <span className="system-text">{text}</span>
+        <Time iso={at} className="system-time" />
       </span>
     </div>
   );
@@ -78,9 +77,11 @@ interface MessageRowProps {
   /** Not connected: nothing is being sent, whatever the outbox last tried. */
   offline?: boolean;
   onRetry?: () => void;
+  /** The reader, to mark their own reactions. */
+  meId?: number;
 }
 
-export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry }: MessageRowProps) {
+export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId }: MessageRowProps) {
   const entrance = useEntrance(arrivedAt);
   const side = row.own ? 'own' : 'other';
   const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}`;
@@ -95,21 +96,52 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
             <Time iso={row.createdAt} className="msg-time" />
           </div>
         )}
-        <div className="bubble">
-          {!row.groupStart && (
-            <span className="sr-only">
-              <Name name={name} />:{' '}
+        {row.deleted ? (
+          <div className="bubble tombstone">
+            <span className="bubble-text">Message deleted</span>
+          </div>
+        ) : (
+          <div className={`bubble${row.action ? ' action' : ''}`}>
+            {!row.groupStart && !row.action && (
+              <span className="sr-only">
+                <Name name={name} />:{' '}
+              </span>
+            )}
+            <span className="bubble-text" dir="auto">
+              {row.action && (
+                <>
+                  <span aria-hidden="true">* </span>
+                  <Name name={author.username} className="action-author" />{' '}
+                </>
+              )}
+              <RichText text={row.text} />
             </span>
-          )}
-          <span className="bubble-text" dir="auto">
-            <RichText text={row.text} />
-          </span>
-        </div>
+            {row.editedAt && (
+              <time className="edited" dateTime={row.editedAt} title={`Edited ${formatFull(new Date(row.editedAt))}`}>
+                {' '}
+                (edited)
+              </time>
+            )}
+          </div>
+        )}
+        {row.reactions.length > 0 && <Reactions reactions={row.reactions} meId={meId} />}
         {row.state !== 'sent' && <Delivery state={offline && row.state === 'sending' ? 'pending' : row.state} error={row.error} onRetry={onRetry} />}
       </div>
     </div>
   );
 });
+
+function Reactions({ reactions, meId }: { reactions: MessageRowData['reactions']; meId: number | undefined }) {
+  return (
+    <div className="reactions">
+      {reactions.map((r) => (
+        <span key={r.emoji} className={`reaction${meId !== undefined && r.users.includes(meId) ? ' mine' : ''}`} aria-label={`${r.emoji} ${r.count}`}>
+          <span className="reaction-emoji">{r.emoji}</span> <span className="reaction-count">{r.count}</span>
+        </span>
+      ))}
+    </div>
+  );
+}
 
 function Delivery({ state, error, onRetry }: { state: MessageRowData['state']; error?: string | undefined; onRetry?: (() => void) | undefined }) {
   if (state === 'sent') return null;
@@ -138,12 +170,12 @@ export function estimateRow(row: Row): number {
       return row.state === 'beginning' ? 150 : 40;
     case 'day':
       return 48;
-    case 'system':
+    case 'membership':
       return 36;
     case 'message': {
       // Roughly 60 characters per line on a phone, more on desktop; refined once measured.
       const lines = Math.max(1, Math.ceil(row.text.length / 60) + (row.text.match(/\n/g)?.length ?? 0));
-      return (row.groupStart ? 34 : 4) + 18 + lines * 22 + (row.groupEnd ? 10 : 0) + (row.state !== 'sent' ? 20 : 0);
+      return (row.groupStart ? 34 : 4) + 18 + lines * 22 + (row.groupEnd ? 10 : 0) + (row.state !== 'sent' ? 20 : 0) + (row.reactions.length > 0 ? 28 : 0);
     }
   }
 }
