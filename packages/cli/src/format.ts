@@ -1,3 +1,4 @@
+import { actionText } from '@chatter/client';
 import type { Message } from '@chatter/protocol';
 import { nameColor, renderSpans, sanitize, type ColorMode, type Span } from './term/ansi.js';
 
@@ -17,20 +18,6 @@ export function formatDate(iso: string | Date): string {
   return `${date.getFullYear()}-${m}-${d}`;
 }
 
-const ME_PREFIX = '/me ';
-
-/**
- * An action ("/me waves"): the text is sent as is, so clients that do not know the convention
- * still show something sensible, and ones that do render it as "* alice waves".
- */
-export function actionText(text: string): string | undefined {
-  return text.startsWith(ME_PREFIX) && text.length > ME_PREFIX.length ? text.slice(ME_PREFIX.length) : undefined;
-}
-
-export function makeActionText(action: string): string {
-  return `${ME_PREFIX}${action}`;
-}
-
 /** Continuation lines of a multi-line message are indented, so each message's first line stands out. */
 function indentContinuation(text: string): string {
   return text.replace(/\n/g, '\n    ');
@@ -39,6 +26,9 @@ function indentContinuation(text: string): string {
 /** A message as one or more plain lines for `chatter tail`: "2024-05-01 12:34 <alice> hello". */
 export function formatTailLine(message: Message, mode: ColorMode): string {
   const name = sanitize(message.author.username, false);
+  if (message.deleted) {
+    return renderSpans([{ text: `${formatDate(message.createdAt)} ${formatTime(message.createdAt)} `, style: { dim: true } }, { text: `<${name}> message deleted`, style: { dim: true } }], mode);
+  }
   const action = actionText(message.text);
   const spans: Span[] = [{ text: `${formatDate(message.createdAt)} ${formatTime(message.createdAt)} `, style: { dim: true } }];
   if (action !== undefined) {

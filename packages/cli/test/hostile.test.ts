@@ -5,6 +5,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { Screen } from '../src/term/screen.js';
 import { entryLines } from '../src/tui/layout.js';
 import { RoomLog } from '../src/tui/room-log.js';
+import { ChatterStore } from '@chatter/client';
 import { runCli, tempConfigDir } from './helpers.js';
 
 /*
@@ -85,11 +86,21 @@ describe('server-provided text is made printable before the CLI prints it', () =
 
 describe('the full-screen chat draws nothing unprintable', () => {
   test('notices quoting the server (an error frame, a join) and author names are printable before wrapping', () => {
+    const store = new ChatterStore();
+    const at = new Date().toISOString();
+    store.hello({ id: 1, username: 'me', avatarUrl: null, email: null, createdAt: at }, [
+      { id: 'general', kind: 'channel', name: 'general', topic: '', visibility: 'public', archived: false, createdAt: at, lastSeq: 0, memberCount: 1, members: [], role: 'member', readSeq: 0, unread: 0, mentions: 0, notify: 'all', lastActivityAt: at },
+    ]);
+    const message = { id: 1, room: 'general', seq: 1, author: { id: 2, username: `n${HOSTILE}`, avatarUrl: null }, text: 'hi', clientId: 'c', createdAt: at, version: 1, editedAt: at, deleted: false, mentions: [], reactions: [{ emoji: `${HOSTILE}`, count: 1, users: [2] }] };
+    store.receive('general', [
+      { kind: 'message_created', room: 'general', seq: 1, at, actorId: 2, message },
+      { kind: 'member_joined', room: 'general', seq: 2, at, actorId: 3, user: { id: 3, username: `x${HOSTILE}`, avatarUrl: null }, role: 'member' },
+    ]);
     const log = new RoomLog('general');
     log.addEvent(`Server: ${HOSTILE}`, 'error');
-    log.addEvent(`x${HOSTILE} joined`, 'join');
-    log.addMessages([{ id: 1, room: 'general', seq: 1, author: { id: 2, username: `n${HOSTILE}`, avatarUrl: null }, text: 'hi', clientId: 'c', createdAt: new Date().toISOString() }]);
-    for (const entry of log.entries) {
+    const entries = log.entries(store.room('general'));
+    assert.equal(entries.length, 3);
+    for (const entry of entries) {
       for (const line of entryLines(entry, 200, undefined)) for (const span of line) assertPrintable(span.text, `a span of ${entry.kind}`);
     }
   });

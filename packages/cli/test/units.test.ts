@@ -12,9 +12,11 @@ import { graphemeWidth, stringWidth, truncate } from '../src/term/width.js';
 import { wrapSpans } from '../src/term/wrap.js';
 import { builtinCommands, CommandRegistry, type CommandContext } from '../src/tui/commands.js';
 import { commonPrefix, complete } from '../src/tui/completion.js';
-import { mentions } from '../src/tui/layout.js';
+import { entryLines, mentions } from '../src/tui/layout.js';
 import { LineEditor } from '../src/tui/line-editor.js';
 import { RoomLog } from '../src/tui/room-log.js';
+import { ChatterStore } from '@chatter/client';
+import type { Message, RoomEvent, SelfUser } from '@chatter/protocol';
 import { tempConfigDir } from './helpers.js';
 
 /* The terminal client's pure parts: measuring, wrapping, key decoding, editing, parsing. */
@@ -300,26 +302,49 @@ describe('commands and completion', () => {
 });
 
 describe('room log', () => {
-  const msg = (seq: number, createdAt = `2024-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`) => ({
+  const me: SelfUser = { id: 9, username: 'me', avatarUrl: null, email: null, createdAt: '2024-01-01T00:00:00.000Z' };
+  const msg = (seq: number, text = `m${seq}`): Message => ({
     id: seq,
     room: 'general',
     seq,
     author: { id: 1, username: 'a', avatarUrl: null },
-    text: `m${seq}`,
+    text,
     clientId: `c${seq}`,
-    createdAt,
+    createdAt: `2024-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`,
+    version: seq,
+    editedAt: null,
+    deleted: false,
+    mentions: [],
+    reactions: [],
+  });
+  const event = (seq: number, kind: 'member_joined' | 'member_left', username: string): RoomEvent =>
+    kind === 'member_joined'
+      ? { kind, room: 'general', seq, at: '2024-01-01T00:00:06.500Z', actorId: null, user: { id: 100 + seq, username, avatarUrl: null }, role: 'member' }
+      : { kind, room: 'general', seq, at: '2024-01-01T00:00:06.500Z', actorId: null, user: { id: 100 + seq, username, avatarUrl: null } };
+
+  test("the store's timeline with the terminal's notices where they happened; presence is not in it", () => {
+    const store = new ChatterStore();
+    store.hello(me, [{ id: 'general', kind: 'channel', name: 'general', topic: '', visibility: 'public', archived: false, createdAt: '', lastSeq: 4, memberCount: 2, members: [], role: 'member', readSeq: 0, unread: 0, mentions: 0, notify: 'all', lastActivityAt: '' }]);
+    store.applyPage('general', { messages: [msg(3), msg(4)], hasMore: false, lastSeq: 4 }, 'replace');
+    const log = new RoomLog('general', () => me.id);
+    log.addEvent('Connection lost.', 'info', '2024-01-01T00:00:05.000Z', 4);
+    store.receive('general', [msg(5), msg(6)].map((m) => ({ kind: 'message_created' as const, room: 'general', seq: m.seq, at: m.createdAt, actorId: 1, message: m })));
+    store.receive('general', [event(7, 'member_joined', 'bob'), event(8, 'member_joined', 'cy'), event(9, 'member_left', 'bob')]);
+    store.setOnline('general', { id: 50, username: 'dee', avatarUrl: null }, true);
+    const entries = log.entries(store.room('general'));
+    assert.deepEqual(
+      entries.map((e) => (e.kind === 'message' ? e.message.seq : e.text)),
+      [3, 4, 'Connection lost.', 5, 6, 'bob and cy joined; bob left'],
+    );
+    assert.equal(log.entries(store.room('general')), entries, 'the same entries until something changes');
   });
 
-  test('messages in seq order, each once; events where they happened', () => {
-    const log = new RoomLog('general');
-    log.addMessages([msg(5), msg(6)]);
-    log.addEvent('bob joined', 'join', '2024-01-01T00:00:06.500Z');
-    assert.equal(log.addMessages([msg(7), msg(6)]), 1);
-    log.addMessages([msg(3), msg(4)]);
-    const order = log.entries.map((e) => (e.kind === 'message' ? e.message.seq : e.text));
-    assert.deepEqual(order, [3, 4, 5, 6, 'bob joined', 7]);
-    assert.equal(log.oldestSeq, 3);
-    assert.equal(log.newestSeq, 7);
+  test('an edited message, a tombstone and an action, as the terminal draws them', () => {
+    const line = (m: Message) => entryLines({ kind: 'message', id: m.id, message: m }, 200, undefined)[0]!.map((s) => s.text).join('');
+    assert.match(line({ ...msg(1, 'fixed'), editedAt: '2024-01-01T00:10:00.000Z' }), /a: fixed \(edited \d\d:\d\d\)$/);
+    assert.match(line({ ...msg(2, ''), deleted: true }), /a: message deleted$/);
+    assert.match(line(msg(3, '/me waves')), /\* a waves$/);
+    assert.match(line({ ...msg(4, 'nice'), reactions: [{ emoji: '👍', count: 2, users: [1, 2] }] }), /a: nice {2}👍 2$/);
   });
 });
 

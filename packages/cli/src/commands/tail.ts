@@ -27,15 +27,14 @@ export async function tail(args: string[], options: OptionValues, io: IO & { std
   const color = json ? 'plain' : colorMode(io.stdout, io.env, options.color as boolean | undefined);
   const token = requireToken(session);
 
-  // The server sends recent history of the default room on connect; other rooms are fetched.
-  const client = new ChatterClient({ url: session.server, token, WebSocket, history: room === DEFAULT_ROOM ? count : 0 });
+  // Recently active rooms come with the connection (`history`); any other room is loaded on hello.
+  const client = new ChatterClient({ url: session.server, token, WebSocket, history: count });
 
   return new Promise<number>((resolve, reject) => {
     let started = false;
     let lastPrinted = 0;
     let everOnline = false;
     let outage = false;
-    const early: Message[] = [];
     const print = (messages: readonly Message[]) => {
       for (const m of messages) {
         if (m.room !== room || m.seq <= lastPrinted) continue;
@@ -51,12 +50,18 @@ export async function tail(args: string[], options: OptionValues, io: IO & { std
       if (error) reject(error);
       else resolve(code);
     };
-    const start = (messages: readonly Message[]) => {
-      if (started) return;
+    /** The room's newest messages are in the store: print the last `count`, then follow. */
+    const start = () => {
+      const view = client.store.room(room);
+      if (started || !view?.loaded) return;
       started = true;
-      print(count === 0 ? [] : messages.slice(-count));
-      print(early.sort((a, b) => a.seq - b.seq));
-      early.length = 0;
+      const shown = view.messages.filter((m) => !m.deleted);
+      lastPrinted = view.messages.at(-1)?.seq ?? 0;
+      if (count > 0) {
+        lastPrinted = 0;
+        print(shown.slice(-count));
+        lastPrinted = Math.max(lastPrinted, view.messages.at(-1)?.seq ?? 0);
+      }
       if (!follow) finish(EXIT.ok);
     };
     const onSigint = () => finish(EXIT.interrupted);
@@ -85,25 +90,21 @@ export async function tail(args: string[], options: OptionValues, io: IO & { std
       }),
       client.on('hello', () => {
         if (started) return;
-        if (room === DEFAULT_ROOM && count > 0) return; // the initial history event starts it
-        if (count === 0) return start([]);
-        client.requestHistory(room, { limit: count }).then(
-          (page) => start(page.messages),
-          (error: unknown) => {
-            const message = error instanceof ChatterApiError ? error.message : String(error);
-            finish(EXIT.failure, new CliError(`Cannot read #${room}: ${message}`));
-          },
-        );
+        if (!client.store.room(room)) return finish(EXIT.failure, new CliError(`Cannot read #${room}: you are not in it.`));
+        if (client.store.room(room)?.loaded) return start();
+        client.loadRoom(room, Math.max(1, count)).then(start, (error: unknown) => {
+          const message = error instanceof ChatterApiError ? error.message : String(error);
+          finish(EXIT.failure, new CliError(`Cannot read #${room}: ${message}`));
+        });
       }),
-      client.on('history', (h) => {
-        if (h.room !== room) return;
-        if (!started) start(h.messages);
-        else print(h.messages);
-      }),
+      client.store.subscribeRoom(room, start),
+      // Each new message once, in order: live, or replayed after a reconnect.
       client.on('message', (m) => {
-        if (m.room !== room) return;
-        if (started) print([m]);
-        else early.push(m);
+        if (started && m.room === room) print([m]);
+      }),
+      // Too far behind to replay: the room was reloaded; print what is newer than the last line.
+      client.on('reset', (e) => {
+        if (started && e.room === room) print(client.store.room(room)?.messages.filter((m) => !m.deleted) ?? []);
       }),
       client.on('session_ended', () => finish(EXIT.failure, new CliError(rejectedTokenMessage(session)))),
     ];

@@ -1,4 +1,4 @@
-import { ChatterApiError, type ChatterClient, type PendingMessage, type StatusEvent } from '@chatter/client';
+import { ChatterApiError, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
 import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
@@ -10,7 +10,7 @@ import { builtinCommands, CommandRegistry, type CommandContext } from './command
 import { commonPrefix, complete, type Completion } from './completion.js';
 import { barRow, messageSpans, paneLines, TEXT_INDENT, totalLines } from './layout.js';
 import { LineEditor } from './line-editor.js';
-import { RoomLog } from './room-log.js';
+import { RoomLog, recentAuthors, type Entry } from './room-log.js';
 
 /** Messages fetched per Page Up at the top of what is loaded. */
 const OLDER_PAGE = 50;
@@ -112,7 +112,7 @@ export class ChatApp implements CommandContext {
   }
 
   notice(text: string, tone: 'info' | 'error' | 'output' = 'info'): void {
-    this.log(this.currentRoom).addEvent(text, tone);
+    this.addNotice(this.currentRoom, text, tone);
     // Command output should be seen: bring the pane to the bottom.
     if (tone !== 'info') this.scrollToBottom();
     this.requestRender();
@@ -129,7 +129,7 @@ export class ChatApp implements CommandContext {
   knownUsers(): string[] {
     const names = new Set<string>();
     for (const u of this.online()) names.add(u.username);
-    for (const n of this.log(this.currentRoom).recentAuthors()) names.add(n);
+    for (const n of recentAuthors(this.view())) names.add(n);
     return [...names];
   }
 
@@ -138,14 +138,14 @@ export class ChatApp implements CommandContext {
     if (log.loadingOlder) return 0;
     log.loadingOlder = true;
     this.requestRender();
-    let loaded = 0;
+    const room = this.currentRoom;
+    const held = () => this.client.store.room(room)?.messages.length ?? 0;
+    const start = held();
     try {
-      while (loaded < count && log.hasMoreOlder) {
-        const before = log.oldestSeq;
-        const limit = Math.min(LIMITS.historyPageMax, count - loaded);
-        const page = await this.client.requestHistory(this.currentRoom, before === undefined ? { limit } : { before, limit });
-        loaded += log.addMessages(page.messages);
-        log.hasMoreOlder = page.hasMore && page.messages.length > 0;
+      while (held() - start < count && (this.client.store.room(room)?.hasMoreOlder ?? false)) {
+        const before = held();
+        await this.client.loadOlder(room, Math.min(LIMITS.historyPageMax, count - (held() - start)));
+        if (held() === before) break;
         this.requestRender();
       }
     } catch (error) {
@@ -155,7 +155,7 @@ export class ChatApp implements CommandContext {
       log.loadingOlder = false;
       this.requestRender();
     }
-    return loaded;
+    return held() - start;
   }
 
   reconnect(): void {
@@ -203,8 +203,22 @@ export class ChatApp implements CommandContext {
 
   private log(room: string): RoomLog {
     let log = this.logs.get(room);
-    if (!log) this.logs.set(room, (log = new RoomLog(room)));
+    if (!log) this.logs.set(room, (log = new RoomLog(room, () => this.self?.id)));
     return log;
+  }
+
+  /** The open room as the SDK's store holds it. */
+  private view(): RoomView | null {
+    return this.client.store.room(this.currentRoom);
+  }
+
+  private entries(): Entry[] {
+    return this.log(this.currentRoom).entries(this.view());
+  }
+
+  /** A line of this terminal's own (a connection change, command output), after the newest message. */
+  private addNotice(room: string, text: string, tone: 'info' | 'error' | 'output'): void {
+    this.log(room).addEvent(text, tone, new Date().toISOString(), this.client.store.applied(room));
   }
 
   private subscribe(): void {
@@ -214,47 +228,29 @@ export class ChatApp implements CommandContext {
     on.push(
       c.on('hello', (hello) => {
         this.self = hello.user;
-        // The server sends recent history of the default room only; others are fetched.
-        const log = this.log(this.currentRoom);
-        if (this.currentRoom !== DEFAULT_ROOM && log.messageCount === 0 && !log.loadingOlder) void this.loadOlder(OLDER_PAGE);
+        // Recently active rooms come with the connection; another room is loaded on opening.
+        if (!this.view()?.loaded && !this.log(this.currentRoom).loadingOlder) {
+          void c.loadRoom(this.currentRoom, OLDER_PAGE).catch((error: unknown) => this.notice(`Could not load #${this.currentRoom}: ${(error as Error).message}`, 'error'));
+        }
         this.requestRender();
       }),
     );
+    // Only the open room's changes redraw: a reaction elsewhere costs nothing here.
+    on.push(c.store.subscribeRoom(this.currentRoom, () => this.requestRender()));
     on.push(
-      c.on('history', (h) => {
-        const log = this.log(h.room);
-        const added = log.addMessages(h.messages);
-        if (h.reason === 'initial') log.hasMoreOlder = h.hasMore;
-        this.noteNew(h.room, added);
-      }),
-    );
-    on.push(c.on('message', (m) => this.noteNew(m.room, this.log(m.room).addMessages([m]))));
-    on.push(
-      c.on('presence', (p) => {
-        this.log(p.room).setOnline(p.users);
-        this.requestRender();
-      }),
-    );
-    on.push(
-      c.on('user_joined', (e) => {
-        if (e.user.id !== this.self?.id) this.log(e.room).addEvent(`${e.user.username} joined`, 'join', e.at);
-        this.requestRender();
-      }),
-    );
-    on.push(
-      c.on('user_left', (e) => {
-        if (e.user.id !== this.self?.id) this.log(e.room).addEvent(`${e.user.username} left`, 'leave', e.at);
-        this.requestRender();
+      c.on('message', (m) => {
+        if (m.room === this.currentRoom && this.scroll > 0) this.unseen++;
       }),
     );
     on.push(c.on('outbox', () => this.requestRender()));
     on.push(
       c.on('error', (e) => {
         // Send rejections show on the message itself (outbox state `failed`); rate limits are retried.
-        if (e.ref !== undefined || e.code === 'rate_limited') {
-          if (e.code === 'rate_limited') this.flashHint('Slow down: the server is rate limiting; your messages will go out shortly.');
+        if (e.code === 'rate_limited') {
+          this.flashHint('Slow down: the server is rate limiting; your messages will go out shortly.');
           return this.requestRender();
         }
+        if (e.ref !== undefined && c.pending().some((p) => p.clientId === e.ref && p.kind === 'send')) return this.requestRender();
         this.notice(`Server: ${e.message}`, 'error');
       }),
     );
@@ -271,23 +267,17 @@ export class ChatApp implements CommandContext {
     );
   }
 
-  private noteNew(room: string, added: number): void {
-    if (added > 0 && room === this.currentRoom && this.scroll > 0) this.unseen += added;
-    this.requestRender();
-  }
-
   private onStatus(s: StatusEvent): void {
     const previous = this.status.status;
     this.status = s;
-    const log = this.log(this.currentRoom);
     if (s.status === 'online') {
-      if (this.outage) log.addEvent(this.everOnline ? 'Reconnected.' : 'Connected.', 'info');
+      if (this.outage) this.addNotice(this.currentRoom, this.everOnline ? 'Reconnected.' : 'Connected.', 'info');
       this.outage = false;
       this.everOnline = true;
     } else if (s.status === 'reconnecting' && s.retryAt !== undefined && !this.outage) {
       // Once per outage, not once per attempt: the status bar counts the retries.
       this.outage = true;
-      log.addEvent(this.describeDrop(s), this.everOnline ? 'info' : 'error');
+      this.addNotice(this.currentRoom, this.describeDrop(s), this.everOnline ? 'info' : 'error');
     }
     if (previous !== s.status || s.retryAt !== undefined) this.updateTicker();
     this.requestRender();
@@ -501,7 +491,7 @@ export class ChatApp implements CommandContext {
   private pendingLines(width: number): Span[][] {
     const lines: Span[][] = [];
     for (const item of this.client.pending()) {
-      if (item.room !== this.currentRoom) continue;
+      if (item.room !== this.currentRoom || item.kind !== 'send') continue;
       lines.push(...this.pendingEntry(item, width));
     }
     return lines;
@@ -520,16 +510,16 @@ export class ChatApp implements CommandContext {
 
   /** Marks the top of the room once every older message is loaded. */
   private headLines(): Span[][] {
-    const log = this.log(this.currentRoom);
-    if (log.hasMoreOlder) return [];
-    const text = log.messageCount === 0 ? `No messages in #${this.currentRoom} yet. Say hello!` : `This is the start of #${this.currentRoom}.`;
+    const view = this.view();
+    if (!view?.loaded || view.hasMoreOlder) return [];
+    const text = view.messages.length === 0 ? `No messages in #${this.currentRoom} yet. Say hello!` : `This is the start of #${this.currentRoom}.`;
     return [[{ text: `  ${text}`, style: { dim: true } }]];
   }
 
   /** Scrolled up, the pane is one row shorter: the "more below" line sits under it. */
   private maxScroll(height = this.paneHeight() - 1): number {
     const cols = this.screen.cols;
-    const total = totalLines(this.log(this.currentRoom).entries, this.headLines(), this.pendingLines(cols), cols, this.self?.username);
+    const total = totalLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username);
     return Math.max(0, total - height);
   }
 
@@ -543,7 +533,7 @@ export class ChatApp implements CommandContext {
     const log = this.log(this.currentRoom);
     // Within a page of the top of what is loaded: fetch the page before the oldest message. The
     // view is anchored to the bottom, so older lines arriving above it do not move it.
-    if (this.scroll + this.pageSize() >= this.maxScroll() && log.hasMoreOlder && !log.loadingOlder) {
+    if (this.scroll + this.pageSize() >= this.maxScroll() && (this.view()?.hasMoreOlder ?? false) && !log.loadingOlder) {
       const atTop = this.scroll >= this.maxScroll();
       void this.loadOlder(OLDER_PAGE).then(() => {
         if (atTop) this.scrollBy(this.pageSize());
@@ -598,7 +588,7 @@ export class ChatApp implements CommandContext {
     const overlay = this.overlayLine();
     const height = this.paneHeight() - (overlay ? 1 : 0);
     this.scroll = Math.min(this.scroll, this.maxScroll(height));
-    const lines = paneLines(this.log(this.currentRoom).entries, this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height);
+    const lines = paneLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height);
     frame.push(...Array.from({ length: height - lines.length }, () => [] as Span[]), ...lines);
     if (overlay) frame.push(barRow(overlay, [], cols, { dim: true, inverse: true }));
     const input = this.editor.render(cols - stringWidth(PROMPT) - 1);

@@ -2,7 +2,8 @@ import type { Message } from '@chatter/protocol';
 import { nameColor, sanitize, type Span, type Style } from '../term/ansi.js';
 import { stringWidth, truncate } from '../term/width.js';
 import { wrapSpans } from '../term/wrap.js';
-import { actionText, formatDate, formatTime } from '../format.js';
+import { actionText } from '@chatter/client';
+import { formatDate, formatTime } from '../format.js';
 import type { Entry } from './room-log.js';
 
 /** Time column ("12:34 ") width; wrapped text lines up after it. */
@@ -22,17 +23,23 @@ export function mentions(text: string, self: string | undefined): boolean {
   return new RegExp(`(^|[^\\w.-])@?${escaped}($|[^\\w-])`, 'i').test(text);
 }
 
-/** The spans of one message, before wrapping. */
-export function messageSpans(message: Pick<Message, 'author' | 'text' | 'createdAt'>, self?: string, time?: Span): Span[] {
+/** The spans of one message, before wrapping: "/me" as an action, "(edited HH:MM)", a tombstone, reactions. */
+export function messageSpans(message: Pick<Message, 'author' | 'text' | 'createdAt'> & Partial<Pick<Message, 'editedAt' | 'deleted' | 'reactions'>>, self?: string, time?: Span): Span[] {
   // The server vouches for names, but the terminal only trusts what it has made printable.
   const name = sanitize(message.author.username, false);
-  const action = actionText(message.text);
   const timeSpan = time ?? { text: `${formatTime(message.createdAt)} `, style: DIM };
+  if (message.deleted) return [timeSpan, { text: name, style: { ...authorStyle(name), dim: true } }, { text: ': message deleted', style: { ...DIM, italic: true } }];
+  const action = actionText(message.text);
+  const after: Span[] = [];
+  if (message.editedAt) after.push({ text: ` (edited ${formatTime(message.editedAt)})`, style: DIM });
+  if (message.reactions && message.reactions.length > 0) {
+    after.push({ text: `  ${message.reactions.map((r) => `${sanitize(r.emoji, false)} ${r.count}`).join('  ')}`, style: DIM });
+  }
   if (action !== undefined) {
-    return [timeSpan, { text: '* ', style: DIM }, { text: name, style: authorStyle(name) }, { text: ` ${sanitize(action)}`, style: { italic: true } }];
+    return [timeSpan, { text: '* ', style: DIM }, { text: name, style: authorStyle(name) }, { text: ` ${sanitize(action)}`, style: { italic: true } }, ...after];
   }
   const mentioned = name.toLowerCase() !== self?.toLowerCase() && mentions(message.text, self);
-  return [timeSpan, { text: name, style: authorStyle(name) }, { text: ': ', style: DIM }, { text: sanitize(message.text), ...(mentioned && { style: { bold: true, fg: 'yellow' } }) }];
+  return [timeSpan, { text: name, style: authorStyle(name) }, { text: ': ', style: DIM }, { text: sanitize(message.text), ...(mentioned && { style: { bold: true, fg: 'yellow' } }) }, ...after];
 }
 
 function eventSpans(entry: Entry & { kind: 'event' }): Span[] {

@@ -1,114 +1,88 @@
-import type { Message, PublicUser } from '@chatter/protocol';
+import { describeMembership, type MembershipEvent, type RoomView, type TimelineItem } from '@chatter/client';
+import type { Message } from '@chatter/protocol';
 
 export type Entry =
   | { kind: 'message'; id: number; message: Message }
-  /** Not a chat message: joins and leaves, connection changes, command output. */
+  /** Not a chat message: membership lines, connection changes, command output. */
   | { kind: 'event'; id: number; at: string; text: string; tone: EventTone };
 
 export type EventTone = 'join' | 'leave' | 'info' | 'error' | 'output';
 
 let nextEventId = 1;
 
+interface Notice {
+  entry: Entry & { kind: 'event' };
+  /** The room's newest seq when it was added: it shows after that message. */
+  afterSeq: number;
+}
+
 /**
- * What the terminal shows of one room: messages in seq order (each once, however often the
- * server or a history page repeats it), events where they happened, the online users, and how
- * far back history has been loaded.
+ * What the terminal shows of one room: the SDK store's timeline (messages and folded membership
+ * lines, each once, in seq order) with this terminal's own notices (connection changes, command
+ * output) placed where they happened. The timeline itself is the store's: this only lays the two
+ * side by side.
  */
 export class RoomLog {
-  readonly entries: Entry[] = [];
-  private readonly seqs = new Set<number>();
-  readonly online = new Map<number, PublicUser>();
-  /** Older messages exist on the server before the oldest loaded one. */
-  hasMoreOlder = true;
+  private readonly notices: Notice[] = [];
   loadingOlder = false;
-  /** Bumped on every change, so the renderer knows when to re-layout. */
-  version = 0;
+  private cached: { view: RoomView | null; notices: number; entries: Entry[] } | null = null;
+  /** Entries keep their identity while their message does, so the layout's wrap cache holds. */
+  private readonly messageEntries = new WeakMap<Message, Entry & { kind: 'message' }>();
+  private readonly membershipEntries = new WeakMap<MembershipEvent, { count: number; entry: Entry & { kind: 'event' } }>();
 
-  constructor(readonly room: string) {}
+  constructor(
+    readonly room: string,
+    private readonly selfId: () => number | undefined = () => undefined,
+  ) {}
 
-  get oldestSeq(): number | undefined {
-    for (const e of this.entries) if (e.kind === 'message') return e.message.seq;
-    return undefined;
+  addEvent(text: string, tone: EventTone, at = new Date().toISOString(), afterSeq = Number.MAX_SAFE_INTEGER): void {
+    this.notices.push({ entry: { kind: 'event', id: nextEventId++, at, text, tone }, afterSeq });
   }
 
-  get newestSeq(): number | undefined {
-    for (let i = this.entries.length - 1; i >= 0; i--) {
-      const e = this.entries[i]!;
-      if (e.kind === 'message') return e.message.seq;
+  /** The store's view of the room and the notices, in order. The same array until either changes. */
+  entries(view: RoomView | null): Entry[] {
+    if (this.cached && this.cached.view === view && this.cached.notices === this.notices.length) return this.cached.entries;
+    const entries: Entry[] = [];
+    const items = view?.timeline ?? [];
+    let n = 0;
+    for (const item of items) {
+      if (item.kind === 'message') while (n < this.notices.length && this.notices[n]!.afterSeq < item.message.seq) entries.push(this.notices[n++]!.entry);
+      entries.push(this.entryOf(item));
     }
-    return undefined;
+    while (n < this.notices.length) entries.push(this.notices[n++]!.entry);
+    this.cached = { view, notices: this.notices.length, entries };
+    return entries;
   }
 
-  get messageCount(): number {
-    return this.seqs.size;
-  }
-
-  has(seq: number): boolean {
-    return this.seqs.has(seq);
-  }
-
-  /** Add messages (any order, duplicates ignored); returns how many were new. */
-  addMessages(messages: readonly Message[]): number {
-    let added = 0;
-    const sorted = [...messages].sort((a, b) => a.seq - b.seq);
-    for (const message of sorted) {
-      if (message.room !== this.room || this.seqs.has(message.seq)) continue;
-      this.seqs.add(message.seq);
-      this.insert({ kind: 'message', id: message.id, message });
-      added++;
+  private entryOf(item: TimelineItem): Entry {
+    if (item.kind === 'message') {
+      let entry = this.messageEntries.get(item.message);
+      if (!entry) this.messageEntries.set(item.message, (entry = { kind: 'message', id: item.message.id, message: item.message }));
+      return entry;
     }
-    if (added) this.version++;
-    return added;
+    const first = item.events[0]!;
+    const hit = this.membershipEntries.get(first);
+    if (hit && hit.count === item.events.length) return hit.entry;
+    const leaving = item.events.every((e) => e.kind === 'member_left' || e.kind === 'member_removed');
+    const entry: Entry & { kind: 'event' } = {
+      kind: 'event',
+      id: nextEventId++,
+      at: item.events.at(-1)!.at,
+      text: describeMembership(item.events, this.selfId()),
+      tone: leaving ? 'leave' : 'join',
+    };
+    this.membershipEntries.set(first, { count: item.events.length, entry });
+    return entry;
   }
+}
 
-  /**
-   * After its predecessor by seq, and among the events that follow it, by time: a message lands
-   * after the events that happened before it (a join) and before those that happened after.
-   */
-  private insert(entry: Entry & { kind: 'message' }): void {
-    const { seq, createdAt } = entry.message;
-    let i = this.entries.length;
-    while (i > 0) {
-      const e = this.entries[i - 1]!;
-      if (e.kind === 'message' && e.message.seq < seq) break;
-      i--;
-    }
-    while (i < this.entries.length) {
-      const e = this.entries[i]!;
-      if (e.kind === 'message' || e.at > createdAt) break;
-      i++;
-    }
-    this.entries.splice(i, 0, entry);
+/** Recent authors of a room, newest first (for completion even when they are offline). */
+export function recentAuthors(view: RoomView | null, limit = 50): string[] {
+  const names: string[] = [];
+  const messages = view?.messages ?? [];
+  for (let i = messages.length - 1; i >= 0 && names.length < limit; i--) {
+    const name = messages[i]!.author.username;
+    if (!names.includes(name)) names.push(name);
   }
-
-  addEvent(text: string, tone: EventTone, at = new Date().toISOString()): void {
-    this.entries.push({ kind: 'event', id: nextEventId++, at, text, tone });
-    this.version++;
-  }
-
-  setOnline(users: readonly PublicUser[]): void {
-    this.online.clear();
-    for (const u of users) this.online.set(u.id, u);
-    this.version++;
-  }
-
-  userJoined(user: PublicUser): void {
-    this.online.set(user.id, user);
-    this.version++;
-  }
-
-  userLeft(user: PublicUser): void {
-    this.online.delete(user.id);
-    this.version++;
-  }
-
-  /** Recent authors, newest first (for completion even when they are offline). */
-  recentAuthors(limit = 50): string[] {
-    const names: string[] = [];
-    for (let i = this.entries.length - 1; i >= 0 && names.length < limit; i--) {
-      const e = this.entries[i]!;
-      if (e.kind === 'message' && !names.includes(e.message.author.username)) names.push(e.message.author.username);
-    }
-    return names;
-  }
+  return names;
 }
