@@ -27,6 +27,8 @@ export interface ChatState {
   announcement: { id: number; text: string } | null;
   /** When rows arrived live (performance.now()), so only those animate in. */
   arrivals: ReadonlyMap<string, number>;
+  /** Why the last edit, delete or reaction did not happen, or null. */
+  notice: string | null;
 }
 
 /** Messages on connect, and per page of older history (LIMITS.historyPageMax is the server's ceiling). */
@@ -102,6 +104,7 @@ export class ChatModel {
       olderError: null,
       announcement: null,
       arrivals: this.arrivals,
+      notice: null,
     };
   }
 
@@ -195,6 +198,12 @@ export class ChatModel {
       }),
     );
     on(c.on('session_ended', (e) => this.handlers.onSessionEnded(e.code)));
+    on(
+      c.on('error', (e) => {
+        // A refused edit, delete or reaction (a failed send shows on the message itself).
+        if (e.ref !== undefined && !this.state.outgoing.some((o) => o.clientId === e.ref) && e.code !== 'rate_limited') this.update({ notice: e.message });
+      }),
+    );
   }
 
   /** My picture changed (the profile dialog): show the new one everywhere at once. */
@@ -207,6 +216,24 @@ export class ChatModel {
   send(text: string): void {
     this.client.send(this.state.room, text);
   }
+
+  /** Edit, delete and react in the open room (through the outbox: offline they wait, like messages). */
+  readonly actions = {
+    react: (messageId: number, emoji: string, on: boolean) => this.client.react(this.state.room, messageId, emoji, on),
+    edit: (messageId: number, text: string) => this.guard(() => this.client.edit(this.state.room, messageId, text)),
+    remove: (messageId: number) => this.client.delete(this.state.room, messageId),
+  };
+
+  /** A change the SDK refuses before sending (an empty edit, say) is shown, not thrown into React. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.update({ notice: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  dismissNotice = (): void => this.update({ notice: null });
 
   typing(): void {
     this.client.typing(this.state.room);

@@ -28,6 +28,8 @@ export type Row =
       text: string;
       /** "/me waves": shown as "* alice waves". */
       action: boolean;
+      /** The text as stored, "/me" included (what an edit starts from). */
+      raw: string;
       createdAt: string;
       clientId: string;
       /** Null while pending. */
@@ -138,6 +140,7 @@ export function buildTimeline(input: TimelineInput): Row[] {
         author: m.author,
         text: action ?? m.text,
         action: action !== undefined,
+        raw: m.text,
         createdAt: m.createdAt,
         clientId: m.clientId,
         id: m.id,
@@ -163,6 +166,7 @@ export function buildTimeline(input: TimelineInput): Row[] {
         author: me,
         text: action ?? o.text,
         action: action !== undefined,
+        raw: o.text,
         createdAt: o.createdAt,
         clientId: o.clientId,
         id: null,

@@ -55,6 +55,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
   }, []);
 
   const onRetry = useCallback((clientId: string) => model.retry(clientId), [model]);
+  const actions = model.actions;
 
   const renderItem = useCallback(
     (row: Row) => {
@@ -74,13 +75,14 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
               arrivedAt={arrivals.get(row.key)}
               offline={offline}
               meId={me.id}
+              actions={actions}
               {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
             />
           );
         }
       }
     },
-    [room, arrivals, me, offline, onRetry],
+    [room, arrivals, me, offline, onRetry, actions],
   );
 
   return (
@@ -120,6 +122,14 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           {state.olderError}{' '}
           <button type="button" className="link-button" onClick={model.loadOlder}>
             Try again
+          </button>
+        </div>
+      )}
+      {state.notice && (
+        <div className="older-error" role="alert">
+          {state.notice}{' '}
+          <button type="button" className="link-button" onClick={model.dismissNotice}>
+            OK
           </button>
         </div>
       )}

@@ -1,4 +1,4 @@
-import { memo, useRef } from 'react';
+import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { PublicUser } from '@chatter/protocol';
 import type { MessageRow as MessageRowData, Row } from '../chat/timeline';
 import { formatFull, formatTime } from '../format';
@@ -79,15 +79,44 @@ interface MessageRowProps {
   onRetry?: () => void;
   /** The reader, to mark their own reactions. */
   meId?: number;
+  /** Edit, delete and react; absent where the reader cannot act (offline copies, pending messages). */
+  actions?: MessageActions;
 }
 
-export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId }: MessageRowProps) {
+/** What a reader can do to a stored message. Stable callbacks, so rows stay memoised. */
+export interface MessageActions {
+  react(messageId: number, emoji: string, on: boolean): void;
+  edit(messageId: number, text: string): void;
+  remove(messageId: number): void;
+}
+
+/** The quick reactions offered on every message. */
+export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'] as const;
+const LONG_PRESS_MS = 500;
+
+export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId, actions }: MessageRowProps) {
   const entrance = useEntrance(arrivedAt);
+  const [editing, setEditing] = useState(false);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const press = useRef<ReturnType<typeof setTimeout> | null>(null);
   const side = row.own ? 'own' : 'other';
-  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}`;
+  const actionable = actions !== undefined && row.id !== null && !row.deleted && row.state === 'sent';
+  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}${menuOpen ? ' actions-open' : ''}`;
   const name = row.own ? 'You' : author.username;
+  const cancelPress = () => {
+    if (press.current) clearTimeout(press.current);
+    press.current = null;
+  };
+  useEffect(() => cancelPress, []);
   return (
-    <div className={cls}>
+    <div
+      className={cls}
+      // Phones have no hover: a long press opens the same actions.
+      onTouchStart={actionable ? () => (press.current = setTimeout(() => setMenuOpen(true), LONG_PRESS_MS)) : undefined}
+      onTouchEnd={cancelPress}
+      onTouchMove={cancelPress}
+      onMouseLeave={() => setMenuOpen(false)}
+    >
       <div className="msg-gutter">{row.groupStart ? <Avatar user={author} size={36} /> : <Time iso={row.createdAt} className="msg-side-time" />}</div>
       <div className="msg-body">
         {row.groupStart && (
@@ -100,6 +129,15 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
           <div className="bubble tombstone">
             <span className="bubble-text">Message deleted</span>
           </div>
+        ) : editing && actionable ? (
+          <EditBox
+            initial={row.raw}
+            onSave={(text) => {
+              setEditing(false);
+              if (text !== row.raw) actions.edit(row.id!, text);
+            }}
+            onCancel={() => setEditing(false)}
+          />
         ) : (
           <div className={`bubble${row.action ? ' action' : ''}`}>
             {!row.groupStart && !row.action && (
@@ -119,26 +157,126 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
             {row.editedAt && (
               <time className="edited" dateTime={row.editedAt} title={`Edited ${formatFull(new Date(row.editedAt))}`}>
                 {' '}
-                (edited)
+                (edited {formatTime(new Date(row.editedAt))})
               </time>
             )}
           </div>
         )}
-        {row.reactions.length > 0 && <Reactions reactions={row.reactions} meId={meId} />}
+        {row.reactions.length > 0 && <Reactions reactions={row.reactions} meId={meId} onToggle={actionable ? (emoji, on) => actions.react(row.id!, emoji, on) : undefined} />}
         {row.state !== 'sent' && <Delivery state={offline && row.state === 'sending' ? 'pending' : row.state} error={row.error} onRetry={onRetry} />}
       </div>
+      {actionable && !editing && (
+        <ActionBar
+          own={row.own}
+          mine={(emoji) => meId !== undefined && row.reactions.some((r) => r.emoji === emoji && r.users.includes(meId))}
+          onReact={(emoji, on) => {
+            setMenuOpen(false);
+            actions.react(row.id!, emoji, on);
+          }}
+          onEdit={() => {
+            setMenuOpen(false);
+            setEditing(true);
+          }}
+          onDelete={() => {
+            setMenuOpen(false);
+            actions.remove(row.id!);
+          }}
+        />
+      )}
     </div>
   );
 });
 
-function Reactions({ reactions, meId }: { reactions: MessageRowData['reactions']; meId: number | undefined }) {
+function ActionBar({
+  own,
+  mine,
+  onReact,
+  onEdit,
+  onDelete,
+}: {
+  own: boolean;
+  mine: (emoji: string) => boolean;
+  onReact: (emoji: string, on: boolean) => void;
+  onEdit: () => void;
+  onDelete: () => void;
+}) {
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <div className="msg-actions" role="toolbar" aria-label="Message actions" onMouseLeave={() => setConfirming(false)}>
+      {QUICK_REACTIONS.map((emoji) => {
+        const on = mine(emoji);
+        return (
+          <button key={emoji} type="button" className={`msg-action emoji${on ? ' mine' : ''}`} aria-label={on ? `Remove reaction ${emoji}` : `React ${emoji}`} aria-pressed={on} onClick={() => onReact(emoji, !on)}>
+            {emoji}
+          </button>
+        );
+      })}
+      {own && (
+        <button type="button" className="msg-action" onClick={onEdit}>
+          Edit
+        </button>
+      )}
+      {own &&
+        (confirming ? (
+          <button type="button" className="msg-action danger" onClick={onDelete}>
+            Delete for everyone?
+          </button>
+        ) : (
+          <button type="button" className="msg-action" onClick={() => setConfirming(true)}>
+            Delete
+          </button>
+        ))}
+    </div>
+  );
+}
+
+/** Enter saves, Shift+Enter adds a line, Escape cancels. */
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const [text, setText] = useState(initial);
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      onCancel();
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      if (text.trim() !== '') onSave(text);
+    }
+  };
+  return (
+    <div className="edit-box">
+      <textarea aria-label="Edit message" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} autoFocus rows={Math.min(6, text.split('\n').length)} />
+      <div className="edit-hint">
+        Enter to save · Esc to cancel
+        <button type="button" className="link-button" onClick={() => text.trim() !== '' && onSave(text)}>
+          Save
+        </button>
+        <button type="button" className="link-button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Reactions({ reactions, meId, onToggle }: { reactions: MessageRowData['reactions']; meId: number | undefined; onToggle?: ((emoji: string, on: boolean) => void) | undefined }) {
   return (
     <div className="reactions">
-      {reactions.map((r) => (
-        <span key={r.emoji} className={`reaction${meId !== undefined && r.users.includes(meId) ? ' mine' : ''}`} aria-label={`${r.emoji} ${r.count}`}>
-          <span className="reaction-emoji">{r.emoji}</span> <span className="reaction-count">{r.count}</span>
-        </span>
-      ))}
+      {reactions.map((r) => {
+        const mine = meId !== undefined && r.users.includes(meId);
+        return (
+          <button
+            key={r.emoji}
+            type="button"
+            className={`reaction${mine ? ' mine' : ''}`}
+            aria-label={`${r.emoji} ${r.count}${mine ? ', including you' : ''}`}
+            aria-pressed={mine}
+            disabled={!onToggle}
+            onClick={() => onToggle?.(r.emoji, !mine)}
+          >
+            <span className="reaction-emoji">{r.emoji}</span> <span className="reaction-count">{r.count}</span>
+          </button>
+        );
+      })}
     </div>
   );
 }
