@@ -252,6 +252,9 @@ function fakeContext(users: string[], self = 'me'): CommandContext & { notices: 
     notices,
     sent,
     send: (t) => sent.push(t),
+    editLast: (t) => sent.push(`edit:${t}`),
+    deleteLast: () => sent.push('delete'),
+    react: (e) => sent.push(`react:${e}`),
     notice: (t) => notices.push(t),
     online: () => users.map((username, id) => ({ id, username, avatarUrl: null })),
     onlineCount: () => users.length,
@@ -268,6 +271,12 @@ describe('commands and completion', () => {
     const ctx = fakeContext(['bob', 'me']);
     await ctx.commands.execute(ctx, '/me waves');
     assert.deepEqual(ctx.sent, ['/me waves']);
+    await ctx.commands.execute(ctx, '/edit better words');
+    await ctx.commands.execute(ctx, '/delete');
+    await ctx.commands.execute(ctx, '/react 👍');
+    assert.deepEqual(ctx.sent.slice(1), ['edit:better words', 'delete', 'react:👍']);
+    await ctx.commands.execute(ctx, '/edit');
+    assert.match(ctx.notices.at(-1)!, /Usage: \/edit/);
     await ctx.commands.execute(ctx, '/names');
     assert.match(ctx.notices.at(-1)!, /Online in #general \(2\): bob, me/);
     await ctx.commands.execute(ctx, '/frobnicate');

@@ -1,5 +1,5 @@
 import { ChatterApiError, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
-import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
 import type { Key } from '../term/keys.js';
@@ -109,6 +109,46 @@ export class ChatApp implements CommandContext {
       return;
     }
     this.scrollToBottom();
+  }
+
+  editLast(text: string): void {
+    const mine = this.lastOwnMessage();
+    if (!mine) return this.notice('You have no message here to edit.', 'error');
+    this.change(() => this.client.edit(this.currentRoom, mine.id, text));
+  }
+
+  deleteLast(): void {
+    const mine = this.lastOwnMessage();
+    if (!mine) return this.notice('You have no message here to delete.', 'error');
+    this.change(() => this.client.delete(this.currentRoom, mine.id));
+  }
+
+  react(emoji: string): void {
+    const messages = this.view()?.messages ?? [];
+    let target: Message | undefined;
+    for (let i = messages.length - 1; i >= 0 && !target; i--) if (!messages[i]!.deleted) target = messages[i];
+    if (!target) return this.notice('No message here to react to.', 'error');
+    const mine = this.self !== null && target.reactions.some((r) => r.emoji === emoji && r.users.includes(this.self!.id));
+    this.change(() => this.client.react(this.currentRoom, target.id, emoji, !mine));
+  }
+
+  private lastOwnMessage(): Message | undefined {
+    const messages = this.view()?.messages ?? [];
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.author.id === this.self?.id && !m.deleted) return m;
+    }
+    return undefined;
+  }
+
+  /** An edit, delete or reaction: refused locally (a bad emoji, an empty text) as a notice. */
+  private change(fn: () => void): void {
+    if (this.sessionEnded) return this.notice(`Not done: ${this.sessionEnded}`, 'error');
+    try {
+      fn();
+    } catch (error) {
+      this.notice(error instanceof ChatterApiError ? error.message : String(error), 'error');
+    }
   }
 
   notice(text: string, tone: 'info' | 'error' | 'output' = 'info'): void {

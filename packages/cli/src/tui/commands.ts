@@ -12,6 +12,12 @@ export interface CommandContext {
   readonly username: string | undefined;
   /** Send a message to the current room (queued while offline). */
   send(text: string): void;
+  /** Replace the text of the user's newest message in the current room. */
+  editLast(text: string): void;
+  /** Delete the user's newest message in the current room. */
+  deleteLast(): void;
+  /** Toggle the user's reaction with `emoji` on the newest message of the current room. */
+  react(emoji: string): void;
   /** Show a line in the message pane that is not a chat message. */
   notice(text: string, tone?: 'info' | 'error' | 'output'): void;
   /** Online users of a room (default: the current one). */
@@ -152,6 +158,35 @@ export function builtinCommands(): ChatCommand[] {
       run(ctx, args) {
         if (!args) return ctx.notice('Usage: /me <action>', 'error');
         ctx.send(`/me ${args}`);
+      },
+    },
+    {
+      name: 'edit',
+      args: '<text>',
+      summary: 'Change the text of your last message here.',
+      complete: () => [],
+      run(ctx, args) {
+        if (!args) return ctx.notice('Usage: /edit <new text>', 'error');
+        ctx.editLast(args);
+      },
+    },
+    {
+      name: 'delete',
+      summary: 'Delete your last message here (for everyone).',
+      complete: () => [],
+      run(ctx, args) {
+        if (args) return ctx.notice('Usage: /delete (deletes your last message)', 'error');
+        ctx.deleteLast();
+      },
+    },
+    {
+      name: 'react',
+      args: '<emoji>',
+      summary: 'React to the newest message (again to take it back): /react 👍',
+      complete: () => [],
+      run(ctx, args) {
+        if (!args) return ctx.notice('Usage: /react <emoji>, for example /react 👍', 'error');
+        ctx.react(args);
       },
     },
     {
