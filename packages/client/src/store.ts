@@ -103,6 +103,8 @@ export class ChatterStore {
   private listDirty = false;
   private roomList: readonly MyRoom[] | null = null;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The whole outbox: a room joined later (hello after an offline start) takes its part. */
+  private pendingItems: readonly PendingChange[] = [];
   private readonly now: () => number;
 
   constructor(opts: ChatterStoreOptions = {}) {
@@ -217,7 +219,7 @@ export class ChatterStore {
         members: null,
         online: new Map(),
         onlineCount: null,
-        pending: [],
+        pending: this.pendingItems.filter((p) => p.room === info.id),
         view: null,
       });
     } else {
@@ -387,6 +389,7 @@ export class ChatterStore {
 
   /** The outbox changed: each room's `pending` is its part of it. */
   setPending(items: readonly PendingChange[]): void {
+    this.pendingItems = items;
     const byRoom = new Map<string, PendingChange[]>();
     for (const item of items) {
       let list = byRoom.get(item.room);

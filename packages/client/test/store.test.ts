@@ -262,3 +262,13 @@ describe('ChatterStore apply rules', () => {
     assert.deepEqual(store.rooms().map((r) => r.id), ['other']);
   });
 });
+
+describe('ChatterStore and the outbox', () => {
+  test('changes queued before hello show in their room once it is known', () => {
+    const store = new ChatterStore();
+    store.setPending([{ kind: 'send', clientId: 'a', room: 'general', text: 'offline', createdAt: at, state: 'pending' }]);
+    store.hello(me, [room('general'), room('other')]);
+    assert.deepEqual(store.room('general')!.pending.map((p) => p.clientId), ['a']);
+    assert.deepEqual(store.room('other')!.pending, []);
+  });
+});

@@ -100,7 +100,8 @@ export async function tail(args: string[], options: OptionValues, io: IO & { std
       client.store.subscribeRoom(room, start),
       // Each new message once, in order: live, or replayed after a reconnect.
       client.on('message', (m) => {
-        if (started && m.room === room) print([m]);
+        // A replayed message deleted since is a tombstone: nothing to print.
+        if (started && m.room === room && !m.deleted) print([m]);
       }),
       // Too far behind to replay: the room was reloaded; print what is newer than the last line.
       client.on('reset', (e) => {

@@ -194,7 +194,7 @@ export class ChatModel {
       c.on('message', (m) => {
         if (m.room !== this.state.room) return;
         this.arrived(messageKey(m.author.id, m.clientId));
-        if (m.author.id !== this.state.me.id) this.update({ announcement: { id: m.id, text: stripBidi(`${m.author.username}: ${truncate(m.text, 240)}`) } });
+        if (m.author.id !== this.state.me.id && !m.deleted) this.update({ announcement: { id: m.id, text: stripBidi(`${m.author.username}: ${truncate(m.text, 240)}`) } });
       }),
     );
     on(c.on('session_ended', (e) => this.handlers.onSessionEnded(e.code)));
