@@ -749,7 +749,6 @@ export class ChatterClient {
     this.store.hello(hello.user, hello.rooms);
     // What this client held of rooms it did not resume is not resumable: start them at their end.
     for (const room of hello.rooms) if (!this.resumed.has(room.id)) this.store.rebase(room.id, room.lastSeq);
-    for (const item of this.outbox.list()) if (!hello.rooms.some((r) => r.id === item.room)) this.dropRoomChanges(item.room);
     this.attempt = 0;
     this.currentStatus = 'online';
     this.startHeartbeat();

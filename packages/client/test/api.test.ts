@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ChatterApi, ChatterApiError } from '../src/index.js';
-import { uniqueName } from './helpers.js';
+import { seed, uniqueName } from './helpers.js';
 
 const password = 'correct horse battery';
 
@@ -112,14 +112,7 @@ describe('ChatterApi against a real server', () => {
   test('rooms and history: general exists; pages go back with before and forward with after', async () => {
     const user = await server.register(uniqueName('hist'));
     const api = new ChatterApi({ baseUrl: server.url, token: user.token });
-    const rows = Array.from({ length: 7 }, (_, i) => ({
-      roomId: 'general',
-      authorId: user.user.id,
-      clientId: `api-hist-${i}-${Date.now()}`,
-      text: `page ${i}`,
-      createdAt: Date.now(),
-    }));
-    await server.app.store.appendMessages(rows);
+    await seed(server, user.user.id, 7, 'page');
     const { rooms } = await api.rooms();
     const general = rooms.find((r) => r.id === 'general');
     assert.ok(general && general.lastSeq >= 7);

@@ -40,8 +40,8 @@ async function pageFiles(): Promise<Record<string, string>> {
     };
     window.record = (client) => {
       const rec = { seen: [], statuses: [], ended: [] };
-      client.on('history', (e) => rec.seen.push(...e.messages.map((m) => m.text)));
-      client.on('message', (m) => rec.seen.push(m.text));
+      // What the store shows of general, whenever it changes.
+      client.store.subscribeRoom('general', () => { rec.seen = client.store.room('general').messages.map((m) => m.text); });
       client.on('status', (s) => rec.statuses.push(s.status));
       client.on('session_ended', (e) => rec.ended.push(e.code));
       return rec;

@@ -1,20 +1,8 @@
-import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
+import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { ChatterApi, ChatterApiError, type PendingMessage } from '../src/index.js';
-import { assertContiguous, closeAllClients, memoryStore, recordClient, texts, uniqueName, waitFor, type Recorded } from './helpers.js';
-
-/** Store messages straight into the database: no fan-out, like traffic this client never heard. */
-async function seed(server: TestServer, author: TestUser, count: number, prefix: string): Promise<void> {
-  const rows = Array.from({ length: count }, (_, i) => ({
-    roomId: 'general',
-    authorId: author.user.id,
-    clientId: `${prefix}-${i}-${Math.random().toString(36).slice(2, 8)}`,
-    text: `${prefix} ${i}`,
-    createdAt: Date.now(),
-  }));
-  for (let i = 0; i < rows.length; i += 500) await server.app.store.appendMessages(rows.slice(i, i + 500));
-}
+import { ChatterApi, ChatterApiError, type PendingChange, type PendingMessage } from '../src/index.js';
+import { assertAscending, closeAllClients, memoryStore, messageBatches, recordClient, seed, texts, uniqueName, waitFor, type Recorded } from './helpers.js';
 
 /**
  * No reconnect is planned after status `from`: the client announces every retry it schedules with
@@ -59,7 +47,7 @@ describe('ChatterClient against a real server', () => {
     await waitFor(() => a.client.status === 'online' && b.client.status === 'online', 'both online');
     assert.equal(a.client.user?.username, alice.username);
     assert.ok(a.client.rooms.some((r) => r.id === 'general'));
-    assert.ok(a.historyReasons.includes('initial'), 'initial history arrives on first connect');
+    await waitFor(() => a.resets.includes('general'), 'initial history arrives on first connect');
 
     a.client.send('general', '  hi bob  ');
     await waitFor(() => b.view().some((m) => m.text === 'hi bob'), 'bob gets alice');
@@ -71,8 +59,8 @@ describe('ChatterClient against a real server', () => {
     const tail = (view: typeof a.delivered) => view.filter((m) => m.text === 'hi bob' || m.text === 'hello alice 👋');
     assert.deepEqual(texts(tail(a.delivered)), ['hi bob', 'hello alice 👋']);
     assert.deepEqual(texts(tail(b.delivered)), ['hi bob', 'hello alice 👋']);
-    assertContiguous(a.view(), 'alice');
-    assertContiguous(b.view(), 'bob');
+    assertAscending(a.view(), 'alice');
+    assertAscending(b.view(), 'bob');
     assert.equal(a.client.lastSeq('general'), b.client.lastSeq('general'));
     assert.equal(a.client.rooms.find((r) => r.id === 'general')!.lastSeq, a.client.lastSeq('general'));
   });
@@ -82,7 +70,7 @@ describe('ChatterClient against a real server', () => {
     const a = recordClient(server.url, alice.token);
     const b = recordClient(server.url, bob.token);
     const presenceAtAlice: string[][] = [];
-    a.client.on('presence', (e) => presenceAtAlice.push(e.users.map((u) => u.username)));
+    a.client.store.subscribeRoom('general', () => presenceAtAlice.push(a.client.online('general').map((u) => u.username)));
     a.client.connect();
     await waitFor(() => a.client.status === 'online', 'alice online');
     b.client.connect();
@@ -96,18 +84,19 @@ describe('ChatterClient against a real server', () => {
 
   test('initial history is the newest N; requestHistory pages older ones over the socket', async () => {
     const user = await server.register(uniqueName('scroll'));
-    await seed(server, user, 30, 'scroll');
+    await seed(server, user.user.id, 30, 'scroll');
     const c = recordClient(server.url, user.token, { history: 20 });
-    const initial: Array<{ count: number; hasMore: boolean }> = [];
-    c.client.on('history', (e) => e.reason === 'initial' && initial.push({ count: e.messages.length, hasMore: e.hasMore }));
     c.client.connect();
-    await waitFor(() => initial.length === 1, 'initial history');
-    assert.deepEqual(initial[0], { count: 20, hasMore: true });
+    await waitFor(() => c.resets.length === 1, 'initial history');
+    const view = c.client.store.room('general')!;
+    assert.deepEqual([view.messages.length, view.hasMoreOlder, view.loaded], [20, true, true]);
     const oldest = c.view()[0]!.seq;
     const page = await c.client.requestHistory('general', { before: oldest, limit: 5 });
     assert.deepEqual(page.messages.map((m) => m.seq), [oldest - 5, oldest - 4, oldest - 3, oldest - 2, oldest - 1]);
     assert.equal(page.hasMore, oldest - 5 > 1);
-    assert.ok(!c.historyReasons.includes('request'), 'pages are returned, not emitted');
+    assert.equal(c.client.store.room('general'), view, 'requestHistory returns the page and leaves the store alone');
+    await c.client.loadOlder('general', 5);
+    assert.deepEqual(c.view().slice(0, 5).map((m) => m.seq), page.messages.map((m) => m.seq), 'loadOlder puts it in the store');
     const bad = await c.client.requestHistory('general', { limit: 500 }).then(
       () => assert.fail('expected a rejection'),
       (err: unknown) => err,
@@ -149,7 +138,7 @@ describe('ChatterClient against a real server', () => {
     await waitFor(() => a.client.pending().length === 0, 'alice outbox empty');
     assert.deepEqual(texts(b.view().filter((m) => m.text.startsWith('offline '))), ['offline one', 'offline two', 'offline three']);
     assert.deepEqual(texts(a.delivered.filter((m) => m.text.startsWith('offline '))), ['offline one', 'offline two', 'offline three']);
-    assertContiguous(b.view(), 'bob');
+    assertAscending(b.view(), 'bob');
     // A resent copy would reach bob before a message alice sends after them: wait for that one.
     a.client.send('general', 'marker after the outbox');
     await waitFor(() => b.view().some((m) => m.text === 'marker after the outbox'), 'bob gets the later marker');
@@ -169,13 +158,12 @@ describe('ChatterClient against a real server', () => {
     const heldSeq = b.client.lastSeq('general');
     for (let i = 0; i < 5; i++) a.client.send('general', `missed ${i}`);
     await waitFor(() => a.client.pending().length === 0, 'alice stored all five');
-    const resumes: number[][] = [];
-    b.client.on('history', (e) => resumes.push(e.messages.map((m) => m.seq)));
+    const resumes = messageBatches(b);
     b.client.connect();
     await waitFor(() => b.view().filter((m) => m.text.startsWith('missed ')).length === 5, 'bob caught up');
     assert.deepEqual(resumes, [[heldSeq + 1, heldSeq + 2, heldSeq + 3, heldSeq + 4, heldSeq + 5]]);
-    assert.ok(b.historyReasons.filter((r) => r === 'initial').length === 1, 'no second initial snapshot on resume');
-    assertContiguous(b.view(), 'bob');
+    assert.deepEqual(b.resets, ['general'], 'no second initial snapshot on resume');
+    assertAscending(b.view(), 'bob');
     assert.equal(new Set(b.delivered.map((m) => m.seq)).size, b.delivered.length, 'no duplicates');
   });
 
@@ -197,8 +185,8 @@ describe('ChatterClient against a real server', () => {
     await waitFor(() => b.client.status === 'online', 'bob back');
     await waitFor(() => b.view().filter((m) => m.text.startsWith('gap ')).length === 4, 'bob has all four');
     assert.deepEqual(texts(b.delivered.filter((m) => m.text.startsWith('gap '))), ['gap 0', 'gap 1', 'gap 2', 'gap 3']);
-    assert.ok(b.historyReasons.includes('resume'));
-    assertContiguous(b.view(), 'bob');
+    assert.deepEqual(b.resets, ['general'], 'resumed, not reloaded');
+    assertAscending(b.view(), 'bob');
     assert.equal(b.statuses.at(-1)!.attempt, 0, 'attempts reset once online');
   });
 
@@ -210,35 +198,39 @@ describe('ChatterClient against a real server', () => {
     b.client.connect();
     await waitFor(() => a.client.status === 'online' && b.client.status === 'online', 'online');
     const start = b.client.lastSeq('general');
-    await seed(server, alice, 3, 'unheard'); // stored, never fanned out
+    await seed(server, alice.user.id, 3, 'unheard'); // stored, never fanned out
     a.client.send('general', 'after the hole');
     await waitFor(() => b.view().some((m) => m.text === 'after the hole'), 'bob gets the live message');
     const fresh = b.delivered.filter((m) => m.seq > start);
     assert.deepEqual(fresh.map((m) => m.seq), [start + 1, start + 2, start + 3, start + 4]);
     assert.deepEqual(texts(fresh), ['unheard 0', 'unheard 1', 'unheard 2', 'after the hole']);
-    assertContiguous(b.view(), 'bob');
+    assertAscending(b.view(), 'bob');
   });
 
-  test('resume_gap: further behind than the replay limit, the client pages forward until caught up', async () => {
+  test('resume_gap: further behind than the replay limit, the room is dropped and its newest page loaded', async () => {
     const [alice, bob] = await Promise.all([server.register(uniqueName('ga')), server.register(uniqueName('gb'))]);
     const b = recordClient(server.url, bob.token, { history: 0 });
     b.client.connect();
     await waitFor(() => b.client.status === 'online', 'bob online');
+    await b.client.loadRoom('general');
     const start = b.client.lastSeq('general');
     b.client.close();
-    await seed(server, alice, 1205, 'bulk');
+    await seed(server, alice.user.id, 1205, 'bulk');
     const frames: string[] = [];
     b.client.on('frame', (f) => frames.push(f.type));
     b.client.connect();
     const a = recordClient(server.url, alice.token);
     a.client.connect();
     a.client.send('general', 'live during catch-up');
-    await waitFor(() => b.view().some((m) => m.text === 'live during catch-up'), 'bob caught up and live', 20_000);
+    await waitFor(() => b.view().some((m) => m.text === 'live during catch-up'), 'bob reloaded and live', 20_000);
     assert.ok(frames.includes('resume_gap'));
-    const fresh = b.delivered.filter((m) => m.seq > start);
-    assert.equal(fresh.length, 1206);
-    assertContiguous(fresh, 'bob after the gap');
-    assert.equal(fresh.at(-1)!.text, 'live during catch-up');
+    assert.ok(b.resets.includes('general'), 'the room was reloaded');
+    const view = b.client.store.room('general')!;
+    assert.ok(view.messages.every((m) => m.seq > start + 1000), 'nothing of the stale past is kept');
+    assert.deepEqual(texts(view.messages.slice(-3)), ['bulk 1203', 'bulk 1204', 'live during catch-up']);
+    assert.equal(view.hasMoreOlder, true);
+    assertAscending(view.messages, 'bob after the gap');
+    assert.equal(b.client.lastSeq('general'), a.client.lastSeq('general'));
   });
 
   test('session_ended on logout: status offline, no reconnect attempts afterwards', async () => {
@@ -286,14 +278,14 @@ describe('ChatterClient against a real server', () => {
     await waitFor(() => statuses.includes('reconnecting'), 'dropped');
     c.client.send('general', 'resumed via auth frame');
     await waitFor(() => c.view().some((m) => m.text === 'resumed via auth frame'), 'after reconnect');
-    assertContiguous(c.view());
+    assertAscending(c.view());
     assert.deepEqual(c.errors, []);
   });
 
   test('refused sends fail without retrying forever; retry and discard manage them', async () => {
     const user = await server.register(uniqueName('ref'));
     // A message restored from storage that the server refuses (too long): validation_failed.
-    const tooLong: PendingMessage = { clientId: `long-${Date.now()}`, room: 'general', text: 'y'.repeat(4001), createdAt: new Date().toISOString(), state: 'pending' };
+    const tooLong: PendingMessage = { kind: 'send', clientId: `long-${Date.now()}`, room: 'general', text: 'y'.repeat(4001), createdAt: new Date().toISOString(), state: 'pending' };
     const c = recordClient(server.url, user.token, { outboxStore: memoryStore([tooLong]) });
     const stray = c.client.send('nowhere', 'to a room I am not in');
     const fine = c.client.send('general', 'this one is fine');
@@ -323,7 +315,7 @@ describe('ChatterClient against a real server', () => {
   test('persisted outbox: a message restored after a "reload" is resent with its clientId and never doubled', async () => {
     const user = await server.register(uniqueName('pers'));
     const store = memoryStore();
-    let snapshotWhileSending: PendingMessage[] = [];
+    let snapshotWhileSending: PendingChange[] = [];
     const first = recordClient(server.url, user.token, { outboxStore: store });
     first.client.on('outbox', (items) => {
       if (items.some((i) => i.state === 'sending')) snapshotWhileSending = store.load();
@@ -369,7 +361,7 @@ describe('ChatterClient against a real server', () => {
     assertNoRetryAfter(c, closedAt);
     c.client.connect();
     await waitFor(() => c.client.status === 'online', 'online again');
-    assert.equal(c.historyReasons.filter((r) => r === 'initial').length, 1, 'resumed, not restarted');
+    assert.deepEqual(c.resets, ['general'], 'resumed, not restarted');
   });
 });
 
@@ -392,6 +384,6 @@ describe('ChatterClient under the server rate limit', () => {
     assert.ok(c.errors.some((e) => e.code === 'rate_limited'), 'the limit was hit');
     const fresh = c.delivered.filter((m) => m.seq > start);
     assert.deepEqual(texts(fresh), Array.from({ length: 8 }, (_, i) => `burst ${i}`));
-    assertContiguous(fresh);
+    assertAscending(fresh);
   });
 });

@@ -2,6 +2,7 @@
  * Test support for the SDK: real `ws` sockets, and a recorder that applies the client's events to
  * a per-room list exactly as an app would, so tests can assert on what a user would see.
  */
+import type { TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { ChatterClient, type ChatterClientOptions, type Message, type PendingChange, type StatusEvent } from '../src/index.js';
@@ -102,11 +103,24 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Seqs strictly consecutive, no duplicates, in order. */
-export function assertContiguous(messages: readonly Message[], label = 'messages'): void {
+/**
+ * Seqs strictly increasing: each message once, in order. (Messages share the room's log with
+ * membership and reaction events, so their seqs need not be consecutive.)
+ */
+export function assertAscending(messages: readonly Message[], label = 'messages'): void {
   for (let i = 1; i < messages.length; i++) {
-    assert.equal(messages[i]!.seq, messages[i - 1]!.seq + 1, `${label}: seq ${messages[i]!.seq} follows ${messages[i - 1]!.seq} (index ${i})`);
+    assert.ok(messages[i]!.seq > messages[i - 1]!.seq, `${label}: seq ${messages[i]!.seq} follows ${messages[i - 1]!.seq} (index ${i})`);
   }
+}
+
+/** The seqs of the `message_created` events a client applied, per delivery (one array per frame). */
+export function messageBatches(rec: Recorded): number[][] {
+  const batches: number[][] = [];
+  rec.client.on('events', (e) => {
+    const seqs = e.events.filter((ev) => ev.kind === 'message_created').map((ev) => ev.seq);
+    if (seqs.length > 0) batches.push(seqs);
+  });
+  return batches;
 }
 
 export function texts(messages: readonly Message[]): string[] {
@@ -123,4 +137,24 @@ export function memoryStore(initial: PendingChange[] = []): { load(): PendingCha
     },
   };
   return store;
+}
+
+/**
+ * Store messages straight into the database through the storage seam: no fan-out, like traffic
+ * no client heard. `text` makes each one's text (default `${prefix} ${i}`).
+ */
+export async function seed(server: TestServer, authorId: number, count: number, prefix: string, text = (i: number) => `${prefix} ${i}`): Promise<void> {
+  const tag = Math.random().toString(36).slice(2, 8);
+  for (let i = 0; i < count; i += 500) {
+    const batch = Array.from({ length: Math.min(500, count - i) }, (_, k) => ({
+      kind: 'message_created' as const,
+      roomId: 'general',
+      actorId: authorId,
+      clientId: `${prefix}-${i + k}-${tag}`,
+      at: Date.now(),
+      text: text(i + k),
+      mentions: [],
+    }));
+    await server.app.store.applyChanges(batch);
+  }
 }

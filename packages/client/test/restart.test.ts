@@ -2,7 +2,7 @@ import { spawnServer, type SpawnedServer, type TestUser } from '@chatter/server/
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ChatterApi, type Message } from '../src/index.js';
-import { assertContiguous, closeAllClients, recordClient, texts, uniqueName, waitFor, type Recorded } from './helpers.js';
+import { assertAscending, closeAllClients, recordClient, texts, uniqueName, waitFor, type Recorded } from './helpers.js';
 
 /** Every message with this prefix, as stored on the server: must be exactly `expected`, once each. */
 async function assertStoredOnce(proc: SpawnedServer, user: TestUser, prefix: string, expected: string[]): Promise<void> {
@@ -54,8 +54,8 @@ describe('SDK against a server process that stops, dies and freezes', () => {
     await waitFor(() => b.view().filter((m) => m.text.startsWith('stop: while down')).length === 5, 'bob has them all', 20_000);
     assert.deepEqual(texts(b.delivered.filter((m) => m.text.startsWith('stop: while down'))), expected);
     assert.deepEqual(texts(a.delivered.filter((m) => m.text.startsWith('stop: while down'))), expected);
-    assertContiguous(b.view(), 'bob');
-    assertContiguous(a.view(), 'alice');
+    assertAscending(b.view(), 'bob');
+    assertAscending(a.view(), 'alice');
     await assertStoredOnce(proc, alice, 'stop: while down', expected);
   });
 
@@ -80,8 +80,8 @@ describe('SDK against a server process that stops, dies and freezes', () => {
     await waitFor(() => a.client.pending().length === 0, 'alice outbox drained', 20_000);
     await waitFor(() => b.view().filter((m) => m.text.startsWith('kill: ')).length === 40, 'bob has all 40', 20_000);
     assert.deepEqual(texts(b.delivered.filter((m) => m.text.startsWith('kill: '))), expected);
-    assertContiguous(b.view(), 'bob');
-    assertContiguous(a.view(), 'alice');
+    assertAscending(b.view(), 'bob');
+    assertAscending(a.view(), 'alice');
     await assertStoredOnce(proc, alice, 'kill: ', expected);
   });
 
@@ -104,6 +104,6 @@ describe('SDK against a server process that stops, dies and freezes', () => {
     await waitFor(() => c.client.status === 'online', 'online again after the thaw', 15_000);
     c.client.send('general', 'after the freeze');
     await waitFor(() => c.view().some((m) => m.text === 'after the freeze'), 'chat works again');
-    assertContiguous(c.view());
+    assertAscending(c.view());
   });
 });
