@@ -145,7 +145,8 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     const b = await newPage();
     await register(b.page, server.url, 'bob');
 
-    // Presence: alice sees bob arrive, in the count, the list and the timeline.
+    // Presence: alice sees bob come online in the count and the list; joining the room (on
+    // registration, everyone joins general) is the membership line in the timeline.
     await a.page.locator('.online-pill').filter({ hasText: '2' }).waitFor();
     await a.page.locator('.user-list').getByText('bob').waitFor();
     await a.page.locator('.row-system').filter({ hasText: 'bob joined' }).waitFor();
@@ -199,13 +200,73 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await b.page.getByRole('dialog', { name: 'Profile & settings' }).getByRole('button', { name: 'Log out' }).click();
     await b.page.getByRole('tab', { name: 'Sign in' }).waitFor();
     await a.page.locator('.online-pill').filter({ hasText: '1' }).waitFor();
-    await a.page.locator('.row-system').filter({ hasText: 'bob left' }).last().waitFor();
+    // Going offline is presence, not membership: no "left" line (proved by a later message).
+    await sendMessage(a.page, 'after bob went offline');
+    await a.page.locator('.row-msg.own.state-sent .bubble-text').filter({ hasText: 'after bob went offline' }).waitFor();
+    assert.equal(await a.page.locator('.row-system').filter({ hasText: 'left' }).count(), 0);
+    assert.equal(await a.page.locator('.row-system').filter({ hasText: 'bob joined' }).count(), 1, 'coming back online is not a join either');
     await b.page.reload();
     await b.page.getByRole('tab', { name: 'Sign in' }).waitFor();
     assert.equal(await b.page.locator('.alert-info').count(), 0, 'no "session expired" notice after a deliberate logout');
     const me = await b.page.evaluate(async () => (await fetch('/api/me')).status);
     assert.equal(me, 401);
 
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+    await a.context.close();
+    await b.context.close();
+  });
+
+  test('message actions: react, edit and delete live for the other person; "/me" is an action', async () => {
+    const a = await newPage();
+    await register(a.page, server.url, 'ivy');
+    const b = await newPage();
+    await register(b.page, server.url, 'jon');
+
+    await sendMessage(a.page, 'teh plan is ready');
+    const mine = a.page.locator('.row-msg.own.state-sent').filter({ hasText: 'teh plan is ready' });
+    await mine.waitFor();
+    const theirs = b.page.locator('.row-msg.other').filter({ hasText: 'teh plan is ready' });
+    await theirs.waitFor();
+
+    // Jon reacts from the actions that appear on hover; Ivy sees the count, and Jon's is marked his.
+    await theirs.hover();
+    await theirs.getByRole('button', { name: 'React 🎉' }).click();
+    await mine.locator('.reaction').filter({ hasText: '🎉 1' }).waitFor();
+    await theirs.locator('.reaction.mine').filter({ hasText: '🎉 1' }).waitFor();
+
+    // Ivy edits hers: the new text and an "(edited)" mark with the time, for both.
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    const box = a.page.getByLabel('Edit message');
+    await box.fill('the plan is ready');
+    await box.press('Enter');
+    const edited = b.page.locator('.row-msg.other').filter({ hasText: 'the plan is ready' });
+    await edited.locator('.edited').waitFor();
+    assert.match((await edited.locator('.edited').getAttribute('title')) ?? '', /^Edited .*\d{4}/);
+    assert.equal(await b.page.locator('.bubble-text').filter({ hasText: 'teh plan' }).count(), 0);
+
+    // "/me" is shown as an action on both sides, as the terminal shows it.
+    await sendMessage(b.page, '/me waves');
+    await a.page.locator('.bubble.action').filter({ hasText: '* jon waves' }).waitFor();
+    await b.page.locator('.bubble.action').filter({ hasText: 'waves' }).waitFor();
+    assert.equal(await a.page.locator('.bubble-text').filter({ hasText: '/me' }).count(), 0);
+
+    // Ivy deletes hers (asked twice): a tombstone for everyone, the reaction gone with the text.
+    const now = a.page.locator('.row-msg.own').filter({ hasText: 'the plan is ready' });
+    await now.hover();
+    await now.getByRole('button', { name: 'Delete', exact: true }).click();
+    await now.getByRole('button', { name: 'Delete for everyone?' }).click();
+    await b.page.locator('.bubble.tombstone').filter({ hasText: 'Message deleted' }).waitFor();
+    await a.page.locator('.bubble.tombstone').waitFor();
+    assert.equal(await b.page.locator('.bubble-text').filter({ hasText: 'the plan is ready' }).count(), 0);
+    assert.equal(await b.page.locator('.reaction').count(), 0);
+
+    // The reader sees all of this the same after a reload.
+    await b.page.reload();
+    await waitForChat(b.page);
+    await b.page.locator('.bubble.action').filter({ hasText: 'waves' }).waitFor();
+    await b.page.locator('.bubble.tombstone').waitFor();
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
     await a.context.close();
@@ -396,13 +457,15 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     const poster = await server.register('poster');
     const before = Date.now() - 400 * 60_000;
     const backlog = Array.from({ length: 400 }, (_, i) => ({
+      kind: 'message_created' as const,
       roomId: 'general',
-      authorId: poster.user.id,
+      actorId: poster.user.id,
       clientId: `backlog-${i}`,
       text: `backlog ${i}${i % 5 === 0 ? ' with a longer body that wraps onto a second line in the bubble on a normal desktop window width' : ''}`,
-      createdAt: before + i * 60_000,
+      mentions: [],
+      at: before + i * 60_000,
     }));
-    await server.app.store.appendMessages(backlog);
+    await server.app.store.applyChanges(backlog);
 
     const r = await newPage();
     // Pages of older history are held back until the test has noted where things are on screen.
