@@ -47,13 +47,14 @@ async function connectAs(url: string, user: TestUser, history = 0): Promise<Chat
   return client;
 }
 
-async function sendAndWaitAck(client: ChatterClient, text: string, room = 'general'): Promise<void> {
+/** Resolves with the stored message's id. */
+async function sendAndWaitAck(client: ChatterClient, text: string, room = 'general'): Promise<number> {
   const pending = client.send(room, text);
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const off = client.on('ack', (a) => {
       if (a.clientId === pending.clientId) {
         off();
-        resolve();
+        resolve(a.messageId ?? 0);
       }
     });
   });
@@ -95,7 +96,7 @@ describe('full-screen chat', () => {
       assert.equal(lastLine(screen), '>', 'the input is cleared after sending');
       await waitUntil(async () => (await stored(server.url, alice.token)).some((m) => m.text === 'hello bob, how are you?'));
 
-      await sendAndWaitAck(bobClient, 'hi alice! 👋');
+      const bobsMessage = await sendAndWaitAck(bobClient, 'hi alice! 👋');
       await session.waitFor(new RegExp(`\\d\\d:\\d\\d ${bob.username}: hi alice! 👋`));
 
       session.type('/who');
@@ -122,9 +123,20 @@ describe('full-screen chat', () => {
       await session.waitFor((s) => lastLine(s) === '> /who');
       session.keys('C-u');
 
-      // Someone leaving shows as a dimmed event.
+      // An edit shows in place, marked; /react reacts to the newest message (alice's action).
+      bobClient.edit('general', bobsMessage, 'hi alice!! 👋');
+      await session.waitFor(/hi alice!! 👋 \(edited \d\d:\d\d\)/);
+      session.type('/react 👍');
+      session.keys('Enter');
+      await session.waitFor(/waves {2}👍 1/);
+
+      // Going offline is presence (the status bar), not leaving the room: no line in the timeline.
       bobClient.close();
-      await session.waitFor(`← ${bob.username} left`);
+      await session.waitFor(`1 online: ${alice.username}`);
+      session.type('marker after bob went offline');
+      session.keys('Enter');
+      screen = await session.waitFor(new RegExp(`${alice.username}: marker after bob went offline`));
+      assert.doesNotMatch(screen, new RegExp(`${bob.username} left`));
 
       await quit(session);
     } finally {
