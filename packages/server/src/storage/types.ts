@@ -189,6 +189,8 @@ export type ChangeError =
   | 'message_not_found'
   | 'message_deleted'
   | 'not_a_member'
+  /** member_joined / member_invited of a user id that does not exist. */
+  | 'user_not_found'
   | 'too_many_reactions'
   | 'too_many_rooms'
   | 'room_archived'
