@@ -114,8 +114,8 @@ export class SqliteStore implements ChatStore {
       roomByDmKey: db.prepare('SELECT * FROM rooms WHERE dm_key = ?'),
       publicRooms: db.prepare(
         `SELECT * FROM rooms WHERE kind = 'channel' AND visibility = 'public' AND archived = 0
-           AND (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
-         ORDER BY member_count DESC, id LIMIT ?2`,
+           AND ($pattern IS NULL OR name LIKE $pattern ESCAPE '\\')
+         ORDER BY member_count DESC, id LIMIT $limit`,
       ),
       member: db.prepare('SELECT * FROM members WHERE room_id = ? AND user_id = ?'),
       members: db.prepare(
@@ -277,7 +277,7 @@ export class SqliteStore implements ChatStore {
 
   async listPublicRooms(query: { prefix?: string; limit: number }): Promise<RoomRecord[]> {
     const pattern = query.prefix ? `${query.prefix.replace(/[\\%_]/g, '\\$&')}%` : null;
-    return (this.stmts.publicRooms.all(pattern, query.limit) as Row[]).map(toRoom);
+    return (this.stmts.publicRooms.all({ pattern, limit: query.limit }) as Row[]).map(toRoom);
   }
 
   async createRoom(room: NewRoom): Promise<CreateRoomResult> {
