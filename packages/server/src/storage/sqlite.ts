@@ -34,7 +34,12 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-
+/**
+ * The embedded store. Its parts, by job: `sqlite/migrations.ts` (the schema), `sqlite/changes.ts`
+ * (the room log's write side: applyChanges and createRoom), `sqlite/messages.ts` (message pages
+ * with mentions and reactions), `sqlite/rows.ts` (rows to records); accounts, sessions, rooms,
+ * memberships and read state are here.
+ */
 export class SqliteStore implements ChatStore {
   private readonly db: Database.Database;
   private stmts!: ReturnType<SqliteStore['prepare']>;

@@ -26,6 +26,8 @@ interface NewEvent {
  */
 export class ChangeWriter {
   private readonly s;
+  /** Set when a change of the current batch erased text; the store then checkpoints (see SqliteStore). */
+  erased = false;
 
   constructor(
     db: Database.Database,
@@ -191,9 +193,6 @@ export class ChangeWriter {
       }
     }
   }
-
-  /** Set when a change of the current batch erased text; the store then checkpoints (see SqliteStore). */
-  erased = false;
 
   /** Inside the caller's transaction. */
   createRoom(r: NewRoom): CreateRoomResult {
