@@ -18,8 +18,8 @@ import { securityHeaders } from './http/headers.js';
 import { isAllowedOrigin } from './http/origin.js';
 import { validatorCompiler } from './http/validation.js';
 import { loggerOptions } from './logger.js';
-import messageRoutes from './messages/routes.js';
-import { MessageService } from './messages/service.js';
+import { Conversations } from './conversations/actions.js';
+import conversationRoutes from './conversations/routes.js';
 import { Gateway } from './realtime/gateway.js';
 import { SqliteStore } from './storage/sqlite.js';
 import type { ChatStore } from './storage/types.js';
@@ -35,7 +35,8 @@ declare module 'fastify' {
     store: ChatStore;
     bus: FanoutBus;
     sessions: SessionService;
-    messages: MessageService;
+    /** The actions layer: every change to a room, its events and their recipients. */
+    conversations: Conversations;
     gateway: Gateway;
     /** preHandler: sets `request.auth` or answers 401. Cookie-authenticated writes must pass the Origin check. */
     requireAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -84,7 +85,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('store', store);
   app.decorate('bus', bus);
   app.decorate('sessions', new SessionService(store, bus, config.sessionTtlMs, config.sessionMaxAgeMs));
-  app.decorate('messages', new MessageService(store, bus, app.log));
+  const conversations = new Conversations(store, bus, app.log, config);
+  app.decorate('conversations', conversations);
 
   // Every body, query and param is checked by our own compiled validators, so failures carry
   // one sentence per field (see @chatter/protocol/validate) instead of raw JSON-schema output.
@@ -95,7 +97,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) return reply.status(error.status).send(error.toBody());
+    if (error instanceof AppError) {
+      if (error.code === 'rate_limited' && typeof error.details?.retryAfter === 'number') reply.header('Retry-After', String(Math.ceil(error.details.retryAfter)));
+      return reply.status(error.status).send(error.toBody());
+    }
     const mapped = mapFrameworkError(error);
     if (mapped) return reply.status(mapped.status).send(mapped.toBody());
     request.log.error({ err: error }, 'unhandled error');
@@ -154,7 +159,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   );
 
   await app.register(authRoutes);
-  await app.register(messageRoutes);
+  await app.register(conversationRoutes);
   // feature plugins
   await app.register(import('./profile/routes.js'));
 
@@ -172,6 +177,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // sockets with 1001 so clients resume elsewhere, and only then close the database.
   app.addHook('preClose', () => gateway.shutdown());
   app.addHook('onClose', async () => {
+    conversations.close();
     await bus.close();
     await store.close();
   });

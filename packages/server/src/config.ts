@@ -92,6 +92,18 @@ export interface Config {
   closeGraceMs: number;
   /** Connections the kernel queues for accept() (the listen backlog; the kernel caps it at net.core.somaxconn). */
   listenBacklog: number;
+  /** Rooms one user may create per hour. */
+  roomCreatesPerHour: number;
+  /** New direct messages one user may open per hour (opening an existing one is free). */
+  dmOpensPerHour: number;
+  /** Joins, leaves, invitations and removals one user may make per hour. */
+  membershipChangesPerHour: number;
+  /** User searches (`GET /api/users?q=`) one user may make per minute. */
+  userSearchesPerMinute: number;
+  /** Reactions added or removed by one user per minute. */
+  reactionsPerMinute: number;
+  /** At most one typing notice per user and room is forwarded in this many ms. */
+  typingForwardMs: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -203,6 +215,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxUnauthenticatedSockets: read(env, 'CHATTER_MAX_UNAUTHENTICATED_SOCKETS', 1000, int(1, 10_000_000), 'a whole number >= 1'),
     closeGraceMs: read(env, 'CHATTER_CLOSE_GRACE_MS', 5000, int(100, 600_000), 'milliseconds, 100-600000'),
     listenBacklog: read(env, 'CHATTER_LISTEN_BACKLOG', 511, int(1, 1_000_000), 'a whole number 1-1000000'),
+    roomCreatesPerHour: read(env, 'CHATTER_ROOM_CREATES_PER_HOUR', 10, int(1, 1_000_000), 'a whole number >= 1'),
+    dmOpensPerHour: read(env, 'CHATTER_DM_OPENS_PER_HOUR', 30, int(1, 1_000_000), 'a whole number >= 1'),
+    membershipChangesPerHour: read(env, 'CHATTER_MEMBERSHIP_CHANGES_PER_HOUR', 60, int(1, 1_000_000), 'a whole number >= 1'),
+    userSearchesPerMinute: read(env, 'CHATTER_USER_SEARCHES_PER_MINUTE', 30, int(1, 1_000_000), 'a whole number >= 1'),
+    reactionsPerMinute: read(env, 'CHATTER_REACTIONS_PER_MINUTE', 60, int(1, 1_000_000), 'a whole number >= 1'),
+    typingForwardMs: read(env, 'CHATTER_TYPING_FORWARD_MS', 2500, int(0, 60_000), 'milliseconds, 0-60000'),
   };
   return { ...config, ...overrides };
 }

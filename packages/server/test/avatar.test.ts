@@ -226,8 +226,8 @@ describe('profile pictures', () => {
     const url = await avatarUrlOf(await put(await picture('png'), { 'content-type': 'image/png' }));
     await b.next('user_updated', (f) => f.user.avatarUrl === url);
     a.send({ type: 'send', room: 'general', clientId: `pic-${Date.now()}`, text: 'new look' });
-    const live = await b.next('message', (f) => f.message.text === 'new look');
-    assert.equal(live.message.author.avatarUrl, url, 'the open socket sends with the new picture');
+    const live = await b.nextMessage((f) => f.text === 'new look');
+    assert.equal(live.author.avatarUrl, url, 'the open socket sends with the new picture');
     const later = connect(server.wsUrl, { token: bob.token, params: { history: '0' } });
     const presence = await later.next('presence');
     assert.equal(presence.users.find((u) => u.id === alice.user.id)?.avatarUrl, url, 'presence lists the new picture');

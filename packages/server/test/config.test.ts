@@ -67,6 +67,12 @@ describe('loadConfig', () => {
       maxUnauthenticatedSockets: 1000,
       closeGraceMs: 5000,
       listenBacklog: 511,
+      roomCreatesPerHour: 10,
+      dmOpensPerHour: 30,
+      membershipChangesPerHour: 60,
+      userSearchesPerMinute: 30,
+      reactionsPerMinute: 60,
+      typingForwardMs: 2500,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -130,6 +136,12 @@ describe('loadConfig', () => {
       CHATTER_MAX_UNAUTHENTICATED_SOCKETS: '100',
       CHATTER_CLOSE_GRACE_MS: '1000',
       CHATTER_LISTEN_BACKLOG: '4096',
+      CHATTER_ROOM_CREATES_PER_HOUR: '5',
+      CHATTER_DM_OPENS_PER_HOUR: '6',
+      CHATTER_MEMBERSHIP_CHANGES_PER_HOUR: '7',
+      CHATTER_USER_SEARCHES_PER_MINUTE: '8',
+      CHATTER_REACTIONS_PER_MINUTE: '9',
+      CHATTER_TYPING_FORWARD_MS: '0',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -185,6 +197,12 @@ describe('loadConfig', () => {
       maxUnauthenticatedSockets: 100,
       closeGraceMs: 1000,
       listenBacklog: 4096,
+      roomCreatesPerHour: 5,
+      dmOpensPerHour: 6,
+      membershipChangesPerHour: 7,
+      userSearchesPerMinute: 8,
+      reactionsPerMinute: 9,
+      typingForwardMs: 0,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -279,6 +297,12 @@ describe('loadConfig', () => {
     ['CHATTER_CLOSE_GRACE_MS', '10'],
     ['CHATTER_LISTEN_BACKLOG', '0'],
     ['CHATTER_LISTEN_BACKLOG', 'deep'],
+    ['CHATTER_ROOM_CREATES_PER_HOUR', '0'],
+    ['CHATTER_DM_OPENS_PER_HOUR', '1.5'],
+    ['CHATTER_MEMBERSHIP_CHANGES_PER_HOUR', '-1'],
+    ['CHATTER_USER_SEARCHES_PER_MINUTE', 'many'],
+    ['CHATTER_REACTIONS_PER_MINUTE', '0'],
+    ['CHATTER_TYPING_FORWARD_MS', '60001'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -41,7 +41,7 @@ describe('durability', () => {
       clearInterval(pump);
       const ackedBeforeKill = new Set(acked);
       await Promise.all([r1.closed, s1.closed]);
-      const seenBefore = r1.all('message').map((f) => f.message);
+      const seenBefore = r1.messages().map((f) => f);
 
       await server.restart();
       // Every acknowledged message survived the crash.
@@ -66,7 +66,14 @@ describe('durability', () => {
         view = new Map(seenBefore.map((m) => [m.seq, m]));
         // (Rebuilt on each poll; a seq seen twice within one pass is a real duplicate.)
         for (const f of r2.frames) {
-          const list = f.type === 'history' ? f.messages : f.type === 'message' ? [f.message] : [];
+          const list =
+            f.type === 'history'
+              ? f.messages
+              : f.type === 'events'
+                ? f.events.flatMap((e) => (e.kind === 'message_created' ? [e.message] : []))
+                : f.type === 'event' && f.event.kind === 'message_created'
+                  ? [f.event.message]
+                  : [];
           for (const m of list) {
             assert.ok(!view.has(m.seq) || view.get(m.seq) === m, `seq ${m.seq} arrived twice`);
             view.set(m.seq, m);
@@ -76,7 +83,8 @@ describe('durability', () => {
         await sleep(50);
       }
       const ordered = [...view.keys()].sort((a, b) => a - b);
-      assert.deepEqual(ordered, Array.from({ length: total }, (_, i) => i + 1), 'no gaps');
+      // The log starts with the two registrations' member_joined events: messages are seqs 3..N+2.
+      assert.deepEqual(ordered, Array.from({ length: total }, (_, i) => i + 3), 'no gaps');
       const ids = [...view.values()].map((m) => m.clientId);
       assert.equal(new Set(ids).size, total, 'each message once');
       const stored = await allMessages(server, reader.token);

@@ -1,10 +1,11 @@
-import { DEFAULT_ROOM, LIMITS, PROTOCOL_VERSION, type AckFrame, type Message } from '@chatter/protocol';
+import { DEFAULT_ROOM, LIMITS, PROTOCOL_VERSION, type Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VERSION } from '../src/app.js';
+import type { Outcome } from '../src/conversations/actions.js';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
 import { call, expectError } from './http-helpers.js';
 import { uniqueName } from './wsclient.js';
@@ -38,7 +39,7 @@ describe('HTTP', () => {
   let alice: TestUser;
   let bob: TestUser;
   /** What was stored, by seq (1-based). */
-  const seeded: AckFrame[] = [];
+  const seeded: Outcome[] = [];
   const TOTAL = 25;
 
   const get = (path: string, init?: { token?: string; cookie?: string }) => call(url, 'GET', path, init);
@@ -46,13 +47,16 @@ describe('HTTP', () => {
   const seqs = (messages: Message[]) => messages.map((m) => m.seq);
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-  function send(author: TestUser, clientId: string, text: string): Promise<AckFrame> {
-    return new Promise((resolve, reject) => {
-      server.app.messages.send(
-        { room: DEFAULT_ROOM, clientId, text, author: { id: author.user.id, username: author.username, avatarUrl: null } },
-        (result) => (result.ok ? resolve(result.ack) : reject(result.error)),
-      );
-    });
+  /**
+   * The seq before the first seeded message: general's log starts with the two registrations'
+   * `member_joined` events. `r(a, b)` are the seqs of seeded messages a..b, `q(n)` message n's seq.
+   */
+  const B = 2;
+  const q = (n: number) => B + n;
+  const r = (from: number, to: number) => range(q(from), q(to));
+
+  async function send(author: TestUser, clientId: string, text: string): Promise<Outcome> {
+    return server.app.conversations.send({ id: author.user.id, username: author.username, avatarUrl: null }, DEFAULT_ROOM, clientId, text);
   }
 
   // A built web app of our own, so the shell fallback is tested whether or not packages/web is built.
@@ -115,7 +119,7 @@ describe('HTTP', () => {
         'GET /api/me',
         'PUT /api/me/password',
         'GET /api/rooms',
-        'GET /api/rooms/{room}/messages',
+        'GET /api/rooms/{id}/messages',
       ]) {
         assert.ok(actual.includes(known), `${known} not in ${actual.join(', ')}`);
       }
@@ -135,7 +139,7 @@ describe('HTTP', () => {
       for (const [method, path] of [
         ['GET', '/api/nope'],
         ['GET', '/api'],
-        ['POST', '/api/rooms'],
+        ['PUT', '/api/rooms'],
         ['DELETE', '/api/health'],
         ['GET', '/api/rooms/general/messages/extra'],
       ] as const) {
@@ -176,7 +180,8 @@ describe('HTTP', () => {
       const res = await get('/api/rooms', { token: alice.token });
       assert.equal(res.status, 200);
       const general = (res.body.rooms as { id: string; name: string; lastSeq: number }[]).find((r) => r.id === DEFAULT_ROOM);
-      assert.deepEqual(general, { id: DEFAULT_ROOM, name: 'general', lastSeq: TOTAL });
+      assert.equal(general?.name, 'general');
+      assert.equal(general?.lastSeq, q(TOTAL));
     });
 
     test('without sign-in -> 401', async () => {
@@ -185,9 +190,9 @@ describe('HTTP', () => {
     });
   });
 
-  describe('GET /api/rooms/:room/messages', () => {
+  describe('GET /api/rooms/:id/messages', () => {
     test('the seed went in as seqs 1..25', () => {
-      assert.deepEqual(seeded.map((a) => a.seq), range(1, TOTAL));
+      assert.deepEqual(seeded.map((a) => a.seq), r(1, TOTAL));
     });
 
     test('without a cursor: the newest page (default 50), oldest first, with full messages', async () => {
@@ -195,19 +200,24 @@ describe('HTTP', () => {
       assert.equal(res.status, 200);
       assert.deepEqual(Object.keys(res.body).sort(), ['hasMore', 'lastSeq', 'messages', 'room']);
       assert.equal(res.body.room, DEFAULT_ROOM);
-      assert.equal(res.body.lastSeq, TOTAL);
+      assert.equal(res.body.lastSeq, q(TOTAL));
       assert.equal(res.body.hasMore, false);
       const messages = res.body.messages as Message[];
-      assert.deepEqual(seqs(messages), range(1, TOTAL));
+      assert.deepEqual(seqs(messages), r(1, TOTAL));
       const first = messages[0]!;
       assert.deepEqual(first, {
-        id: seeded[0]!.id,
+        id: seeded[0]!.message!.id,
         room: DEFAULT_ROOM,
-        seq: 1,
+        seq: q(1),
         author: { id: alice.user.id, username: alice.username, avatarUrl: null },
         text: 'message 1',
         clientId: 'seed-1',
-        createdAt: seeded[0]!.createdAt,
+        createdAt: new Date(seeded[0]!.message!.createdAt).toISOString(),
+        version: q(1),
+        editedAt: null,
+        deleted: false,
+        mentions: [],
+        reactions: [],
       });
       assert.equal(messages[1]!.author.id, bob.user.id);
       assert.equal(messages[TOTAL - 1]!.text, `message ${TOTAL}`, 'stored trimmed');
@@ -215,10 +225,10 @@ describe('HTTP', () => {
 
     test('limit: the newest N with hasMore', async () => {
       const res = await history('?limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(16, 25));
+      assert.deepEqual(seqs(res.body.messages), r(16, 25));
       assert.equal(res.body.hasMore, true);
       const all = await history(`?limit=${TOTAL}`);
-      assert.deepEqual(seqs(all.body.messages), range(1, 25));
+      assert.deepEqual(seqs(all.body.messages), r(1, 25));
       assert.equal(all.body.hasMore, false, 'exactly everything: nothing older');
       const max = await history(`?limit=${LIMITS.historyPageMax}`);
       assert.equal(max.status, 200);
@@ -237,78 +247,78 @@ describe('HTTP', () => {
         cursor = page[0];
         assert.ok(pages.length < 10, 'paging terminates');
       }
-      assert.deepEqual(pages, [range(16, 25), range(6, 15), range(1, 5)]);
+      assert.deepEqual(pages, [r(16, 25), r(6, 15), r(1, 5)]);
     });
 
     test('before boundaries', async () => {
-      let res = await history('?before=11&limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(1, 10));
+      let res = await history(`?before=${q(11)}&limit=10`);
+      assert.deepEqual(seqs(res.body.messages), r(1, 10));
       assert.equal(res.body.hasMore, false);
-      res = await history('?before=12&limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(2, 11));
+      res = await history(`?before=${q(12)}&limit=10`);
+      assert.deepEqual(seqs(res.body.messages), r(2, 11));
       assert.equal(res.body.hasMore, true);
-      res = await history('?before=1');
+      res = await history(`?before=${q(1)}`);
       assert.deepEqual(res.body.messages, []);
       assert.equal(res.body.hasMore, false);
       res = await history('?before=1000&limit=3');
-      assert.deepEqual(seqs(res.body.messages), [23, 24, 25]);
+      assert.deepEqual(seqs(res.body.messages), [q(23), q(24), q(25)]);
     });
 
     test('after pages forwards (oldest first) until hasMore is false', async () => {
-      let res = await history('?after=0&limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(1, 10));
+      let res = await history(`?after=${q(0)}&limit=10`);
+      assert.deepEqual(seqs(res.body.messages), r(1, 10));
       assert.equal(res.body.hasMore, true);
-      res = await history('?after=10&limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(11, 20));
+      res = await history(`?after=${q(10)}&limit=10`);
+      assert.deepEqual(seqs(res.body.messages), r(11, 20));
       assert.equal(res.body.hasMore, true);
-      res = await history('?after=20&limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(21, 25));
+      res = await history(`?after=${q(20)}&limit=10`);
+      assert.deepEqual(seqs(res.body.messages), r(21, 25));
       assert.equal(res.body.hasMore, false);
-      res = await history('?after=15&limit=10');
-      assert.deepEqual(seqs(res.body.messages), range(16, 25));
+      res = await history(`?after=${q(15)}&limit=10`);
+      assert.deepEqual(seqs(res.body.messages), r(16, 25));
       assert.equal(res.body.hasMore, false, 'exactly the rest: nothing newer');
-      res = await history(`?after=${TOTAL}`);
+      res = await history(`?after=${q(TOTAL)}`);
       assert.deepEqual(res.body.messages, []);
       assert.equal(res.body.hasMore, false);
-      assert.equal(res.body.lastSeq, TOTAL, 'up to date');
+      assert.equal(res.body.lastSeq, q(TOTAL), 'up to date');
     });
 
     test('after beyond the log: an empty page whose lastSeq tells the client it is ahead of the server', async () => {
-      const res = await history(`?after=${TOTAL + 100}`);
+      const res = await history(`?after=${q(TOTAL + 100)}`);
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.messages, []);
       assert.equal(res.body.hasMore, false);
-      assert.equal(res.body.lastSeq, TOTAL);
+      assert.equal(res.body.lastSeq, q(TOTAL));
     });
 
     test('cursors up to 2^53 - 1 are accepted (beyond it they are refused, below)', async () => {
       const res = await history(`?after=${Number.MAX_SAFE_INTEGER}&before=${Number.MAX_SAFE_INTEGER}`);
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.messages, []);
-      assert.equal(res.body.lastSeq, TOTAL);
+      assert.equal(res.body.lastSeq, q(TOTAL));
     });
 
     test('after and before together: the window between them', async () => {
-      let res = await history('?after=5&before=10');
-      assert.deepEqual(seqs(res.body.messages), [6, 7, 8, 9]);
+      let res = await history(`?after=${q(5)}&before=${q(10)}`);
+      assert.deepEqual(seqs(res.body.messages), [q(6), q(7), q(8), q(9)]);
       assert.equal(res.body.hasMore, false);
-      res = await history('?after=5&before=10&limit=2');
-      assert.deepEqual(seqs(res.body.messages), [6, 7]);
+      res = await history(`?after=${q(5)}&before=${q(10)}&limit=2`);
+      assert.deepEqual(seqs(res.body.messages), [q(6), q(7)]);
       assert.equal(res.body.hasMore, true);
-      res = await history('?after=5&before=6');
+      res = await history(`?after=${q(5)}&before=${q(6)}`);
       assert.deepEqual(res.body.messages, []);
     });
 
     test('numbers in the query mean exactly what they say', async () => {
       // Leading zeros still read as the same whole number; anything else that is not one is a 400 (below).
-      assert.deepEqual(seqs((await history('?limit=007')).body.messages), range(19, 25));
-      assert.deepEqual(seqs((await history('?after=0020&limit=2')).body.messages), [21, 22]);
+      assert.deepEqual(seqs((await history('?limit=007')).body.messages), r(19, 25));
+      assert.deepEqual(seqs((await history(`?after=00${q(20)}&limit=2`)).body.messages), [q(21), q(22)]);
     });
 
     test('a cookie session may read history', async () => {
       const res = await get(`/api/rooms/${DEFAULT_ROOM}/messages?limit=1`, { cookie: alice.token });
       assert.equal(res.status, 200);
-      assert.deepEqual(seqs(res.body.messages), [TOTAL]);
+      assert.deepEqual(seqs(res.body.messages), [q(TOTAL)]);
     });
 
     for (const [query, field] of [
@@ -338,14 +348,16 @@ describe('HTTP', () => {
     }
 
     test('an unknown room -> 404 room_not_found', async () => {
-      for (const room of ['random', 'General', 'no-such-room']) {
+      for (const room of ['random', 'abcdefghijkl', 'no-such-room']) {
         expectError(await get(`/api/rooms/${room}/messages`, { token: alice.token }), 404, 'room_not_found');
       }
+      // Room ids are lower case: another case is not a room id at all.
+      expectError(await get('/api/rooms/General/messages', { token: alice.token }), 400, 'validation_failed');
     });
 
     test('a room id longer than 64 characters -> 400', async () => {
       const error = expectError(await get(`/api/rooms/${'r'.repeat(65)}/messages`, { token: alice.token }), 400, 'validation_failed');
-      assert.ok(error.details?.fields?.room);
+      assert.ok(error.details?.fields?.id);
     });
 
     test('without sign-in -> 401, before the room is looked up', async () => {
@@ -356,12 +368,12 @@ describe('HTTP', () => {
 
     test('new messages show up at the end, and the room\'s lastSeq follows', async () => {
       const ack = await send(bob, uniqueName('late'), 'one more');
-      assert.equal(ack.seq, TOTAL + 1);
-      const res = await history(`?after=${TOTAL}`);
-      assert.deepEqual(seqs(res.body.messages), [TOTAL + 1]);
+      assert.equal(ack.seq, q(TOTAL + 1));
+      const res = await history(`?after=${q(TOTAL)}`);
+      assert.deepEqual(seqs(res.body.messages), [q(TOTAL + 1)]);
       assert.equal(res.body.messages[0].text, 'one more');
       const rooms = await get('/api/rooms', { token: bob.token });
-      assert.equal(rooms.body.rooms.find((r: { id: string }) => r.id === DEFAULT_ROOM).lastSeq, TOTAL + 1);
+      assert.equal(rooms.body.rooms.find((r: { id: string }) => r.id === DEFAULT_ROOM).lastSeq, q(TOTAL) + 1);
     });
   });
 });

@@ -1,36 +1,36 @@
-import { DEFAULT_ROOM, LIMITS, type AckFrame, type Message } from '@chatter/protocol';
+import { DEFAULT_ROOM, LIMITS, type Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { InProcessBus } from '../src/bus/memory.js';
 import type { BusEvent } from '../src/bus/types.js';
 import { AppError } from '../src/errors.js';
-import { MessageService } from '../src/messages/service.js';
+import { Conversations, type Outcome } from '../src/conversations/actions.js';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
 import { call } from './http-helpers.js';
 import { connect, uniqueName } from './wsclient.js';
 
-/* MessageService: it keeps committing whatever happens after a commit, and the text it stores is the text everyone sees. */
+/* The actions layer's queue: it keeps committing whatever happens after a commit, and the text it stores is the text everyone sees. */
 
-/** The in-process bus, except that publish throws while `failing` is set (a double at our own seam). */
+/**
+ * The in-process bus, except that publish throws for room events while `failing` is set, or for
+ * those whose frame contains `poison` (a double at our own seam).
+ */
 class FlakyBus extends InProcessBus {
   failing = false;
+  poison: string | null = null;
   override publish(event: BusEvent): void {
-    if (this.failing && event.kind === 'room') throw new Error('bus is down');
+    if (event.kind === 'room' && (this.failing || (this.poison !== null && event.frame.includes(this.poison)))) throw new Error('bus is down');
     super.publish(event);
   }
 }
 
-function sendVia(server: TestServer, author: TestUser, clientId: string, text: string, then?: (ack: AckFrame) => void): Promise<AckFrame> {
-  return new Promise((resolve, reject) => {
-    server.app.messages.send({ room: DEFAULT_ROOM, clientId, text, author: { id: author.user.id, username: author.username, avatarUrl: null } }, (result) => {
-      if (!result.ok) return reject(result.error);
-      resolve(result.ack);
-      then?.(result.ack);
-    });
-  });
+const actorOf = (u: TestUser) => ({ id: u.user.id, username: u.username, avatarUrl: null });
+
+function sendVia(server: TestServer, author: TestUser, clientId: string, text: string): Promise<Outcome> {
+  return server.app.conversations.send(actorOf(author), DEFAULT_ROOM, clientId, text);
 }
 
-describe('MessageService keeps committing after a throw', () => {
+describe('the change queue keeps committing after a throw', () => {
   let server: TestServer;
   const bus = new FlakyBus();
   let alice: TestUser;
@@ -54,57 +54,61 @@ describe('MessageService keeps committing after a throw', () => {
 
     a.send({ type: 'send', room: DEFAULT_ROOM, clientId: 'after-1', text: 'after the bus came back' });
     const ack = await a.next('ack', (f) => f.clientId === 'after-1');
-    assert.equal(ack.seq, acks[1]!.seq + 1);
-    const live = await r.next('message', (f) => f.message.clientId === 'after-1');
-    assert.equal(live.message.text, 'after the bus came back');
+    assert.equal(ack.seq, acks[1]!.seq! + 1);
+    const live = await r.nextMessage((m) => m.clientId === 'after-1');
+    assert.equal(live.text, 'after the bus came back');
     // The messages the bus dropped are stored: a reader that resumes gets them.
     assert.deepEqual(
-      r.all('message').map((f) => f.message.clientId),
+      r.messages().map((m) => m.clientId),
       ['after-1'],
     );
-    const page = await call(server.url, 'GET', `/api/rooms/${DEFAULT_ROOM}/messages?after=${acks[0]!.seq - 1}`, { token: reader.token });
+    const page = await call(server.url, 'GET', `/api/rooms/${DEFAULT_ROOM}/messages?after=${acks[0]!.seq! - 1}`, { token: reader.token });
     assert.deepEqual(page.body.messages.map((m: Message) => m.clientId), ['lost-1', 'lost-2', 'after-1']);
     await Promise.all([r.close(), a.close()]);
   });
 
-  test('an ack callback that throws: its message still fans out, the rest of its batch is acked, later batches commit', async () => {
+  test('a publish that throws for one change: the rest of its batch is answered and published, later batches commit', async () => {
     const reader = await server.register(uniqueName('reader'));
     const r = connect(server.wsUrl, { token: reader.token, params: { history: '0' } });
     await r.next('hello');
-    // Queued in one turn: one batch, whose first callback throws.
-    const thrower = new Promise<AckFrame>((resolve) =>
-      server.app.messages.send(
-        { room: DEFAULT_ROOM, clientId: 'cb-throws', text: 'first', author: { id: alice.user.id, username: alice.username, avatarUrl: null } },
-        (result) => {
-          if (result.ok) resolve(result.ack);
-          throw new Error('callback failed');
-        },
-      ),
-    );
-    const second = sendVia(server, alice, 'cb-second', 'second');
-    assert.equal((await second).seq, (await thrower).seq + 1);
-    const next = await sendVia(server, alice, 'cb-next', 'next batch');
-    assert.equal(next.seq, (await second).seq + 1);
-    await r.next('message', (f) => f.message.clientId === 'cb-next');
+    bus.poison = 'poisoned text';
+    // Queued in one turn: one batch, whose first publish throws.
+    const batch = [sendVia(server, alice, 'pub-throws', 'poisoned text'), sendVia(server, alice, 'pub-second', 'second')];
+    const [first, second] = await Promise.all(batch);
+    bus.poison = null;
+    assert.equal(second!.seq, first!.seq! + 1);
+    const next = await sendVia(server, alice, 'pub-next', 'next batch');
+    assert.equal(next.seq, second!.seq! + 1);
+    await r.nextMessage((m) => m.clientId === 'pub-next');
     assert.deepEqual(
-      r.all('message').map((f) => f.message.clientId),
-      ['cb-throws', 'cb-second', 'cb-next'],
+      r.messages().map((m) => m.clientId),
+      ['pub-second', 'pub-next'],
     );
     await r.close();
   });
 
+  test('a store that throws: the batch is refused as internal, and the next batch commits', async () => {
+    const store = server.app.store;
+    const original = store.applyChanges.bind(store);
+    store.applyChanges = async () => {
+      throw new Error('disk on fire');
+    };
+    try {
+      await assert.rejects(sendVia(server, alice, uniqueName('st'), 'lost'), (err: AppError) => err.code === 'internal');
+    } finally {
+      store.applyChanges = original;
+    }
+    const ok = await sendVia(server, alice, uniqueName('st-after'), 'stored');
+    assert.equal(ok.duplicate, false);
+    assert.ok(ok.seq! > 0);
+  });
+
   test('drain() settles after a throwing batch (graceful shutdown is not stuck)', async () => {
-    const done = new Promise<void>((resolve) =>
-      server.app.messages.send(
-        { room: DEFAULT_ROOM, clientId: uniqueName('drain'), text: 'x', author: { id: alice.user.id, username: alice.username, avatarUrl: null } },
-        () => {
-          resolve();
-          throw new Error('callback failed');
-        },
-      ),
-    );
-    await server.app.messages.drain();
+    bus.failing = true;
+    const done = sendVia(server, alice, uniqueName('drain'), 'x');
+    await server.app.conversations.drain();
     await done;
+    bus.failing = false;
     await sendVia(server, alice, uniqueName('drain-after'), 'still writing');
   });
 });
@@ -127,11 +131,11 @@ describe('message text: one text for every path', () => {
     await a.next('hello');
     a.send({ type: 'send', room: DEFAULT_ROOM, clientId, text });
     const ack = await a.next('ack', (f) => f.clientId === clientId);
-    const live = (await reader.next('message', (f) => f.message.clientId === clientId)).message.text;
+    const live = (await reader.nextMessage((f) => f.clientId === clientId)).text;
     const later = connect(server.wsUrl, { token: alice.token, params: { history: '1' } });
     const initial = (await later.next('history', (f) => f.room === DEFAULT_ROOM)).messages[0]!;
     assert.equal(initial.seq, ack.seq);
-    const page = await call(server.url, 'GET', `/api/rooms/${DEFAULT_ROOM}/messages?after=${ack.seq - 1}&limit=1`, { token: alice.token });
+    const page = await call(server.url, 'GET', `/api/rooms/${DEFAULT_ROOM}/messages?after=${ack.seq! - 1}&limit=1`, { token: alice.token });
     await Promise.all([reader.close(), a.close(), later.close()]);
     return { live, initial: initial.text, rest: page.body.messages[0].text };
   }
@@ -168,8 +172,8 @@ describe('message text: one text for every path', () => {
       assert.match(String((error.details?.fields as Record<string, string> | undefined)?.text), /control characters/);
       // A later marker proves nothing was stored or fanned out for the refused one.
       a.send({ type: 'send', room: DEFAULT_ROOM, clientId: `${clientId}-marker`, text: 'marker' });
-      await a.next('message', (f) => f.message.clientId === `${clientId}-marker`);
-      assert.equal(a.all('message').filter((f) => f.message.clientId === clientId).length, 0);
+      await a.nextMessage((f) => f.clientId === `${clientId}-marker`);
+      assert.equal(a.messages().filter((f) => f.clientId === clientId).length, 0);
       assert.equal(a.all('ack').filter((f) => f.clientId === clientId).length, 0);
       await a.close();
     });
@@ -177,8 +181,8 @@ describe('message text: one text for every path', () => {
 
   test('checkText counts the length after normalising: a composed-length-OK text is accepted however it was keyed', () => {
     const decomposed = 'e\u0301'.repeat(LIMITS.messageMaxChars);
-    assert.equal(MessageService.checkText(decomposed), '\u00e9'.repeat(LIMITS.messageMaxChars));
-    assert.throws(() => MessageService.checkText('\u00e9'.repeat(LIMITS.messageMaxChars + 1)), (err: AppError) => err.code === 'validation_failed' && 'text' in (err.details?.fields ?? {}));
-    assert.throws(() => MessageService.checkText(' \r\n\t '), (err: AppError) => err.code === 'validation_failed' && /empty/.test(err.details?.fields?.text ?? ''));
+    assert.equal(Conversations.checkText(decomposed), '\u00e9'.repeat(LIMITS.messageMaxChars));
+    assert.throws(() => Conversations.checkText('\u00e9'.repeat(LIMITS.messageMaxChars + 1)), (err: AppError) => err.code === 'validation_failed' && 'text' in (err.details?.fields ?? {}));
+    assert.throws(() => Conversations.checkText(' \r\n\t '), (err: AppError) => err.code === 'validation_failed' && /empty/.test(err.details?.fields?.text ?? ''));
   });
 });

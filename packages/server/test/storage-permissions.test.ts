@@ -20,11 +20,7 @@ test('a fresh data dir is created 0700, and the database, -wal and -shm files 06
   try {
     const alice = await server.register(uniqueName('alice'));
     // A committed write, so the WAL and its index exist.
-    await new Promise<void>((resolve, reject) =>
-      server.app.messages.send({ room: DEFAULT_ROOM, clientId: 'perm-1', text: 'hello', author: { id: alice.user.id, username: alice.username, avatarUrl: null } }, (r) =>
-        r.ok ? resolve() : reject(r.error),
-      ),
-    );
+    await server.app.conversations.send({ id: alice.user.id, username: alice.username, avatarUrl: null }, DEFAULT_ROOM, 'perm-1', 'hello');
     assert.equal(mode(dataDir).toString(8), '700');
     for (const file of ['chatter.db', 'chatter.db-wal', 'chatter.db-shm']) {
       assert.ok(existsSync(join(dataDir, file)), file);

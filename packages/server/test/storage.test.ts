@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -63,6 +63,120 @@ describe('SqliteStore specifics', () => {
       assert.deepEqual(session, { id: session!.id, userId: 1, createdAt: 1000, expiresAt: 9000, lastSeenAt: 1000, device: '' });
       await store.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a version-2 database migrates: rooms become public channels, everyone a member who has read it all, every message its event', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
+    try {
+      const file = join(dir, 'chatter.db');
+      const old = new Database(file);
+      for (const sql of MIGRATIONS.slice(0, 2)) old.exec(sql);
+      old.pragma('user_version = 2');
+      old.exec(`
+        INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (1, 'Ana', 'ana', 'x', 100), (2, 'ben', 'ben', 'x', 200);
+        INSERT INTO rooms (id, name, last_seq, created_at) VALUES ('general', 'general', 3, 50), ('quiet', 'quiet', 0, 60);
+        INSERT INTO messages (id, room_id, seq, author_id, client_id, text, created_at) VALUES
+          (10, 'general', 1, 1, 'a1', 'hello', 1000), (11, 'general', 2, 2, 'b1', 'hi @Ana', 2000), (12, 'general', 3, 1, 'a2', 'bye', 3000);
+      `);
+      old.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, 1, 1000, 9000)').run(Buffer.alloc(32, 7));
+      old.close();
+
+      const store = new SqliteStore({ file });
+      try {
+        await store.migrate();
+        assert.deepEqual(await store.getRoom('general'), {
+          id: 'general',
+          kind: 'channel',
+          name: 'general',
+          topic: '',
+          visibility: 'public',
+          archived: false,
+          lastSeq: 3,
+          createdAt: 50,
+          createdBy: null,
+          dmKey: null,
+          memberCount: 2,
+          lastActivityAt: 3000,
+        });
+        assert.equal((await store.getRoom('quiet'))?.lastActivityAt, 60, 'no messages: its creation time');
+        assert.deepEqual(await store.getMember('general', 2), { roomId: 'general', userId: 2, role: 'member', joinedAt: 200, readSeq: 3, notify: 'all' });
+        // Protocol 1 kept no read state: nothing is unread after the upgrade.
+        assert.deepEqual((await store.listUserRooms(1, 999)).map((r) => [r.room.id, r.unread, r.mentions]), [['general', 0, 0], ['quiet', 0, 0]]);
+        const page = await store.getMessages('general', { limit: 10 });
+        assert.equal(page.lastSeq, 3);
+        assert.deepEqual(
+          page.messages.map((m) => [m.id, m.seq, m.version, m.text, m.editedAt, m.deletedAt, m.mentions, m.reactions]),
+          [
+            [10, 1, 1, 'hello', null, null, [], []],
+            [11, 2, 2, 'hi @Ana', null, null, [], []],
+            [12, 3, 3, 'bye', null, null, [], []],
+          ],
+        );
+        const { events } = await store.getEvents('general', { after: 0, limit: 10 });
+        assert.deepEqual(
+          events.map((e) => [e.seq, e.kind, e.actorId, e.clientId, e.createdAt, e.messageId, e.message?.text]),
+          [
+            [1, 'message_created', 1, 'a1', 1000, 10, 'hello'],
+            [2, 'message_created', 2, 'b1', 2000, 11, 'hi @Ana'],
+            [3, 'message_created', 1, 'a2', 3000, 12, 'bye'],
+          ],
+        );
+        // Old messages are idempotent as before, and the log goes on from their seqs.
+        const [resent, fresh] = await store.applyChanges([
+          { kind: 'message_created', roomId: 'general', actorId: 2, clientId: 'b1', at: 4000, text: 'hi @Ana', mentions: [] },
+          { kind: 'message_created', roomId: 'general', actorId: 2, clientId: 'b2', at: 5000, text: 'new', mentions: [1] },
+        ]);
+        assert.ok(resent?.ok && resent.duplicate && resent.message?.id === 11);
+        assert.ok(fresh?.ok && fresh.event?.seq === 4);
+        assert.deepEqual((await store.getUserRoom(1, 'general', 999))?.mentions, 1);
+        assert.equal((await store.getSessionByTokenHash(Buffer.alloc(32, 7)))?.userId, 1);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a deleted message's text is gone from the database files, not only hidden", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
+    const file = join(dir, 'chatter.db');
+    const store = new SqliteStore({ file });
+    try {
+      await store.migrate();
+      await store.ensureRoom({ id: 'general', name: 'general', createdAt: 1 });
+      const user = await store.createUser({ username: 'ana', email: null, passwordHash: 'x', createdAt: 1 });
+      // A short text lives in a cell of a page; a long one spills onto overflow pages.
+      const short = 'zq-short-secret-7f3a';
+      const long = `zq-long-secret-${'9c1e'.repeat(1500)}`;
+      const results = await store.applyChanges([
+        { kind: 'member_joined', roomId: 'general', actorId: user.id, clientId: null, at: 2, userId: user.id, role: 'member' },
+        { kind: 'message_created', roomId: 'general', actorId: user.id, clientId: 's', at: 3, text: short, mentions: [] },
+        { kind: 'message_created', roomId: 'general', actorId: user.id, clientId: 'l', at: 3, text: long, mentions: [] },
+        { kind: 'message_created', roomId: 'general', actorId: user.id, clientId: 'k', at: 3, text: 'kept text', mentions: [] },
+      ]);
+      const ids = results.map((r) => (r.ok ? r.message?.id : undefined));
+      const stored = () => {
+        const bytes = Buffer.concat([file, `${file}-wal`].map((f) => {
+          try {
+            return readFileSync(f);
+          } catch {
+            return Buffer.alloc(0);
+          }
+        }));
+        return { short: bytes.includes(short), long: bytes.includes(long.slice(0, 200)), kept: bytes.includes('kept text') };
+      };
+      assert.deepEqual(stored(), { short: true, long: true, kept: true }, 'the texts are in the files to begin with');
+      const deleted = await store.applyChanges([
+        { kind: 'message_deleted', roomId: 'general', actorId: user.id, clientId: null, at: 4, messageId: ids[1]! },
+        { kind: 'message_deleted', roomId: 'general', actorId: user.id, clientId: null, at: 4, messageId: ids[2]! },
+      ]);
+      assert.ok(deleted.every((r) => r.ok && r.event));
+      assert.deepEqual(stored(), { short: false, long: false, kept: true });
+    } finally {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

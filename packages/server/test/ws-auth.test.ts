@@ -1,4 +1,4 @@
-import { CLOSE_CODES } from '@chatter/protocol';
+import { CLOSE_CODES, PROTOCOL_VERSION } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../src/testing.js';
@@ -18,7 +18,7 @@ describe('WebSocket authentication', () => {
       const s = connect(server.wsUrl, { token: alice.token, via });
       const hello = await s.next('hello');
       assert.equal(hello.user.username, alice.username);
-      assert.equal(hello.protocol, 1);
+      assert.equal(hello.protocol, PROTOCOL_VERSION);
       assert.deepEqual(hello.rooms.map((r) => r.id), ['general']);
       await s.close();
     });
@@ -97,9 +97,14 @@ describe('WebSocket authentication', () => {
     const alice = await server.register(uniqueName());
     const v = connect(server.wsUrl, { token: alice.token, params: { v: '99' } });
     assert.equal((await v.closed).code, CLOSE_CODES.unsupported_protocol);
+    // A protocol 1 client is refused the same way: the meaning of its frames changed.
+    const old = connect(server.wsUrl, { token: alice.token, params: { v: '1' } });
+    const closed = await old.closed;
+    assert.equal(closed.code, CLOSE_CODES.unsupported_protocol);
+    assert.match(closed.reason, /v2/);
     const bad = connect(server.wsUrl, { token: alice.token, params: { resume: 'general:abc' } });
     assert.equal((await bad.closed).code, CLOSE_CODES.bad_request);
-    const ok = connect(server.wsUrl, { token: alice.token, params: { v: '1' } });
+    const ok = connect(server.wsUrl, { token: alice.token, params: { v: String(PROTOCOL_VERSION) } });
     await ok.next('hello');
     await ok.close();
   });
@@ -173,7 +178,7 @@ describe('WebSocket session expiry', () => {
 describe('connection set-up races', () => {
   test('a client that leaves while its connection is being set up is not left registered (slow store)', async () => {
     // Room listing takes a while, as a networked database's would.
-    const { store, dataDir } = slowStore('listRooms', () => 150);
+    const { store, dataDir } = slowStore(['listUserRooms'], () => 150);
     const server = await startTestServer({ dataDir }, { store });
     try {
       const ghost = await server.register(uniqueName('ghost'));

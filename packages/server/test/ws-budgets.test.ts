@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'ws';
+import type { RoomChange } from '../src/storage/types.js';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
 import { slowStore } from './slow-store.js';
 import { connect, uniqueName, type TestSocket } from './wsclient.js';
@@ -20,14 +21,16 @@ import { connect, uniqueName, type TestSocket } from './wsclient.js';
  */
 async function seedHeavy(server: TestServer, author: TestUser, count: number, prefix: string): Promise<void> {
   const text = '"'.repeat(LIMITS.messageMaxChars);
-  const rows = Array.from({ length: count }, (_, i) => ({
+  const changes: RoomChange[] = Array.from({ length: count }, (_, i) => ({
+    kind: 'message_created',
     roomId: 'general',
-    authorId: author.user.id,
+    actorId: author.user.id,
     clientId: `${prefix}-${i}`,
+    at: Date.now(),
     text,
-    createdAt: Date.now(),
+    mentions: [],
   }));
-  for (let i = 0; i < rows.length; i += 500) await server.app.store.appendMessages(rows.slice(i, i + 500));
+  for (let i = 0; i < changes.length; i += 500) await server.app.store.applyChanges(changes.slice(i, i + 500));
 }
 
 /** An upgrade request by hand, to read the HTTP answer of a refused upgrade (status, headers, JSON body). */
@@ -86,7 +89,7 @@ describe('frame budgets', () => {
       const seconds = (performance.now() - started) / 1000;
       // A socket closed for flooding may not have had the ack of a send accepted just before: count
       // what the store holds once every accepted send is committed.
-      await server.app.messages.drain();
+      await server.app.conversations.drain();
       const stored = await server.app.store.getMessages('general', { limit: 100 });
       const allowed = server.config.messageBurst + Math.ceil(seconds * server.config.messagesPerSecond) + 1;
       assert.ok(stored.messages.length <= allowed, `${stored.messages.length} stored in ${seconds.toFixed(2)} s against ${allowed} allowed`);
@@ -211,7 +214,7 @@ function waitAnswered(s: TestSocket, count: number): Promise<unknown> {
 describe('one reply in flight, bounded in bytes', () => {
   test('a second history request while one is being built is refused, not queued', async () => {
     let delay = 0;
-    const { store, dataDir } = slowStore('getMessages', () => delay);
+    const { store, dataDir } = slowStore(['getMessages', 'getEvents'], () => delay);
     const server = await startTestServer({ dataDir }, { store });
     try {
       const u = await server.register(uniqueName('busy'));
@@ -231,7 +234,7 @@ describe('one reply in flight, bounded in bytes', () => {
       await s.next('history', (f) => f.ref === 'third');
       await ping(s, 'marker');
       assert.equal(s.all('history').length, 2);
-      assert.equal(s.all('history').filter((f) => f.reason === 'resume').length, 0, 'the resume sent meanwhile was refused too');
+      assert.equal(s.all('events').length, 0, 'the resume sent meanwhile was refused too');
       assert.equal(s.all('error').length, 2);
       await s.close();
     } finally {
@@ -251,7 +254,8 @@ describe('one reply in flight, bounded in bytes', () => {
       const newest = await s.next('history', (f) => f.ref === 'newest');
       assert.ok(newest.messages.length > 0 && newest.messages.length < 40, `${newest.messages.length} messages`);
       assert.equal(newest.hasMore, true);
-      assert.equal(newest.messages.at(-1)!.seq, 40);
+      // The log starts with the user's member_joined (seq 1): the messages are seqs 2-41.
+      assert.equal(newest.messages.at(-1)!.seq, 41);
       assert.ok(Buffer.byteLength(JSON.stringify(newest)) <= 64 * 1024 + 9000, 'within the budget plus one message');
       // Forward: the oldest that fit, then the rest, exactly once.
       const seen: number[] = [];
@@ -263,7 +267,7 @@ describe('one reply in flight, bounded in bytes', () => {
         if (!reply.hasMore) break;
         after = reply.messages.at(-1)!.seq;
       }
-      assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i + 2));
       await s.close();
     } finally {
       await server.close();
@@ -276,7 +280,8 @@ describe('one reply in flight, bounded in bytes', () => {
     const server = await startTestServer();
     try {
       const u = await server.register(uniqueName('heap'));
-      await seedHeavy(server, u, 1000, 'h'); // 8 MB of JSON in all
+      // With the user's member_joined, 1,000 events: as many as a resume replays (8 MB of JSON in all).
+      await seedHeavy(server, u, LIMITS.resumeMaxEvents - 1, 'h');
       const s = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${u.token}` } });
       const closed = new Promise<number>((r) => s.on('close', (code) => r(code)));
       let received = 0;
@@ -286,7 +291,7 @@ describe('one reply in flight, bounded in bytes', () => {
         received += data.length;
         // Count frames without keeping them: the client's memory is not what is measured.
         const text = data.toString();
-        replies += text.split('"type":"history"').length - 1;
+        replies += text.split('"type":"events"').length - 1;
         errors += text.split('"type":"error"').length - 1;
       });
       await new Promise((r) => s.once('open', r));
@@ -466,13 +471,14 @@ describe('resume edge cases', () => {
       await w.next('hello');
       w.send({ type: 'send', room: 'general', clientId: 'one', text: 'one' });
       const { seq } = await w.next('ack');
-      const s = connect(server.wsUrl, { token: u.token, params: { resume: `general:${seq + 10}` } });
+      const s = connect(server.wsUrl, { token: u.token, params: { resume: `general:${seq! + 10}` } });
       const ahead = await s.next('resume_ahead');
-      assert.deepEqual(ahead, { type: 'resume_ahead', room: 'general', afterSeq: seq + 10, latestSeq: seq });
-      s.send({ type: 'resume', rooms: { general: seq + 1 } });
-      assert.equal((await s.next('resume_ahead')).afterSeq, seq + 1);
+      assert.deepEqual(ahead, { type: 'resume_ahead', room: 'general', afterSeq: seq! + 10, latestSeq: seq });
+      s.send({ type: 'resume', rooms: { general: seq! + 1 } });
+      assert.equal((await s.next('resume_ahead')).afterSeq, seq! + 1);
       await ping(s, 'marker');
       assert.equal(s.all('history').length, 0);
+      assert.equal(s.all('events').length, 0);
       await Promise.all([s.close(), w.close()]);
     } finally {
       await server.close();

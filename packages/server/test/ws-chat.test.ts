@@ -1,24 +1,20 @@
-import { CLOSE_CODES, LIMITS, type Message } from '@chatter/protocol';
+import { CLOSE_CODES, LIMITS, type Message, type RoomEvent } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
+import { seedMessages } from './seed.js';
 import { slowStore } from './slow-store.js';
 import { connect, sleep, uniqueName, type TestSocket } from './wsclient.js';
 
-/** Store messages directly through the service (fast seeding without sockets). */
-async function seed(server: TestServer, author: TestUser, count: number, prefix = 'seed'): Promise<void> {
-  const rows = Array.from({ length: count }, (_, i) => ({
-    roomId: 'general',
-    authorId: author.user.id,
-    clientId: `${prefix}-${i}-${Math.random().toString(36).slice(2)}`,
-    text: `${prefix} ${i}`,
-    createdAt: Date.now(),
-  }));
-  for (let i = 0; i < rows.length; i += 5000) await server.app.store.appendMessages(rows.slice(i, i + 5000));
-}
+const seed = seedMessages;
 
 function seqs(messages: Message[]): number[] {
   return messages.map((m) => m.seq);
+}
+
+/** The messages an `events` reply creates, as their `message_created` events carry them. */
+function created(events: RoomEvent[]): Message[] {
+  return events.flatMap((e) => (e.kind === 'message_created' ? [e.message] : []));
 }
 
 describe('chat over WebSocket', () => {
@@ -37,20 +33,21 @@ describe('chat over WebSocket', () => {
     await b.next('hello');
     a.send({ type: 'send', room: 'general', clientId: 'a-1', text: '  hi bob  ' });
     const ack = await a.next('ack');
-    const atBob = await b.next('message', (f) => f.message.clientId === 'a-1');
-    assert.equal(atBob.message.text, 'hi bob', 'text is trimmed');
-    assert.equal(atBob.message.seq, ack.seq);
-    assert.equal(atBob.message.id, ack.id);
-    assert.equal(atBob.message.author.username, alice.username);
+    const atBob = await b.nextMessage((f) => f.clientId === 'a-1');
+    assert.equal(atBob.text, 'hi bob', 'text is trimmed');
+    assert.equal(atBob.seq, ack.seq);
+    assert.equal(atBob.id, ack.messageId);
+    assert.equal(atBob.author.username, alice.username);
     assert.equal(ack.duplicate, false);
     // The sender receives its own message too, after the ack.
-    const own = await a.next('message', (f) => f.message.clientId === 'a-1');
-    assert.ok(a.frames.indexOf(ack) < a.frames.indexOf(own), 'ack precedes the fan-out');
+    const own = await a.nextMessage((f) => f.clientId === 'a-1');
+    const ownAt = a.frames.findIndex((f) => f.type === 'event' && f.event.kind === 'message_created' && f.event.message.id === own.id);
+    assert.ok(a.frames.indexOf(ack) < ownAt, 'ack precedes the fan-out');
 
     b.send({ type: 'send', room: 'general', clientId: 'b-1', text: 'hello alice 👋' });
-    const reply = await a.next('message', (f) => f.message.clientId === 'b-1');
-    assert.equal(reply.message.text, 'hello alice 👋');
-    assert.equal(reply.message.seq, ack.seq + 1);
+    const reply = await a.nextMessage((f) => f.clientId === 'b-1');
+    assert.equal(reply.text, 'hello alice 👋');
+    assert.equal(reply.seq, ack.seq! + 1);
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -64,16 +61,16 @@ describe('chat over WebSocket', () => {
     });
     const expected = users.length * perSender;
     const received = await Promise.all(
-      sockets.map((s) => s.waitCount('message', expected).then(() => s.all('message').filter((f) => f.message.clientId.startsWith('crowd-')))),
+      sockets.map((s) => s.waitMessages(expected).then((all) => all.filter((f) => f.clientId.startsWith('crowd-')))),
     );
-    const reference = received[0]!.map((f) => f.message.seq);
+    const reference = received[0]!.map((f) => f.seq);
     assert.equal(reference.length, expected);
     assert.equal(new Set(reference).size, expected, 'no duplicates');
     for (let k = 1; k < reference.length; k++) assert.equal(reference[k], reference[k - 1]! + 1, 'contiguous, ascending seqs');
-    for (const list of received) assert.deepEqual(list.map((f) => f.message.seq), reference);
+    for (const list of received) assert.deepEqual(list.map((f) => f.seq), reference);
     // Each sender's own messages keep their send order.
     for (let i = 0; i < users.length; i++) {
-      const mine = received[0]!.filter((f) => f.message.author.id === users[i]!.user.id).map((f) => f.message.text);
+      const mine = received[0]!.filter((f) => f.author.id === users[i]!.user.id).map((f) => f.text);
       assert.deepEqual(mine, Array.from({ length: perSender }, (_, j) => `from ${i} #${j}`));
     }
     await Promise.all(sockets.map((s) => s.close()));
@@ -171,7 +168,7 @@ describe('chat over WebSocket', () => {
     assert.equal(first.duplicate, false);
     assert.equal(second.duplicate, true);
     assert.equal(second.seq, first.seq);
-    assert.equal(second.id, first.id);
+    assert.equal(second.messageId, first.messageId);
     await e.close();
     // Resent after a reconnect (the ack was lost, say): still the original.
     const e2 = connect(server.wsUrl, { token: erin.token, params: { history: '0' } });
@@ -182,9 +179,9 @@ describe('chat over WebSocket', () => {
     assert.equal(third.seq, first.seq);
     // A later message as the marker: a second copy of dup-1 would reach frank before it.
     e2.send({ type: 'send', room: 'general', clientId: 'dup-marker', text: 'marker' });
-    await f.next('message', (x) => x.message.clientId === 'dup-marker');
-    assert.equal(f.all('message').filter((m) => m.message.clientId === 'dup-1').length, 1);
-    const page = await server.app.store.getMessages('general', { after: first.seq - 1, limit: 100 });
+    await f.nextMessage((x) => x.clientId === 'dup-marker');
+    assert.equal(f.messages().filter((m) => m.clientId === 'dup-1').length, 1);
+    const page = await server.app.store.getMessages('general', { after: first.seq! - 1, limit: 100 });
     assert.equal(page.messages.filter((m) => m.clientId === 'dup-1').length, 1);
     await Promise.all([e2.close(), f.close()]);
   });
@@ -197,35 +194,39 @@ describe('chat over WebSocket', () => {
     await g.next('hello');
     await h.next('hello');
     h.send({ type: 'send', room: 'general', clientId: 'r-before', text: 'before' });
-    const seen = await g.next('message', (f) => f.message.clientId === 'r-before');
+    const seen = await g.nextMessage((f) => f.clientId === 'r-before');
     await g.close();
     for (let i = 0; i < 7; i++) h.send({ type: 'send', room: 'general', clientId: `r-missed-${i}`, text: `missed ${i}` });
     await h.waitCount('ack', 8);
-    const back = connect(server.wsUrl, { token: gina.token, params: { resume: `general:${seen.message.seq}` } });
-    const replay = await back.next('history');
+    const back = connect(server.wsUrl, { token: gina.token, params: { resume: `general:${seen.seq}` } });
+    const replay = await back.next('events');
     assert.equal(replay.reason, 'resume');
-    assert.deepEqual(replay.messages.map((m) => m.text), Array.from({ length: 7 }, (_, i) => `missed ${i}`));
-    assert.deepEqual(seqs(replay.messages), Array.from({ length: 7 }, (_, i) => seen.message.seq + 1 + i));
-    assert.equal(back.all('history').length, 1, 'no initial history when resuming');
+    assert.equal(replay.after, seen.seq);
+    assert.equal(replay.through, seen.seq + 7);
+    assert.equal(replay.hasMore, false);
+    assert.deepEqual(created(replay.events).map((m) => m.text), Array.from({ length: 7 }, (_, i) => `missed ${i}`));
+    assert.deepEqual(replay.events.map((e) => e.seq), Array.from({ length: 7 }, (_, i) => seen.seq + 1 + i));
+    assert.equal(back.all('history').length, 0, 'no initial history for a resumed room');
     h.send({ type: 'send', room: 'general', clientId: 'r-live', text: 'live' });
-    const live = await back.next('message', (f) => f.message.clientId === 'r-live');
-    assert.equal(live.message.seq, seen.message.seq + 8);
+    const live = await back.nextMessage((f) => f.clientId === 'r-live');
+    assert.equal(live.seq, seen.seq + 8);
     // The resume frame works mid-connection too.
-    back.send({ type: 'resume', rooms: { general: seen.message.seq + 5 } });
-    const again = await back.next('history', (f) => f.reason === 'resume');
-    assert.deepEqual(seqs(again.messages), [seen.message.seq + 6, seen.message.seq + 7, seen.message.seq + 8]);
+    back.send({ type: 'resume', rooms: { general: seen.seq + 5 } });
+    const again = await back.next('events', (f) => f.reason === 'resume');
+    assert.deepEqual(seqs(created(again.events)), [seen.seq + 6, seen.seq + 7, seen.seq + 8]);
     await Promise.all([back.close(), h.close()]);
   });
 
   test('resume from further back than the replay limit says so instead of flooding', async () => {
     const ivy = await server.register(uniqueName('ivy'));
     const start = (await server.app.store.getRoom('general'))!.lastSeq;
-    await seed(server, ivy, LIMITS.resumeMaxMessages + 5, 'gap');
+    await seed(server, ivy, LIMITS.resumeMaxEvents + 5, 'gap');
     const s = connect(server.wsUrl, { token: ivy.token, params: { resume: `general:${start}` } });
     const gap = await s.next('resume_gap');
     assert.equal(gap.afterSeq, start);
-    assert.equal(gap.latestSeq, start + LIMITS.resumeMaxMessages + 5);
+    assert.equal(gap.latestSeq, start + LIMITS.resumeMaxEvents + 5);
     assert.equal(s.all('history').length, 0);
+    assert.equal(s.all('events').length, 0);
     // The client pages forward instead.
     s.send({ type: 'history', room: 'general', after: start, limit: 100, ref: 'fwd' });
     const page = await s.next('history', (f) => f.ref === 'fwd');
@@ -254,7 +255,7 @@ describe('replay and live traffic overlap', () => {
     // A history read that takes a while, as a networked database's would: messages stored meanwhile
     // are both in the read and fanned out live to the already-subscribed socket.
     let slow = false;
-    const { store, dataDir } = slowStore('getMessages', () => (slow ? 200 : 0));
+    const { store, dataDir } = slowStore(['getMessages', 'getEvents'], () => (slow ? 200 : 0));
     const server = await startTestServer({ dataDir, messagesPerSecond: 1000, messageBurst: 1000 }, { store });
     try {
       const writer = await server.register(uniqueName('writer'));
@@ -271,13 +272,14 @@ describe('replay and live traffic overlap', () => {
         const clientId = `ov-${Math.random().toString(36).slice(2)}`;
         w.send({ type: 'send', room: 'general', clientId, text: 'during the read' });
         await w.next('ack', (a) => a.clientId === clientId);
-        await r.next('history');
+        await r.next(params.resume ? 'events' : 'history');
         slow = false;
         w.send({ type: 'send', room: 'general', clientId: `${clientId}-after`, text: 'after' });
-        await r.next('message', (f) => f.message.clientId === `${clientId}-after`);
+        await r.nextMessage((f) => f.clientId === `${clientId}-after`);
         const copies =
-          r.all('message').filter((f) => f.message.clientId === clientId).length +
-          r.all('history').flatMap((h) => h.messages).filter((m) => m.clientId === clientId).length;
+          r.messages().filter((f) => f.clientId === clientId).length +
+          r.all('history').flatMap((h) => h.messages).filter((m) => m.clientId === clientId).length +
+          created(r.all('events').flatMap((e) => e.events)).filter((m) => m.clientId === clientId).length;
         assert.equal(copies, 1, `${JSON.stringify(params)}: the overlapping message arrived ${copies} times`);
         await r.close();
       }
@@ -367,21 +369,21 @@ describe('fan-out pacing', () => {
     const { sockets, raw } = await seat();
     const tag = uniqueName('p');
     await sendAndAck(sockets[0]!, `${tag}-1`);
-    await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-1`)));
+    await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-1`)));
     // Two sends in two separate turns: unpaced, each would be its own write.
     await sendAndAck(sockets[0]!, `${tag}-2`);
     await sendAndAck(sockets[1]!, `${tag}-3`);
-    for (const s of sockets) assert.equal(s.all('message').filter((f) => f.message.clientId === `${tag}-2`).length, 0, 'acked but still waiting for the round');
-    const seconds = await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-3`, capMs * 5)));
+    for (const s of sockets) assert.equal(s.messages().filter((f) => f.clientId === `${tag}-2`).length, 0, 'acked but still waiting for the round');
+    const seconds = await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-3`, capMs * 5)));
     for (let i = 0; i < sockets.length; i++) {
       const first = arrival(raw[i]!, `${tag}-1`)!;
       const second = arrival(raw[i]!, `${tag}-2`)!;
       assert.ok(second.text.includes(`"text":"${tag}-3"`), 'both waiting messages went out in one WebSocket message');
       assert.ok(second.text.indexOf(`"text":"${tag}-2"`) < second.text.indexOf(`"text":"${tag}-3"`), 'in seq order');
       assert.ok(second.at - first.at >= capMs * 0.8, `the second round waited for its turn (${Math.round(second.at - first.at)} ms)`);
-      const got = sockets[i]!.all('message').filter((f) => f.message.clientId.startsWith(`${tag}-`));
-      assert.deepEqual(got.map((f) => f.message.clientId), [`${tag}-1`, `${tag}-2`, `${tag}-3`], 'each once');
-      assert.equal(got[2]!.message.seq, got[1]!.message.seq + 1);
+      const got = sockets[i]!.messages().filter((f) => f.clientId.startsWith(`${tag}-`));
+      assert.deepEqual(got.map((f) => f.clientId), [`${tag}-1`, `${tag}-2`, `${tag}-3`], 'each once');
+      assert.equal(got[2]!.seq, got[1]!.seq + 1);
     }
     assert.equal(seconds.length, sockets.length);
     await Promise.all(sockets.map((s) => s.close()));
@@ -393,7 +395,7 @@ describe('fan-out pacing', () => {
     await sleep(capMs + 100);
     const sent = performance.now();
     await sendAndAck(sockets[0]!, `${tag}-1`);
-    await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-1`)));
+    await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-1`)));
     const took = performance.now() - sent;
     assert.ok(took < capMs / 2, `delivered in ${Math.round(took)} ms`);
     await Promise.all(sockets.map((s) => s.close()));
@@ -403,13 +405,13 @@ describe('fan-out pacing', () => {
     const { sockets } = await seat();
     const tag = uniqueName('s');
     await sendAndAck(sockets[0]!, `${tag}-1`);
-    await Promise.all(sockets.map((s) => s.next('message', (f) => f.message.clientId === `${tag}-1`)));
+    await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-1`)));
     await sendAndAck(sockets[0]!, `${tag}-2`);
     await server.app.close();
     for (const s of sockets) {
       const { code } = await s.closed;
       assert.equal(code, CLOSE_CODES.going_away);
-      assert.equal(s.all('message').filter((f) => f.message.clientId === `${tag}-2`).length, 1, 'the waiting message went out first');
+      assert.equal(s.messages().filter((f) => f.clientId === `${tag}-2`).length, 1, 'the waiting message went out first');
     }
   });
 });

@@ -3,7 +3,7 @@
  * test can wait for frames by type and assert on exactly what arrived. Deliberately not the SDK:
  * these tests pin the wire protocol itself.
  */
-import { decodeServerMessage, type ServerFrame } from '@chatter/protocol';
+import { decodeServerMessage, type Message, type RoomEvent, type ServerFrame } from '@chatter/protocol';
 import WebSocket from 'ws';
 
 type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
@@ -22,6 +22,14 @@ export interface TestSocket {
   all<T extends ServerFrame['type']>(type: T): FrameOf<T>[];
   /** Wait until `count` frames of `type` have been received in total. */
   waitCount<T extends ServerFrame['type']>(type: T, count: number, timeoutMs?: number): Promise<FrameOf<T>[]>;
+  /** Wait for the next live `event` frame whose event is of `kind` and matches `where`. */
+  nextEvent<K extends RoomEvent['kind']>(kind: K, where?: (e: Extract<RoomEvent, { kind: K }>) => boolean, timeoutMs?: number): Promise<Extract<RoomEvent, { kind: K }>>;
+  /** Wait for the next message created live (a `message_created` event) matching `where`. */
+  nextMessage(where?: (m: Message) => boolean, timeoutMs?: number): Promise<Message>;
+  /** Every message created live so far, in arrival order. */
+  messages(): Message[];
+  /** Wait until `count` messages have been created live in total. */
+  waitMessages(count: number, timeoutMs?: number): Promise<Message[]>;
   close(): Promise<void>;
 }
 
@@ -103,6 +111,25 @@ export function connect(url: string, options: { token?: string; via?: 'header' |
         return list.length >= count ? list : undefined;
       }, timeoutMs, `${count} ${type} frames`);
     },
+    nextEvent(kind, where, timeoutMs = 5000) {
+      const matches = where as ((e: RoomEvent) => boolean) | undefined;
+      return waitFor(() => {
+        const f = frames.find((x) => x.type === 'event' && !taken.has(x) && x.event.kind === kind && (!matches || matches(x.event)));
+        if (f) taken.add(f);
+        return f?.type === 'event' ? f.event : undefined;
+      }, timeoutMs, `event ${kind}`) as never;
+    },
+    async nextMessage(where, timeoutMs = 5000) {
+      const e = await this.nextEvent('message_created', (x) => !where || where(x.message), timeoutMs);
+      return e.message;
+    },
+    waitMessages(count, timeoutMs = 5000) {
+      return waitFor(() => {
+        const list = this.messages();
+        return list.length >= count ? list : undefined;
+      }, timeoutMs, `${count} messages`);
+    },
+    messages: () => frames.flatMap((f) => (f.type === 'event' && f.event.kind === 'message_created' ? [f.event.message] : [])),
     async close() {
       if (ws.readyState === WebSocket.CLOSED) return;
       ws.close();

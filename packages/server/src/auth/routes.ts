@@ -13,7 +13,7 @@ import { AppError } from '../errors.js';
 import { addressKey, clientIp } from '../http/client-ip.js';
 import { isHttps } from '../http/origin.js';
 import { UniqueViolation, type SessionRecord, type UserRecord } from '../storage/types.js';
-import { selfUser } from '../users/present.js';
+import { publicUser, selfUser } from '../users/present.js';
 import { DeviceCookies, describeDevice } from './devices.js';
 import { HashQueueFull, PasswordHasher } from './passwords.js';
 import sessionRoutes from './session-routes.js';
@@ -159,6 +159,9 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
         throw err;
       }
       request.log.info({ userId: user.id }, 'user registered');
+      // Everyone is in general from the start: a member_joined in its log, before the first hello.
+      // The account exists either way; general is public, so a failure here costs a manual join.
+      await app.conversations.joinDefault(publicUser(user)).catch((err: unknown) => request.log.error({ err, userId: user.id }, 'putting a new user in general failed'));
       reply.code(201);
       return session ? startSession(request, reply, user, session) : { user: selfUser(user) };
     },

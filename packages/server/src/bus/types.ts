@@ -11,9 +11,17 @@ import type { PublicUser } from '@chatter/protocol';
 export type BusEvent =
   /**
    * Deliver `frame` (one serialized server frame) to every socket in `room`. `seq` is set for
-   * `message` frames (their message's seq), so sockets that just replayed history skip repeats.
+   * `event` frames (their event's seq), so sockets that just replayed the log skip repeats.
    */
   | { kind: 'room'; room: string; frame: string; seq?: number }
+  /**
+   * A user joined (`joined`) or left a room: every node subscribes or unsubscribes that user's
+   * sockets at once, before the room's next event. `seq` is the event that changed the membership:
+   * a new member receives it and what follows, not the events queued before it.
+   */
+  | { kind: 'membership'; room: string; userId: number; joined: boolean; seq?: number }
+  /** Deliver `frame` (serialized) to every socket of one user: read_state, room_joined, room_left. */
+  | { kind: 'user'; userId: number; frame: string }
   /** These sessions ended (logout, password change): close their sockets with 4002. */
   | { kind: 'sessions_ended'; sessionIds: number[] }
   /** A user's public profile changed: nodes refresh the copies they hold (presence, message authors). */

@@ -197,8 +197,8 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
     const serialized = JSON.stringify(frame);
     // Every node refreshes what it holds of the user (presence lists, the author of live messages)...
     app.bus.publish({ kind: 'user_updated', user: frame.user });
-    // ...and every room hears of the change.
-    for (const room of await app.store.listRooms()) app.bus.publish({ kind: 'room', room: room.id, frame: serialized });
+    // ...and every room they are in hears of the change.
+    for (const { room } of await app.store.listUserRooms(user.id, 0)) app.bus.publish({ kind: 'room', room: room.id, frame: serialized });
   }
 
   async function removeFile(key: string | null): Promise<void> {

@@ -6,14 +6,22 @@ import type { Config } from '../config.js';
  * the log and build a reply costs more than one it answers from memory; a frame that fails to parse
  * costs like a ping (it was read and answered all the same). A valid `send` is paid from the user's
  * message budget instead (CHATTER_MESSAGES_PER_SECOND), so that raising the message rate raises
- * what a client may send, as it always has.
+ * what a client may send, as it always has; so are the other changes to the log (edit, delete,
+ * react), which cost the same to store and fan out. `read` and `typing` write nothing to the log
+ * (typing is dropped past one notice per user and room every few seconds) and cost like a ping.
  */
 export const FRAME_COSTS: Record<ClientFrameType | 'invalid', number> = {
   ping: 1,
   auth: 1,
   send: 0,
+  edit: 0,
+  delete: 0,
+  react: 0,
+  read: 1,
+  typing: 1,
   invalid: 1,
   history: 5,
+  events: 5,
   resume: 10,
 };
 

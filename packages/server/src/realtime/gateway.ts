@@ -1,8 +1,8 @@
 import {
   CLOSE_CODES,
-  DEFAULT_ROOM,
   LIMITS,
   PROTOCOL_VERSION,
+  type AckFrame,
   type ClientFrame,
   type ErrorCode,
   type HelloFrame,
@@ -15,14 +15,16 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { SESSION_COOKIE } from '../auth/routes.js';
 import type { Authenticated } from '../auth/sessions.js';
-import type { AppError } from '../errors.js';
+import { access } from '../conversations/access.js';
+import type { Outcome } from '../conversations/actions.js';
+import { AppError } from '../errors.js';
 import { addressKey, clientIp } from '../http/client-ip.js';
 import { isAllowedOrigin } from '../http/origin.js';
 import { publicUser, selfUser } from '../users/present.js';
 import { Admission, type Reservation } from './admission.js';
 import { FRAME_COSTS, UserBudgets, strike } from './budget.js';
 import { Hub, type Connection } from './hub.js';
-import { historyReply, resumeReply } from './replies.js';
+import { eventsReply, historyReply } from './replies.js';
 import { bearerToken, destroySocket, handshakeProblem, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
 
 /**
@@ -180,29 +182,30 @@ export class Gateway {
     ws.on('error', ignoreSocketError);
     ws.on('close', Gateway.onSocketClose);
 
-    // Live room traffic waits until hello and the initial history are out, so the client sees
-    // history, then live messages, in order.
+    // Live traffic waits until hello and the replies are out, so the client sees its rooms, then
+    // what it missed, then live events, in order.
     hub.hold(conn);
+    // Registered before its rooms are read, so that a membership change meanwhile is not lost.
+    hub.register(conn);
     // The connect replay counts as the connection's one reply in flight.
     conn.busy = true;
     try {
-      const rooms = await app.store.listRooms();
-      const memberOf = rooms.filter((r) => r.id === DEFAULT_ROOM); // every user is in general; more rooms come later
-      // The peer may have gone while we awaited; its close handler already ran (a no-op then), so
-      // registering it now would leave a dead socket, and a user stuck online, in the hub.
+      const rooms = await app.conversations.listMyRooms(auth.user.id);
+      // The peer may have gone while we awaited; its close handler already removed it, and adding
+      // it now would leave a dead socket, and a user stuck online, in the hub.
       if (ws.readyState !== ws.OPEN) return;
-      hub.add(conn, memberOf.map((r) => r.id));
+      hub.add(conn, rooms.map((r) => r.id));
       const hello: HelloFrame = {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
         user: selfUser(auth.user),
-        rooms: memberOf.map((r) => ({ id: r.id, name: r.name, lastSeq: r.lastSeq })),
+        rooms,
         sessionExpiresAt: new Date(auth.session.expiresAt).toISOString(),
         serverTime: new Date().toISOString(),
         limits: {
           messageMaxChars: LIMITS.messageMaxChars,
           historyPageMax: LIMITS.historyPageMax,
-          resumeMaxMessages: LIMITS.resumeMaxMessages,
+          resumeMaxEvents: LIMITS.resumeMaxEvents,
           messagesPerSecond: config.messagesPerSecond,
           maxFrameBytes: config.maxFrameBytes,
         },
@@ -211,11 +214,14 @@ export class Gateway {
       for (const room of conn.rooms) hub.sendPresence(conn, room);
       if (options.resume) await this.replay(conn, options.resume);
       const resumed = options.resume ?? {};
-      for (const room of conn.rooms) {
-        if (Object.hasOwn(resumed, room) || options.history === 0) continue;
-        const reply = await historyReply(app.messages, room, { limit: options.history }, config.replyMaxBytes, 'initial');
-        hub.sendSerialized(conn, reply.json);
-        if (reply.count > 0) hub.markReplayed(conn, room, reply.lastSeq);
+      if (options.history > 0) {
+        // The most recently active rooms first (listMyRooms' order), as many as the protocol says.
+        const recent = rooms.filter((r) => !Object.hasOwn(resumed, r.id) && conn.rooms.includes(r.id)).slice(0, LIMITS.initialHistoryRooms);
+        for (const room of recent) {
+          const reply = await historyReply(app.store, room.id, { limit: options.history }, config.replyMaxBytes, 'initial');
+          hub.sendSerialized(conn, reply.json);
+          hub.markReplayed(conn, room.id, reply.lastSeq);
+        }
       }
     } catch (err) {
       app.log.error({ err }, 'starting a connection failed');
@@ -227,30 +233,31 @@ export class Gateway {
   }
 
   /**
-   * Send each room what the client missed after the sequence it holds: all of it, or as much as
-   * one reply's byte budget holds with `hasMore` (the client pages on with `history` `after`).
-   * Rooms the user is not in are refused in one error frame, however many were named.
+   * Replay each room's log after the seq the client holds: all of it, or as much as one reply's
+   * byte budget holds with `hasMore` (the client pages on with `events`). Further behind than
+   * `LIMITS.resumeMaxEvents`: `resume_gap`. Rooms the user is not in (or may not see) are refused in
+   * one error frame, however many were named.
    */
   private async replay(conn: Connection, state: ResumeState): Promise<void> {
     const unknown: string[] = [];
-    for (const [room, afterSeq] of Object.entries(state)) {
-      if (!conn.rooms.includes(room)) {
+    for (const [room, afterSeq] of Object.entries(state) as [string, number][]) {
+      const a = await access(this.app.store, conn.user.id, room);
+      if (!a?.member) {
         unknown.push(room);
         continue;
       }
-      const info = await this.app.store.getRoom(room);
-      const latestSeq = info?.lastSeq ?? 0;
+      const latestSeq = a.room.lastSeq;
       if (afterSeq > latestSeq) {
         this.hub.send(conn, { type: 'resume_ahead', room, afterSeq, latestSeq });
         continue;
       }
-      if (latestSeq - afterSeq > LIMITS.resumeMaxMessages) {
+      if (latestSeq - afterSeq > LIMITS.resumeMaxEvents) {
         this.hub.send(conn, { type: 'resume_gap', room, afterSeq, latestSeq });
         continue;
       }
-      const reply = await resumeReply(this.app.messages, room, afterSeq, this.app.config.replyMaxBytes);
+      const reply = await eventsReply(this.app.store, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume');
       this.hub.sendSerialized(conn, reply.json);
-      this.hub.markReplayed(conn, room, reply.count > 0 ? reply.lastSeq : afterSeq);
+      this.hub.markReplayed(conn, room, reply.lastSeq);
     }
     if (unknown.length > 0) {
       const named = unknown.slice(0, 5).map((r) => `"${r}"`).join(', ');
@@ -291,31 +298,73 @@ export class Gateway {
   }
 
   private async dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
+    const { conversations, store, config } = this.app;
     switch (frame.type) {
-      case 'send': {
-        // Once shutdown has begun, a new send could be stored after its socket is gone and never be
-        // acked; refuse it instead (clients retry `unavailable` elsewhere or after the restart).
+      case 'send':
+      case 'edit':
+      case 'delete':
+      case 'react': {
+        // Once shutdown has begun, a new change could be stored after its socket is gone and never
+        // be acked; refuse it instead (clients retry `unavailable` elsewhere or after the restart).
         if (!this.accepting) return this.sendError(conn, 'unavailable', 'The server is shutting down; send again shortly.', frame.clientId);
-        if (!conn.rooms.includes(frame.room)) return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.clientId);
         const wait = this.budgets.chargeMessage(this.budgets.get(conn.user.id));
-        if (wait > 0) return this.refuse(conn, 'You are sending messages too fast.', wait, frame.clientId);
-        this.app.messages.send({ room: frame.room, clientId: frame.clientId, text: frame.text, author: conn.user }, (result) => {
-          if (result.ok) this.hub.send(conn, result.ack);
-          else this.sendAppError(conn, result.error, frame.clientId);
-        });
+        if (wait > 0) return this.refuse(conn, 'You are sending changes too fast.', wait, frame.clientId);
+        let outcome: Outcome;
+        try {
+          outcome =
+            frame.type === 'send'
+              ? await conversations.send(conn.user, frame.room, frame.clientId, frame.text)
+              : frame.type === 'edit'
+                ? await conversations.edit(conn.user, frame.room, frame.messageId, frame.text, frame.clientId)
+                : frame.type === 'delete'
+                  ? await conversations.delete(conn.user, frame.room, frame.messageId, frame.clientId)
+                  : await conversations.react(conn.user, frame.room, frame.messageId, frame.emoji, frame.on, frame.clientId);
+        } catch (err) {
+          if (err instanceof AppError) return this.sendAppError(conn, err, frame.clientId);
+          throw err;
+        }
+        this.hub.send(conn, ackFrame(frame.clientId, outcome));
+        return;
+      }
+      case 'read': {
+        try {
+          await conversations.markRead(conn.user.id, frame.room, frame.seq);
+        } catch (err) {
+          if (err instanceof AppError) return this.sendAppError(conn, err);
+          throw err;
+        }
+        return; // answered by read_state on every socket of the user, this one included
+      }
+      case 'typing': {
+        try {
+          await conversations.typing(conn.user, frame.room);
+        } catch (err) {
+          if (err instanceof AppError) return this.sendAppError(conn, err);
+          throw err;
+        }
         return;
       }
       case 'resume':
-      case 'history': {
-        if (frame.type === 'history' && !conn.rooms.includes(frame.room)) {
-          return this.sendError(conn, 'room_not_found', `You are not in room "${frame.room}".`, frame.ref);
-        }
-        if (!this.mayReply(conn, frame.type === 'history' ? frame.ref : undefined)) return;
+      case 'history':
+      case 'events': {
+        const ref = frame.type === 'resume' ? undefined : frame.ref;
+        // Checked and claimed before any await, so requests on one socket are answered one at a time.
+        if (!this.mayReply(conn, ref)) return;
         conn.busy = true;
         try {
           if (frame.type === 'resume') return await this.heldReplay(conn, frame.rooms);
-          const { room, before, after, limit = 50, ref } = frame;
-          const reply = await historyReply(this.app.messages, room, { before, after, limit }, this.app.config.replyMaxBytes, 'request', ref);
+          const a = await access(store, conn.user.id, frame.room);
+          // History previews a public room; the log is its members' (like live events).
+          if (!a) return this.sendError(conn, 'room_not_found', `No room "${frame.room}".`, ref);
+          if (frame.type === 'events') {
+            if (!a.member) return this.sendError(conn, 'not_a_member', 'Join the room first.', ref);
+            const { room, after, limit = LIMITS.eventsPageMax } = frame;
+            const reply = await eventsReply(store, room, after, limit, config.replyMaxBytes, 'request', ref);
+            this.hub.sendSerialized(conn, reply.json);
+            return;
+          }
+          const { room, before, after, limit = 50 } = frame;
+          const reply = await historyReply(store, room, { before, after, limit }, config.replyMaxBytes, 'request', ref);
           this.hub.sendSerialized(conn, reply.json);
         } finally {
           conn.busy = false;
@@ -434,7 +483,7 @@ export class Gateway {
   async shutdown(): Promise<void> {
     this.accepting = false;
     for (const t of this.timers) clearInterval(t);
-    await this.app.messages.drain();
+    await this.app.conversations.drain();
     for (const ws of this.pending) ws.close(CLOSE_CODES.going_away, 'server_shutdown');
     this.hub.closeAll();
     // Give close frames a moment to reach peers; stragglers are terminated by the hub.
@@ -460,7 +509,20 @@ function bytesRead(ws: WebSocket): number {
   return (ws as unknown as { _socket?: { bytesRead?: number } })._socket?.bytesRead ?? Number.NaN;
 }
 
-/** The `ref` a reply to this frame carries (a send's is its clientId). */
+/** The `ref` a reply to this frame carries (a change's is its clientId). */
 function frameRef(frame: ClientFrame): string | undefined {
-  return frame.type === 'send' ? frame.clientId : 'ref' in frame ? frame.ref : undefined;
+  return 'clientId' in frame ? frame.clientId : 'ref' in frame ? frame.ref : undefined;
+}
+
+/** The one answer to a change: `messageId` and `createdAt` for a send. */
+export function ackFrame(clientId: string, outcome: Outcome): AckFrame {
+  const m = outcome.event?.kind === 'message_created' ? outcome.message : undefined;
+  return {
+    type: 'ack',
+    clientId,
+    room: outcome.room,
+    seq: outcome.seq,
+    duplicate: outcome.duplicate,
+    ...(m && { messageId: m.id, createdAt: new Date(m.createdAt).toISOString() }),
+  };
 }

@@ -25,6 +25,11 @@ export interface Connection {
    * or below it are repeats (stored between subscribing and reading the log) and are skipped.
    */
   replayedTo: Map<string, number> | null;
+  /**
+   * Membership changes for the user that arrived between `register` and `add` (while the socket's
+   * rooms were being read), applied in order by `add`; null once the socket is in its rooms.
+   */
+  pendingMembership: { room: string; joined: boolean; seq?: number }[] | null;
   /** Bytes read from the peer when the last heartbeat ping went out (see the gateway's heartbeat). */
   readAtPing: number;
   closing: boolean;
@@ -49,6 +54,8 @@ export interface Connection {
  */
 export class Hub {
   private readonly rooms = new Map<string, Set<Connection>>();
+  /** Each user's sockets on this node: for frames to one user and membership changes. */
+  private readonly byUser = new Map<number, Set<Connection>>();
   /** room -> userId -> number of this user's sockets in the room. */
   private readonly online = new Map<string, Map<number, { user: PublicUser; sockets: number }>>();
   private readonly roomOut = new Map<string, { frames: string[]; seqs: number[] }>();
@@ -95,6 +102,7 @@ export class Hub {
       holdDepth: 0,
       held: [],
       replayedTo: null,
+      pendingMembership: null,
       readAtPing: -1,
       closing: false,
       activeAt: Date.now(),
@@ -105,51 +113,92 @@ export class Hub {
     };
   }
 
-  /** Register a socket in its rooms; announces the user in each room where this is their first socket. */
-  add(conn: Connection, rooms: string[]): void {
+  /**
+   * Register a socket with its user before its rooms are read: membership changes and frames for
+   * the user that arrive meanwhile are kept (`pendingMembership`, `held`) and applied by `add`.
+   */
+  register(conn: Connection): void {
     this.connections.add(conn);
-    const added = rooms.filter((room, i) => !conn.rooms.includes(room) && rooms.indexOf(room) === i);
-    // concat sizes the array exactly; push would reserve room for 16 more on every socket.
-    conn.rooms = conn.rooms.concat(added);
-    for (const room of added) {
-      let members = this.rooms.get(room);
-      if (!members) this.rooms.set(room, (members = new Set()));
-      members.add(conn);
-      let users = this.online.get(room);
-      if (!users) this.online.set(room, (users = new Map()));
-      const entry = users.get(conn.user.id);
-      if (entry) entry.sockets++;
-      else {
-        users.set(conn.user.id, { user: conn.user, sockets: 1 });
-        this.notePresence(room, 'user_joined', conn.user);
-      }
+    let sockets = this.byUser.get(conn.user.id);
+    if (!sockets) this.byUser.set(conn.user.id, (sockets = new Set()));
+    sockets.add(conn);
+    conn.pendingMembership = [];
+  }
+
+  /**
+   * Put a registered socket in its rooms (read after `register`), then apply the membership changes
+   * that arrived while they were read, in order: a removal that raced the read still removes.
+   */
+  add(conn: Connection, rooms: string[]): void {
+    if (!this.connections.has(conn)) this.register(conn);
+    for (let i = 0; i < rooms.length; i++) if (rooms.indexOf(rooms[i]!) === i) this.joinRoom(conn, rooms[i]!);
+    const pending = conn.pendingMembership ?? [];
+    conn.pendingMembership = null;
+    for (const m of pending) {
+      if (m.joined) this.joinRoom(conn, m.room, m.seq);
+      else this.leaveRoom(conn, m.room);
     }
+  }
+
+  /** Subscribe one socket to a room; announces the user in it if this is their first socket there. */
+  private joinRoom(conn: Connection, room: string, seq?: number): void {
+    if (conn.rooms.includes(room)) return;
+    // concat sizes the array exactly; push would reserve room for 16 more on every socket.
+    conn.rooms = conn.rooms.concat(room);
+    // Events of this turn queued before the one that added the user are not theirs to see.
+    if (seq !== undefined && seq > 0) this.markReplayed(conn, room, seq - 1);
+    let members = this.rooms.get(room);
+    if (!members) this.rooms.set(room, (members = new Set()));
+    members.add(conn);
+    let users = this.online.get(room);
+    if (!users) this.online.set(room, (users = new Map()));
+    const entry = users.get(conn.user.id);
+    if (entry) entry.sockets++;
+    else {
+      users.set(conn.user.id, { user: conn.user, sockets: 1 });
+      this.notePresence(room, 'user_joined', conn.user);
+    }
+  }
+
+  /** Unsubscribe one socket from a room at once, dropping what it still holds of it. */
+  private leaveRoom(conn: Connection, room: string): void {
+    const at = conn.rooms.indexOf(room);
+    if (at === -1) return;
+    conn.rooms = conn.rooms.filter((r) => r !== room);
+    if (conn.held.length > 0) conn.held = conn.held.filter((b) => b.room !== room);
+    conn.replayedTo?.delete(room);
+    this.unsubscribeRoom(conn, room);
   }
 
   /** Forget a closed socket; announces the user gone from rooms where it was their last socket. */
   remove(conn: Connection): void {
     if (!this.connections.delete(conn)) return;
     this.dirty.delete(conn);
-    for (const room of conn.rooms) {
-      const members = this.rooms.get(room);
-      members?.delete(conn);
-      if (members?.size === 0) {
-        // Nobody left to write to: a round waiting for its turn is dropped with its timer (whoever
-        // joins next reads those messages from the log).
-        this.rooms.delete(room);
-        this.roomOut.delete(room);
-        const pace = this.roomPace.get(room);
-        if (pace?.timer) clearTimeout(pace.timer);
-        this.roomPace.delete(room);
-      }
-      const users = this.online.get(room);
-      const entry = users?.get(conn.user.id);
-      if (!users || !entry) continue;
-      if (--entry.sockets === 0) {
-        users.delete(conn.user.id);
-        if (users.size === 0) this.online.delete(room);
-        this.notePresence(room, 'user_left', conn.user);
-      }
+    const sockets = this.byUser.get(conn.user.id);
+    sockets?.delete(conn);
+    if (sockets?.size === 0) this.byUser.delete(conn.user.id);
+    for (const room of conn.rooms) this.unsubscribeRoom(conn, room);
+  }
+
+  private unsubscribeRoom(conn: Connection, room: string): void {
+    const members = this.rooms.get(room);
+    members?.delete(conn);
+    if (members?.size === 0) {
+      // Nobody left to write to: a round waiting for its turn is dropped with its timer (whoever
+      // joins next reads those messages from the log).
+      this.rooms.delete(room);
+      this.roomOut.delete(room);
+      const pace = this.roomPace.get(room);
+      if (pace?.timer) clearTimeout(pace.timer);
+      this.roomPace.delete(room);
+    }
+    const users = this.online.get(room);
+    const entry = users?.get(conn.user.id);
+    if (!users || !entry) return;
+    if (--entry.sockets === 0) {
+      users.delete(conn.user.id);
+      if (users.size === 0) this.online.delete(room);
+      this.notePresence(room, 'user_left', conn.user);
     }
   }
 
@@ -251,6 +300,17 @@ export class Hub {
     return bytes;
   }
 
+  /**
+   * A frame for the user on this socket: written with its own frames, unless the socket is held
+   * (hello and its replays go first), in which case it waits with the held room traffic.
+   */
+  private sendToUserSocket(conn: Connection, json: string): void {
+    if (conn.closing) return;
+    if (conn.holdDepth === 0) return this.sendSerialized(conn, json);
+    const payload = Buffer.from(json);
+    conn.held.push({ room: '', frames: [json], seqs: [0], payload, framed: frameOnce(payload) });
+  }
+
   hold(conn: Connection): void {
     conn.holdDepth++;
   }
@@ -316,6 +376,18 @@ export class Hub {
       batch.frames.push(event.frame);
       batch.seqs.push(event.seq ?? 0);
       this.schedule();
+    } else if (event.kind === 'membership') {
+      const sockets = this.byUser.get(event.userId);
+      if (!sockets) return;
+      for (const conn of sockets) {
+        if (conn.pendingMembership) conn.pendingMembership.push({ room: event.room, joined: event.joined, seq: event.seq });
+        else if (event.joined) this.joinRoom(conn, event.room, event.seq);
+        else this.leaveRoom(conn, event.room);
+      }
+    } else if (event.kind === 'user') {
+      const sockets = this.byUser.get(event.userId);
+      if (!sockets) return;
+      for (const conn of sockets) this.sendToUserSocket(conn, event.frame);
     } else if (event.kind === 'sessions_ended') {
       this.endSessions(event.sessionIds);
     } else if (event.kind === 'user_updated') {

@@ -1,21 +1,23 @@
-import { LIMITS, type HistoryFrame } from '@chatter/protocol';
-import { presentStored } from '../messages/present.js';
-import type { MessageService } from '../messages/service.js';
-import type { MessageWithAuthor } from '../storage/types.js';
+import { LIMITS, type EventsFrame, type HistoryFrame } from '@chatter/protocol';
+import { presentReplayed, presentStored } from '../conversations/present.js';
+import type { ChatStore, MessageWithAuthor } from '../storage/types.js';
 
 /**
- * History replies, bounded in bytes as well as in messages. A page of 100 messages can be 100 times
- * a message's worst case (4,000 code points that each escape to several bytes of JSON), and a
- * resume of 1,000 messages ten times that; built whole, a few such replies exhaust the heap. So a
- * reply is serialized message by message (once: the frame is assembled from the pieces) and stops
- * at the byte budget, saying `hasMore`, and a resume reads the log a page at a time.
+ * Replies that read the log, bounded in bytes as well as in items. A page of 100 messages can be
+ * 100 times a message's worst case (4,000 code points that each escape to several bytes of JSON),
+ * and a resume of 1,000 events ten times that; built whole, a few such replies exhaust the heap. So
+ * a reply is serialized item by item (once: the frame is assembled from the pieces) and stops at the
+ * byte budget, saying `hasMore`, and a resume reads the log a page at a time.
  */
 
 export interface Reply {
-  /** The serialized `history` frame. */
+  /** The serialized frame. */
   json: string;
   count: number;
-  /** Seq of the newest message in the reply (0 when empty). */
+  /**
+   * `history`: the room's lastSeq read with the page (the page reflects every event up to it).
+   * `events`: the seq of the last event in the reply (`after` when empty).
+   */
   lastSeq: number;
   hasMore: boolean;
 }
@@ -26,15 +28,21 @@ interface Piece {
 }
 
 /**
- * Serialize rows (oldest first), keeping the `oldest` or `newest` ones that fit in `budget` bytes,
- * and at least one when `atLeastOne` (a reply must make progress, whatever one message weighs).
+ * Serialize items (oldest first), keeping the `oldest` or `newest` ones that fit in `budget` bytes,
+ * and at least one when `atLeastOne` (a reply must make progress, whatever one item weighs).
  */
-function fit(rows: MessageWithAuthor[], budget: number, keep: 'oldest' | 'newest', atLeastOne = true): { pieces: Piece[]; bytes: number; cut: boolean } {
+function fit<T extends { seq: number }>(
+  rows: T[],
+  present: (row: T) => unknown,
+  budget: number,
+  keep: 'oldest' | 'newest',
+  atLeastOne = true,
+): { pieces: Piece[]; bytes: number; cut: boolean } {
   const pieces: Piece[] = [];
   let bytes = 0;
   for (let k = 0; k < rows.length; k++) {
     const row = rows[keep === 'oldest' ? k : rows.length - 1 - k]!;
-    const json = JSON.stringify(presentStored(row));
+    const json = JSON.stringify(present(row));
     const size = Buffer.byteLength(json) + 1;
     if ((pieces.length > 0 || !atLeastOne) && bytes + size > budget) {
       if (keep === 'newest') pieces.reverse();
@@ -47,43 +55,60 @@ function fit(rows: MessageWithAuthor[], budget: number, keep: 'oldest' | 'newest
   return { pieces, bytes, cut: false };
 }
 
-function frame(room: string, pieces: Piece[], hasMore: boolean, reason: HistoryFrame['reason'], ref: string | undefined): Reply {
-  const head = `{"type":"history","room":${JSON.stringify(room)},"messages":[`;
-  const tail = `],"hasMore":${hasMore},"reason":"${reason}"${ref !== undefined ? `,"ref":${JSON.stringify(ref)}` : ''}}`;
-  return { json: head + pieces.map((p) => p.json).join(',') + tail, count: pieces.length, lastSeq: pieces.at(-1)?.seq ?? 0, hasMore };
-}
+const optionalRef = (ref: string | undefined) => (ref !== undefined ? `,"ref":${JSON.stringify(ref)}` : '');
 
 /** A page as a `history` request asks for it: with `after`, the oldest that fit; else the newest. */
 export async function historyReply(
-  messages: MessageService,
+  store: ChatStore,
   room: string,
   range: { before?: number; after?: number; limit: number },
   maxBytes: number,
   reason: HistoryFrame['reason'],
   ref?: string,
 ): Promise<Reply> {
-  const page = await messages.history(room, range);
-  const { pieces, cut } = fit(page.messages, maxBytes, range.after !== undefined ? 'oldest' : 'newest');
-  return frame(room, pieces, page.hasMore || cut, reason, ref);
+  const page = await store.getMessages(room, range);
+  const { pieces, cut } = fit<MessageWithAuthor>(page.messages, presentStored, maxBytes, range.after !== undefined ? 'oldest' : 'newest');
+  const hasMore = page.hasMore || cut;
+  const head = `{"type":"history","room":${JSON.stringify(room)},"messages":[`;
+  const tail = `],"hasMore":${hasMore},"lastSeq":${page.lastSeq},"reason":"${reason}"${optionalRef(ref)}}`;
+  return { json: head + pieces.map((p) => p.json).join(',') + tail, count: pieces.length, lastSeq: page.lastSeq, hasMore };
 }
 
 /**
- * Everything after `afterSeq`, up to `LIMITS.resumeMaxMessages` and the byte budget, read a page
- * at a time so that no more than one page of rows is in memory besides the reply.
+ * The room's log after `after`, up to `limit` events and the byte budget, read a page at a time so
+ * that no more than one page of rows is in memory besides the reply.
  */
-export async function resumeReply(messages: MessageService, room: string, afterSeq: number, maxBytes: number): Promise<Reply> {
+export async function eventsReply(
+  store: ChatStore,
+  room: string,
+  after: number,
+  limit: number,
+  maxBytes: number,
+  reason: EventsFrame['reason'],
+  ref?: string,
+): Promise<Reply> {
   const pieces: Piece[] = [];
   let bytes = 0;
-  let cursor = afterSeq;
+  let cursor = after;
+  let hasMore = false;
   for (;;) {
-    const limit = Math.min(LIMITS.historyPageMax, LIMITS.resumeMaxMessages - pieces.length);
-    const page = await messages.history(room, { after: cursor, limit });
-    const fitted = fit(page.messages, maxBytes - bytes, 'oldest', pieces.length === 0);
+    const page = await store.getEvents(room, { after: cursor, limit: Math.min(LIMITS.eventsPageMax, limit - pieces.length) });
+    const fitted = fit(page.events, presentReplayed, maxBytes - bytes, 'oldest', pieces.length === 0);
     for (const p of fitted.pieces) pieces.push(p);
     bytes += fitted.bytes;
-    if (fitted.cut) return frame(room, pieces, true, 'resume', undefined);
-    if (!page.hasMore || page.messages.length === 0) return frame(room, pieces, false, 'resume', undefined);
-    if (pieces.length >= LIMITS.resumeMaxMessages) return frame(room, pieces, true, 'resume', undefined);
+    if (fitted.cut) {
+      hasMore = true;
+      break;
+    }
+    if (!page.hasMore || page.events.length === 0) break;
+    if (pieces.length >= limit) {
+      hasMore = true;
+      break;
+    }
     cursor = pieces.at(-1)!.seq;
   }
+  const through = pieces.at(-1)?.seq ?? after;
+  const head = `{"type":"events","room":${JSON.stringify(room)},"after":${after},"through":${through},"events":[`;
+  const tail = `],"hasMore":${hasMore},"reason":"${reason}"${optionalRef(ref)}}`;
+  return { json: head + pieces.map((p) => p.json).join(',') + tail, count: pieces.length, lastSeq: through, hasMore };
 }

@@ -1,72 +1,31 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ChangeWriter } from './sqlite/changes.js';
+import { MessageReads } from './sqlite/messages.js';
+import { MIGRATIONS } from './sqlite/migrations.js';
+import { toEvent, toMember, toRoom, toSession, toUser, type Row } from './sqlite/rows.js';
 import {
   UniqueViolation,
-  type AppendResult,
+  type ChangeResult,
   type ChatStore,
+  type CreateRoomResult,
+  type EventWithRefs,
   type HistoryPage,
   type HistoryRange,
   type LoginDeviceRecord,
-  type MessageRecord,
+  type MemberRecord,
   type MessageWithAuthor,
-  type NewMessage,
+  type NewRoom,
+  type NotifyLevel,
+  type RoomChange,
   type RoomRecord,
   type SessionRecord,
   type UserRecord,
+  type UserRoom,
 } from './types.js';
 
-/**
- * Versioned migrations, applied in order inside one transaction each; `PRAGMA user_version`
- * records the last applied. Never edit a shipped migration: add a new one.
- */
-export const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE users (
-     id INTEGER PRIMARY KEY,
-     username TEXT NOT NULL,
-     username_key TEXT NOT NULL UNIQUE,   -- lower(username): uniqueness is case-insensitive
-     email TEXT,
-     email_key TEXT UNIQUE,
-     password_hash TEXT NOT NULL,
-     avatar_key TEXT,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE sessions (
-     id INTEGER PRIMARY KEY,
-     token_hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the token; the token itself is never stored
-     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL
-   );
-   CREATE INDEX sessions_user ON sessions(user_id);
-   CREATE INDEX sessions_expiry ON sessions(expires_at);
-   CREATE TABLE rooms (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     last_seq INTEGER NOT NULL DEFAULT 0,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE messages (
-     id INTEGER PRIMARY KEY,
-     room_id TEXT NOT NULL REFERENCES rooms(id),
-     seq INTEGER NOT NULL,
-     author_id INTEGER NOT NULL REFERENCES users(id),
-     client_id TEXT NOT NULL,
-     text TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     UNIQUE (room_id, seq),
-     UNIQUE (author_id, client_id)        -- makes a resent message idempotent
-   );`,
-  `ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;   -- NULL: not seen since created_at
-   ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
-   CREATE TABLE login_devices (
-     token_hash BLOB PRIMARY KEY,         -- SHA-256 of the device cookie; the cookie itself is never stored
-     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL
-   );
-   CREATE INDEX login_devices_expiry ON login_devices(expires_at);`,
-];
+export { MIGRATIONS };
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -75,12 +34,22 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-type Row = Record<string, unknown>;
-
+/**
+ * The embedded store. Its parts, by job: `sqlite/migrations.ts` (the schema), `sqlite/changes.ts`
+ * (the room log's write side: applyChanges and createRoom), `sqlite/messages.ts` (message pages
+ * with mentions and reactions), `sqlite/rows.ts` (rows to records); accounts, sessions, rooms,
+ * memberships and read state are here.
+ */
 export class SqliteStore implements ChatStore {
   private readonly db: Database.Database;
   private stmts!: ReturnType<SqliteStore['prepare']>;
-  private appendTx!: (batch: NewMessage[]) => AppendResult[];
+  private messages!: MessageReads;
+  private writer!: ChangeWriter;
+  private applyTx!: (batch: RoomChange[]) => ChangeResult[];
+  private createRoomTx!: (room: NewRoom) => CreateRoomResult;
+  private pageTx!: (roomId: string, range: HistoryRange) => HistoryPage;
+  private eventsTx!: (roomId: string, after: number, limit: number) => { events: EventWithRefs[]; hasMore: boolean; lastSeq: number };
+  private markReadTx!: (roomId: string, userId: number, seq: number, countCap: number) => { readSeq: number; unread: number; mentions: number } | null;
 
   constructor(options: SqliteStoreOptions) {
     if (options.file !== ':memory:') restrictFiles(options.file);
@@ -89,6 +58,8 @@ export class SqliteStore implements ChatStore {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // Freed space is zeroed, so a deleted message's text does not linger in free pages or cells.
+    this.db.pragma('secure_delete = ON');
   }
 
   async migrate(): Promise<void> {
@@ -100,7 +71,17 @@ export class SqliteStore implements ChatStore {
       })();
     }
     this.stmts = this.prepare();
-    this.appendTx = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.messages = new MessageReads(this.db);
+    this.writer = new ChangeWriter(this.db, this.messages);
+    this.applyTx = this.db.transaction((batch: RoomChange[]) => batch.map((c) => this.writer.apply(c)));
+    this.createRoomTx = this.db.transaction((room: NewRoom) => this.writer.createRoom(room));
+    this.pageTx = this.db.transaction((roomId: string, range: HistoryRange) => this.messages.page(roomId, range));
+    this.eventsTx = this.db.transaction((roomId: string, after: number, limit: number) => this.readEvents(roomId, after, limit));
+    this.markReadTx = this.db.transaction((roomId: string, userId: number, seq: number, countCap: number) => {
+      const readSeq = this.stmts.markRead.get(seq, roomId, roomId, userId) as number | undefined;
+      if (readSeq === undefined) return null;
+      return { readSeq, ...this.counts(roomId, userId, readSeq, countCap) };
+    });
   }
 
   private prepare() {
@@ -130,26 +111,43 @@ export class SqliteStore implements ChatStore {
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
       deleteUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ? AND id IS NOT ? RETURNING id'),
       purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at < ?'),
-      insertRoom: db.prepare('INSERT INTO rooms (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+      insertRoom: db.prepare(
+        `INSERT INTO rooms (id, kind, name, topic, visibility, created_at, last_activity_at)
+         VALUES (?, 'channel', ?, '', 'public', ?, ?) ON CONFLICT (id) DO NOTHING`,
+      ),
       roomById: db.prepare('SELECT * FROM rooms WHERE id = ?'),
-      listRooms: db.prepare('SELECT * FROM rooms ORDER BY created_at, id'),
-      bumpSeq: db.prepare('UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq'),
-      messageByClientId: db.prepare('SELECT * FROM messages WHERE author_id = ? AND client_id = ?'),
-      insertMessage: db.prepare(
-        `INSERT INTO messages (room_id, seq, author_id, client_id, text, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+      roomByDmKey: db.prepare('SELECT * FROM rooms WHERE dm_key = ?'),
+      publicRooms: db.prepare(
+        `SELECT * FROM rooms WHERE kind = 'channel' AND visibility = 'public' AND archived = 0
+           AND ($pattern IS NULL OR name LIKE $pattern ESCAPE '\\')
+         ORDER BY member_count DESC, id LIMIT $limit`,
       ),
-      // Newest page below a cursor, read backwards along the (room_id, seq) index.
-      before: db.prepare(
-        `SELECT m.*, u.username AS author_username, u.avatar_key AS author_avatar_key
-         FROM messages m JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+      member: db.prepare('SELECT * FROM members WHERE room_id = ? AND user_id = ?'),
+      members: db.prepare(
+        `SELECT mb.room_id AS m_room_id, mb.user_id AS m_user_id, mb.role AS m_role, mb.joined_at AS m_joined_at,
+                mb.read_seq AS m_read_seq, mb.notify AS m_notify, u.*
+         FROM members mb JOIN users u ON u.id = mb.user_id
+         WHERE mb.room_id = ? ORDER BY mb.joined_at, mb.user_id LIMIT ?`,
       ),
-      after: db.prepare(
-        `SELECT m.*, u.username AS author_username, u.avatar_key AS author_avatar_key
-         FROM messages m JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq ASC LIMIT ?`,
+      // Counts stop at the cap: LIMIT inside, so a room with a million unread costs what the cap does.
+      // Mentions of deleted messages are deleted with them; the user's own messages never count.
+      userRooms: db.prepare(`${USER_ROOMS} WHERE mb.user_id = $user ORDER BY r.last_activity_at DESC, r.id`),
+      userRoom: db.prepare(`${USER_ROOMS} WHERE mb.user_id = $user AND mb.room_id = $room`),
+      unread: db.prepare(UNREAD).pluck(),
+      mentionCount: db.prepare(MENTIONS).pluck(),
+      // Forward only, and never past the room's log.
+      markRead: db.prepare(
+        `UPDATE members SET read_seq = max(read_seq, min(?, (SELECT last_seq FROM rooms WHERE id = ?)))
+         WHERE room_id = ? AND user_id = ? RETURNING read_seq`,
+      ).pluck(),
+      setNotify: db.prepare('UPDATE members SET notify = ? WHERE room_id = ? AND user_id = ?'),
+      searchUsers: db.prepare(
+        'SELECT * FROM users WHERE username_key >= ? AND username_key < ? ORDER BY length(username_key), username_key LIMIT ?',
       ),
+      usersByIds: db.prepare('SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+      usersByKeys: db.prepare('SELECT * FROM users WHERE username_key IN (SELECT value FROM json_each(?)) ORDER BY id'),
+      lastSeq: db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck(),
+      events: db.prepare('SELECT * FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
   }
 
@@ -251,8 +249,24 @@ export class SqliteStore implements ChatStore {
     return this.stmts.purgeSessions.run(now).changes;
   }
 
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const key = prefix.toLowerCase();
+    // A range on the unique index: no pattern matching, so `%` and `_` are plain characters.
+    return (this.stmts.searchUsers.all(key, `${key}\u{10FFFF}`, limit) as Row[]).map(toUser);
+  }
+
+  async getUsersByIds(ids: number[]): Promise<UserRecord[]> {
+    if (ids.length === 0) return [];
+    return (this.stmts.usersByIds.all(JSON.stringify(ids)) as Row[]).map(toUser);
+  }
+
+  async getUsersByUsernames(usernames: string[]): Promise<UserRecord[]> {
+    if (usernames.length === 0) return [];
+    return (this.stmts.usersByKeys.all(JSON.stringify(usernames.map((u) => u.toLowerCase()))) as Row[]).map(toUser);
+  }
+
   async ensureRoom(room: { id: string; name: string; createdAt: number }): Promise<RoomRecord> {
-    this.stmts.insertRoom.run(room.id, room.name, room.createdAt);
+    this.stmts.insertRoom.run(room.id, room.name, room.createdAt, room.createdAt);
     return toRoom(this.stmts.roomById.get(room.id) as Row);
   }
 
@@ -261,37 +275,100 @@ export class SqliteStore implements ChatStore {
     return row ? toRoom(row) : null;
   }
 
-  async listRooms(): Promise<RoomRecord[]> {
-    return (this.stmts.listRooms.all() as Row[]).map(toRoom);
+  async getRoomByDmKey(dmKey: string): Promise<RoomRecord | null> {
+    const row = this.stmts.roomByDmKey.get(dmKey) as Row | undefined;
+    return row ? toRoom(row) : null;
   }
 
-  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+  async listPublicRooms(query: { prefix?: string; limit: number }): Promise<RoomRecord[]> {
+    const pattern = query.prefix ? `${query.prefix.replace(/[\\%_]/g, '\\$&')}%` : null;
+    return (this.stmts.publicRooms.all({ pattern, limit: query.limit }) as Row[]).map(toRoom);
+  }
+
+  async createRoom(room: NewRoom): Promise<CreateRoomResult> {
+    return this.createRoomTx(room);
+  }
+
+  async getMember(roomId: string, userId: number): Promise<MemberRecord | null> {
+    const row = this.stmts.member.get(roomId, userId) as Row | undefined;
+    return row ? toMember(row) : null;
+  }
+
+  async listMembers(roomId: string, limit: number): Promise<{ member: MemberRecord; user: UserRecord }[]> {
+    return (this.stmts.members.all(roomId, limit) as Row[]).map((r) => ({ member: toMember(r, 'm_'), user: toUser(r) }));
+  }
+
+  async listUserRooms(userId: number, countCap: number): Promise<UserRoom[]> {
+    return (this.stmts.userRooms.all({ user: userId, cap: countCap }) as Row[]).map(toUserRoom);
+  }
+
+  async getUserRoom(userId: number, roomId: string, countCap: number): Promise<UserRoom | null> {
+    const row = this.stmts.userRoom.get({ user: userId, room: roomId, cap: countCap }) as Row | undefined;
+    return row ? toUserRoom(row) : null;
+  }
+
+  async markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number } | null> {
+    return this.markReadTx(roomId, userId, seq, countCap);
+  }
+
+  async setNotify(roomId: string, userId: number, notify: NotifyLevel): Promise<boolean> {
+    return this.stmts.setNotify.run(notify, roomId, userId).changes > 0;
+  }
+
+  async applyChanges(batch: RoomChange[]): Promise<ChangeResult[]> {
     if (batch.length === 0) return [];
+    this.writer.erased = false;
     // better-sqlite3 commits synchronously: when this returns, the batch is on disk.
-    return this.appendTx(batch);
+    const results = this.applyTx(batch);
+    if (this.writer.erased) {
+      // The old page images with the deleted text sit in the WAL until it is overwritten; a
+      // TRUNCATE checkpoint writes the zeroed pages into the database and empties the WAL, so the
+      // text is gone from every file now. Deletions are rare, and the WAL is small when they are
+      // frequent, so this costs little.
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+    return results;
   }
 
-  private appendOne(m: NewMessage): AppendResult {
-    const existing = this.stmts.messageByClientId.get(m.authorId, m.clientId) as Row | undefined;
-    if (existing) return { ok: true, message: toMessage(existing), duplicate: true };
-    const bumped = this.stmts.bumpSeq.get(m.roomId) as Row | undefined;
-    if (!bumped) return { ok: false, error: 'room_not_found' };
-    const seq = bumped.last_seq as number;
-    const inserted = this.stmts.insertMessage.get(m.roomId, seq, m.authorId, m.clientId, m.text, m.createdAt) as Row;
-    return { ok: true, duplicate: false, message: { id: inserted.id as number, seq, ...m } };
+  async getMessage(roomId: string, messageId: number): Promise<MessageWithAuthor | null> {
+    return this.messages.one(roomId, messageId);
   }
 
   async getMessages(roomId: string, range: HistoryRange): Promise<HistoryPage> {
-    const limit = range.limit;
-    // Fetch one extra row to learn whether more exist, without a COUNT.
-    if (range.after !== undefined) {
-      const rows = this.stmts.after.all(roomId, range.after, range.before ?? Number.MAX_SAFE_INTEGER, limit + 1) as Row[];
-      const hasMore = rows.length > limit;
-      return { messages: rows.slice(0, limit).map(toMessageWithAuthor), hasMore };
-    }
-    const rows = this.stmts.before.all(roomId, range.before ?? Number.MAX_SAFE_INTEGER, limit + 1) as Row[];
-    const hasMore = rows.length > limit;
-    return { messages: rows.slice(0, limit).reverse().map(toMessageWithAuthor), hasMore };
+    return this.pageTx(roomId, range);
+  }
+
+  async getEvents(roomId: string, range: { after: number; limit: number }): Promise<{ events: EventWithRefs[]; hasMore: boolean; lastSeq: number }> {
+    return this.eventsTx(roomId, range.after, range.limit);
+  }
+
+  private readEvents(roomId: string, after: number, limit: number): { events: EventWithRefs[]; hasMore: boolean; lastSeq: number } {
+    const lastSeq = (this.stmts.lastSeq.get(roomId) as number | undefined) ?? 0;
+    const rows = this.stmts.events.all(roomId, after, limit + 1) as Row[];
+    const events = rows.slice(0, limit).map(toEvent);
+    const messageIds = [...new Set(events.filter((e) => e.messageId !== null).map((e) => e.messageId!))];
+    const userIds = [...new Set(events.filter((e) => e.userId !== null).map((e) => e.userId!))];
+    const messages = this.messages.byIds(messageIds);
+    const users = new Map(
+      (userIds.length ? (this.stmts.usersByIds.all(JSON.stringify(userIds)) as Row[]) : []).map((r) => [
+        r.id as number,
+        { id: r.id as number, username: r.username as string, avatarKey: (r.avatar_key as string | null) ?? null },
+      ]),
+    );
+    return {
+      events: events.map((e) => ({
+        ...e,
+        message: e.messageId === null ? null : (messages.get(e.messageId) ?? null),
+        user: e.userId === null ? null : (users.get(e.userId) ?? null),
+      })),
+      hasMore: rows.length > limit,
+      lastSeq,
+    };
+  }
+
+  private counts(roomId: string, userId: number, readSeq: number, cap: number): { unread: number; mentions: number } {
+    const params = { room: roomId, user: userId, read: readSeq, cap };
+    return { unread: this.stmts.unread.get(params) as number, mentions: this.stmts.mentionCount.get(params) as number };
   }
 
   async close(): Promise<void> {
@@ -299,46 +376,19 @@ export class SqliteStore implements ChatStore {
   }
 }
 
-function toUser(r: Row): UserRecord {
-  return {
-    id: r.id as number,
-    username: r.username as string,
-    email: (r.email as string | null) ?? null,
-    passwordHash: r.password_hash as string,
-    avatarKey: (r.avatar_key as string | null) ?? null,
-    createdAt: r.created_at as number,
-  };
-}
+const UNREAD = `SELECT count(*) FROM (
+  SELECT 1 FROM messages m WHERE m.room_id = $room AND m.seq > $read AND m.author_id <> $user AND m.deleted_at IS NULL LIMIT $cap)`;
+const MENTIONS = `SELECT count(*) FROM (
+  SELECT 1 FROM mentions mt JOIN messages m ON m.id = mt.message_id
+  WHERE mt.room_id = $room AND mt.user_id = $user AND mt.seq > $read AND m.author_id <> $user LIMIT $cap)`;
+const USER_ROOMS = `SELECT r.*, mb.room_id AS m_room_id, mb.user_id AS m_user_id, mb.role AS m_role, mb.joined_at AS m_joined_at,
+    mb.read_seq AS m_read_seq, mb.notify AS m_notify,
+    (${UNREAD.replaceAll('$room', 'mb.room_id').replaceAll('$read', 'mb.read_seq')}) AS unread,
+    (${MENTIONS.replaceAll('$room', 'mb.room_id').replaceAll('$read', 'mb.read_seq')}) AS mentions
+  FROM members mb JOIN rooms r ON r.id = mb.room_id`;
 
-function toSession(r: Row): SessionRecord {
-  return {
-    id: r.id as number,
-    userId: r.user_id as number,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-    lastSeenAt: (r.last_seen_at as number | null) ?? (r.created_at as number),
-    device: r.device as string,
-  };
-}
-
-function toRoom(r: Row): RoomRecord {
-  return { id: r.id as string, name: r.name as string, lastSeq: r.last_seq as number, createdAt: r.created_at as number };
-}
-
-function toMessage(r: Row): MessageRecord {
-  return {
-    id: r.id as number,
-    roomId: r.room_id as string,
-    seq: r.seq as number,
-    authorId: r.author_id as number,
-    clientId: r.client_id as string,
-    text: r.text as string,
-    createdAt: r.created_at as number,
-  };
-}
-
-function toMessageWithAuthor(r: Row): MessageWithAuthor {
-  return { ...toMessage(r), authorUsername: r.author_username as string, authorAvatarKey: (r.author_avatar_key as string | null) ?? null };
+function toUserRoom(r: Row): UserRoom {
+  return { room: toRoom(r), member: toMember(r, 'm_'), unread: r.unread as number, mentions: r.mentions as number };
 }
 
 /**

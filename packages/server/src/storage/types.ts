@@ -92,7 +92,7 @@ export interface MessageRecord {
   version: number;
   editedAt: number | null;
   deletedAt: number | null;
-  /** User ids its text mentions. */
+  /** User ids its text mentions, each once, ascending. */
   mentions: number[];
 }
 
@@ -161,7 +161,11 @@ export interface EventWithRefs extends EventRecord {
 interface ChangeBase {
   roomId: string;
   actorId: number;
-  /** The actor's idempotency key; a change whose (actorId, clientId) was already stored is not applied again. */
+  /**
+   * The actor's idempotency key; a change whose (actorId, clientId) was already stored is not
+   * applied again. A `message_created` without one still gets a unique `MessageRecord.clientId`
+   * (`~room/seq`, which no client id can be).
+   */
   clientId: string | null;
   at: number;
 }
@@ -169,14 +173,21 @@ interface ChangeBase {
 /**
  * A change to a room. `applyChanges` checks, inside its transaction, the facts only storage can
  * check atomically (the actor is still a member, the message exists in the room and is not
- * deleted, the reaction limit); authorization (who may do what) is the caller's.
+ * deleted, the reaction limit, the room limit, the room not archived); authorization (who may
+ * do what) is the caller's. A change that would change nothing (a reaction already there or not
+ * there, joining as a member, leaving as a non-member, the same name, topic, role, archived state,
+ * or text and mentions) is ok with `event: null` and writes nothing. `message_deleted` erases the
+ * text, mentions and reactions, keeping a tombstone.
  */
 export type RoomChange =
   | (ChangeBase & { kind: 'message_created'; text: string; mentions: number[] })
   | (ChangeBase & { kind: 'message_edited'; messageId: number; text: string; mentions: number[] })
   | (ChangeBase & { kind: 'message_deleted'; messageId: number })
   | (ChangeBase & { kind: 'reaction_added' | 'reaction_removed'; messageId: number; emoji: string })
-  /** The actor joins (public room, or `general` on registration) or is invited/added by another. */
+  /**
+   * The actor joins (public room, or `general` on registration) or is invited/added by another.
+   * The newcomer's `readSeq` starts at this event: the history before it is not unread.
+   */
   | (ChangeBase & { kind: 'member_joined' | 'member_invited'; userId: number; role: Role })
   | (ChangeBase & { kind: 'member_left' | 'member_removed'; userId: number })
   | (ChangeBase & { kind: 'member_role_changed'; userId: number; role: Role })
@@ -189,6 +200,8 @@ export type ChangeError =
   | 'message_not_found'
   | 'message_deleted'
   | 'not_a_member'
+  /** member_joined / member_invited of a user id that does not exist. */
+  | 'user_not_found'
   | 'too_many_reactions'
   | 'too_many_rooms'
   | 'room_archived'
@@ -294,7 +307,10 @@ export interface ChatStore {
   /**
    * Create a room with its first members in ONE transaction: `room_created`, then one
    * `member_joined` (the creator) or `member_invited` (the others) per member. A retried
-   * (createdBy, clientId) returns the room created the first time, `duplicate: true`.
+   * (createdBy, clientId) returns the room created the first time, `duplicate: true`. A DM whose
+   * `dmKey` exists already (two people opening it at once) returns that room, `duplicate: true`,
+   * `events: []`. `too_many_rooms` when any of the members is in `roomsPerUserMax` rooms.
+   * Members start with `readSeq` at the last creation event: nothing is unread.
    */
   createRoom(room: NewRoom): Promise<CreateRoomResult>;
 
