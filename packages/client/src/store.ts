@@ -1,6 +1,6 @@
 import {
   LIMITS,
-  MEMBERSHIP_EVENT_KINDS,
+  type MEMBERSHIP_EVENT_KINDS,
   type Member,
   type Message,
   type MessageBody,
@@ -89,7 +89,6 @@ export interface ChatterStoreOptions {
   now?: () => number;
 }
 
-const MEMBERSHIP = new Set<string>(MEMBERSHIP_EVENT_KINDS);
 
 export class ChatterStore {
   private me: SelfUser | null = null;
