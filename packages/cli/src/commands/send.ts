@@ -99,8 +99,9 @@ export async function send(args: string[], options: OptionValues, io: IO): Promi
     client.connect();
   });
   if (options.json) {
-    const { type: _type, ...rest } = ack;
-    io.stdout.write(`${JSON.stringify(rest)}\n`);
+    // The shape scripts already read (the README's): the message's id as `id`, whatever the frame calls it.
+    const { clientId, room: stored, messageId, seq, createdAt, duplicate } = ack;
+    io.stdout.write(`${JSON.stringify({ clientId, room: stored, id: messageId, seq, createdAt, duplicate })}\n`);
   }
   return EXIT.ok;
 }
