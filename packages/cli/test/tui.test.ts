@@ -130,6 +130,13 @@ describe('full-screen chat', () => {
       session.keys('Enter');
       await session.waitFor(/waves {2}👍 1/);
 
+      // Someone typing shows above the input line, until their message arrives.
+      bobClient.typing('general');
+      await session.waitFor(`${bob.username} is typing…`);
+      await sendAndWaitAck(bobClient, 'typed it');
+      screen = await session.waitFor(new RegExp(`${bob.username}: typed it`));
+      assert.doesNotMatch(screen, /is typing/);
+
       // Going offline is presence (the status bar), not leaving the room: no line in the timeline.
       bobClient.close();
       await session.waitFor(`1 online: ${alice.username}`);

@@ -440,9 +440,8 @@ export class ChatterStore {
     switch (e.kind) {
       case 'message_created': {
         const m = e.message;
-        const held = this.messages.get(m.id);
-        if (!held) this.insert(r, m);
-        else if (e.seq > held.version) this.messages.set(m.id, { ...m, version: Math.max(e.seq, m.version) });
+        // A held copy came from a page, whose version is at least this event's seq: it stays.
+        if (!this.messages.has(m.id)) this.insert(r, m);
         this.profiles.set(m.author.id, m.author);
         if (r.typing.delete(m.author.id)) this.scheduleTypingExpiry();
         const info: Partial<MyRoom> = { lastActivityAt: e.at };

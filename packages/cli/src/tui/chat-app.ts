@@ -1,4 +1,4 @@
-import { ChatterApiError, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
+import { ChatterApiError, describeTyping, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
 import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
@@ -276,7 +276,12 @@ export class ChatApp implements CommandContext {
       }),
     );
     // Only the open room's changes redraw: a reaction elsewhere costs nothing here.
-    on.push(c.store.subscribeRoom(this.currentRoom, () => this.requestRender()));
+    on.push(
+      c.store.subscribeRoom(this.currentRoom, () => {
+        this.markSeen();
+        this.requestRender();
+      }),
+    );
     on.push(
       c.on('message', (m) => {
         if (m.room === this.currentRoom && this.scroll > 0) this.unseen++;
@@ -305,6 +310,11 @@ export class ChatApp implements CommandContext {
         this.notice(this.sessionEnded, 'error');
       }),
     );
+  }
+
+  /** At the bottom of the open room, everything in it has been seen. */
+  private markSeen(): void {
+    if (this.scroll === 0 && this.status.status === 'online' && this.view()?.loaded) this.client.markRead(this.currentRoom);
   }
 
   private onStatus(s: StatusEvent): void {
@@ -365,6 +375,7 @@ export class ChatApp implements CommandContext {
     switch (key.kind) {
       case 'text':
         e.insert(sanitize(key.text, false));
+        if (!e.beforeCursor.startsWith('/')) this.client.typing(this.currentRoom);
         return;
       case 'paste':
         e.insert(sanitize(key.text.replace(/\r\n?/g, '\n')));
@@ -565,7 +576,10 @@ export class ChatApp implements CommandContext {
 
   private scrollBy(lines: number): void {
     this.scroll = Math.max(0, Math.min(this.maxScroll(), this.scroll + lines));
-    if (this.scroll === 0) this.unseen = 0;
+    if (this.scroll === 0) {
+      this.unseen = 0;
+      this.markSeen();
+    }
   }
 
   private pageUp(): void {
@@ -590,6 +604,7 @@ export class ChatApp implements CommandContext {
   private scrollToBottom(): void {
     this.scroll = 0;
     this.unseen = 0;
+    this.markSeen();
   }
 
   // ---- Drawing ----
@@ -650,7 +665,8 @@ export class ChatApp implements CommandContext {
       const news = this.unseen > 0 ? `${this.unseen} new message${this.unseen === 1 ? '' : 's'} below · ` : '';
       return [{ text: ` ↓ ${news}PgDn or Esc to jump to the latest` }];
     }
-    return null;
+    const typing = describeTyping(this.view()?.typing ?? []);
+    return typing ? [{ text: ` ${sanitize(typing, false)}` }] : null;
   }
 
   private statusBar(cols: number): Span[] {
