@@ -246,11 +246,23 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     assert.match((await edited.locator('.edited').getAttribute('title')) ?? '', /^Edited .*\d{4}/);
     assert.equal(await b.page.locator('.bubble-text').filter({ hasText: 'teh plan' }).count(), 0);
 
+    // Typing shows for the other person, and stops with the message.
+    await b.page.getByLabel('Message #general').pressSequentially('/me wav');
+    await a.page.locator('.typing-line').filter({ hasText: 'jon is typing…' }).waitFor();
+
     // "/me" is shown as an action on both sides, as the terminal shows it.
     await sendMessage(b.page, '/me waves');
     await a.page.locator('.bubble.action').filter({ hasText: '* jon waves' }).waitFor();
     await b.page.locator('.bubble.action').filter({ hasText: 'waves' }).waitFor();
     assert.equal(await a.page.locator('.bubble-text').filter({ hasText: '/me' }).count(), 0);
+    assert.equal(await a.page.locator('.typing-line').innerText(), '', 'the message ends the typing notice');
+
+    // Ivy has the room open in a visible, focused page: what she was shown is read, on the server.
+    const unread = () => a.page.evaluate(async () => ((await (await fetch('/api/rooms')).json()) as { rooms: { id: string; unread: number }[] }).rooms.find((r) => r.id === 'general')!.unread);
+    for (let tries = 0; (await unread()) !== 0; tries++) {
+      assert.ok(tries < 100, 'general is still unread on the server');
+      await a.page.waitForTimeout(50); // polling the server's answer, not waiting for an event
+    }
 
     // Ivy deletes hers (asked twice): a tombstone for everyone, the reaction gone with the text.
     const now = a.page.locator('.row-msg.own').filter({ hasText: 'the plan is ready' });
