@@ -20,6 +20,7 @@ import {
   type ReadResponse,
   type RoomResponse,
   type SessionsResponse,
+  type UpdateMembershipBody,
   type UpdateRoomBody,
   type UserSearchQuery,
   type UsersResponse,
@@ -144,12 +145,18 @@ export class ChatterApi {
     return this.request<RoomResponse>('PATCH', roomPath(id), body, idempotencyKey);
   }
 
-  joinRoom(id: string): Promise<RoomResponse> {
-    return this.request<RoomResponse>('POST', `${roomPath(id)}/join`);
+  joinRoom(id: string, idempotencyKey?: string): Promise<RoomResponse> {
+    return this.request<RoomResponse>('POST', `${roomPath(id)}/join`, undefined, idempotencyKey);
   }
 
-  leaveRoom(id: string): Promise<ChangeResponse> {
-    return this.request<ChangeResponse>('POST', `${roomPath(id)}/leave`);
+  /** Leave a room (not `general`, not a DM). */
+  leaveRoom(id: string, idempotencyKey?: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>('POST', `${roomPath(id)}/leave`, undefined, idempotencyKey);
+  }
+
+  /** The user's own settings in a room: which messages notify them. */
+  updateMembership(id: string, body: UpdateMembershipBody): Promise<RoomResponse> {
+    return this.request<RoomResponse>('PATCH', `${roomPath(id)}/membership`, body);
   }
 
   members(id: string): Promise<MembersResponse> {
@@ -166,8 +173,8 @@ export class ChatterApi {
   }
 
   /** Open the direct message with these people (the same set always opens the same one). */
-  openDm(userIds: number[]): Promise<RoomResponse> {
-    return this.request<RoomResponse>('POST', '/api/dms', { userIds });
+  openDm(userIds: number[], idempotencyKey?: string): Promise<RoomResponse> {
+    return this.request<RoomResponse>('POST', '/api/dms', { userIds }, idempotencyKey);
   }
 
   /** Users whose name starts with `q`, case-insensitive. */

@@ -5,7 +5,7 @@
 import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import type { RoomView } from '../src/index.js';
+import { ChatterApi, type RoomView } from '../src/index.js';
 import { closeAllClients, recordClient, uniqueName, waitFor, type Recorded } from './helpers.js';
 
 /** What a user sees of general, without object identities: equal states compare equal. */
@@ -114,5 +114,43 @@ describe('SDK: message changes, read state and typing', () => {
     a.client.send('general', 'done typing');
     await waitFor(() => b.view().some((m) => m.text === 'done typing'), 'the message arrives');
     assert.deepEqual(b.client.store.room('general')!.typing, [], 'cleared by the message');
+  });
+
+  test('rooms: joined, renamed and left live; a change in one room never wakes another room\'s subscribers', async () => {
+    const [alice, bob] = await Promise.all([server.register(uniqueName('ma')), server.register(uniqueName('mb'))]);
+    const a = recordClient(server.url, alice.token);
+    const b = recordClient(server.url, bob.token);
+    await online(a, b);
+    const { room } = await new ChatterApi({ baseUrl: server.url, token: alice.token }).createRoom({ name: 'Side room', visibility: 'public' });
+    await waitFor(() => a.client.store.room(room.id) !== null, 'alice has her new room');
+    const bobApi = new ChatterApi({ baseUrl: server.url, token: bob.token });
+    await bobApi.joinRoom(room.id);
+    await waitFor(() => b.client.store.room(room.id) !== null, 'room_joined reaches bob');
+    await waitFor(() => a.client.store.room(room.id)!.timeline.some((i) => i.kind === 'membership'), 'alice sees bob join');
+
+    // Subscribers of general hear nothing of the side room; the room list only of its summary.
+    await b.client.loadRoom(room.id);
+    let generalWakes = 0;
+    b.client.store.subscribeRoom('general', () => generalWakes++);
+    a.client.send(room.id, 'in the side room');
+    await waitFor(() => b.view(room.id).some((m) => m.text === 'in the side room'), 'bob gets it');
+    const id = b.view(room.id).find((m) => m.text === 'in the side room')!.id;
+    const listBefore = b.client.store.rooms();
+    a.client.react(room.id, id, '👍');
+    await waitFor(() => b.client.store.message(id)?.reactions.length === 1, 'bob sees the reaction');
+    assert.equal(b.client.store.rooms(), listBefore, 'a reaction leaves the room list alone');
+    // Proved with a later marker in general: it arrives, and only it woke general's subscribers.
+    a.client.send('general', 'marker in general');
+    await waitFor(() => b.view().some((m) => m.text === 'marker in general'), 'the marker arrives');
+    assert.equal(generalWakes, 1, "general woke for the marker only");
+
+    await new ChatterApi({ baseUrl: server.url, token: alice.token }).updateRoom(room.id, { name: 'Renamed', topic: 'now with a topic' });
+    await waitFor(() => b.client.store.room(room.id)?.info.name === 'Renamed', 'bob sees the new name');
+    assert.equal(b.client.store.room(room.id)!.info.topic, 'now with a topic');
+
+    await bobApi.leaveRoom(room.id);
+    await waitFor(() => b.client.store.room(room.id) === null, 'room_left: the room is gone from bob\'s store');
+    assert.equal(b.client.store.message(id), undefined, 'with its messages');
+    await waitFor(() => a.client.store.room(room.id)!.info.memberCount === 1, 'alice sees him go');
   });
 });
