@@ -123,6 +123,7 @@ const ACTIONS: Record<string, Action> = {
   'REST rename': (f, r) => rest(users[r], 'PATCH', `/api/rooms/${f.room}`, { topic: `topic by ${r}` }),
   'REST archive': (f, r) => rest(users[r], 'PATCH', `/api/rooms/${f.room}`, { archived: false }),
   'REST invite': (f, r) => rest(users[r], 'POST', `/api/rooms/${f.room}/members`, { userId: f.guest.user.id }),
+  'REST set role': (f, r) => rest(users[r], 'PATCH', `/api/rooms/${f.room}/members/${f.victim.user.id}`, { role: 'admin' }),
   'REST remove member': (f, r) => rest(users[r], 'DELETE', `/api/rooms/${f.room}/members/${f.victim.user.id}`),
   'REST notify': (f, r) => rest(users[r], 'PATCH', `/api/rooms/${f.room}/membership`, { notify: 'mentions' }),
   'REST read': (f, r) => rest(users[r], 'POST', `/api/rooms/${f.room}/read`, { seq: 1 }),
@@ -173,6 +174,7 @@ const RULES: Record<string, { public: Row; private: Row; dm: [Outcome, Outcome] 
   'REST rename': { ...channel([ok, ok, FB], NM), dm: [FB, NF] },
   'REST archive': { ...channel([ok, ok, FB], NM), dm: [FB, NF] },
   'REST invite': { ...channel([ok, ok, ok], NM), dm: [FB, NF] },
+  'REST set role': { ...channel([ok, FB, FB], NM), dm: [FB, NF] },
   'REST remove member': { ...channel([ok, ok, FB], NM), dm: [FB, NF] },
   'REST notify': { ...channel([ok, ok, ok], NM), dm: [ok, NF] },
   'REST read': { ...channel([ok, ok, ok], NM), dm: [ok, NF] },
@@ -209,9 +211,7 @@ async function fixture(kind: Kind): Promise<Fixture> {
   const res = await api(users.owner, 'POST', '/api/rooms', { name: uniqueName('authz'), visibility: kind });
   const room = res.body.room.id as string;
   for (const u of [users.admin, users.member, users.removed, victim]) assert.equal((await api(users.owner, 'POST', `/api/rooms/${room}/members`, { userId: u.user.id })).status, 200);
-  // No route makes an admin yet: the role change goes in through the store, as an event.
-  const [promoted] = await server.app.store.applyChanges([{ kind: 'member_role_changed', roomId: room, actorId: users.owner.user.id, clientId: null, at: Date.now(), userId: users.admin.user.id, role: 'admin' }]);
-  assert.ok(promoted?.ok);
+  assert.equal((await api(users.owner, 'PATCH', `/api/rooms/${room}/members/${users.admin.user.id}`, { role: 'admin' })).status, 200);
   assert.equal((await api(users.owner, 'DELETE', `/api/rooms/${room}/members/${users.removed.user.id}`)).status, 200);
   const ownerMessage = await say('owner', room);
   const adminMessage = await say('admin', room);
