@@ -186,6 +186,13 @@ export type UpdateMembershipBody = Static<typeof UpdateMembershipBody>;
 export const AddMemberBody = Type.Object({ userId: UserId }, { additionalProperties: false });
 export type AddMemberBody = Static<typeof AddMemberBody>;
 
+/** The owner makes a member an admin, or an admin a member again (a room has one owner). */
+export const UpdateMemberBody = Type.Object(
+  { role: Type.Union([Type.Literal('admin'), Type.Literal('member')], { errorMessage: 'Use "admin" or "member".' }) },
+  { additionalProperties: false },
+);
+export type UpdateMemberBody = Static<typeof UpdateMemberBody>;
+
 export const OpenDmBody = Type.Object(
   {
     /** The other people (the user who opens it is always in it). The same set always opens the same DM. */

@@ -206,6 +206,28 @@ describe('rooms', () => {
     await m.close();
   });
 
+  test('the owner makes admins; an admin moderates members but not other admins or the owner', async () => {
+    const id = await createRoom(owner, 'public');
+    const [adminUser, other] = [await server.register(uniqueName('adm')), await server.register(uniqueName('oth'))];
+    for (const u of [adminUser, other, member]) await api(u, 'POST', `/api/rooms/${id}/join`);
+    const o = await online(owner);
+    const promoted = await api(owner, 'PATCH', `/api/rooms/${id}/members/${adminUser.user.id}`, { json: { role: 'admin' } });
+    assert.equal(promoted.status, 200);
+    const event = await o.nextEvent('member_role_changed', (e) => e.room === id);
+    assert.deepEqual([event.user.id, event.role], [adminUser.user.id, 'admin']);
+    expectError(await api(adminUser, 'PATCH', `/api/rooms/${id}/members/${other.user.id}`, { json: { role: 'admin' } }), 403, 'forbidden');
+    expectError(await api(owner, 'PATCH', `/api/rooms/${id}/members/${owner.user.id}`, { json: { role: 'member' } }), 403, 'forbidden');
+    expectError(await api(owner, 'PATCH', `/api/rooms/${id}/members/${stranger.user.id}`, { json: { role: 'admin' } }), 404, 'user_not_found');
+    expectError(await api(owner, 'PATCH', `/api/rooms/${id}/members/${other.user.id}`, { json: { role: 'owner' } }), 400, 'validation_failed');
+    assert.equal((await api(adminUser, 'PATCH', `/api/rooms/${id}`, { json: { topic: 'set by an admin' } })).status, 200);
+    await api(owner, 'PATCH', `/api/rooms/${id}/members/${other.user.id}`, { json: { role: 'admin' } });
+    expectError(await api(adminUser, 'DELETE', `/api/rooms/${id}/members/${other.user.id}`), 403, 'forbidden');
+    expectError(await api(adminUser, 'DELETE', `/api/rooms/${id}/members/${owner.user.id}`), 403, 'forbidden');
+    assert.equal((await api(adminUser, 'DELETE', `/api/rooms/${id}/members/${member.user.id}`)).status, 200);
+    assert.equal((await api(owner, 'DELETE', `/api/rooms/${id}/members/${other.user.id}`)).status, 200);
+    await o.close();
+  });
+
   test('notify level is the member\'s own setting', async () => {
     const res = await api(member, 'PATCH', `/api/rooms/${DEFAULT_ROOM}/membership`, { json: { notify: 'mentions' } });
     assert.equal(res.body.membership.notify, 'mentions');

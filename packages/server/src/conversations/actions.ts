@@ -227,6 +227,17 @@ export class Conversations {
     return this.submit({ kind: 'member_removed', roomId, actorId: actor.id, clientId, at: Date.now(), userId }, actor, user ? publicUser(user) : undefined);
   }
 
+  /** The owner makes a member an admin or an admin a member (`member_role_changed`). */
+  async setRole(actor: Actor, roomId: string, userId: number, role: 'admin' | 'member', clientId: string | null): Promise<Outcome> {
+    const a = await administrable(this.store, actor.id, roomId);
+    if (a.member.role !== 'owner') throw new AppError('forbidden', 'Only the owner can change roles.');
+    if (userId === actor.id) throw new AppError('forbidden', 'The owner stays the owner.');
+    const [user] = await this.store.getUsersByIds([userId]);
+    if (!user) throw new AppError('user_not_found');
+    if (!(await this.store.getMember(roomId, userId))) throw new AppError('user_not_found', 'That user is not in this room.');
+    return this.submit({ kind: 'member_role_changed', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role }, actor, publicUser(user));
+  }
+
   // ---- Rooms ----
 
   /** Rename, change the topic, archive or unarchive; one event per field that changes. */

@@ -20,6 +20,7 @@ import {
   ReadResponse,
   RoomIdParams,
   RoomResponse,
+  UpdateMemberBody,
   UpdateMembershipBody,
   UpdateRoomBody,
   UserSearchQuery,
@@ -174,6 +175,12 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     '/api/rooms/:id/members/:userId',
     { ...auth, schema: { tags, summary: 'Remove a member (owner and admins)', params: MemberParams, headers: IdempotencyHeaders, response: { 200: ChangeResponse, ...errors } } },
     async (request) => change(await conversations.remove(actor(request), request.params.id, request.params.userId, key(request))),
+  );
+
+  app.patch<{ Params: MemberParams; Body: UpdateMemberBody }>(
+    '/api/rooms/:id/members/:userId',
+    { ...auth, schema: { tags, summary: 'Make a member an admin, or an admin a member (the owner only)', params: MemberParams, headers: IdempotencyHeaders, body: UpdateMemberBody, response: { 200: ChangeResponse, ...errors } } },
+    async (request) => change(await conversations.setRole(actor(request), request.params.id, request.params.userId, request.body.role, key(request))),
   );
 
   app.post<{ Body: OpenDmBody }>(

@@ -130,8 +130,10 @@ export class Hub {
    * that arrived while they were read, in order: a removal that raced the read still removes.
    */
   add(conn: Connection, rooms: string[]): void {
-    if (!this.connections.has(conn)) this.register(conn);
-    for (let i = 0; i < rooms.length; i++) if (rooms.indexOf(rooms[i]!) === i) this.joinRoom(conn, rooms[i]!);
+    // One array of the exact size for the rooms read (a user may be in hundreds), not one per room.
+    const added = [...new Set(rooms)].filter((room) => !conn.rooms.includes(room));
+    conn.rooms = conn.rooms.concat(added);
+    for (const room of added) this.subscribe(conn, room);
     const pending = conn.pendingMembership ?? [];
     conn.pendingMembership = null;
     for (const m of pending) {
@@ -140,13 +142,17 @@ export class Hub {
     }
   }
 
-  /** Subscribe one socket to a room; announces the user in it if this is their first socket there. */
+  /** Subscribe one socket to a room it was not in (a membership change while it is open). */
   private joinRoom(conn: Connection, room: string, seq?: number): void {
     if (conn.rooms.includes(room)) return;
-    // concat sizes the array exactly; push would reserve room for 16 more on every socket.
     conn.rooms = conn.rooms.concat(room);
     // Events of this turn queued before the one that added the user are not theirs to see.
     if (seq !== undefined && seq > 0) this.markReplayed(conn, room, seq - 1);
+    this.subscribe(conn, room);
+  }
+
+  /** Put the socket in the room's index; announces the user in it if this is their first socket there. */
+  private subscribe(conn: Connection, room: string): void {
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Set()));
     members.add(conn);
