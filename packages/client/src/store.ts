@@ -303,12 +303,29 @@ export class ChatterStore {
     return this.drain(roomId, r);
   }
 
-  setReadState(roomId: string, state: { readSeq: number; unread: number; mentions: number }): void {
+  /**
+   * The server's read position and counts (`read_state`), which include every message up to
+   * `lastSeq`. The frame may overtake the events it counts (a socket's own frames go out before the
+   * room's), so those events must not count again when they arrive; and events after `lastSeq`
+   * this store has counted already are added on top.
+   */
+  setReadState(roomId: string, state: { readSeq: number; unread: number; mentions: number; lastSeq?: number }): void {
     const r = this.roomStates.get(roomId);
     if (!r) return;
-    const { readSeq, unread, mentions } = state;
+    const readSeq = Math.max(state.readSeq, r.info.readSeq);
+    let { unread, mentions } = state;
+    if (state.lastSeq !== undefined && state.lastSeq >= r.countedThrough) r.countedThrough = state.lastSeq;
+    else if (state.lastSeq !== undefined) {
+      const me = this.me?.id;
+      for (const mid of r.ids) {
+        const m = this.messages.get(mid)!;
+        if (m.seq <= state.lastSeq || m.seq > r.countedThrough || m.seq <= readSeq || m.author.id === me || m.deleted) continue;
+        unread = Math.min(LIMITS.unreadCountMax, unread + 1);
+        if (me !== undefined && m.mentions.includes(me)) mentions = Math.min(LIMITS.unreadCountMax, mentions + 1);
+      }
+    }
     if (r.info.readSeq === readSeq && r.info.unread === unread && r.info.mentions === mentions) return;
-    r.info = { ...r.info, readSeq: Math.max(readSeq, r.info.readSeq), unread, mentions };
+    r.info = { ...r.info, readSeq, unread, mentions };
     this.touch(roomId, true);
   }
 

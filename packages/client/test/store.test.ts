@@ -184,6 +184,27 @@ describe('ChatterStore apply rules', () => {
     assert.equal(store.room('general')!.info.unread, 3);
   });
 
+  test("read_state counts hold through its lastSeq: an event they include that arrives after them does not count again", () => {
+    // Another device read through 2 just after ana's message 3 was stored: the server counted 3, and
+    // its own socket's frames (read_state) go out before the room's (the event).
+    const store = storeWith(2, { readSeq: 0, unread: 2 });
+    store.setReadState('general', { readSeq: 2, unread: 1, mentions: 0, lastSeq: 3 });
+    store.receive('general', [created(message(3, ana, 'new'))]);
+    assert.equal(store.room('general')!.info.unread, 1, 'counted by the server already');
+    store.receive('general', [created(message(4, bo, 'newer'))]);
+    assert.equal(store.room('general')!.info.unread, 2, 'a later message counts as usual');
+  });
+
+  test('read_state counts read before an event the store has counted: that event still counts', () => {
+    const store = storeWith(2, { readSeq: 0, unread: 2 });
+    store.receive('general', [created(message(3, ana, '@me new', { mentions: [me.id] }))]);
+    assert.equal(store.room('general')!.info.unread, 3);
+    store.setReadState('general', { readSeq: 2, unread: 0, mentions: 0, lastSeq: 2 });
+    assert.equal(store.room('general')!.info.unread, 1, 'message 3 is after the position and after the counts');
+    assert.equal(store.room('general')!.info.mentions, 1);
+    assert.equal(store.room('general')!.info.readSeq, 2);
+  });
+
   test('reset: held messages go, live events wait for the new page, then apply after it', () => {
     const store = storeWith();
     store.receive('general', log.slice(0, 2));

@@ -300,6 +300,12 @@ export const ReadStateFrame = Type.Object({
   readSeq: Type.Integer(),
   unread: Type.Integer(),
   mentions: Type.Integer(),
+  /**
+   * The room's newest seq when the counts were read: they include every message up to it. The
+   * frame can arrive before events it counts (a socket's own frames go out before the room's), so
+   * a client counts only events after `lastSeq` on top of it.
+   */
+  lastSeq: Type.Integer(),
 });
 
 /**

@@ -244,7 +244,8 @@ export const ReadBody = Type.Object(
 );
 export type ReadBody = Static<typeof ReadBody>;
 
-export const ReadResponse = Type.Object({ room: Type.String(), readSeq: Type.Integer(), unread: Type.Integer(), mentions: Type.Integer() });
+/** `lastSeq`: the room's newest seq when the counts were read (they include every message up to it). */
+export const ReadResponse = Type.Object({ room: Type.String(), readSeq: Type.Integer(), unread: Type.Integer(), mentions: Type.Integer(), lastSeq: Type.Integer() });
 export type ReadResponse = Static<typeof ReadResponse>;
 
 export const MembersResponse = Type.Object({ members: Type.Array(Member) });

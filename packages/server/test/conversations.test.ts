@@ -350,10 +350,11 @@ describe('message changes over REST, live on every socket', () => {
     assert.deepEqual(await room().then((m) => [m.unread, m.mentions]), [2, 1]);
     await api(author, 'DELETE', `/api/rooms/${id}/messages/${m2.messageId}`);
     assert.deepEqual(await room().then((m) => [m.unread, m.mentions]), [1, 0], 'a deleted unread message stops counting');
+    const lastSeq = (await api(other, 'GET', `/api/rooms/${id}`)).body.room.lastSeq;
     const read = await api(other, 'POST', `/api/rooms/${id}/read`, { json: { seq: m1.seq } });
-    assert.deepEqual(read.body, { room: id, readSeq: m1.seq, unread: 0, mentions: 0 });
+    assert.deepEqual(read.body, { room: id, readSeq: m1.seq, unread: 0, mentions: 0, lastSeq }, 'the counts hold through the room\'s newest seq');
     const synced = await tab2.next('read_state', (f) => f.room === id);
-    assert.deepEqual(synced, { type: 'read_state', room: id, readSeq: m1.seq, unread: 0, mentions: 0 });
+    assert.deepEqual(synced, { type: 'read_state', room: id, readSeq: m1.seq, unread: 0, mentions: 0, lastSeq });
     const back = await api(other, 'POST', `/api/rooms/${id}/read`, { json: { seq: 1 } });
     assert.equal(back.body.readSeq, m1.seq, 'never backward');
     await tab2.close();

@@ -232,12 +232,13 @@ describe('typing, presence and read state', () => {
     const room = await createRoom(ana!, 'private', [bo!]);
     const a = await online(ana!);
     const first = await say(a, room, 'one');
-    await say(a, room, 'two');
+    const second = await say(a, room, 'two');
     const [phone, desktop] = [await online(bo!), await online(bo!)];
     phone.send({ type: 'read', room, seq: first.seq });
     for (const s of [phone, desktop]) {
       const state = await s.next('read_state', (f) => f.room === room);
-      assert.deepEqual([state.readSeq, state.unread, state.mentions], [first.seq, 1, 0]);
+      // lastSeq: the counts include every message up to it, so a client does not count 'two' again.
+      assert.deepEqual([state.readSeq, state.unread, state.mentions, state.lastSeq], [first.seq, 1, 0, second.seq]);
     }
     phone.send({ type: 'read', room: 'abcdefghijkl', seq: 1 });
     assert.equal((await phone.next('error')).code, 'room_not_found');

@@ -337,7 +337,7 @@ export class Conversations {
 
   // ---- Read state and typing ----
 
-  async markRead(userId: number, roomId: string, seq: number): Promise<{ room: string; readSeq: number; unread: number; mentions: number }> {
+  async markRead(userId: number, roomId: string, seq: number): Promise<{ room: string; readSeq: number; unread: number; mentions: number; lastSeq: number }> {
     await memberOf(this.store, userId, roomId);
     const state = await this.store.markRead(roomId, userId, seq, LIMITS.unreadCountMax);
     if (!state) throw new AppError('not_a_member');

@@ -49,7 +49,7 @@ export class SqliteStore implements ChatStore {
   private createRoomTx!: (room: NewRoom) => CreateRoomResult;
   private pageTx!: (roomId: string, range: HistoryRange) => HistoryPage;
   private eventsTx!: (roomId: string, after: number, limit: number) => { events: EventWithRefs[]; hasMore: boolean; lastSeq: number };
-  private markReadTx!: (roomId: string, userId: number, seq: number, countCap: number) => { readSeq: number; unread: number; mentions: number } | null;
+  private markReadTx!: (roomId: string, userId: number, seq: number, countCap: number) => { readSeq: number; unread: number; mentions: number; lastSeq: number } | null;
 
   constructor(options: SqliteStoreOptions) {
     if (options.file !== ':memory:') restrictFiles(options.file);
@@ -80,7 +80,7 @@ export class SqliteStore implements ChatStore {
     this.markReadTx = this.db.transaction((roomId: string, userId: number, seq: number, countCap: number) => {
       const readSeq = this.stmts.markRead.get(seq, roomId, roomId, userId) as number | undefined;
       if (readSeq === undefined) return null;
-      return { readSeq, ...this.counts(roomId, userId, readSeq, countCap) };
+      return { readSeq, ...this.counts(roomId, userId, readSeq, countCap), lastSeq: this.stmts.lastSeq.get(roomId) as number };
     });
   }
 
@@ -307,7 +307,7 @@ export class SqliteStore implements ChatStore {
     return row ? toUserRoom(row) : null;
   }
 
-  async markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number } | null> {
+  async markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number; lastSeq: number } | null> {
     return this.markReadTx(roomId, userId, seq, countCap);
   }
 

@@ -323,9 +323,10 @@ export interface ChatStore {
   getUserRoom(userId: number, roomId: string, countCap: number): Promise<UserRoom | null>;
   /**
    * Move the user's read position forward to `seq` (clamped to the room's lastSeq; never backward).
-   * Returns the position and counts after, or null if the user is not in the room.
+   * Returns the position and counts after, with the room's lastSeq read in the same transaction (the
+   * counts include every message up to it), or null if the user is not in the room.
    */
-  markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number } | null>;
+  markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number; lastSeq: number } | null>;
   setNotify(roomId: string, userId: number, notify: NotifyLevel): Promise<boolean>;
 
   /**
