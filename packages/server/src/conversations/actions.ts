@@ -178,11 +178,12 @@ export class Conversations {
   /** Join a public channel. Already a member: nothing changes. */
   async join(actor: Actor, roomId: string, clientId: string | null): Promise<Outcome> {
     const a = await readable(this.store, actor.id, roomId);
-    if (a.member) return { room: roomId, seq: null, duplicate: false, event: null };
+    const change: RoomChange = { kind: 'member_joined', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id, role: 'member' };
+    if (a.member) return this.settled(change, actor);
     if (a.room.kind === 'dm' || a.room.visibility !== 'public') throw new AppError('forbidden', 'Only public rooms can be joined; ask a member to add you.');
     if (a.room.archived) throw new AppError('room_archived');
     this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_joined', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id, role: 'member' }, actor, actor);
+    return this.submit(change, actor, actor);
   }
 
   /** Put a user in `general` on registration: a `member_joined` of their own. */
@@ -192,11 +193,12 @@ export class Conversations {
 
   async leave(actor: Actor, roomId: string, clientId: string | null): Promise<Outcome> {
     const a = await readable(this.store, actor.id, roomId);
-    if (!a.member) return { room: roomId, seq: null, duplicate: false, event: null };
+    const change: RoomChange = { kind: 'member_left', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id };
+    if (!a.member) return this.settled(change, actor);
     if (isDefaultRoom(roomId)) throw new AppError('forbidden', 'Everyone is in general: it cannot be left.');
     if (a.room.kind === 'dm') throw new AppError('forbidden', 'A direct message cannot be left; mute it instead.');
     this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_left', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id }, actor, actor);
+    return this.submit(change, actor, actor);
   }
 
   /** Any member of a channel adds someone (the way into a private room). Already in: nothing changes. */
@@ -205,9 +207,10 @@ export class Conversations {
     if (a.room.kind === 'dm') throw new AppError('forbidden', 'The people of a direct message are fixed; open a new one.');
     const [user] = await this.store.getUsersByIds([userId]);
     if (!user) throw new AppError('user_not_found');
-    if (await this.store.getMember(roomId, userId)) return { room: roomId, seq: null, duplicate: false, event: null };
+    const change: RoomChange = { kind: 'member_invited', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role: 'member' };
+    if (await this.store.getMember(roomId, userId)) return this.settled(change, actor);
     this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_invited', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role: 'member' }, actor, publicUser(user));
+    return this.submit(change, actor, publicUser(user));
   }
 
   /** The owner or an admin removes a member; an admin cannot remove the owner or another admin. */
@@ -215,16 +218,17 @@ export class Conversations {
     const a = await administrable(this.store, actor.id, roomId);
     if (userId === actor.id) throw new AppError('forbidden', 'Leave the room instead.');
     const target = await this.store.getMember(roomId, userId);
+    const change: RoomChange = { kind: 'member_removed', roomId, actorId: actor.id, clientId, at: Date.now(), userId };
     if (!target) {
       if (!(await this.store.getUsersByIds([userId]))[0]) throw new AppError('user_not_found');
-      return { room: roomId, seq: null, duplicate: false, event: null };
+      return this.settled(change, actor);
     }
     if (target.role === 'owner' || (target.role === 'admin' && a.member.role !== 'owner')) {
       throw new AppError('forbidden', 'Only the owner can remove an admin, and nobody the owner.');
     }
     const [user] = await this.store.getUsersByIds([userId]);
     this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_removed', roomId, actorId: actor.id, clientId, at: Date.now(), userId }, actor, user ? publicUser(user) : undefined);
+    return this.submit(change, actor, user ? publicUser(user) : undefined);
   }
 
   /** The owner makes a member an admin or an admin a member (`member_role_changed`). */
@@ -382,6 +386,16 @@ export class Conversations {
   }
 
   // ---- The queue ----
+
+  /**
+   * A membership change that would change nothing now: answered as a no-op, unless it carries an
+   * idempotency key, which may be a retry of a change that did happen; the store then answers with
+   * the first answer (`duplicate`). Not charged to any budget either way.
+   */
+  private settled(change: RoomChange, actor: Actor): Promise<Outcome> {
+    if (change.clientId === null) return Promise.resolve({ room: change.roomId, seq: null, duplicate: false, event: null });
+    return this.submit(change, actor);
+  }
 
   private charge(throttle: Throttle, userId: number, what: string): void {
     const key = String(userId);
