@@ -328,12 +328,16 @@ export class Conversations {
     }
     if (result.duplicate) return { room: result.room, duplicate: true };
     const byId = new Map(people.map((p) => [p.id, p]));
-    const joined = await this.myRooms(room.members.map((m) => m.userId), result.room.id);
+    const joined = await this.myRooms(room.members.map((m) => m.userId), result.room.id).catch((err: unknown) => {
+      this.log.error({ err }, 'reading a new room for its members failed');
+      return new Map<number, MyRoom>();
+    });
     // Members first, so that each one's sockets receive the room's first events.
     for (const m of room.members) this.guard('publish', () => this.bus.publish({ kind: 'membership', room: result.room.id, userId: m.userId, joined: true }));
     for (const e of result.events) {
       const user = e.userId !== null ? (byId.get(e.userId) ?? null) : null;
-      this.publishEvent(e, { message: null, author: null, user });
+      // The room exists whatever the bus does: a failed delivery must not turn its creation into an error.
+      this.guard('publish', () => this.publishEvent(e, { message: null, author: null, user }));
     }
     for (const [userId, myRoom] of joined) this.publishUser(userId, { type: 'room_joined', room: myRoom } satisfies RoomJoinedFrame);
     return { room: result.room, duplicate: false };
