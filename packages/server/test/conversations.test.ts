@@ -144,11 +144,17 @@ describe('rooms', () => {
   test('invite to a private room: the invitee\'s open sockets join it at once', async () => {
     const id = await createRoom(owner, 'private');
     const m = await online(member);
+    const o0 = await online(owner);
     const res = await api(owner, 'POST', `/api/rooms/${id}/members`, { json: { userId: member.user.id } });
     assert.equal(res.status, 200);
     assert.equal(typeof res.body.seq, 'number');
     const joined = await m.next('room_joined', (f) => f.room.id === id);
     assert.equal(joined.room.visibility, 'private');
+    // Then who of the room is online, as on connect.
+    const presence = await m.next('presence', (f) => f.room === id);
+    assert.ok(presence.users.some((u) => u.id === owner.user.id) && presence.users.some((u) => u.id === member.user.id));
+    assert.ok(m.frames.indexOf(joined) < m.frames.indexOf(presence));
+    await o0.close();
     // A retried invitation with its Idempotency-Key gets the first answer.
     const guest = await server.register(uniqueName('guest'));
     const headers = { 'idempotency-key': uniqueName('invite') };

@@ -618,7 +618,8 @@ export class Conversations {
   }
 
   private publishUser(userId: number, frame: ReadStateFrame | RoomJoinedFrame | RoomLeftFrame): void {
-    this.guard('publish', () => this.bus.publish({ kind: 'user', userId, frame: JSON.stringify(frame) }));
+    const presence = frame.type === 'room_joined' ? { presence: frame.room.id } : {};
+    this.guard('publish', () => this.bus.publish({ kind: 'user', userId, frame: JSON.stringify(frame), ...presence }));
   }
 
   /** Each user's view of one room they are now in. */
