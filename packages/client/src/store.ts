@@ -292,7 +292,9 @@ export class ChatterStore {
     if (!r) return [];
     if (kind === 'replace' && r.applied === null) {
       r.applied = page.lastSeq;
-      r.countedThrough = Math.max(r.countedThrough, page.lastSeq);
+      // The server's log may be shorter than what was held (resume_ahead): its end is the room's end.
+      r.info = { ...r.info, lastSeq: page.lastSeq };
+      r.countedThrough = page.lastSeq;
       for (const seq of [...r.held.keys()]) if (seq <= page.lastSeq) r.held.delete(seq);
     }
     for (const copy of page.messages) this.takeCopy(r, copy);

@@ -83,6 +83,7 @@ describe('SDK and the server\'s reply limits', () => {
       await waitFor(() => rec.resets.length > resetsBefore, 'the room reloaded');
       assert.deepEqual(rec.view(), [], 'what the client held of the old log is dropped');
       assert.equal(rec.client.lastSeq('general'), joined, "the new server's log: its own join");
+      assert.equal(rec.client.rooms.find((r) => r.id === 'general')!.lastSeq, joined, 'the room list follows the new log too');
       rec.client.send('general', 'fresh');
       await waitFor(() => rec.view().some((m) => m.text === 'fresh'), 'the new message shows');
       assert.deepEqual(

@@ -185,7 +185,23 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
       )}
     </div>
   );
-});
+}, sameMessageRow);
+
+/**
+ * The rows are rebuilt whenever the room changes, so each is a new object; one whose fields are
+ * all the same draws the same. Compared field by field, a reaction or an edit re-renders its own
+ * message, not the whole list.
+ */
+function sameMessageRow(a: MessageRowProps, b: MessageRowProps): boolean {
+  if (!sameFields(a, b, 'row')) return false;
+  return a.row === b.row || sameFields(a.row, b.row);
+}
+
+function sameFields<T extends object>(a: T, b: T, skip?: keyof T): boolean {
+  const keys = Object.keys(b) as (keyof T)[];
+  if (keys.length !== Object.keys(a).length) return false;
+  return keys.every((key) => key === skip || a[key] === b[key]);
+}
 
 function ActionBar({
   own,
