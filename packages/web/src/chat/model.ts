@@ -1,5 +1,5 @@
 import { ChatterClient, type OutboxStore, type PendingChange, type PendingMessage, type RoomView, type StatusEvent, type TimelineItem } from '@chatter/client';
-import { DEFAULT_ROOM, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { DEFAULT_ROOM, type Message, type MyRoom, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { stripBidi } from '../text';
 import { messageKey } from './timeline';
 
@@ -29,6 +29,30 @@ export interface ChatState {
   arrivals: ReadonlyMap<string, number>;
   /** Why the last edit, delete or reaction did not happen, or null. */
   notice: string | null;
+  /** The open room and my state in it; null until the store has it (joining, or not a member). */
+  info: MyRoom | null;
+  /**
+   * The read position when the room was opened with unread messages: the "new messages" divider
+   * goes before the first message after it, and stays there while the room is open (reading
+   * moves the position, not the divider). Null when the room had nothing unread.
+   */
+  dividerAfter: number | null;
+}
+
+/** Where each room was left: its scroll position (null at the bottom). Kept for the page's life. */
+export interface ScrollPosition {
+  key: string;
+  delta: number;
+}
+
+/** The room in the address (#room-id), or the default room. */
+export function roomFromHash(hash: string): string {
+  try {
+    const id = decodeURIComponent(hash.replace(/^#/, ''));
+    return id === '' ? DEFAULT_ROOM : id;
+  } catch {
+    return DEFAULT_ROOM;
+  }
 }
 
 /** Messages on connect, and per page of older history (LIMITS.historyPageMax is the server's ceiling). */
@@ -83,11 +107,11 @@ export class ChatModel {
 
   constructor(
     me: SelfUser,
-    private readonly handlers: { onSessionEnded: (code: number) => void },
+    private readonly handlers: { onSessionEnded: (code: number) => void; onMessage?: (m: Message) => void },
   ) {
     const outboxStore = localOutbox(me.id);
     this.client = new ChatterClient({ history: FIRST_PAGE, outboxStore });
-    const room = DEFAULT_ROOM;
+    const room = typeof location === 'undefined' ? DEFAULT_ROOM : roomFromHash(location.hash);
     this.state = {
       me,
       room,
@@ -105,8 +129,53 @@ export class ChatModel {
       announcement: null,
       arrivals: this.arrivals,
       notice: null,
+      info: null,
+      dividerAfter: null,
     };
   }
+
+  /** Scroll positions by room, so that coming back to a room finds it where it was left. */
+  readonly positions = new Map<string, ScrollPosition | null>();
+  /** The reader is at the bottom of the open room (set by the list): only then is everything in it seen. */
+  private pinned = true;
+  private roomOff: (() => void) | null = null;
+  /** The divider of the open room has been placed (once its messages are in). */
+  private dividerTaken = false;
+
+  setPinned = (pinned: boolean): void => {
+    this.pinned = pinned;
+    if (pinned) this.markSeen();
+  };
+
+  /** Show another room. Its messages come from the store (loaded on first opening). */
+  open(room: string): void {
+    if (room === this.state.room) return;
+    this.roomOff?.();
+    this.lastView = null;
+    this.pinned = !this.positions.get(room);
+    this.dividerTaken = false;
+    this.state = {
+      ...this.state,
+      room,
+      items: [],
+      outgoing: sends(this.client.pending(), room),
+      online: [],
+      onlineCount: 0,
+      typing: [],
+      ready: false,
+      hasMore: false,
+      loadingOlder: false,
+      olderError: null,
+      announcement: null,
+      notice: null,
+      info: null,
+      dividerAfter: null,
+    };
+    this.roomOff = this.client.store.subscribeRoom(room, this.fromStore);
+    this.fromStore();
+    this.update({});
+  }
+
 
   start(): void {
     this.wire();
@@ -151,7 +220,20 @@ export class ChatModel {
     const view = this.client.store.room(this.state.room);
     if (view === this.lastView) return;
     this.lastView = view;
-    if (!view) return;
+    if (!view) {
+      // Left or removed while looking at it: back to the room everyone is in.
+      if (this.state.info) this.open(DEFAULT_ROOM);
+      return;
+    }
+    if (!view.loaded && this.state.status.status === 'online') void this.load(view.id);
+    if (!this.dividerTaken && view.loaded) {
+      this.dividerTaken = true;
+      // The position the room was opened at, so the divider does not follow the reading.
+      const dividerAfter = view.info.unread > 0 ? view.info.readSeq : null;
+      this.state = { ...this.state, dividerAfter };
+      // Opened at the divider, not at the bottom: nothing is seen until the list says so.
+      if (dividerAfter !== null || this.positions.get(view.id)) this.pinned = false;
+    }
     for (const p of view.pending) if (p.kind === 'send' && !this.state.outgoing.some((o) => o.clientId === p.clientId)) this.arrived(messageKey(this.state.me.id, p.clientId));
     this.update({
       items: view.timeline,
@@ -161,21 +243,44 @@ export class ChatModel {
       typing: view.typing,
       ready: view.loaded,
       hasMore: view.hasMoreOlder,
+      info: view.info,
     });
     this.markSeen();
   };
 
+  private loading = new Set<string>();
+  /** The newest page, then older ones until the first unread message is held (a badge leads to its message), at most a few pages. */
+  private async load(room: string): Promise<void> {
+    if (this.loading.has(room)) return;
+    this.loading.add(room);
+    try {
+      await this.client.loadRoom(room, FIRST_PAGE);
+      for (let i = 0; i < 5; i++) {
+        const view = this.client.store.room(room);
+        const oldest = view?.messages[0];
+        if (!view || !view.hasMoreOlder || !oldest || oldest.seq <= view.info.readSeq + 1 || view.info.unread === 0) break;
+        await this.client.loadOlder(room, OLDER_PAGE);
+      }
+    } catch {
+      /* offline or refused: the skeleton stays until the next connection loads it */
+    } finally {
+      this.loading.delete(room);
+    }
+  }
+
   /** The user is looking at the room: it is read up to what it shows. */
   private markSeen(): void {
     if (typeof document === 'undefined' || document.visibilityState !== 'visible' || !document.hasFocus()) return;
-    if (!this.state.ready || this.state.status.status !== 'online') return;
+    // Scrolled up, the newest messages are not on the screen: they stay unread until the reader gets there.
+    if (!this.state.ready || !this.pinned || this.state.status.status !== 'online') return;
     this.client.markRead(this.state.room);
   }
 
   private wire(): void {
     const c = this.client;
     const on = this.unsubscribers.push.bind(this.unsubscribers);
-    on(c.store.subscribeRoom(this.state.room, this.fromStore));
+    this.roomOff = c.store.subscribeRoom(this.state.room, this.fromStore);
+    on(() => this.roomOff?.());
     on(
       c.on('status', (status) => {
         this.update({ status });
@@ -185,13 +290,17 @@ export class ChatModel {
     on(
       c.on('hello', (hello) => {
         this.update({ me: hello.user });
+        // An address naming a room I am not in (a stale link, a room I left) opens the default room.
+        if (!this.client.store.room(this.state.room)) this.open(DEFAULT_ROOM);
         this.fromStore();
         // A room that did not come with the connection (not recently active) is loaded on opening.
-        if (!this.client.store.room(this.state.room)?.loaded) void this.client.loadRoom(this.state.room, FIRST_PAGE).catch(() => {});
+        const view = this.client.store.room(this.state.room);
+        if (view && !view.loaded) void this.load(this.state.room);
       }),
     );
     on(
       c.on('message', (m) => {
+        this.handlers.onMessage?.(m);
         if (m.room !== this.state.room) return;
         this.arrived(messageKey(m.author.id, m.clientId));
         if (m.author.id !== this.state.me.id && !m.deleted) this.update({ announcement: { id: m.id, text: stripBidi(`${m.author.username}: ${truncate(m.text, 240)}`) } });

@@ -17,6 +17,8 @@ export type DeliveryState = 'sent' | OutgoingMessage['state'];
 export type Row =
   | { type: 'start'; key: string; state: 'loading' | 'more' | 'beginning' }
   | { type: 'day'; key: string; label: string; iso: string }
+  /** "New messages": before the first message that was unread when the room was opened. */
+  | { type: 'unread'; key: string }
   /** Consecutive membership events, folded: "Ana, Bo and 12 others joined". */
   | { type: 'membership'; key: string; text: string; at: string; events: readonly MembershipEvent[] }
   | {
@@ -80,6 +82,8 @@ export interface TimelineInput {
   outgoing: readonly OutgoingMessage[];
   hasMore: boolean;
   loadingOlder: boolean;
+  /** The read position the "new messages" divider follows, or null for none. */
+  dividerAfter?: number | null;
   now?: Date;
 }
 
@@ -119,6 +123,7 @@ export function buildTimeline(input: TimelineInput): Row[] {
   };
 
   const ackedIds = new Set<string>();
+  let divider = input.dividerAfter ?? null;
   for (const item of items) {
     if (item.kind === 'membership') {
       const first = item.events[0]!;
@@ -131,6 +136,13 @@ export function buildTimeline(input: TimelineInput): Row[] {
     const m = item.message;
     const own = m.author.id === me.id;
     if (own) ackedIds.add(m.clientId);
+    if (divider !== null && m.seq > divider && !own && !m.deleted) {
+      const stamp = stampOf(m, m.createdAt);
+      pushDay(stamp.day, m.createdAt);
+      rows.push({ type: 'unread', key: 'unread' });
+      prev = null;
+      divider = null;
+    }
     const action = actionText(m.text);
     pushMessage(
       {

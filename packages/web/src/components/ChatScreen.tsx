@@ -1,7 +1,10 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { SelfUser } from '@chatter/protocol';
 import { api } from '../api';
-import { ChatModel, localOutbox } from '../chat/model';
+import { ChatModel, localOutbox, roomFromHash } from '../chat/model';
+import { desktopNotifications, shouldNotify, showNotification } from '../rooms/notify';
+import { RoomList } from './RoomList';
+import { BrowseRoomsDialog, CreateRoomDialog, NewDmDialog, RoomDetailsDialog } from './RoomDialogs';
 import { useMediaQuery } from '../hooks';
 import { clearDrafts, Composer, draftKey } from './Composer';
 import { connectionView } from './ConnectionIndicator';
@@ -10,25 +13,66 @@ import { Header } from './Header';
 import { MessageList } from './MessageList';
 import { ProfileDialog } from './ProfileDialog';
 import { Sidebar } from './Sidebar';
+import { roomTitle } from '../rooms/names';
 
 interface ChatScreenProps {
   user: SelfUser;
   onSignedOut: (notice: string | null) => void;
 }
 
+type RoomDialog = 'browse' | 'create' | 'dm' | 'details' | null;
+
 export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
-  const [model] = useState(
-    () =>
-      new ChatModel(user, {
-        onSessionEnded: (code) =>
-          onSignedOut(code === 4002 ? 'Your session ended (signed out elsewhere or your password changed). Sign in again.' : 'Your session has expired. Sign in again.'),
-      }),
-  );
+  const [model] = useState(() => {
+    const m: ChatModel = new ChatModel(user, {
+      onSessionEnded: (code) =>
+        onSignedOut(code === 4002 ? 'Your session ended (signed out elsewhere or your password changed). Sign in again.' : 'Your session has expired. Sign in again.'),
+      onMessage: (msg) => {
+        const room = m.client.store.room(msg.room)?.info;
+        if (!room || !desktopNotifications.on()) return;
+        if (shouldNotify(msg, room, user.id, document.visibilityState === 'hidden')) showNotification(msg, room, user.id, () => openRoom(msg.room));
+      },
+    });
+    return m;
+  });
   useEffect(() => {
     model.start();
     return () => model.stop();
   }, [model]);
   const state = useSyncExternalStore(model.subscribe, model.getSnapshot);
+  const store = model.client.store;
+
+  // The open room lives in the address: links, Back and Forward, and a reload all land in it.
+  const openRoom = useCallback((id: string) => {
+    const hash = `#${encodeURIComponent(id)}`;
+    if (location.hash !== hash) location.hash = hash;
+    else model.open(id);
+  }, [model]);
+  useEffect(() => {
+    const onHash = () => model.open(roomFromHash(location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, [model]);
+
+  // The unread total in the tab's title, so it shows from other tabs and the taskbar.
+  const unreadTotal = useSyncExternalStore(
+    useCallback((fn: () => void) => store.subscribeRooms(fn), [store]),
+    () => store.unreadTotal(),
+  );
+  useEffect(() => {
+    document.title = unreadTotal > 0 ? `(${unreadTotal}) Chatter` : 'Chatter';
+  }, [unreadTotal]);
+
+  const [dialog, setDialog] = useState<RoomDialog>(null);
+  const closeDialog = useCallback(() => setDialog(null), []);
+  const openFromDialog = useCallback(
+    (id: string) => {
+      setDialog(null);
+      setMenuOpen(false);
+      openRoom(id);
+    },
+    [openRoom],
+  );
 
   const drawer = useMediaQuery('(max-width: 767px)');
   const [menuOpen, setMenuOpen] = useState(false);
@@ -41,6 +85,17 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
   }, [drawer]);
 
   const closeMenu = useCallback(() => setMenuOpen(false), []);
+  const pickRoom = useCallback(
+    (id: string) => {
+      setMenuOpen(false);
+      openRoom(id);
+    },
+    [openRoom],
+  );
+  const openDialog = useCallback((d: RoomDialog) => () => {
+    setMenuOpen(false);
+    setDialog(d);
+  }, []);
 
   // Back to the menu button once the menu is closed (the chat is inert until then, so not sooner),
   // unless focus has already gone somewhere on purpose (the profile dialog).
@@ -70,7 +125,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
       </a>
       <Sidebar
         me={state.me}
-        room={state.room}
+        rooms={<RoomList store={store} meId={state.me.id} active={state.room} onOpen={pickRoom} onBrowse={openDialog('browse')} onCreate={openDialog('create')} onNewDm={openDialog('dm')} />}
         presence={presence}
         view={view}
         drawer={drawer}
@@ -84,6 +139,9 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
       <main className="chat-main" inert={drawer && menuOpen}>
         <Header
           room={state.room}
+          info={state.info}
+          meId={state.me.id}
+          onDetails={() => setDialog('details')}
           onlineCount={presence?.count ?? null}
           status={state.status}
           deviceOnline={state.deviceOnline}
@@ -93,12 +151,24 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           menuButtonRef={menuButton}
         />
         <ErrorBoundary what="the message list" className="messages">
-          <MessageList state={state} model={model} />
+          <MessageList key={state.room} state={state} model={model} />
         </ErrorBoundary>
         <ErrorBoundary what="the message box" className="composer">
-          <Composer room={state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
+          {state.info?.archived ? (
+            <p className="archived-banner" role="status">
+              This room is archived: it is read-only.
+            </p>
+          ) : (
+          <Composer room={state.info ? (state.info.kind === 'dm' ? roomTitle(state.info, state.me.id) : `#${roomTitle(state.info, state.me.id)}`) : '#' + state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
+          )}
         </ErrorBoundary>
       </main>
+      <ErrorBoundary what="the room dialogs" className="crash-floating">
+        <BrowseRoomsDialog open={dialog === 'browse'} onClose={closeDialog} onOpenRoom={openFromDialog} />
+        <CreateRoomDialog open={dialog === 'create'} onClose={closeDialog} onOpenRoom={openFromDialog} />
+        <NewDmDialog open={dialog === 'dm'} meId={state.me.id} onClose={closeDialog} onOpenRoom={openFromDialog} />
+        <RoomDetailsDialog open={dialog === 'details'} store={store} roomId={state.room} meId={state.me.id} onClose={closeDialog} />
+      </ErrorBoundary>
       <ErrorBoundary what="Profile & settings" className="crash-floating">
         <ProfileDialog
           open={profileOpen}

@@ -4,6 +4,7 @@ import { DeliveryStatus } from './DeliveryStatus';
 import { SendIcon } from './icons';
 
 interface ComposerProps {
+  /** The room as the label names it: "#general", or the people of a DM. */
   room: string;
   offline: boolean;
   /** The device itself has no network (rather than the server being unreachable). */
@@ -119,14 +120,14 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, onTypi
         }}
       >
         <label htmlFor="composer-input" className="sr-only">
-          Message #{room}
+          Message {room}
         </label>
         <textarea
           id="composer-input"
           ref={inputRef}
           className="composer-input"
           rows={1}
-          placeholder={`Message #${room}`}
+          placeholder={`Message ${room}`}
           value={text}
           onChange={(e) => {
             setText(e.target.value);

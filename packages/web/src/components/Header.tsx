@@ -1,10 +1,17 @@
 import type { StatusEvent } from '@chatter/client';
+import type { MyRoom } from '@chatter/protocol';
+import { roomTitle } from '../rooms/names';
+import { stripBidi } from '../text';
+import { RoomIcon } from './RoomList';
 import { useTheme } from '../theme';
 import { ConnectionIndicator } from './ConnectionIndicator';
-import { HashIcon, MenuIcon, MoonIcon, SunIcon } from './icons';
+import { HashIcon, MenuIcon, MoonIcon, SunIcon, UsersIcon } from './icons';
 
 interface HeaderProps {
   room: string;
+  info: MyRoom | null;
+  meId: number;
+  onDetails: () => void;
   /** null while not connected: unknown, not zero. */
   onlineCount: number | null;
   status: StatusEvent;
@@ -15,7 +22,7 @@ interface HeaderProps {
   menuButtonRef: React.Ref<HTMLButtonElement>;
 }
 
-export function Header({ room, onlineCount, status, deviceOnline, menuOpen, onMenu, onRetry, menuButtonRef }: HeaderProps) {
+export function Header({ room, info, meId, onDetails, onlineCount, status, deviceOnline, menuOpen, onMenu, onRetry, menuButtonRef }: HeaderProps) {
   const { theme, toggle } = useTheme();
   return (
     <header className="chat-header">
@@ -31,8 +38,11 @@ export function Header({ room, onlineCount, status, deviceOnline, menuOpen, onMe
         <MenuIcon />
       </button>
       <div className="room-title">
-        <HashIcon size={20} className="room-hash" />
-        <h1>{room}</h1>
+        {info ? <RoomIcon room={info} meId={meId} size={20} /> : <HashIcon size={20} className="room-hash" />}
+        <button type="button" className="room-title-btn" onClick={onDetails} disabled={!info} aria-label={info ? `Room details: ${info.kind === 'dm' ? '' : '#'}${roomTitle(info, meId)}` : 'Room details'}>
+          <h1>{info ? roomTitle(info, meId) : room}</h1>
+          {info?.topic && <span className="room-topic">{stripBidi(info.topic)}</span>}
+        </button>
         {onlineCount !== null && (
           <span className="online-pill" title={`${onlineCount} online`}>
             <span className="online-dot" aria-hidden="true" />
@@ -43,6 +53,11 @@ export function Header({ room, onlineCount, status, deviceOnline, menuOpen, onMe
         )}
       </div>
       <div className="header-actions">
+        {info && (
+          <button type="button" className="icon-btn" onClick={onDetails} aria-label="Members and settings">
+            <UsersIcon />
+          </button>
+        )}
         <ConnectionIndicator status={status} deviceOnline={deviceOnline} onRetry={onRetry} />
         <button type="button" className="icon-btn" onClick={toggle} aria-label={theme === 'dark' ? 'Switch to light theme' : 'Switch to dark theme'}>
           {theme === 'dark' ? <SunIcon /> : <MoonIcon />}

@@ -4,8 +4,8 @@ import type { ChatModel, ChatState } from '../chat/model';
 import { buildTimeline, type Row } from '../chat/timeline';
 import { connectionView } from './ConnectionIndicator';
 import { ArrowDownIcon } from './icons';
-import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow } from './Rows';
-import { VirtualList, type VirtualListHandle } from './VirtualList';
+import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow, UnreadRow } from './Rows';
+import { VirtualList, type ListPosition, type VirtualListHandle } from './VirtualList';
 
 const anchorable = (row: Row) => row.type === 'message' || row.type === 'membership';
 
@@ -18,10 +18,18 @@ function newestSeq(items: readonly TimelineItem[]): number {
 }
 
 export function MessageList({ state, model }: { state: ChatState; model: ChatModel }) {
-  const { me, items, outgoing, hasMore, loadingOlder, arrivals, room, ready } = state;
+  const { me, items, outgoing, hasMore, loadingOlder, arrivals, room, ready, dividerAfter } = state;
   const offline = connectionView(state.status, state.deviceOnline) !== 'online';
-  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder }), [me, items, outgoing, hasMore, loadingOlder]);
+  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder, dividerAfter }), [me, items, outgoing, hasMore, loadingOlder, dividerAfter]);
   const listRef = useRef<VirtualListHandle>(null);
+  // Where the list starts: where the reader left this room, else at "new messages", else the bottom.
+  // Taken when the list appears (the room's messages are in), and kept.
+  const start = useRef<ListPosition | null | undefined>(undefined);
+  if (ready && start.current === undefined) {
+    const saved = model.positions.get(room);
+    start.current = saved ?? (rows.some((r) => r.type === 'unread') ? { key: 'unread', delta: 44 } : null);
+  }
+  const onLeave = useCallback((p: ListPosition | null) => model.positions.set(room, p), [model, room]);
   const [pinned, setPinned] = useState(true);
   const [unseen, setUnseen] = useState(0);
 
@@ -49,10 +57,17 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
     outgoingCount.current = outgoing.length;
   }, [outgoing.length]);
 
-  const onPinnedChange = useCallback((p: boolean) => {
-    setPinned(p);
-    if (p) setUnseen(0);
-  }, []);
+  const onPinnedChange = useCallback(
+    (p: boolean) => {
+      setPinned(p);
+      if (p) setUnseen(0);
+      model.setPinned(p);
+    },
+    [model],
+  );
+  useEffect(() => {
+    if (ready) onPinnedChange(start.current === null);
+  }, [ready, onPinnedChange]);
 
   const onRetry = useCallback((clientId: string) => model.retry(clientId), [model]);
   const actions = model.actions;
@@ -64,6 +79,8 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           return <StartRow state={row.state} room={room} />;
         case 'day':
           return <DayRow label={row.label} iso={row.iso} />;
+        case 'unread':
+          return <UnreadRow />;
         case 'membership':
           return <MembershipRow text={row.text} at={row.at} arrivedAt={arrivals.get(row.key)} />;
         case 'message': {
@@ -98,6 +115,8 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           label={`Messages in #${room}`}
           className="message-scroller"
           handleRef={listRef}
+          initialAnchor={start.current ?? null}
+          onLeave={onLeave}
         />
       ) : (
         <MessagesSkeleton />

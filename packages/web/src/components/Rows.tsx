@@ -56,6 +56,15 @@ export const DayRow = memo(function DayRow({ label, iso }: { label: string; iso:
   );
 });
 
+/** Where the unread messages start. */
+export function UnreadRow() {
+  return (
+    <div className="row-unread" role="separator" aria-label="New messages">
+      <span>New messages</span>
+    </div>
+  );
+}
+
 /** Membership changes (joined, left, added, removed), folded into one line per run. */
 export const MembershipRow = memo(function MembershipRow({ text, at, arrivedAt }: { text: string; at: string; arrivedAt?: number | undefined }) {
   const entrance = useEntrance(arrivedAt);
@@ -324,6 +333,8 @@ export function estimateRow(row: Row): number {
       return row.state === 'beginning' ? 150 : 40;
     case 'day':
       return 48;
+    case 'unread':
+      return 36;
     case 'membership':
       return 36;
     case 'message': {

@@ -1,15 +1,16 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import type { PublicUser, SelfUser } from '@chatter/protocol';
 import { stripBidi } from '../text';
 import { Avatar } from './Avatar';
 import type { ConnectionView } from './ConnectionIndicator';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Name } from './Name';
-import { CloseIcon, HashIcon, Logo, SettingsIcon } from './icons';
+import { CloseIcon, Logo, SettingsIcon } from './icons';
 
 interface SidebarProps {
   me: SelfUser;
-  room: string;
+  /** The room list (sections of rooms and direct messages). */
+  rooms: ReactNode;
   /** Who is online, or null while not connected (unknown: the last list may be stale). */
   presence: { users: readonly PublicUser[]; count: number } | null;
   view: ConnectionView;
@@ -20,7 +21,7 @@ interface SidebarProps {
   onProfile: () => void;
 }
 
-export function Sidebar({ me, room, presence, view, drawer, open, onClose, onProfile }: SidebarProps) {
+export function Sidebar({ me, rooms, presence, view, drawer, open, onClose, onProfile }: SidebarProps) {
   const closeRef = useRef<HTMLButtonElement>(null);
   const hidden = drawer && !open;
 
@@ -61,15 +62,10 @@ export function Sidebar({ me, room, presence, view, drawer, open, onClose, onPro
           )}
         </div>
 
-        <nav className="sidebar-section" aria-labelledby="rooms-heading">
-          <h2 id="rooms-heading" className="section-title">
-            Rooms
-          </h2>
-          <a className="room-link active" href={`#${room}`} aria-current="page" onClick={(e) => (e.preventDefault(), drawer && onClose())}>
-            <HashIcon size={17} />
-            <span>{room}</span>
-          </a>
-        </nav>
+        <div className="sidebar-scroll">
+        <ErrorBoundary what="the room list" className="sidebar-section">
+          {rooms}
+        </ErrorBoundary>
 
         <ErrorBoundary what="the list of people online" className="sidebar-section sidebar-people">
           <section className="sidebar-section sidebar-people" aria-labelledby="online-heading">
@@ -95,6 +91,7 @@ export function Sidebar({ me, room, presence, view, drawer, open, onClose, onPro
             )}
           </section>
         </ErrorBoundary>
+        </div>
 
         <div className="sidebar-foot">
           <button type="button" className="me-card" onClick={onProfile} aria-label={`Profile and settings for ${stripBidi(me.username)}`}>

@@ -39,6 +39,15 @@ interface VirtualListProps<T extends { key: string }> {
   className?: string;
   label: string;
   handleRef?: Ref<VirtualListHandle>;
+  /** Start here instead of at the bottom: a row's key and its bottom edge's distance below the top of the view. */
+  initialAnchor?: ListPosition | null;
+  /** Told where the reader was when the list goes away (null: at the bottom), to come back to it. */
+  onLeave?: (position: ListPosition | null) => void;
+}
+
+export interface ListPosition {
+  key: string;
+  delta: number;
 }
 
 const PIN_THRESHOLD = 48;
@@ -47,14 +56,14 @@ const TAIL = 16;
 const NEAR_TOP = 400;
 
 export function VirtualList<T extends { key: string }>(props: VirtualListProps<T>) {
-  const { items, estimate, renderItem, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef } = props;
+  const { items, estimate, renderItem, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef, initialAnchor = null, onLeave } = props;
   const scrollerRef = useRef<HTMLDivElement>(null);
   /** Measured heights by row key; they outlive re-windowing and new item arrays. */
   const heights = useRef(new Map<string, number>());
   const estimates = useRef(new WeakMap<T, number>());
   const widthRef = useRef(0);
-  const pinned = useRef(true);
-  const anchor = useRef<{ key: string; delta: number } | null>(null);
+  const pinned = useRef(initialAnchor === null);
+  const anchor = useRef<ListPosition | null>(initialAnchor);
   const [, setMeasureVersion] = useState(0);
   const [view, setView] = useState({ top: 0, height: 800 });
 
@@ -84,8 +93,9 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   const start = n === 0 ? 0 : index.indexAt(view.top - overscan);
   const end = n === 0 ? 0 : Math.min(n, index.indexAt(view.top + view.height + overscan) + 1);
 
-  const latest = useRef({ items, index, indexOf, anchorable, onNearTop, onPinnedChange, start, end });
-  latest.current = { items, index, indexOf, anchorable, onNearTop, onPinnedChange, start, end };
+  const latest = useRef({ items, index, indexOf, anchorable, onNearTop, onPinnedChange, onLeave, start, end });
+  latest.current = { items, index, indexOf, anchorable, onNearTop, onPinnedChange, onLeave, start, end };
+  useLayoutEffect(() => () => latest.current.onLeave?.(pinned.current ? null : anchor.current), []);
 
   /**
    * The anchor is the first row whose top is in view, and what stays put is its bottom edge: when
@@ -160,6 +170,11 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
       // Keep the same anchor across re-renders and measurements; only the reader's scrolling moves it.
       const target = index.offset(i + 1) - anchor.current.delta;
       if (Math.abs(el.scrollTop - target) > 1) setScrollTop(el, target);
+      // Anchored where the room is shorter than the view (or than what lies below the anchor): it is at the bottom.
+      if (el.scrollHeight - el.scrollTop - el.clientHeight < PIN_THRESHOLD) {
+        pinned.current = true;
+        latest.current.onPinnedChange?.(true);
+      }
     } else {
       recordAnchor(el.scrollTop);
     }
