@@ -61,10 +61,11 @@ export const COMMANDS: CommandDef[] = [
   { name: 'whoami', usage: 'chatter whoami', summary: 'Show who you are signed in as, and where.', options: [], maxArgs: 0 },
   {
     name: 'send',
-    usage: 'chatter send [room] <text>   |   ... | chatter send [--room ROOM]',
+    usage: 'chatter send [room] <text>   |   ... | chatter send [--room ROOM | --dm USER]',
     summary: 'Send a message (stdin when no text is given); waits until it is stored.',
     options: [
-      { name: 'room', short: 'r', value: 'ROOM', help: 'Room to send to (default general).' },
+      { name: 'room', short: 'r', value: 'ROOM', help: 'Room to send to, by name or id (default general).' },
+      { name: 'dm', value: 'USER', help: 'Send to the DM with USER (USER,USER... for a group); opens it if needed.' },
       { name: 'json', help: "Print the server's acknowledgement (id, room, seq, createdAt) as JSON." },
       { name: 'timeout', value: 'SECONDS', help: 'Give up after this long (default 15).' },
     ],
@@ -72,9 +73,11 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: 'tail',
-    usage: 'chatter tail [room] [--json] [-n N] [--no-follow]',
+    usage: 'chatter tail [room | --room ROOM | --dm USER] [--json] [-n N] [--no-follow]',
     summary: 'Print recent messages, then new ones as they arrive.',
     options: [
+      { name: 'room', short: 'r', value: 'ROOM', help: 'Room to read, by name or id (default general).' },
+      { name: 'dm', value: 'USER', help: 'Read the DM with USER (USER,USER... for a group).' },
       { name: 'json', help: 'One JSON object per line (the protocol Message), for jq and scripts.' },
       { name: 'lines', short: 'n', value: 'N', help: 'Recent messages to print first, 0-100 (default 10).' },
       { name: 'follow', negatable: true, help: 'Use --no-follow to print recent messages and exit.' },

@@ -10,7 +10,8 @@ import { KeyDecoder } from '../src/term/keys.js';
 import { Screen } from '../src/term/screen.js';
 import { graphemeWidth, stringWidth, truncate } from '../src/term/width.js';
 import { wrapSpans } from '../src/term/wrap.js';
-import { builtinCommands, CommandRegistry, type CommandContext } from '../src/tui/commands.js';
+import { builtinCommands, CommandRegistry, parseMessageRef, type CommandContext } from '../src/tui/commands.js';
+import { countBadge, roomCommands } from '../src/tui/room-commands.js';
 import { commonPrefix, complete } from '../src/tui/completion.js';
 import { entryLines, mentions } from '../src/tui/layout.js';
 import { LineEditor } from '../src/tui/line-editor.js';
@@ -189,7 +190,7 @@ describe('arguments', () => {
   test('mistakes are usage errors', () => {
     assert.throws(() => parseArgs(['snd']), UsageError);
     assert.throws(() => parseArgs(['send', '--nope']), UsageError);
-    assert.throws(() => parseArgs(['tail', '--room', 'x']), /does not apply/);
+    assert.throws(() => parseArgs(['whoami', '--room', 'x']), /does not apply/);
     assert.throws(() => parseArgs(['send', '--server']), /needs a value/);
     assert.throws(() => parseArgs(['logout', 'extra']), /Too many arguments/);
   });
@@ -242,19 +243,29 @@ describe('config', () => {
 
 function fakeContext(users: string[], self = 'me'): CommandContext & { notices: string[]; sent: string[] } {
   const commands = new CommandRegistry();
-  for (const c of builtinCommands()) commands.register(c);
+  for (const c of [...builtinCommands(), ...roomCommands()]) commands.register(c);
   const notices: string[] = [];
   const sent: string[] = [];
   return {
     room: 'general',
+    roomLabel: '#general',
     username: self,
     commands,
     notices,
     sent,
     send: (t) => sent.push(t),
-    editLast: (t) => sent.push(`edit:${t}`),
-    deleteLast: () => sent.push('delete'),
-    react: (e) => sent.push(`react:${e}`),
+    editMessage: (ref, t) => sent.push(`edit:${JSON.stringify(ref)}:${t}`),
+    deleteMessage: (ref) => sent.push(`delete:${JSON.stringify(ref)}`),
+    react: (e, ref) => sent.push(`react:${JSON.stringify(ref)}:${e}`),
+    toggleIds: () => true,
+    roomList: () => [],
+    switchRoom: () => false,
+    browseRooms: async () => [],
+    joinRoom: async (ref) => void sent.push(`join:${ref}`),
+    leaveRoom: async () => void sent.push('leave'),
+    openDm: async (names) => void sent.push(`dm:${names.join(',')}`),
+    createRoom: async (name, visibility) => void sent.push(`create:${name}:${visibility}`),
+    invite: async (names) => void sent.push(`invite:${names.join(',')}`),
     notice: (t) => notices.push(t),
     online: () => users.map((username, id) => ({ id, username, avatarUrl: null })),
     onlineCount: () => users.length,
@@ -274,7 +285,14 @@ describe('commands and completion', () => {
     await ctx.commands.execute(ctx, '/edit better words');
     await ctx.commands.execute(ctx, '/delete');
     await ctx.commands.execute(ctx, '/react 👍');
-    assert.deepEqual(ctx.sent.slice(1), ['edit:better words', 'delete', 'react:👍']);
+    assert.deepEqual(ctx.sent.slice(1), ['edit:null:better words', 'delete:null', 'react:null:👍']);
+    // A leading number picks the nth newest message, #id a message by id.
+    await ctx.commands.execute(ctx, '/edit 3 fixed it');
+    await ctx.commands.execute(ctx, '/delete #42');
+    await ctx.commands.execute(ctx, '/react 2 🎉');
+    assert.deepEqual(ctx.sent.slice(4), ['edit:{"nth":3}:fixed it', 'delete:{"id":42}', 'react:{"nth":2}:🎉']);
+    await ctx.commands.execute(ctx, '/delete 2 extra');
+    assert.match(ctx.notices.at(-1)!, /Usage: \/delete/);
     await ctx.commands.execute(ctx, '/edit');
     assert.match(ctx.notices.at(-1)!, /Usage: \/edit/);
     await ctx.commands.execute(ctx, '/names');
@@ -284,10 +302,28 @@ describe('commands and completion', () => {
     await ctx.commands.execute(ctx, '/history abc');
     assert.match(ctx.notices.at(-1)!, /Usage: \/history/);
     // A later issue adds commands without touching the registry.
-    ctx.commands.register({ name: 'join', args: '<room>', summary: 'Join a room.', run: (c, a) => c.notice(`joining ${a}`) });
-    await ctx.commands.execute(ctx, '/join random');
-    assert.equal(ctx.notices.at(-1), 'joining random');
+    ctx.commands.register({ name: 'topic', args: '<text>', summary: 'Set the topic.', run: (c, a) => c.notice(`topic ${a}`) });
+    await ctx.commands.execute(ctx, '/topic random');
+    assert.equal(ctx.notices.at(-1), 'topic random');
     assert.throws(() => ctx.commands.register({ name: 'who', summary: '', run: () => {} }), /already registered/);
+  });
+
+  test('room commands: /create [--private], /dm and /invite with several people, /join, /leave', async () => {
+    const ctx = fakeContext(['bob']);
+    await ctx.commands.execute(ctx, '/create Team Plans --private');
+    await ctx.commands.execute(ctx, '/create #ops');
+    await ctx.commands.execute(ctx, '/dm @bob, carol');
+    await ctx.commands.execute(ctx, '/invite bob carol');
+    await ctx.commands.execute(ctx, '/join dev');
+    await ctx.commands.execute(ctx, '/leave');
+    assert.deepEqual(ctx.sent, ['create:Team Plans:private', 'create:ops:public', 'dm:@bob,carol', 'invite:bob,carol', 'join:dev', 'leave']);
+    await ctx.commands.execute(ctx, '/dm');
+    assert.match(ctx.notices.at(-1)!, /Usage: \/dm/);
+    assert.deepEqual(parseMessageRef('12 text'), { ref: { nth: 12 }, rest: 'text' });
+    assert.deepEqual(parseMessageRef('#7'), { ref: { id: 7 }, rest: '' });
+    assert.deepEqual(parseMessageRef('0 text'), { ref: null, rest: '0 text' });
+    assert.deepEqual(parseMessageRef('3rd time'), { ref: null, rest: '3rd time' });
+    assert.deepEqual([countBadge(0, 0), countBadge(3, 0), countBadge(3, 1), countBadge(1200, 0)], ['', '3', '3 @1', '999+']);
   });
 
   test('Tab completes commands, command arguments and user names', () => {

@@ -1,5 +1,4 @@
 import { ChatterApi, ChatterApiError, ChatterClient } from '@chatter/client';
-import { DEFAULT_ROOM } from '@chatter/protocol';
 import { WebSocket } from 'ws';
 import type { OptionValues } from '../args.js';
 import { colorMode } from '../term/ansi.js';
@@ -8,14 +7,13 @@ import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession } fr
 import { command } from '../invocation.js';
 import { ChatApp } from '../tui/chat-app.js';
 import type { IO } from './auth.js';
-import { checkRoom } from './send.js';
 
 /** Enough to fill a tall terminal and scroll back a little before paging history. */
 const HISTORY_ON_START = 100;
 
 export async function chat(args: string[], options: OptionValues, io: IO & { stdout: NodeJS.WriteStream }): Promise<number> {
   const session = resolveSession(options, io.env);
-  const room = checkRoom(args[0] ?? DEFAULT_ROOM);
+  const room = args[0];
   if (!io.stdin.isTTY || !io.stdout.isTTY) {
     throw new CliError(`The full-screen chat needs a terminal. In scripts use \`${command('send')}\` and \`${command('tail')}\`.`, EXIT.usage);
   }
@@ -23,8 +21,9 @@ export async function chat(args: string[], options: OptionValues, io: IO & { std
 
   // A bad token is worth saying before taking over the screen. A server that is down is not:
   // the chat opens anyway and shows itself retrying.
+  const api = new ChatterApi({ baseUrl: session.server, token });
   try {
-    await new ChatterApi({ baseUrl: session.server, token }).me();
+    await api.me();
   } catch (error) {
     if (error instanceof ChatterApiError && error.status === 401) throw new CliError(rejectedTokenMessage(session));
   }
@@ -45,10 +44,11 @@ export async function chat(args: string[], options: OptionValues, io: IO & { std
     };
     const app = new ChatApp({
       client,
+      api,
       output: io.stdout,
       color,
       serverLabel: session.server.replace(/^https?:\/\//, ''),
-      room,
+      ...(room !== undefined && { room }),
       onQuit: () => finish(EXIT.ok),
     });
     terminal.enter({

@@ -1,19 +1,36 @@
-import { ChatterApiError, ChatterClient, type AckFrame } from '@chatter/client';
+import { ChatterApi, ChatterApiError, ChatterClient, type AckFrame } from '@chatter/client';
 import { DEFAULT_ROOM, LIMITS, codePointLength } from '@chatter/protocol';
 import { WebSocket } from 'ws';
 import type { OptionValues } from '../args.js';
-import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
+import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession, type Session } from '../context.js';
 import { command } from '../invocation.js';
+import { resolveTarget, TargetError } from '../rooms.js';
 import type { IO } from './auth.js';
 
-const roomPattern = new RegExp(LIMITS.roomIdPattern);
 const DEFAULT_TIMEOUT_S = 15;
 
-export function checkRoom(room: string): string {
-  if (!roomPattern.test(room)) {
-    throw new CliError(`"${room}" is not a room name (lower-case letters, digits, _ and -, starting with a letter or digit).`, EXIT.usage);
+/** `--room` and `--dm` name one place; both at once is a usage error. */
+export function targetOptions(options: OptionValues): { room?: string; dm?: string } {
+  const room = typeof options.room === 'string' ? options.room : undefined;
+  const dm = typeof options.dm === 'string' ? options.dm : undefined;
+  if (room !== undefined && dm !== undefined) throw new CliError('Give --room or --dm, not both.', EXIT.usage);
+  if (room !== undefined && !room.trim()) throw new CliError('--room needs a room name or id.', EXIT.usage);
+  return { ...(room !== undefined && { room }), ...(dm !== undefined && { dm }) };
+}
+
+/** The room id a script's `--room NAME|ID` or `--dm USER[,USER]` names, as a CliError when it names none. */
+export async function targetRoom(session: Session, token: string, target: { room?: string; dm?: string }): Promise<{ id: string; label: string }> {
+  try {
+    return await resolveTarget(new ChatterApi({ baseUrl: session.server, token }), target, DEFAULT_ROOM);
+  } catch (error) {
+    if (error instanceof TargetError) throw new CliError(error.message);
+    if (error instanceof ChatterApiError) {
+      if (error.status === 401) throw new CliError(rejectedTokenMessage(session));
+      if (error.code === 'network_error') throw new CliError(`Cannot reach ${session.server}: ${error.message}`);
+      throw new CliError(error.message);
+    }
+    throw error;
   }
-  return room;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -30,13 +47,12 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
  */
 export async function send(args: string[], options: OptionValues, io: IO): Promise<number> {
   const session = resolveSession(options, io.env);
-  let room = typeof options.room === 'string' ? options.room : DEFAULT_ROOM;
+  const target = targetOptions(options);
   let text: string | undefined;
-  if (args.length >= 2 && typeof options.room !== 'string') {
-    room = args[0]!;
+  if (args.length >= 2 && target.room === undefined && target.dm === undefined) {
+    target.room = args[0]!;
     text = args.slice(1).join(' ');
   } else if (args.length >= 1) text = args.join(' ');
-  checkRoom(room);
   if (text === undefined || text === '-') {
     if (io.stdin.isTTY) {
       throw new CliError(`Nothing to send: give the text (\`${command('send "hello"')}\`) or pipe it in (\`echo hello | ${command('send')}\`).`, EXIT.usage);
@@ -51,6 +67,7 @@ export async function send(args: string[], options: OptionValues, io: IO): Promi
   const timeoutS = options.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(options.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError('--timeout takes a number of seconds > 0.', EXIT.usage);
   const token = requireToken(session);
+  const room = (await targetRoom(session, token, target)).id;
 
   const client = new ChatterClient({ url: session.server, token, WebSocket, history: 0 });
   const ack = await new Promise<AckFrame>((resolve, reject) => {

@@ -1,12 +1,12 @@
 import { ChatterApiError, ChatterClient, type Message } from '@chatter/client';
-import { DEFAULT_ROOM, LIMITS } from '@chatter/protocol';
+import { LIMITS } from '@chatter/protocol';
 import { WebSocket } from 'ws';
 import type { OptionValues } from '../args.js';
 import { colorMode } from '../term/ansi.js';
 import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession } from '../context.js';
 import { formatTailLine } from '../format.js';
 import type { IO } from './auth.js';
-import { checkRoom } from './send.js';
+import { targetOptions, targetRoom } from './send.js';
 
 const DEFAULT_LINES = 10;
 
@@ -17,7 +17,11 @@ const DEFAULT_LINES = 10;
  */
 export async function tail(args: string[], options: OptionValues, io: IO & { stdout: NodeJS.WriteStream }): Promise<number> {
   const session = resolveSession(options, io.env);
-  const room = checkRoom(args[0] ?? DEFAULT_ROOM);
+  const target = targetOptions(options);
+  if (args[0] !== undefined) {
+    if (target.room !== undefined || target.dm !== undefined) throw new CliError('Name the room once: as an argument, or with --room or --dm.', EXIT.usage);
+    target.room = args[0];
+  }
   const count = options.lines === undefined ? DEFAULT_LINES : Number(options.lines);
   if (!Number.isInteger(count) || count < 0 || count > LIMITS.historyPageMax) {
     throw new CliError(`-n takes a whole number from 0 to ${LIMITS.historyPageMax}.`, EXIT.usage);
@@ -26,6 +30,7 @@ export async function tail(args: string[], options: OptionValues, io: IO & { std
   const json = Boolean(options.json);
   const color = json ? 'plain' : colorMode(io.stdout, io.env, options.color as boolean | undefined);
   const token = requireToken(session);
+  const { id: room, label } = await targetRoom(session, token, target);
 
   // Recently active rooms come with the connection (`history`); any other room is loaded on hello.
   const client = new ChatterClient({ url: session.server, token, WebSocket, history: count });
@@ -90,11 +95,11 @@ export async function tail(args: string[], options: OptionValues, io: IO & { std
       }),
       client.on('hello', () => {
         if (started) return;
-        if (!client.store.room(room)) return finish(EXIT.failure, new CliError(`Cannot read #${room}: you are not in it.`));
+        if (!client.store.room(room)) return finish(EXIT.failure, new CliError(`Cannot read ${label}: you are not in it.`));
         if (client.store.room(room)?.loaded) return start();
         client.loadRoom(room, Math.max(1, count)).then(start, (error: unknown) => {
           const message = error instanceof ChatterApiError ? error.message : String(error);
-          finish(EXIT.failure, new CliError(`Cannot read #${room}: ${message}`));
+          finish(EXIT.failure, new CliError(`Cannot read ${label}: ${message}`));
         });
       }),
       client.store.subscribeRoom(room, start),

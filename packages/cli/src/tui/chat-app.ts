@@ -1,12 +1,14 @@
-import { ChatterApiError, describeTyping, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
-import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { ChatterApiError, describeTyping, type ChatterApi, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
+import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type MyRoom, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { findMyRoom, findPublicRoom, findUsers, orderRooms, roomLabel } from '../rooms.js';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
 import type { Key } from '../term/keys.js';
 import { Screen, type ScreenOutput } from '../term/screen.js';
 import { stringWidth } from '../term/width.js';
 import { wrapSpans } from '../term/wrap.js';
-import { builtinCommands, CommandRegistry, type CommandContext } from './commands.js';
+import { builtinCommands, CommandRegistry, type CommandContext, type MessageRef, type RoomEntry } from './commands.js';
+import { countBadge, roomCommands } from './room-commands.js';
 import { commonPrefix, complete, type Completion } from './completion.js';
 import { barRow, messageSpans, paneLines, TEXT_INDENT, totalLines } from './layout.js';
 import { LineEditor } from './line-editor.js';
@@ -20,16 +22,26 @@ const MIN_ROWS = 5;
 
 export interface ChatAppOptions {
   client: ChatterClient;
+  /** REST, for what the socket does not do: joining, leaving, DMs, creating, inviting, member lists. */
+  api: ChatterApi;
   /** Where output goes (the terminal): needs `columns` and `rows`. */
   output: ScreenOutput;
   color: ColorMode;
   /** Shown in the status bar, e.g. "127.0.0.1:8000". */
   serverLabel: string;
+  /** The room to open: a name, `@people` or an id (resolved once the server said hello). */
   room?: string;
   /** Called once when the user quits (/quit, Ctrl+C, Ctrl+D on an empty line). */
   onQuit: () => void;
   /** Extra commands (a later issue's /join, /dm...). */
   commands?: CommandRegistry;
+}
+
+/** What each room keeps while another one is open. */
+interface RoomUi {
+  scroll: number;
+  unseen: number;
+  draft: { text: string; cursor: number };
 }
 
 interface TabState {
@@ -51,6 +63,11 @@ export class ChatApp implements CommandContext {
   private readonly logs = new Map<string, RoomLog>();
   private readonly editor = new LineEditor();
   private currentRoom: string;
+  /** The room asked for on the command line, until the first hello resolves it. */
+  private wantedRoom: string | null;
+  private readonly roomUis = new Map<string, RoomUi>();
+  private unsubscribeRoom: () => void = () => {};
+  private showIds = false;
   private self: SelfUser | null = null;
   private status: StatusEvent = { status: 'connecting', attempt: 0 };
   /** True once the connection has been lost, until it is back (to announce it once per outage). */
@@ -73,16 +90,23 @@ export class ChatApp implements CommandContext {
   constructor(private readonly opts: ChatAppOptions) {
     this.client = opts.client;
     this.screen = new Screen(opts.output, opts.color);
-    this.currentRoom = opts.room ?? DEFAULT_ROOM;
+    this.currentRoom = DEFAULT_ROOM;
+    this.wantedRoom = opts.room && opts.room !== DEFAULT_ROOM ? opts.room : null;
     this.commands = opts.commands ?? new CommandRegistry();
-    for (const command of builtinCommands()) if (!this.commands.get(command.name)) this.commands.register(command);
+    for (const command of [...builtinCommands(), ...roomCommands()]) if (!this.commands.get(command.name)) this.commands.register(command);
     this.subscribe();
+    this.watchRoom();
   }
 
   // ---- CommandContext ----
 
   get room(): string {
     return this.currentRoom;
+  }
+
+  get roomLabel(): string {
+    const info = this.view()?.info;
+    return info ? roomLabel(info, this.self?.id) : `#${this.currentRoom}`;
   }
 
   get username(): string | undefined {
@@ -111,25 +135,47 @@ export class ChatApp implements CommandContext {
     this.scrollToBottom();
   }
 
-  editLast(text: string): void {
-    const mine = this.lastOwnMessage();
-    if (!mine) return this.notice('You have no message here to edit.', 'error');
-    this.change(() => this.client.edit(this.currentRoom, mine.id, text));
+  editMessage(ref: MessageRef | null, text: string): void {
+    const target = ref ? this.messageAt(ref) : this.lastOwnMessage();
+    if (!target) return this.notice(ref ? this.noSuchMessage(ref) : 'You have no message here to edit.', 'error');
+    if (target.author.id !== this.self?.id) return this.notice('You can only edit your own messages.', 'error');
+    this.change(() => this.client.edit(this.currentRoom, target.id, text));
   }
 
-  deleteLast(): void {
-    const mine = this.lastOwnMessage();
-    if (!mine) return this.notice('You have no message here to delete.', 'error');
-    this.change(() => this.client.delete(this.currentRoom, mine.id));
+  deleteMessage(ref: MessageRef | null): void {
+    const target = ref ? this.messageAt(ref) : this.lastOwnMessage();
+    if (!target) return this.notice(ref ? this.noSuchMessage(ref) : 'You have no message here to delete.', 'error');
+    const role = this.view()?.info.role;
+    if (target.author.id !== this.self?.id && role !== 'owner' && role !== 'admin') return this.notice("Only the room's owner and admins delete other people's messages.", 'error');
+    this.change(() => this.client.delete(this.currentRoom, target.id));
   }
 
-  react(emoji: string): void {
-    const messages = this.view()?.messages ?? [];
-    let target: Message | undefined;
-    for (let i = messages.length - 1; i >= 0 && !target; i--) if (!messages[i]!.deleted) target = messages[i];
-    if (!target) return this.notice('No message here to react to.', 'error');
+  react(emoji: string, ref: MessageRef | null = null): void {
+    const target = this.messageAt(ref ?? { nth: 1 });
+    if (!target) return this.notice(ref ? this.noSuchMessage(ref) : 'No message here to react to.', 'error');
     const mine = this.self !== null && target.reactions.some((r) => r.emoji === emoji && r.users.includes(this.self!.id));
     this.change(() => this.client.react(this.currentRoom, target.id, emoji, !mine));
+  }
+
+  toggleIds(): boolean {
+    this.showIds = !this.showIds;
+    this.requestRender();
+    return this.showIds;
+  }
+
+  /** The nth newest message of the open room still shown (tombstones are skipped), or one by id. */
+  private messageAt(ref: MessageRef): Message | undefined {
+    const messages = this.view()?.messages ?? [];
+    if ('id' in ref) return messages.find((m) => m.id === ref.id && !m.deleted);
+    let n = ref.nth;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      if (!messages[i]!.deleted && --n === 0) return messages[i];
+    }
+    return undefined;
+  }
+
+  private noSuchMessage(ref: MessageRef): string {
+    return 'id' in ref ? `No message #${ref.id} in this room (or it was deleted). /ids shows ids.` : `There are fewer than ${ref.nth} messages here.`;
   }
 
   private lastOwnMessage(): Message | undefined {
@@ -166,11 +212,193 @@ export class ChatApp implements CommandContext {
     return this.client.onlineCount(room);
   }
 
+  /** The room's members first (then who is online, recent authors), then people of the user's other rooms. */
   knownUsers(): string[] {
-    const names = new Set<string>();
-    for (const u of this.online()) names.add(u.username);
-    for (const n of recentAuthors(this.view())) names.add(n);
-    return [...names];
+    const here = new Set<string>();
+    const view = this.view();
+    for (const m of view?.members ?? []) here.add(m.user.username);
+    for (const u of this.online()) here.add(u.username);
+    for (const n of recentAuthors(view)) here.add(n);
+    for (const u of view?.info.members ?? []) here.add(u.username);
+    const elsewhere = new Set<string>();
+    for (const room of this.client.store.rooms()) {
+      if (room.id === this.currentRoom) continue;
+      const other = this.client.store.room(room.id);
+      for (const m of other?.members ?? []) elsewhere.add(m.user.username);
+      for (const u of room.members) elsewhere.add(u.username);
+      for (const n of recentAuthors(other, 20)) elsewhere.add(n);
+    }
+    const byName = (a: string, b: string) => a.localeCompare(b);
+    return [...[...here].sort(byName), ...[...elsewhere].filter((n) => !here.has(n)).sort(byName)];
+  }
+
+  // ---- Rooms ----
+
+  /** The user's rooms in a stable order (channels by name, then DMs), as Alt+1..9 numbers them. */
+  roomList(): RoomEntry[] {
+    const selfId = this.self?.id;
+    return orderRooms(this.client.store.rooms(), selfId).map((r, i) => ({
+      n: i + 1,
+      id: r.id,
+      label: roomLabel(r, selfId),
+      topic: r.topic,
+      kind: r.kind,
+      unread: r.id === this.currentRoom ? this.client.store.room(r.id)?.info.unread ?? r.unread : r.unread,
+      mentions: r.mentions,
+      current: r.id === this.currentRoom,
+    }));
+  }
+
+  switchRoom(ref: string): boolean {
+    const list = this.roomList();
+    const n = /^\d+$/.test(ref.trim()) ? Number(ref) : NaN;
+    const byNumber = Number.isInteger(n) ? list[n - 1] : undefined;
+    if (byNumber) {
+      this.open(byNumber.id);
+      return true;
+    }
+    const match = findMyRoom(this.client.store.rooms(), ref, this.self?.id);
+    if (match.kind === 'one') {
+      this.open(match.room.id);
+      return true;
+    }
+    if (match.kind === 'many') {
+      this.notice(`Several rooms are called "${ref}": ${match.rooms.map((r) => r.id).join(', ')}. Use an id.`, 'error');
+      return true;
+    }
+    return false;
+  }
+
+  async browseRooms(q: string): Promise<Array<{ id: string; name: string; topic: string; memberCount: number; joined: boolean }>> {
+    return this.rest(async () => (await this.opts.api.publicRooms({ ...(q && { q }), limit: 50 })).rooms, []);
+  }
+
+  async joinRoom(ref: string): Promise<void> {
+    if (this.switchRoom(ref)) return;
+    await this.rest(async () => {
+      const room = await findPublicRoom(this.opts.api, ref);
+      if (!room) return this.notice(`No public room "${ref}". /rooms public lists them; a private room needs an invitation.`, 'error');
+      const joined = await this.opts.api.joinRoom(room.id);
+      this.arrive(joined.room.id, `Joined #${joined.room.name}.`);
+    }, undefined);
+  }
+
+  async leaveRoom(): Promise<void> {
+    const info = this.view()?.info;
+    if (!info) return;
+    if (info.kind === 'dm') return this.notice('A DM cannot be left. Alt+n or /switch to go elsewhere.', 'error');
+    if (info.id === DEFAULT_ROOM) return this.notice(`Everyone stays in #${info.name}.`, 'error');
+    const label = roomLabel(info);
+    await this.rest(async () => {
+      await this.opts.api.leaveRoom(info.id);
+      // The server's room_left removes it from the store too; do not wait for it to move on.
+      this.client.store.leaveRoom(info.id);
+      this.client.store.commit();
+      this.open(DEFAULT_ROOM);
+      this.notice(`You left ${label}.`);
+    }, undefined);
+  }
+
+  async openDm(usernames: string[]): Promise<void> {
+    await this.rest(async () => {
+      const users = (await findUsers(this.opts.api, usernames)).filter((u) => u.id !== this.self?.id);
+      if (users.length === 0) return this.notice('A DM needs someone other than you: /dm <user>.', 'error');
+      if (users.length > LIMITS.dmMaxUsers - 1) return this.notice(`A group DM has at most ${LIMITS.dmMaxUsers} people, you included.`, 'error');
+      const { room } = await this.opts.api.openDm(users.map((u) => u.id));
+      this.arrive(room.id, null, room);
+    }, undefined);
+  }
+
+  async createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void> {
+    await this.rest(async () => {
+      const { room } = await this.opts.api.createRoom({ name, visibility, ...(topic && { topic }) });
+      this.arrive(room.id, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
+    }, undefined);
+  }
+
+  async invite(usernames: string[]): Promise<void> {
+    const info = this.view()?.info;
+    if (!info) return;
+    if (info.kind === 'dm') return this.notice("A DM's people are fixed: /dm them all to start a group.", 'error');
+    await this.rest(async () => {
+      const users = await findUsers(this.opts.api, usernames);
+      for (const user of users) await this.opts.api.addMember(info.id, user.id);
+      this.notice(`Added ${users.map((u) => u.username).join(', ')} to ${roomLabel(info)}.`);
+    }, undefined);
+  }
+
+  /** A REST call whose failure is a notice, never a crash. */
+  private async rest<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      this.notice(error instanceof ChatterApiError ? error.message : String(error), 'error');
+      return fallback;
+    }
+  }
+
+  /**
+   * Open a room the user just entered. The server's `room_joined` puts it in the store; the REST
+   * answer can come first, so the room is entered in the store from the answer too (the store
+   * takes the two in either order).
+   */
+  private arrive(id: string, notice: string | null, room?: { id: string }): void {
+    if (!this.client.store.room(id)) {
+      void this.opts.api.rooms().then(({ rooms }) => {
+        const mine = rooms.find((r) => r.id === (room?.id ?? id));
+        if (mine && !this.client.store.room(id)) this.client.store.joinRoom(mine);
+        this.client.store.commit();
+        if (this.currentRoom === id) this.load(id);
+      }, () => {});
+    }
+    this.open(id);
+    if (notice) this.notice(notice);
+  }
+
+  /** Switch the screen to room `id`, keeping the room left's scroll position and draft. */
+  private open(id: string): void {
+    if (id === this.currentRoom) return;
+    this.roomUis.set(this.currentRoom, { scroll: this.scroll, unseen: this.unseen, draft: { text: this.editor.text, cursor: this.editor.cursorIndex } });
+    const ui = this.roomUis.get(id);
+    this.currentRoom = id;
+    this.scroll = ui?.scroll ?? 0;
+    this.unseen = ui?.unseen ?? 0;
+    this.editor.set(ui?.draft.text ?? '', ui?.draft.cursor);
+    this.tab = null;
+    this.watchRoom();
+    this.load(id);
+    this.markSeen();
+    this.requestRender();
+  }
+
+  /** The next or previous room of the list (Ctrl+N / Ctrl+P), wrapping around. */
+  private cycleRoom(step: 1 | -1): void {
+    const list = this.roomList();
+    if (list.length < 2) return this.flashHint('You are in one room only: /rooms public, /join, /dm.');
+    const at = list.findIndex((r) => r.current);
+    this.open(list[(at + step + list.length) % list.length]!.id);
+  }
+
+  /** Load what the open room needs to be shown: its newest messages, its members (for completion). */
+  private load(id: string): void {
+    const view = this.client.store.room(id);
+    if (!view || this.sessionEnded) return;
+    if (!view.loaded && !this.log(id).loadingOlder) {
+      void this.client.loadRoom(id, OLDER_PAGE).catch((error: unknown) => {
+        // Offline: the next hello loads the open room.
+        if (error instanceof ChatterApiError && error.code === 'offline') return;
+        this.notice(`Could not load ${roomLabel(view.info, this.self?.id)}: ${(error as Error).message}`, 'error');
+      });
+    }
+    if (view.members === null) {
+      void this.opts.api.members(id).then(
+        ({ members }) => {
+          this.client.store.setMembers(id, members);
+          this.client.store.commit();
+        },
+        () => {},
+      );
+    }
   }
 
   async loadOlder(count: number): Promise<number> {
@@ -236,6 +464,7 @@ export class ChatApp implements CommandContext {
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     for (const off of this.unsubscribe.splice(0)) off();
+    this.unsubscribeRoom();
     this.opts.onQuit();
   }
 
@@ -268,17 +497,26 @@ export class ChatApp implements CommandContext {
     on.push(
       c.on('hello', (hello) => {
         this.self = hello.user;
-        // Recently active rooms come with the connection; another room is loaded on opening.
-        if (!this.view()?.loaded && !this.log(this.currentRoom).loadingOlder) {
-          void c.loadRoom(this.currentRoom, OLDER_PAGE).catch((error: unknown) => this.notice(`Could not load #${this.currentRoom}: ${(error as Error).message}`, 'error'));
+        if (this.wantedRoom !== null) {
+          const wanted = this.wantedRoom;
+          this.wantedRoom = null;
+          if (!this.switchRoom(wanted)) void this.joinRoom(wanted);
         }
+        if (!this.view()) this.open(DEFAULT_ROOM);
+        // Recently active rooms come with the connection; another room is loaded on opening.
+        this.load(this.currentRoom);
         this.requestRender();
       }),
     );
-    // Only the open room's changes redraw: a reaction elsewhere costs nothing here.
+    // The room list: other rooms' counts in the status bar; the open room gone (left, removed).
     on.push(
-      c.store.subscribeRoom(this.currentRoom, () => {
-        this.markSeen();
+      c.store.subscribeRooms(() => {
+        if (!this.view() && this.self && this.currentRoom !== DEFAULT_ROOM && c.store.room(DEFAULT_ROOM)) {
+          const gone = this.currentRoom;
+          this.open(DEFAULT_ROOM);
+          this.roomUis.delete(gone);
+          this.notice('You are no longer in that room.');
+        }
         this.requestRender();
       }),
     );
@@ -310,6 +548,15 @@ export class ChatApp implements CommandContext {
         this.notice(this.sessionEnded, 'error');
       }),
     );
+  }
+
+  /** Only the open room's changes redraw: a reaction elsewhere costs nothing here. */
+  private watchRoom(): void {
+    this.unsubscribeRoom();
+    this.unsubscribeRoom = this.client.store.subscribeRoom(this.currentRoom, () => {
+      this.markSeen();
+      this.requestRender();
+    });
   }
 
   /** At the bottom of the open room, everything in it has been seen. */
@@ -391,6 +638,12 @@ export class ChatApp implements CommandContext {
           case 'd':
             return e.killWordForward();
         }
+        // Alt+1..9: room n of the list (/rooms).
+        if (/^[1-9]$/.test(key.char)) {
+          const room = this.roomList()[Number(key.char) - 1];
+          if (room) this.open(room.id);
+          else this.flashHint(`No room ${key.char}: /rooms lists yours.`);
+        }
         return;
       case 'unknown':
         return;
@@ -454,9 +707,9 @@ export class ChatApp implements CommandContext {
       case 'y':
         return e.yank();
       case 'p':
-        return e.historyUp();
+        return this.cycleRoom(-1);
       case 'n':
-        return e.historyDown();
+        return this.cycleRoom(1);
       case 'l':
         this.screen.invalidate();
         return;
@@ -563,14 +816,15 @@ export class ChatApp implements CommandContext {
   private headLines(): Span[][] {
     const view = this.view();
     if (!view?.loaded || view.hasMoreOlder) return [];
-    const text = view.messages.length === 0 ? `No messages in #${this.currentRoom} yet. Say hello!` : `This is the start of #${this.currentRoom}.`;
+    const label = roomLabel(view.info, this.self?.id);
+    const text = view.messages.length === 0 ? `No messages in ${label} yet. Say hello!` : `This is the start of ${label}.`;
     return [[{ text: `  ${text}`, style: { dim: true } }]];
   }
 
   /** Scrolled up, the pane is one row shorter: the "more below" line sits under it. */
   private maxScroll(height = this.paneHeight() - 1): number {
     const cols = this.screen.cols;
-    const total = totalLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username);
+    const total = totalLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.showIds);
     return Math.max(0, total - height);
   }
 
@@ -643,7 +897,7 @@ export class ChatApp implements CommandContext {
     const overlay = this.overlayLine();
     const height = this.paneHeight() - (overlay ? 1 : 0);
     this.scroll = Math.min(this.scroll, this.maxScroll(height));
-    const lines = paneLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height);
+    const lines = paneLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height, this.showIds);
     frame.push(...Array.from({ length: height - lines.length }, () => [] as Span[]), ...lines);
     if (overlay) frame.push(barRow(overlay, [], cols, { dim: true, inverse: true }));
     const input = this.editor.render(cols - stringWidth(PROMPT) - 1);
@@ -673,13 +927,24 @@ export class ChatApp implements CommandContext {
     const users = this.online()
       .map((u) => u.username)
       .sort((a, b) => a.localeCompare(b));
-    const left: Span[] = [{ text: ` #${this.currentRoom}`, style: { bold: true } }];
+    const info = this.view()?.info;
+    const left: Span[] = [{ text: ` ${sanitize(info ? roomLabel(info, this.self?.id) : `#${this.currentRoom}`, false)}`, style: { bold: true } }];
+    if (info?.topic) left.push({ text: ` · ${sanitize(info.topic, false).replace(/\n/g, ' ')}`, style: { italic: true } });
     // Presence is only known while connected; a stale list would mislead.
     // In a large room the list is partial: the count comes from the server.
     const count = this.client.onlineCount(this.currentRoom);
     const more = count > users.length ? ` and ${count - users.length} more` : '';
     if (this.status.status === 'online') left.push({ text: `  ${count} online: ${users.join(', ')}${more}` });
     const right: Span[] = [];
+    // The other rooms with something unread, mentions first: "2 #dev 3 @1 · 4 @bob 1".
+    const others = this.roomList()
+      .filter((r) => !r.current && (r.unread > 0 || r.mentions > 0))
+      .sort((a, b) => Number(b.mentions > 0) - Number(a.mentions > 0) || a.n - b.n);
+    others.forEach((r, i) => {
+      const label = `${r.n <= 9 ? `${r.n} ` : ''}${sanitize(r.label, false)} ${countBadge(r.unread, r.mentions)}`;
+      right.push({ text: `${i === 0 ? '' : ' · '}${label}`, style: r.mentions > 0 ? { fg: 'yellow', bold: true } : {} });
+    });
+    if (others.length > 0) right.push({ text: ' │ ' });
     const unsent = this.client.pending().filter((p) => p.state !== 'failed').length;
     if (unsent > 0 && this.status.status !== 'online') right.push({ text: `${unsent} unsent · ` });
     if (this.self) right.push({ text: `${this.self.username} ` });

@@ -6,18 +6,37 @@ import type { PublicUser } from '@chatter/protocol';
  * need new methods here, not a new structure.
  */
 export interface CommandContext {
-  /** The room the user is looking at. */
+  /** The room the user is looking at (its id). */
   readonly room: string;
+  /** Its name as shown: `#general`, `@bob`. */
+  readonly roomLabel: string;
   /** The signed-in user's name, once the server said hello. */
   readonly username: string | undefined;
   /** Send a message to the current room (queued while offline). */
   send(text: string): void;
-  /** Replace the text of the user's newest message in the current room. */
-  editLast(text: string): void;
-  /** Delete the user's newest message in the current room. */
-  deleteLast(): void;
-  /** Toggle the user's reaction with `emoji` on the newest message of the current room. */
-  react(emoji: string): void;
+  /** Replace the text of a message of the user's (`null`: their newest in the current room). */
+  editMessage(ref: MessageRef | null, text: string): void;
+  /** Delete a message (`null`: the user's newest in the current room). */
+  deleteMessage(ref: MessageRef | null): void;
+  /** Toggle the user's reaction with `emoji` on a message (`null`: the newest of the current room). */
+  react(emoji: string, ref: MessageRef | null): void;
+  /** Show or hide message ids (`#123`) in front of messages; returns whether they are shown now. */
+  toggleIds(): boolean;
+  /** The user's rooms and DMs, in the order Alt+1..9 numbers them. */
+  roomList(): RoomEntry[];
+  /** Open one of the user's rooms by number (1-based, as /rooms shows), name, `@dm` label or id. */
+  switchRoom(ref: string): boolean;
+  /** Public channels whose name starts with `q`. */
+  browseRooms(q: string): Promise<Array<{ id: string; name: string; topic: string; memberCount: number; joined: boolean }>>;
+  /** Join a public channel by name or id (or open it if already in it). */
+  joinRoom(ref: string): Promise<void>;
+  /** Leave the current room. */
+  leaveRoom(): Promise<void>;
+  /** Open (or find) the DM with these people and switch to it. */
+  openDm(usernames: string[]): Promise<void>;
+  createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void>;
+  /** Add people to the current room. */
+  invite(usernames: string[]): Promise<void>;
   /** Show a line in the message pane that is not a chat message. */
   notice(text: string, tone?: 'info' | 'error' | 'output'): void;
   /** Online users of a room (default: the current one). */
@@ -34,6 +53,34 @@ export interface CommandContext {
   reconnect(): void;
   quit(): void;
   readonly commands: CommandRegistry;
+}
+
+/** Which message a command acts on: the `nth` newest in the room (1 = newest), or a message id. */
+export type MessageRef = { nth: number } | { id: number };
+
+export interface RoomEntry {
+  /** Its number in the list (Alt+n for the first nine). */
+  n: number;
+  id: string;
+  label: string;
+  topic: string;
+  kind: 'channel' | 'dm';
+  unread: number;
+  mentions: number;
+  current: boolean;
+}
+
+/**
+ * A leading message reference of a command's arguments: `3` (the third newest message) or `#123`
+ * (the message whose id `/ids` shows). `rest` is what follows it.
+ */
+export function parseMessageRef(args: string): { ref: MessageRef | null; rest: string } {
+  const m = /^(#?)(\d{1,9})(?:\s+|$)([\s\S]*)$/.exec(args);
+  if (!m) return { ref: null, rest: args };
+  const n = Number(m[2]);
+  if (m[1] === '#') return { ref: { id: n }, rest: m[3]! };
+  if (n < 1) return { ref: null, rest: args };
+  return { ref: { nth: n }, rest: m[3]! };
 }
 
 export interface ChatCommand {
@@ -132,6 +179,7 @@ export function builtinCommands(): ChatCommand[] {
             'Commands:',
             ...rows,
             'Keys: Enter send · Tab complete · Up/Down recall · Alt+Enter new line',
+            '      Alt+1..9 room n · Ctrl+N/Ctrl+P next/previous room',
             '      PgUp/PgDn scroll · Esc back to latest · Ctrl+A/E start/end',
             '      Ctrl+U/K/W delete · Ctrl+L redraw · Ctrl+C quit',
             'Start a message with // to send a leading slash.',
@@ -148,7 +196,7 @@ export function builtinCommands(): ChatCommand[] {
         const users = ctx.online().map((u) => u.username).sort((a, b) => a.localeCompare(b));
         const count = Math.max(ctx.onlineCount(), users.length);
         const more = count > users.length ? ` and ${count - users.length} more` : '';
-        ctx.notice(users.length ? `Online in #${ctx.room} (${count}): ${users.join(', ')}${more}` : `Nobody is online in #${ctx.room} (or you are offline).`, 'output');
+        ctx.notice(users.length ? `Online in ${ctx.roomLabel} (${count}): ${users.join(', ')}${more}` : `Nobody is online in ${ctx.roomLabel} (or you are offline).`, 'output');
       },
     },
     {
@@ -162,31 +210,50 @@ export function builtinCommands(): ChatCommand[] {
     },
     {
       name: 'edit',
-      args: '<text>',
-      summary: 'Change the text of your last message here.',
+      args: '[n|#id] <text>',
+      summary: 'Change the text of your last message (or of the nth newest, or #id).',
+      details: [
+        '/edit fixed typo        your newest message here',
+        '/edit 3 fixed typo      the 3rd newest message here (1 = the newest), if it is yours',
+        '/edit #1234 fixed typo  the message with id 1234 (/ids shows ids)',
+      ],
       complete: () => [],
       run(ctx, args) {
-        if (!args) return ctx.notice('Usage: /edit <new text>', 'error');
-        ctx.editLast(args);
+        const { ref, rest } = parseMessageRef(args);
+        if (!rest) return ctx.notice('Usage: /edit [n|#id] <new text>', 'error');
+        ctx.editMessage(ref, rest);
       },
     },
     {
       name: 'delete',
-      summary: 'Delete your last message here (for everyone).',
+      args: '[n|#id]',
+      summary: 'Delete your last message (or the nth newest, or #id), for everyone.',
+      details: ['/delete      your newest message here', '/delete 2    the 2nd newest message here', '/delete #1234  the message with id 1234 (/ids shows ids)', 'Owners and admins may delete anyone\'s message.'],
       complete: () => [],
       run(ctx, args) {
-        if (args) return ctx.notice('Usage: /delete (deletes your last message)', 'error');
-        ctx.deleteLast();
+        const { ref, rest } = parseMessageRef(args);
+        if (rest) return ctx.notice('Usage: /delete [n|#id] (without: your last message)', 'error');
+        ctx.deleteMessage(ref);
       },
     },
     {
       name: 'react',
-      args: '<emoji>',
-      summary: 'React to the newest message (again to take it back): /react 👍',
+      args: '[n|#id] <emoji>',
+      summary: 'React to the newest message (or the nth newest, or #id); again to take it back.',
+      details: ['/react 👍        the newest message', '/react 3 👍      the 3rd newest message (1 = the newest)', '/react #1234 👍  the message with id 1234 (/ids shows ids)'],
       complete: () => [],
       run(ctx, args) {
-        if (!args) return ctx.notice('Usage: /react <emoji>, for example /react 👍', 'error');
-        ctx.react(args);
+        const { ref, rest } = parseMessageRef(args);
+        if (!rest) return ctx.notice('Usage: /react [n|#id] <emoji>, for example /react 👍 or /react 2 👍', 'error');
+        ctx.react(rest, ref);
+      },
+    },
+    {
+      name: 'ids',
+      summary: 'Show or hide message ids (#123), for /edit, /delete and /react.',
+      complete: () => [],
+      run(ctx) {
+        ctx.notice(ctx.toggleIds() ? 'Message ids shown: /edit #id, /delete #id, /react #id <emoji>. /ids again hides them.' : 'Message ids hidden.', 'info');
       },
     },
     {

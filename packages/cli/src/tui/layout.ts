@@ -62,15 +62,17 @@ function eventSpans(entry: Entry & { kind: 'event' }): Span[] {
   }
 }
 
-const cache = new WeakMap<Entry, { width: number; self: string | undefined; lines: Span[][] }>();
+const cache = new WeakMap<Entry, { width: number; self: string | undefined; ids: boolean; lines: Span[][] }>();
 
 /** Screen lines of one entry at `width` columns (cached: wrapping is the costly part of a frame). */
-export function entryLines(entry: Entry, width: number, self: string | undefined): Span[][] {
+export function entryLines(entry: Entry, width: number, self: string | undefined, ids = false): Span[][] {
   const hit = cache.get(entry);
-  if (hit && hit.width === width && hit.self === self) return hit.lines;
-  const spans = entry.kind === 'message' ? messageSpans(entry.message, self) : eventSpans(entry);
+  if (hit && hit.width === width && hit.self === self && hit.ids === ids) return hit.lines;
+  let spans = entry.kind === 'message' ? messageSpans(entry.message, self) : eventSpans(entry);
+  // `/ids`: the id /edit, /delete and /react take as #id, after the time.
+  if (ids && entry.kind === 'message') spans = [spans[0]!, { text: `#${entry.message.id} `, style: { fg: 'cyan' } }, ...spans.slice(1)];
   const lines = wrapSpans(spans, width, TEXT_INDENT);
-  cache.set(entry, { width, self, lines });
+  cache.set(entry, { width, self, ids, lines });
   return lines;
 }
 
@@ -93,13 +95,13 @@ function daySeparator(iso: string, width: number): Span[] {
  * whole history is loaded), entries with a separator where the day changes, then `tail` (pending
  * messages). Only the lines needed are built: the last `skip + count`.
  */
-export function paneLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined, skip: number, count: number): Span[][] {
+export function paneLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined, skip: number, count: number, ids = false): Span[][] {
   const needed = skip + count;
   const out: Span[][] = [...tail].reverse();
   let i = entries.length - 1;
   for (; i >= 0 && out.length < needed; i--) {
     const entry = entries[i]!;
-    const lines = entryLines(entry, width, self);
+    const lines = entryLines(entry, width, self, ids);
     for (let j = lines.length - 1; j >= 0; j--) out.push(lines[j]!);
     const previous = entries[i - 1];
     const day = formatDate(entryTime(entry));
@@ -112,11 +114,11 @@ export function paneLines(entries: readonly Entry[], head: readonly Span[][], ta
 }
 
 /** How many lines all entries take (to know how far up the pane can scroll). */
-export function totalLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined): number {
+export function totalLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined, ids = false): number {
   let n = head.length + tail.length;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    n += entryLines(entry, width, self).length;
+    n += entryLines(entry, width, self, ids).length;
     const previous = entries[i - 1];
     if (entry.kind === 'message' && (!previous || formatDate(entryTime(previous)) !== formatDate(entryTime(entry)))) n++;
   }

@@ -1,0 +1,121 @@
+import type { ChatCommand, CommandContext, RoomEntry } from './commands.js';
+
+/** Badges as the status line and /rooms show them: `3` unread, `3 @1` with one mention. */
+export function countBadge(unread: number, mentions: number): string {
+  if (unread === 0 && mentions === 0) return '';
+  const n = (x: number) => (x >= 999 ? '999+' : String(x));
+  return mentions > 0 ? `${n(unread)} @${n(mentions)}` : n(unread);
+}
+
+function roomNames(ctx: CommandContext, partial: string): string[] {
+  const p = partial.replace(/^#/, '').toLowerCase();
+  return ctx
+    .roomList()
+    .filter((r) => r.kind === 'channel' && r.label.slice(1).toLowerCase().startsWith(p) && !/\s/.test(r.label))
+    .map((r) => r.label.slice(1));
+}
+
+function formatRoom(r: RoomEntry): string {
+  const badge = countBadge(r.unread, r.mentions);
+  const topic = r.topic ? `  ${r.topic}` : '';
+  return `${r.current ? '>' : ' '}${String(r.n).padStart(2)} ${r.label}${badge ? `  (${badge})` : ''}${topic}`;
+}
+
+/** Rooms and DMs: /rooms, /join, /leave, /dm, /create, /invite. */
+export function roomCommands(): ChatCommand[] {
+  return [
+    {
+      name: 'rooms',
+      aliases: ['list', 'channels'],
+      args: '[public [name]]',
+      summary: 'List your rooms and DMs (unread, @mentions); /rooms public browses channels.',
+      details: ['Alt+1..9 opens room n of the list; Ctrl+N / Ctrl+P the next / previous one; /switch <n|name> any.'],
+      complete: (_ctx, index, partial) => (index === 0 && 'public'.startsWith(partial) ? ['public'] : []),
+      async run(ctx, args) {
+        const [first, ...rest] = args.split(/\s+/).filter(Boolean);
+        if (first === 'public') {
+          const rooms = await ctx.browseRooms(rest.join(' '));
+          if (rooms.length === 0) return ctx.notice(rest.length ? `No public room starts with "${rest.join(' ')}".` : 'No public rooms yet. /create <name> makes one.', 'output');
+          const lines = rooms.map((r) => `  ${r.joined ? '✓' : ' '} #${r.name}  ${r.memberCount} member${r.memberCount === 1 ? '' : 's'}${r.topic ? `  ${r.topic}` : ''}`);
+          return ctx.notice(['Public rooms (✓ joined; /join <name> to join):', ...lines].join('\n'), 'output');
+        }
+        if (first !== undefined) return ctx.notice('Usage: /rooms, or /rooms public [name]', 'error');
+        const list = ctx.roomList();
+        const channels = list.filter((r) => r.kind === 'channel').map(formatRoom);
+        const dms = list.filter((r) => r.kind === 'dm').map(formatRoom);
+        ctx.notice(
+          ['Rooms (Alt+n opens one; (3 @1) = 3 unread, 1 mentioning you):', ...channels, ...(dms.length ? ['Direct messages:', ...dms] : []), 'More: /rooms public · /join <room> · /dm <user> · /create <name>'].join('\n'),
+          'output',
+        );
+      },
+    },
+    {
+      name: 'switch',
+      aliases: ['go', 'open'],
+      args: '<n|room>',
+      summary: 'Open one of your rooms or DMs by number, name or @people.',
+      complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
+      run(ctx, args) {
+        if (!args) return ctx.notice('Usage: /switch <n|room>', 'error');
+        if (!ctx.switchRoom(args)) ctx.notice(`You are not in "${args}". /rooms lists yours; /join ${args} joins a public one.`, 'error');
+      },
+    },
+    {
+      name: 'join',
+      aliases: ['j'],
+      args: '<room>',
+      summary: 'Join a public room by name or id (or open it if you are in it).',
+      complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
+      async run(ctx, args) {
+        if (!args) return ctx.notice('Usage: /join <room> (see /rooms public)', 'error');
+        await ctx.joinRoom(args);
+      },
+    },
+    {
+      name: 'leave',
+      aliases: ['part'],
+      summary: 'Leave this room (not #general or a DM).',
+      complete: () => [],
+      async run(ctx, args) {
+        if (args) return ctx.notice('Usage: /leave (leaves the room you are looking at)', 'error');
+        await ctx.leaveRoom();
+      },
+    },
+    {
+      name: 'dm',
+      aliases: ['msg', 'query'],
+      args: '<user> [user...]',
+      summary: 'Open the direct messages with someone (or a group of up to 10).',
+      async run(ctx, args) {
+        const names = args.split(/[\s,]+/).filter(Boolean);
+        if (names.length === 0) return ctx.notice('Usage: /dm <user> [user...]', 'error');
+        await ctx.openDm(names);
+      },
+    },
+    {
+      name: 'create',
+      args: '<name> [--private]',
+      summary: 'Create a public room (or a private one, --private) and open it.',
+      details: ['Anyone can find and join a public room (/rooms public); a private one only by /invite.'],
+      complete: (_ctx, _index, partial) => ('--private'.startsWith(partial) && partial.startsWith('-') ? ['--private'] : []),
+      async run(ctx, args) {
+        const words = args.split(/\s+/).filter(Boolean);
+        const isPrivate = words.includes('--private');
+        const name = words.filter((w) => w !== '--private' && w !== '--public').join(' ').replace(/^#/, '');
+        if (!name) return ctx.notice('Usage: /create <name> [--private]', 'error');
+        await ctx.createRoom(name, isPrivate ? 'private' : 'public');
+      },
+    },
+    {
+      name: 'invite',
+      aliases: ['add'],
+      args: '<user> [user...]',
+      summary: 'Add people to this room (the way into a private room).',
+      async run(ctx, args) {
+        const names = args.split(/[\s,]+/).filter(Boolean);
+        if (names.length === 0) return ctx.notice('Usage: /invite <user> [user...]', 'error');
+        await ctx.invite(names);
+      },
+    },
+  ];
+}
