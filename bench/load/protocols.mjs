@@ -1,5 +1,5 @@
-// Wire framing for the three targets, spoken over the same raw `ws` client so that client cost is
-// identical: Chatter's JSON frames (several per WebSocket message, separated by "\n"), Socket.IO's
+// Wire framing for the targets, spoken over the same lean WebSocket client (rawws.mjs) so that
+// client cost is identical: Chatter's JSON frames (several per WebSocket message, separated by "\n"), Socket.IO's
 // Engine.IO v4 / Socket.IO v5 packets, and the floor's plain JSON. Plus the bench marker that every
 // chat text carries: "bm:<msgNo>:<sentMicros>:" padded, found in received bytes without JSON.parse,
 // because at a million deliveries per second the generator cannot afford to parse every frame.
@@ -84,10 +84,10 @@ export const eio = {
  * Classify one Engine.IO packet: 'open' | 'ping' | 'pong' | 'close' | 'connect' | 'event' |
  * 'connect_error' | 'disconnect' | 'unknown'.
  */
-export function classifyEio(buf) {
-  const t = buf[0];
+export function classifyEio(buf, start = 0) {
+  const t = buf[start];
   if (t === eio.MESSAGE) {
-    const s = buf[1];
+    const s = buf[start + 1];
     if (s === eio.SIO_EVENT) return 'event';
     if (s === eio.SIO_CONNECT) return 'connect';
     if (s === eio.SIO_CONNECT_ERROR) return 'connect_error';
