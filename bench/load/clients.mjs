@@ -15,7 +15,7 @@ import {
   parseFrame,
   readSeq,
   isMessageFrame,
-  scanMarkers,
+  readMarker,
 } from './protocols.mjs';
 
 const NEWLINE = 0x0a;
@@ -163,7 +163,7 @@ export class BenchClient {
     if (this.passive && this.ready && !this._resuming) return;
     const kind = this.target.kind;
     if (kind === 'ws-floor') {
-      this.deliveries += scanMarkers(data, this.onMarker, start, end);
+      this.deliveries += readMarker(data, this.onMarker, start, end);
     } else if (kind === 'socketio') {
       this.receiveSocketIo(data, start, end);
     } else {
@@ -174,7 +174,7 @@ export class BenchClient {
   receiveSocketIo(data, start, end) {
     switch (classifyEio(data, start)) {
       case 'event':
-        this.deliveries += scanMarkers(data, this.onMarker, start, end);
+        this.deliveries += readMarker(data, this.onMarker, start, end);
         return;
       case 'ping':
         this.ws.send(eio.pong);
@@ -197,24 +197,31 @@ export class BenchClient {
 
   /**
    * Deliveries, the bulk of what arrives, take the lean path: the frame is recognised by its first
-   * bytes, its seq and marker read in place, no string made and nothing parsed. Rarer frames are
+   * bytes, its marker read in place, no string made and nothing parsed; the seq is read once per
+   * WebSocket message, from its last message frame (seqs rise within a message). Rarer frames are
    * split off and handled by `receiveChatterFrame`.
    */
   receiveChatter(data, from, to) {
     let start = from;
+    let lastMessage = -1;
+    let lastMessageEnd = -1;
     while (start < to) {
       let end = data.indexOf(NEWLINE, start);
       if (end === -1 || end > to) end = to;
       if (end > start) {
         if (isMessageFrame(data, start, end)) {
-          const seq = readSeq(data, start, end);
-          if (seq > this.lastSeq) this.lastSeq = seq;
-          this.deliveries += scanMarkers(data, this.onMarker, start, end);
+          lastMessage = start;
+          lastMessageEnd = end;
+          this.deliveries += readMarker(data, this.onMarker, start, end);
         } else {
           this.receiveChatterFrame(data, start, end);
         }
       }
       start = end + 1;
+    }
+    if (lastMessage !== -1) {
+      const seq = readSeq(data, lastMessage, lastMessageEnd);
+      if (seq > this.lastSeq) this.lastSeq = seq;
     }
   }
 
@@ -224,7 +231,7 @@ export class BenchClient {
     if (type === 'message') {
       const seq = readSeq(data, start, end);
       if (seq > this.lastSeq) this.lastSeq = seq;
-      this.deliveries += scanMarkers(data, this.onMarker, start, end);
+      this.deliveries += readMarker(data, this.onMarker, start, end);
     } else if (type === 'ack') {
       const ack = parseFrame(data, start, end);
       this.acks++;

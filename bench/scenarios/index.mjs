@@ -8,6 +8,7 @@
 //   report(runs, ctx) -> {markdown, charts: [{file, alt, svg}], verdicts: [{target, measured, met}]}.
 // To add a scenario (rooms, search, scale-out...), write the module and list it here.
 import fanout from './fanout.mjs';
+import capacity from './capacity.mjs';
 import idle from './idle.mjs';
 import reconnect from './reconnect.mjs';
 import logins from './logins.mjs';
@@ -17,7 +18,7 @@ import abuse from './abuse.mjs';
 import connections from './connections.mjs';
 
 // A scenario with `defaultRun: false` (connections-100k) runs only when named with --only.
-export const SCENARIOS = [fanout, idle, reconnect, logins, history, web, abuse, connections];
+export const SCENARIOS = [fanout, capacity, idle, reconnect, logins, history, web, abuse, connections];
 
 export function scenarioById(id) {
   const s = SCENARIOS.find((x) => x.id === id);

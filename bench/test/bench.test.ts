@@ -14,6 +14,7 @@ import {
   frameType,
   isMessageFrame,
   parseBenchText,
+  readMarker,
   readSeq,
   scanMarkers,
   splitFrames,
@@ -95,6 +96,16 @@ describe('bench markers', () => {
     const buf = b(`${benchText(3, 30)}|${benchText(4, 40)}`);
     scanMarkers(buf, (n: number) => inRange.push(n), 65);
     assert.deepEqual(inRange, [4]);
+  });
+
+  test('readMarker reads the first complete marker in range, and only that one', () => {
+    const seen: [number, number][] = [];
+    const buf = b(`bm:12:x ${benchText(5, 50)}\n${benchText(6, 60)}`);
+    assert.equal(readMarker(buf, (n: number, t: number) => seen.push([n, t])), 1);
+    assert.deepEqual(seen, [[5, 50]], 'skips the broken one, stops after the first');
+    // A marker past `end` is not this frame's, however close.
+    assert.equal(readMarker(buf, () => assert.fail('out of range'), 0, 7), 0);
+    assert.equal(readMarker(b('bm:1:2'), () => assert.fail('incomplete')), 0);
   });
 });
 
