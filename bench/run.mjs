@@ -9,7 +9,7 @@
 //   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
 //   --rates a,b           offered msg/s of the fan-out steps (experiments: which rates are server-bound)
-//   --sizes a,b           message text bytes of the fan-out size steps
+//   --sizes a,b           message text bytes of the fan-out size steps ('' for none)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
 //   --docs / --no-docs    write (or not) docs/benchmarks.md; default: full run yes, quick run no
 //   --verbose             log from the load generator
@@ -62,7 +62,7 @@ function parseArgs(argv) {
     else if (a === '--targets') opts.targets = value().split(',');
     else if (a === '--rounds') opts.rounds = Number(value());
     else if (a === '--rates') opts.rates = value().split(',').map(Number);
-    else if (a === '--sizes') opts.sizes = value().split(',').map(Number);
+    else if (a === '--sizes') opts.sizes = value().split(',').filter(Boolean).map(Number);
     else if (a === '--profile') opts.profile = true;
     else if (a === '--docs') opts.docs = true;
     else if (a === '--no-docs') opts.docs = false;
@@ -206,7 +206,8 @@ async function main() {
   const profiles = [];
   for (const scenario of scenarios) {
     const plan = plans.get(scenario.id);
-    const scenarioTargets = scenario.targets.filter((t) => targets.includes(t));
+    // A scenario may run fewer targets by default than it can (`defaultTargets`); --targets picks any.
+    const scenarioTargets = scenario.targets.filter((t) => targets.includes(t) && (opts.targets !== ALL_TARGETS || !scenario.defaultTargets || scenario.defaultTargets.includes(t)));
     if (scenarioTargets.length === 0) continue;
     const rounds = opts.rounds ?? plan.rounds ?? 1;
     const ctx = { workDir, quick: opts.quick, serverCpu, loadCpu, sharedDataDir, say, startTarget, registerUsers };

@@ -314,7 +314,7 @@ export default {
       const sizeList = [...new Set([...(runs.some((r) => r.params.rate === sizeRate) ? [DEFAULT_TEXT] : []), ...sizeRuns.map((r) => r.params.textLength)])].sort((a, b) => a - b);
       const aggSize = (t, size) => (size === DEFAULT_TEXT && !sizeRuns.some((r) => r.params.textLength === size) ? agg[t]?.[sizeRate] ?? null : aggregate(sizeRuns.filter((r) => r.target === t && r.params.textLength === size && r.result)));
       const sizeTargets = SIZE_TARGETS.filter((t) => targets.includes(t));
-      const sizeLabel = (b) => (b >= 1024 ? `${num(b / 1024)} KB` : `${b} B`);
+      const sizeLabel = (b) => (b >= 1024 && b % 1024 === 0 ? `${num(b / 1024)} KB` : `${num(b)} B`);
       const srows = [];
       for (const size of sizeList) {
         for (const [name, key, fmt] of METRICS.filter(([, key]) => ['deliveredPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuShare', 'generatorCpuShare'].includes(key))) {
@@ -365,19 +365,22 @@ export default {
     const missedSection = [];
     const flames = profiles.filter((p) => p.flameLink);
     const missedRates = rates.filter((r) => c[r] && co[r] && !generatorBound(c[r]) && !generatorBound(co[r]) && misses(c[r], co[r]).length);
+    const NAMES = { cpuPerDelivery: 'CPU per delivery', p50: 'p50', p99: 'p99' };
+    const names = (keys) => keys.map((k) => NAMES[k]).join(' and ');
     for (const r of missedRates) {
       const which = misses(c[r], co[r]);
       const why = [];
+      const work = 'Chatter does per message what the floor leaves out: it authenticates and validates the frame, stores the message in SQLite with its sequence number and acks it before the fan-out';
       if (np[r] && !generatorBound(np[r])) {
         const fixedByNoPace = which.filter((key) => np[r].spread[key].median / co[r].spread[key].median <= TARGET_BOUNDS.find(([k]) => k === key)[1]);
-        if (fixedByNoPace.length) why.push(`with pacing off, Chatter meets ${fixedByNoPace.join(' and ')} (${fixedByNoPace.map((k) => `${k === 'cpuPerDelivery' ? num(np[r].spread[k].median, 2) + ' µs' : ms(np[r].spread[k].median) + ' ms'}`).join(', ')}): that miss is the price of pacing, which waits to join more messages into each write`);
+        if (fixedByNoPace.length) why.push(`with pacing off, Chatter meets ${names(fixedByNoPace)} (${fixedByNoPace.map((k) => `${k === 'cpuPerDelivery' ? num(np[r].spread[k].median, 2) + ' µs' : ms(np[r].spread[k].median) + ' ms'}`).join(', ')}), so that miss is the price of pacing, which waits to join more messages into each write`);
         const notFixed = which.filter((k) => !fixedByNoPace.includes(k));
-        if (notFixed.length) why.push(`${notFixed.join(' and ')} ${notFixed.length > 1 ? 'are' : 'is'} missed with pacing off too: that is Chatter's own work per message, which the floor does not do (authenticating the frame, validating it, storing it in SQLite with its sequence number and acking it before the fan-out)`);
+        if (notFixed.length) why.push(`${names(notFixed)} ${notFixed.length > 1 ? 'are' : 'is'} missed with pacing off too, so pacing is not the cause: ${work}`);
       } else {
-        why.push("Chatter does per message what the floor does not: it authenticates and validates the frame, stores it in SQLite with its sequence number and acks it before the fan-out, and paces large rooms");
+        why.push(`${work}, and it paces large rooms`);
       }
       const flame = flames.find((p) => p.step === String(r)) ?? flames[0];
-      missedSection.push(`- **Not met at ${num(r)} msg/s: ${which.map((k) => (k === 'cpuPerDelivery' ? 'CPU per delivery' : k)).join(', ')}.** ${why.join('; ')}.${flame ? ` Where Chatter's time goes at ${flame.step} msg/s: [flame graph](${flame.flameLink}) (an uncounted profiled run; see "Where Chatter spends its CPU" below).` : ''}`);
+      missedSection.push(`- **Not met at ${num(r)} msg/s: ${names(which)}.** ${why.join('; ')}.${flame ? ` Where Chatter's time goes at ${flame.step} msg/s: [flame graph](${flame.flameLink}) (an uncounted profiled run; see "Where Chatter spends its CPU" below).` : ''}`);
     }
     if (!missedSection.length && flames.length) missedSection.push(`- A profiled Chatter run at ${flames[0].step} msg/s (uncounted): [flame graph](${flames[0].flameLink}).`);
 
