@@ -129,13 +129,14 @@ export default {
     }
     lines.push(table(['Target', 'Offered msg/s', 'Delivered/s', 'p50 (ms)', 'p99 (ms)', 'Late', 'Server CPU µs / delivery', 'Server CPU', 'Generator CPU', 'Step'], rows));
     lines.push('');
-    lines.push('**Capacity per server core** (the highest step sustained):');
+    lines.push('**Capacity per server core** (the highest step sustained). Where the server did not use its whole core at that step, the last figures but one say what a full core of its CPU delivered there (delivered/s ÷ server CPU share, the inverse of CPU per delivery): an extrapolation, not a measurement, since the cost per delivery changes with the rate.');
     lines.push('');
-    lines.push(table(['Target', 'Sustained deliveries/s (one core)', 'At offered msg/s', 'Server CPU there', 'p99 there (ms)', 'Broke at', 'Why'], summary.map(({ t, top, broke }) => [
+    lines.push(table(['Target', 'Sustained deliveries/s (one core)', 'At offered msg/s', 'Server CPU there', 'Deliveries per second of server CPU there', 'p99 there (ms)', 'Broke at', 'Why'], summary.map(({ t, top, broke }) => [
       label(t),
       top ? `${num(top.deliveredPerSec)}${top.generatorBound ? ' (generator-bound: a lower bound)' : ''}` : '– (broke at the first step)',
       top ? num(top.offered) : '–',
       top ? pct(top.serverCpuShare) : '–',
+      top && top.cpuPerDeliveryMicros ? num(1e6 / top.cpuPerDeliveryMicros) : '–',
       top ? ms(Histogram.fromJSON(top.latency).percentile(99)) : '–',
       broke ? `${num(broke.offered)} msg/s${broke.generatorBound ? ' (generator-bound)' : ''}` : 'did not break',
       broke ? broke.broke : `sustained every step up to ${num(top?.offered)} msg/s`,

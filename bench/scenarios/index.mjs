@@ -1,7 +1,8 @@
 // The scenario registry. A scenario is one module exporting:
-//   id, title, targets (which servers it applies to),
-//   plan({quick}) -> {rounds, steps: [{key, params, rounds?}], chatterUsers?, chatterDataDir?: 'shared'|'own',
-//                     bcryptCost?, targetEnv?(target, step)},
+//   id, title, targets (which servers it applies to), defaultTargets? (the ones a plain run uses),
+//   plan({quick, rates?, sizes?}) -> {rounds, targetRounds?: {target: n}, steps: [{key, params, rounds?, targets?}],
+//                     chatterUsers?, chatterDataDir?: 'shared'|'own', bcryptCost?, targetEnv?(target, step)},
+//   profileSteps?(runs, {quick}) -> step keys to profile Chatter at after the counted runs (uncounted),
 //   prepare?(ctx) (orchestrator side, before any run: seeding and the like; may return `extra`
 //                  handed to every load run),
 //   load(params, ctx) (runs in the pinned load-generator process, returns the step's JSON result),

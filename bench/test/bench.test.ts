@@ -451,8 +451,8 @@ describe('the capacity step-up', () => {
       { target: 'ws-coalesce', params: { clients: 1000, rates: [100, 200, 400], warmupMs: 1000, windowMs: 2000, drainMs: 2000 }, result: ladder([mk(100, 100_000, null), mk(200, 200_000, null), mk(400, 398_000, null)]) },
     ];
     const report = capacity.report(runs, { targets: ['chatter', 'ws-coalesce'] });
-    assert.match(report.markdown, /\| Chatter \| 199,000 \| 200 \| 50% \| 1\.0 \| 400 msg\/s \| delivered 300,000\/s < 90% of 400,000\/s offered \|/);
-    assert.match(report.markdown, /\| coalescing floor \| 398,000 \| 400 \| 50% \| 1\.0 \| did not break \| sustained every step up to 400 msg\/s \|/);
+    assert.match(report.markdown, /\| Chatter \| 199,000 \| 200 \| 50% \| 1,000,000 \| 1\.0 \| 400 msg\/s \| delivered 300,000\/s < 90% of 400,000\/s offered \|/);
+    assert.match(report.markdown, /\| coalescing floor \| 398,000 \| 400 \| 50% \| 1,000,000 \| 1\.0 \| did not break \| sustained every step up to 400 msg\/s \|/);
     assert.match(report.markdown, /broke \(p99 300\.0 ms > 250 ms\); retried/);
     assert.match(report.markdown, /Chatter sustained 199,000 deliveries\/s on one core, 0\.50× the coalescing floor's 398,000/);
   });
