@@ -232,7 +232,9 @@ describe('end to end against real servers', () => {
         { target: { kind, host: server.host, port: server.port, pid: server.pid }, tokens: [], log: () => {} },
       );
       assert.equal(result.ready, 20);
-      assert.ok(result.sentInWindow >= 45 && result.sentInWindow <= 55, `sent ${result.sentInWindow}`);
+      // Open loop: what was sent follows the window's wall time, however late a loaded machine's timers fire.
+      const due = (50 * result.windowMs) / 1000;
+      assert.ok(result.sentInWindow >= 40 && Math.abs(result.sentInWindow - due) <= 5, `sent ${result.sentInWindow} in ${result.windowMs} ms`);
       assert.equal(result.undelivered, 0);
       assert.equal(result.duplicates, 0);
       assert.equal(result.receivedDeliveries, result.sentInWindow * 20);
