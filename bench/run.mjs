@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // The benchmark suite: `npm run bench` (full run, writes docs/benchmarks.md and docs/bench/*.svg)
-// or `npm run bench -- --quick` (a sanity run in under two minutes; report under bench/results/).
+// or `npm run bench -- --quick` (a sanity run; report under bench/results/).
 //
 // Options:
-//   --quick               small counts and short windows
-//   --only a,b            scenarios to run (ids: fanout, idle, reconnect, logins, history, web, abuse;
+//   --quick               small counts and short windows (~7 minutes on a busy 2-core machine)
+//   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, logins, history, web, abuse;
 //                         opt-in, only when named: connections-100k)
 //   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
 //   --rates a,b           offered msg/s of the fan-out steps (experiments: which rates are server-bound)
 //   --sizes a,b           message text bytes of the fan-out size steps ('' for none)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
+//                         (without it, only the step the fan-out picks: where Chatter misses a target)
 //   --docs / --no-docs    write (or not) docs/benchmarks.md; default: full run yes, quick run no
 //   --verbose             log from the load generator
 //   --report-from DIR     only rebuild the report from a results folder (bench/results/<stamp>)
@@ -366,7 +367,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     ['Pinning', pin ? `server on CPU ${serverCpu}, load generator on CPU ${loadCpu} (taskset)` : 'none (taskset missing or one CPU)'],
   ]));
   md.push('');
-  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against).');
+  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against); **Chatter, pacing off** (the same server with `CHATTER_FANOUT_PACE=0`, in the fan-out and, when asked for, the capacity scenario: what pacing costs and buys).');
   md.push('- One load generator for every target (`bench/load/`), on its own lean WebSocket client over raw sockets (`bench/load/rawws.mjs`: one shared read buffer, frames parsed in place, one clock read per socket read): Chatter frames (Chatter and the coalescing floor), Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target. On 2 cores the generator\'s read of a message costs about what the server\'s write of it does, so rows where the generator was above 90% of its core are marked and not judged.');
   md.push('- Each step starts a fresh server process; targets are interleaved (A B C A B C) so machine drift hits all equally. Server CPU is utime+stime of the server process from `/proc/<pid>/stat` over the measured window; memory is `VmRSS` from `/proc/<pid>/status`.');
   md.push(`- Chatter users are registered once over REST before the scenarios (${num(setup.users)} users in ${num(setup.ms / 1000, 1)} s at bcrypt cost 4); Chatter runs with its rate limits and caps raised for the load generator (\`RAISED_LIMITS\` in \`bench/lib/targets.mjs\`: message and frame budgets, sign-in and registration throttles, sockets per address), except in the abuse scenario, which runs at the defaults.`);
