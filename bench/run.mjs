@@ -400,7 +400,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     section.push('', `_${data.runs.length} runs in ${num(data.seconds, 0)} s; machine load average (1 min) ${num(data.loadAverage[0], 1)} before, ${num(data.loadAverage[1], 1)} after (2 cores: above ~2 means other processes competed); raw results in \`bench/results/${relative(join(ROOT, 'bench/results'), resultsDir)}/${scenario.id}.json\`._`);
     sections.push(section.join('\n'));
   }
-  md.push('## Summary against the targets of issues 3 (web app), 4 (server) and 9 (abuse)');
+  md.push('## Summary against the targets of issues 3 (web app), 4 (server), 9 (abuse) and 10 (benchmarks)');
   md.push('');
   if (allVerdicts.length) {
     md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, verdict(v.met, v.reason)])));

@@ -387,7 +387,7 @@ export default {
     }
     if (!missedSection.length && flames.length) missedSection.push(`- A profiled Chatter run at ${flames[0].step} msg/s (uncounted): [flame graph](${flames[0].flameLink}).`);
 
-    if (verdicts.length) lines.push('', verdictTable(verdicts), ...verdictNotes.flatMap((n) => ['', `- ${n}`]));
+    if (verdicts.length) lines.push('', verdictTable(verdicts, 'issues 4 and 10'), ...verdictNotes.flatMap((n) => ['', `- ${n}`]));
     if (missedSection.length) lines.push('', ...missedSection);
     if (pacingSection.length) lines.push('', ...pacingSection);
     if (sizeSection.length) lines.push('', ...sizeSection);
