@@ -153,7 +153,8 @@ export default {
       const bound = c.top?.generatorBound || co.top?.generatorBound || c.broke?.generatorBound || co.broke?.generatorBound;
       lines.push('');
       lines.push(`Chatter sustained ${num(cap(c))} deliveries/s on one core, ${num(x, 2)}× the coalescing floor's ${num(cap(co))}${bound ? ' (a generator-bound step is involved: the ratio is indicative, not judged)' : ''}. The floor stores, checks and authenticates nothing; Chatter writes every message to SQLite and acks it before the fan-out, so where it breaks first, that is the cost of what the floor leaves out.`);
-      verdicts.push(atScale({ target: 'Capacity per server core (context: no target is set; the throughput comparison)', measured: `Chatter ${num(cap(c))}/s vs coalescing floor ${num(cap(co))}/s (${num(x, 2)}×)${bound ? ', generator-bound' : ''}`, met: null, reason: 'context' }, clients, 1000, 'clients'));
+      const capText = (s) => (s.top ? `${num(cap(s))}/s` : 'no step sustained');
+      verdicts.push(atScale({ target: 'Capacity per server core (context: no target is set; the throughput comparison)', measured: `Chatter ${capText(c)} vs coalescing floor ${capText(co)}${Number.isFinite(x) ? ` (${num(x, 2)}×)` : ''}${bound ? ', generator-bound' : ''}`, met: null, reason: 'context' }, clients, 1000, 'clients'));
     }
     return { markdown: lines.join('\n'), charts: [], verdicts };
   },
