@@ -420,6 +420,8 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
   test('judges every size against the coalescing floor, and counts its late deliveries against the guarantee', () => {
     assert.equal(at('p99 latency at 100 msg/s, 1 KB text').met, false);
     assert.equal(at('p50 latency at 100 msg/s, 1 KB text').met, true);
+    assert.match(report.markdown, /\*\*Not met with 1 KB text at 100 msg\/s: p99\.\*\* Besides what it does at any size/);
+    assert.doesNotMatch(report.markdown, /Not met with 4,000 B text/);
     assert.equal(at('p99 latency at 100 msg/s, 4,000 B text').met, true);
     assert.match(report.markdown, /\| 64 B \| latency p50 \(ms\) \| 5\.0 \| 4\.0 \| 1\.25× \|/, 'the 64-byte row is the main step at that rate');
     const guarantee = at('Chatter loses no deliveries');
