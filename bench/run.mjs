@@ -170,6 +170,13 @@ async function main() {
 
   let targets = opts.targets;
   const notes = [];
+  // Two cores, one for the server and one for the generator: anything else running makes both
+  // figures and generator-bound marks noisy, and a run of record should say so on its first page.
+  const loadAtStart = os.loadavg()[0];
+  if (loadAtStart > 1) {
+    notes.push(`The machine was busy when this run began (load average ${loadAtStart.toFixed(1)} over the last minute, on ${os.cpus().length} cores): other processes competed with the server and the generator, so treat these figures as noisy and rerun on a quiet machine for a run of record.`);
+    say(`warning: load average ${loadAtStart.toFixed(1)} at start; the figures will be noisy`);
+  }
   if (targets.some((t) => baseKind(t) === 'chatter') && !ensureChatterBuilt()) {
     notes.push('Chatter was not measured: packages/server/dist/main.js is missing and could not be built.');
     say('Chatter is not built; running the peers only');
