@@ -1,7 +1,8 @@
-// One simulated user per BenchClient, on the raw `ws` client for every target. Deliveries are
-// reported through a callback with the message number and send time read from the bench marker.
+// One simulated user per BenchClient, on the bench's own lean WebSocket client (`rawws.mjs`) for
+// every target. Deliveries are reported through a callback with the message number and send time
+// read from the bench marker.
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import { OPEN, RawWebSocket } from './rawws.mjs';
 import {
   EIO_QUERY,
   benchText,
@@ -14,7 +15,7 @@ import {
   parseFrame,
   readSeq,
   isMessageFrame,
-  scanMarkers,
+  readMarker,
 } from './protocols.mjs';
 
 const NEWLINE = 0x0a;
@@ -40,13 +41,9 @@ export function nowMicros() {
   return Math.round(performance.now() * 1000);
 }
 
-const WS_OPTIONS = {
-  perMessageDeflate: false,
-  // The generator reads bytes and finds markers itself; validating UTF-8 would add client cost
-  // that says nothing about the server.
-  skipUTF8Validation: true,
-  handshakeTimeout: 60000,
-};
+// No permessage-deflate is offered, and no UTF-8 is validated: the generator reads bytes and finds
+// markers itself, and client cost that says nothing about the server is left out.
+const WS_OPTIONS = { handshakeTimeout: 60000 };
 
 /**
  * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor'|'ws-coalesce', host: string, port: number }} TargetAddress
@@ -68,6 +65,7 @@ export class BenchClient {
     this.onDelivery = onDelivery ?? (() => {});
     // One callback for the life of the client, not a closure per received message.
     this.onMarker = (msgNo, sentMicros) => this.onDelivery(msgNo, sentMicros, this);
+    this.onMessage = (buf, start, end, receivedAtMs) => this.receive(buf, start, end, receivedAtMs);
     this.ws = null;
     this.ready = false;
     /** Highest Chatter seq seen in `room` (the resume point). */
@@ -112,21 +110,21 @@ export class BenchClient {
     this.ready = false;
     this.connecting = true;
     this._resuming = Boolean(resume && Object.keys(resume).length);
-    const ws = new WebSocket(this.url(resume), options);
+    const ws = new RawWebSocket(this.url(resume), options);
     this.ws = ws;
     return new Promise((resolve, reject) => {
       this._pendingReady = { resolve, reject };
-      ws.on('message', (data) => this.receive(data));
-      ws.on('open', () => {
+      ws.onmessage = this.onMessage;
+      ws.onopen = () => {
         if (this.target.kind === 'ws-floor') this.markReady();
-      });
-      ws.on('error', (err) => this.fail(err));
-      ws.on('close', (code) => {
+      };
+      ws.onerror = (err) => this.fail(err);
+      ws.onclose = (code) => {
         if (ws !== this.ws) return;
         this.closes.push(code);
         this.ready = false;
         this.fail(new Error(`closed with ${code} before ready`));
-      });
+      };
     });
   }
 
@@ -151,29 +149,32 @@ export class BenchClient {
     pending?.reject(err);
   }
 
-  /** @param {Buffer} data */
-  receive(data) {
-    const now = performance.now();
-    activity.last = now;
+  /**
+   * One WebSocket message, data[start, end) (a view into the shared read buffer, valid during this
+   * call only). `receivedAtMs` is the clock read of the socket read that completed it: every
+   * message in one TCP read arrived at the same moment, so they share one clock read.
+   */
+  receive(data, start, end, receivedAtMs) {
+    activity.last = receivedAtMs;
     activity.messages++;
     /** Receive time of the current message, so markers coalesced in it share one clock read. */
-    this.receivedMicros = Math.round(now * 1000);
+    this.receivedMicros = Math.round(receivedAtMs * 1000);
     // Idle clients only count: the idle scenario measures the server, not our parsing of presence.
     if (this.passive && this.ready && !this._resuming) return;
     const kind = this.target.kind;
     if (kind === 'ws-floor') {
-      this.deliveries += scanMarkers(data, this.onMarker);
+      this.deliveries += readMarker(data, this.onMarker, start, end);
     } else if (kind === 'socketio') {
-      this.receiveSocketIo(data);
+      this.receiveSocketIo(data, start, end);
     } else {
-      this.receiveChatter(data);
+      this.receiveChatter(data, start, end);
     }
   }
 
-  receiveSocketIo(data) {
-    switch (classifyEio(data)) {
+  receiveSocketIo(data, start, end) {
+    switch (classifyEio(data, start)) {
       case 'event':
-        this.deliveries += scanMarkers(data, this.onMarker);
+        this.deliveries += readMarker(data, this.onMarker, start, end);
         return;
       case 'ping':
         this.ws.send(eio.pong);
@@ -186,8 +187,8 @@ export class BenchClient {
         return;
       case 'connect_error':
       case 'disconnect':
-        this.count('socketio_' + classifyEio(data));
-        this.fail(new Error(`socket.io refused: ${data.toString()}`));
+        this.count('socketio_' + classifyEio(data, start));
+        this.fail(new Error(`socket.io refused: ${data.toString('utf8', start, end)}`));
         return;
       default:
         return;
@@ -196,25 +197,31 @@ export class BenchClient {
 
   /**
    * Deliveries, the bulk of what arrives, take the lean path: the frame is recognised by its first
-   * bytes, its seq and marker read in place, no string made and nothing parsed. Rarer frames are
+   * bytes, its marker read in place, no string made and nothing parsed; the seq is read once per
+   * WebSocket message, from its last message frame (seqs rise within a message). Rarer frames are
    * split off and handled by `receiveChatterFrame`.
    */
-  receiveChatter(data) {
-    const length = data.length;
-    let start = 0;
-    while (start < length) {
+  receiveChatter(data, from, to) {
+    let start = from;
+    let lastMessage = -1;
+    let lastMessageEnd = -1;
+    while (start < to) {
       let end = data.indexOf(NEWLINE, start);
-      if (end === -1) end = length;
+      if (end === -1 || end > to) end = to;
       if (end > start) {
         if (isMessageFrame(data, start, end)) {
-          const seq = readSeq(data, start, end);
-          if (seq > this.lastSeq) this.lastSeq = seq;
-          this.deliveries += scanMarkers(data, this.onMarker, start, end);
+          lastMessage = start;
+          lastMessageEnd = end;
+          this.deliveries += readMarker(data, this.onMarker, start, end);
         } else {
           this.receiveChatterFrame(data, start, end);
         }
       }
       start = end + 1;
+    }
+    if (lastMessage !== -1) {
+      const seq = readSeq(data, lastMessage, lastMessageEnd);
+      if (seq > this.lastSeq) this.lastSeq = seq;
     }
   }
 
@@ -224,7 +231,7 @@ export class BenchClient {
     if (type === 'message') {
       const seq = readSeq(data, start, end);
       if (seq > this.lastSeq) this.lastSeq = seq;
-      this.deliveries += scanMarkers(data, this.onMarker, start, end);
+      this.deliveries += readMarker(data, this.onMarker, start, end);
     } else if (type === 'ack') {
       const ack = parseFrame(data, start, end);
       this.acks++;
@@ -311,9 +318,8 @@ export class BenchClient {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    // Bytes already read from the socket would still be emitted after terminate(); a client whose
-    // network went away never sees them, and they must not move its resume point.
-    ws?.removeAllListeners('message');
+    // A client whose network went away sees nothing more, and nothing may move its resume point.
+    if (ws) ws.onmessage = null;
     ws?.terminate();
   }
 
@@ -321,7 +327,7 @@ export class BenchClient {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    if (ws && ws.readyState <= 1) ws.terminate();
+    if (ws && ws.readyState <= OPEN) ws.terminate();
   }
 }
 
@@ -370,7 +376,7 @@ export function startSenders(senders, { rate, firstMsgNo = 0, textLength = 64, o
       const sender = senders[sent % senders.length];
       const msgNo = firstMsgNo + sent;
       sent++;
-      if (!sender.ws || sender.ws.readyState !== 1) continue; // skipped: this sender is not connected
+      if (!sender.ws || sender.ws.readyState !== OPEN) continue; // skipped: this sender is not connected
       sender.sendChat(msgNo, textLength);
       onSend(msgNo, sender);
     }
