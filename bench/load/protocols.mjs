@@ -191,17 +191,57 @@ export function frameType(buf, start = 0, end = buf.length) {
   }
 }
 
-const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
+/**
+ * How the server writes a new message (protocol 2): an `event` frame whose event is
+ * `message_created`, `type` first, then the event with `kind` first, then its room and seq
+ * (packages/server/src/conversations/present.ts builds it, actions.ts serializes it once).
+ */
+const MESSAGE_PREFIX = Buffer.from('{"type":"event","event":{"kind":"message_created"');
+const ROOM_KEY = Buffer.from(',"room":"');
 
 /**
- * Whether buf[start, end) is a Chatter message frame, by its first bytes (the server writes `type`
- * first). Compared byte by byte in JavaScript: shorter than the call into Buffer#compare.
+ * Whether buf[start, end) is a Chatter new-message event, by its first bytes (the server writes
+ * `type` and `kind` first). Compared byte by byte in JavaScript: shorter than the call into
+ * Buffer#compare.
  */
 export function isMessageFrame(buf, start = 0, end = buf.length) {
   const n = MESSAGE_PREFIX.length;
   if (end - start <= n) return false;
   for (let i = 0; i < n; i++) if (buf[start + i] !== MESSAGE_PREFIX[i]) return false;
   return true;
+}
+
+/**
+ * The room id of a message event recognised by `isMessageFrame`, or null. Read in place, right
+ * after the prefix: only clients in several rooms need it (one short string per delivery).
+ */
+export function messageRoom(buf, start = 0, end = buf.length) {
+  const from = start + MESSAGE_PREFIX.length;
+  for (let i = 0; i < ROOM_KEY.length; i++) if (buf[from + i] !== ROOM_KEY[i]) return null;
+  const idStart = from + ROOM_KEY.length;
+  const close = buf.indexOf(QUOTE, idStart);
+  if (close === -1 || close >= end) return null;
+  return buf.toString('latin1', idStart, close);
+}
+
+/** The server's frame for a new message, as it serializes it: what the coalescing floor writes. */
+export function messageEventFrame({ room, seq, at, author, text, clientId }) {
+  return JSON.stringify({
+    type: 'event',
+    event: {
+      kind: 'message_created',
+      room,
+      seq,
+      at,
+      actorId: author.id,
+      message: { id: seq, room, seq, author, text, clientId, createdAt: at, version: seq, editedAt: null, deleted: false, mentions: [], reactions: [] },
+    },
+  });
+}
+
+/** The generic ack (protocol 2), in the server's key order (gateway.ts `ackFrame`). */
+export function ackFrame({ clientId, room, seq, messageId, createdAt }) {
+  return JSON.stringify({ type: 'ack', clientId, room, seq, duplicate: false, ...(messageId !== undefined && { messageId, createdAt }) });
 }
 
 const SEQ_KEY = Buffer.from('"seq":');

@@ -13,6 +13,9 @@ import {
   eio,
   frameType,
   isMessageFrame,
+  messageEventFrame,
+  messageRoom,
+  ackFrame,
   parseBenchText,
   readMarker,
   readSeq,
@@ -142,16 +145,35 @@ describe('Chatter framing', () => {
   });
 
   test('reads the frame type fast when it comes first, and by parsing otherwise', () => {
-    const buf = b('{"type":"message","message":{"seq":41}}\n{"seq":3,"type":"ack"}\nnot json');
-    const [m, a, bad] = splitFrames(buf);
-    assert.ok(m && a && bad);
-    assert.equal(frameType(buf, ...m), 'message');
+    const created = messageEventFrame({ room: 'r1x', seq: 41, at: 'now', author: { id: 3, username: 'a', avatarUrl: null }, text: 'hi', clientId: 'c' });
+    const edited = JSON.stringify({ type: 'event', event: { kind: 'message_edited', room: 'r1x', seq: 42, message: { id: 1, seq: 41 } } });
+    const buf = b(`${created}\n{"seq":3,"type":"ack"}\nnot json\n${edited}`);
+    const [m, a, bad, e] = splitFrames(buf);
+    assert.ok(m && a && bad && e);
+    assert.equal(frameType(buf, ...m), 'event');
     assert.equal(frameType(buf, ...a), 'ack');
     assert.equal(frameType(buf, ...bad), 'invalid');
     assert.equal(readSeq(buf, ...m), 41);
-    assert.ok(isMessageFrame(buf, ...m), 'a message is recognised by its first bytes');
-    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(b('{"type":"messages","x":1}')));
+    assert.ok(isMessageFrame(buf, ...m), 'a new message is recognised by its first bytes');
+    assert.equal(messageRoom(buf, ...m), 'r1x');
+    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(buf, ...e), 'an ack or an edit is no new message');
+    assert.ok(!isMessageFrame(b('{"type":"events","room":"general","events":[{"kind":"message_created"}]}')));
     assert.equal(readSeq(b('{"type":"hello","rooms":[{"lastSeq":9}]}')), -1); // lastSeq is not seq
+  });
+
+  test("the coalescing floor's frames have the server's shape and key order", async () => {
+    // The server's own presenter and serialization for a message_created event, and the ack.
+    const { presentEvent } = await import('../../packages/server/src/conversations/present.js');
+    const { ackFrame: serverAck } = await import('../../packages/server/src/realtime/gateway.js');
+    const author = { id: 7, username: 'u7', avatarUrl: null };
+    const at = Date.UTC(2026, 0, 1);
+    const record = { id: 41, roomId: 'general', seq: 41, authorId: 7, clientId: 'c_1', text: 'hi', createdAt: at, version: 41, editedAt: null, deletedAt: null, mentions: [] };
+    const event = { roomId: 'general', seq: 41, kind: 'message_created', actorId: 7, clientId: 'c_1', createdAt: at, messageId: 41, userId: null, data: {} };
+    const server = JSON.stringify({ type: 'event', event: presentEvent(event as never, { message: record as never, author, user: null }) });
+    const iso = new Date(at).toISOString();
+    assert.equal(messageEventFrame({ room: 'general', seq: 41, at: iso, author, text: 'hi', clientId: 'c_1' }), server);
+    const outcome = { room: 'general', seq: 41, duplicate: false, event, message: record };
+    assert.equal(ackFrame({ clientId: 'c_1', room: 'general', seq: 41, messageId: 41, createdAt: iso }), JSON.stringify(serverAck('c_1', outcome as never)));
   });
 
   test('builds send frames and connect URLs', () => {
@@ -253,7 +275,7 @@ describe('end to end against real servers', () => {
     /** A raw client that counts WebSocket messages and the newline-separated frames inside them. */
     const open = async (user: string) => {
       const ws = new WebSocket(`ws://${server.host}:${server.port}/ws?history=0&user=${user}`, { perMessageDeflate: false });
-      const seen = { messages: 0, frames: [] as { type: string; message?: { text: string; seq: number } }[] };
+      const seen = { messages: 0, frames: [] as { type: string; event?: { kind: string; message: { text: string; seq: number } } }[] };
       ws.on('message', (data: Buffer) => {
         seen.messages++;
         for (const line of data.toString().split('\n')) seen.frames.push(JSON.parse(line));
@@ -273,15 +295,15 @@ describe('end to end against real servers', () => {
     socket.cork();
     for (let i = 0; i < 10; i++) sender.ws.send(JSON.stringify({ type: 'send', room: 'general', clientId: `c_${i}`, text: benchText(i, 1000 + i) }));
     socket.uncork();
-    const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'message');
+    const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'event' && f.event?.kind === 'message_created');
     for (const { seen } of [...receivers, sender]) {
       await until(() => messageFrames(seen).length === 10);
-      assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.message!.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      assert.deepEqual(messageFrames(seen).map((f) => f.message!.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.event!.message.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(messageFrames(seen).map((f) => f.event!.message.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
     for (const { seen } of receivers) assert.equal(seen.messages, 2, 'the hello, then all ten messages in one WebSocket message');
     // The sender: hello, its ten acks joined, then the ten messages joined (acks first, as Chatter does).
-    assert.deepEqual(sender.seen.frames.map((f) => f.type), ['hello', ...Array(10).fill('ack'), ...Array(10).fill('message')]);
+    assert.deepEqual(sender.seen.frames.map((f) => f.type), ['hello', ...Array(10).fill('ack'), ...Array(10).fill('event')]);
     assert.equal(sender.seen.messages, 3);
     for (const { ws } of [sender, ...receivers]) ws.terminate();
   });
