@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // The benchmark suite: `npm run bench` (full run, writes docs/benchmarks.md and docs/bench/*.svg)
-// or `npm run bench -- --quick` (a sanity run in under two minutes; report under bench/results/).
+// or `npm run bench -- --quick` (a sanity run; report under bench/results/).
 //
 // Options:
-//   --quick               small counts and short windows
-//   --only a,b            scenarios to run (ids: fanout, idle, reconnect, logins, history, web, abuse;
+//   --quick               small counts and short windows (~7 minutes on a busy 2-core machine)
+//   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, logins, history, web, abuse;
 //                         opt-in, only when named: connections-100k)
-//   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce)
+//   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
+//   --rates a,b           offered msg/s of the fan-out steps (experiments: which rates are server-bound)
+//   --sizes a,b           message text bytes of the fan-out size steps ('' for none)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
+//                         (without it, only the step the fan-out picks: where Chatter misses a target)
 //   --docs / --no-docs    write (or not) docs/benchmarks.md; default: full run yes, quick run no
 //   --verbose             log from the load generator
 //   --report-from DIR     only rebuild the report from a results folder (bench/results/<stamp>)
@@ -16,7 +19,7 @@
 // Each server runs pinned to the first core and the load generator to the second (taskset), both
 // with the fd limit raised; every figure in the report comes from this run.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,11 +27,11 @@ import { registerUsers } from './lib/chatter-setup.mjs';
 import { findTaskset, onlineCpus, spawnPinned } from './lib/proc.mjs';
 import { summarizeCpuProfile } from './lib/profile.mjs';
 import { flameGraphSvg } from './report/flame.mjs';
-import { CHATTER_MAIN, ROOT, startTarget as startTargetRaw } from './lib/targets.mjs';
+import { CHATTER_MAIN, ROOT, VARIANTS, baseKind, startTarget as startTargetRaw } from './lib/targets.mjs';
 import { label, num, table, verdict } from './report/format.mjs';
 import { SCENARIOS } from './scenarios/index.mjs';
 
-const ALL_TARGETS = ['chatter', 'socketio', 'ws-floor', 'ws-coalesce'];
+const ALL_TARGETS = ['chatter', 'socketio', 'ws-floor', 'ws-coalesce', ...Object.keys(VARIANTS)];
 
 /** Children alive right now, killed if the run is interrupted so no server outlives it. */
 const live = new Set();
@@ -47,7 +50,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 function parseArgs(argv) {
-  const opts = { quick: false, only: null, targets: ALL_TARGETS, rounds: null, profile: false, docs: null, verbose: false, reportFrom: null };
+  const opts = { quick: false, only: null, targets: ALL_TARGETS, rounds: null, rates: null, sizes: null, profile: false, docs: null, verbose: false, reportFrom: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -59,6 +62,8 @@ function parseArgs(argv) {
     else if (a === '--only') opts.only = value().split(',');
     else if (a === '--targets') opts.targets = value().split(',');
     else if (a === '--rounds') opts.rounds = Number(value());
+    else if (a === '--rates') opts.rates = value().split(',').map(Number);
+    else if (a === '--sizes') opts.sizes = value().split(',').filter(Boolean).map(Number);
     else if (a === '--profile') opts.profile = true;
     else if (a === '--docs') opts.docs = true;
     else if (a === '--no-docs') opts.docs = false;
@@ -165,14 +170,21 @@ async function main() {
 
   let targets = opts.targets;
   const notes = [];
-  if (targets.includes('chatter') && !ensureChatterBuilt()) {
+  // Two cores, one for the server and one for the generator: anything else running makes both
+  // figures and generator-bound marks noisy, and a run of record should say so on its first page.
+  const loadAtStart = os.loadavg()[0];
+  if (loadAtStart > 1) {
+    notes.push(`The machine was busy when this run began (load average ${loadAtStart.toFixed(1)} over the last minute, on ${os.cpus().length} cores): other processes competed with the server and the generator, so treat these figures as noisy and rerun on a quiet machine for a run of record.`);
+    say(`warning: load average ${loadAtStart.toFixed(1)} at start; the figures will be noisy`);
+  }
+  if (targets.some((t) => baseKind(t) === 'chatter') && !ensureChatterBuilt()) {
     notes.push('Chatter was not measured: packages/server/dist/main.js is missing and could not be built.');
     say('Chatter is not built; running the peers only');
-    targets = targets.filter((t) => t !== 'chatter');
+    targets = targets.filter((t) => baseKind(t) !== 'chatter');
   }
   // Opt-in scenarios (defaultRun: false) run only when named with --only.
   const scenarios = SCENARIOS.filter((s) => (opts.only ? opts.only.includes(s.id) : s.defaultRun !== false));
-  const plans = new Map(scenarios.map((s) => [s.id, s.plan({ quick: opts.quick })]));
+  const plans = new Map(scenarios.map((s) => [s.id, s.plan({ quick: opts.quick, rates: opts.rates, sizes: opts.sizes })]));
 
   // One shared Chatter database for every scenario that does not bring its own: users and their
   // tokens are registered once (at bcrypt cost 4, fsync relaxed: set-up, not measured).
@@ -180,10 +192,10 @@ async function main() {
   const tokensFile = join(workDir, 'tokens.json');
   const usersNeeded = Math.max(
     0,
-    ...scenarios.filter((s) => s.targets.includes('chatter') && plans.get(s.id).chatterDataDir !== 'own').map((s) => plans.get(s.id).chatterUsers ?? 0),
+    ...scenarios.filter((s) => s.targets.some((t) => baseKind(t) === 'chatter') && plans.get(s.id).chatterDataDir !== 'own').map((s) => plans.get(s.id).chatterUsers ?? 0),
   );
   const setup = { users: 0, ms: 0 };
-  if (targets.includes('chatter') && usersNeeded > 0) {
+  if (targets.some((t) => baseKind(t) === 'chatter') && usersNeeded > 0) {
     const t0 = performance.now();
     const server = await startTarget('chatter', { cpu: serverCpu, dataDir: sharedDataDir, bcryptCost: 4, env: { CHATTER_SQLITE_SYNC: 'normal' } });
     try {
@@ -202,7 +214,8 @@ async function main() {
   const profiles = [];
   for (const scenario of scenarios) {
     const plan = plans.get(scenario.id);
-    const scenarioTargets = scenario.targets.filter((t) => targets.includes(t));
+    // A scenario may run fewer targets by default than it can (`defaultTargets`); --targets picks any.
+    const scenarioTargets = scenario.targets.filter((t) => targets.includes(t) && (opts.targets !== ALL_TARGETS || !scenario.defaultTargets || scenario.defaultTargets.includes(t)));
     if (scenarioTargets.length === 0) continue;
     const rounds = opts.rounds ?? plan.rounds ?? 1;
     const ctx = { workDir, quick: opts.quick, serverCpu, loadCpu, sharedDataDir, say, startTarget, registerUsers };
@@ -229,7 +242,8 @@ async function main() {
           scenario: scenario.id,
           params: step.params,
           target: {
-            kind: target,
+            kind: baseKind(target),
+            variant: target,
             host: server.host,
             port: server.port,
             url: server.url,
@@ -250,20 +264,27 @@ async function main() {
       return run;
     };
     for (const step of plan.steps) {
-      // A step may ask for more rounds than the scenario's (where its figures are noisiest).
+      // A step may ask for more rounds than the scenario's (where its figures are noisiest), run
+      // only some targets, and give some targets fewer rounds (context peers).
       const stepRounds = opts.rounds ?? step.rounds ?? rounds;
+      const stepTargets = scenarioTargets.filter((t) => !step.targets || step.targets.includes(t));
+      const roundsOf = (t) => (opts.rounds ? opts.rounds : Math.min(stepRounds, plan.targetRounds?.[t] ?? stepRounds));
       for (let round = 0; round < stepRounds; round++) {
-        for (const target of scenarioTargets) {
+        for (const target of stepTargets) {
+          if (round >= roundsOf(target)) continue;
           const run = await runOne(step, round, target);
           runs.push(run);
           say(`  ${scenario.id} ${step.key} round ${round + 1} ${target}: ${run.error ? 'ERROR ' + run.error.slice(0, 300) : scenario.summaryLine?.(run.result) ?? 'ok'}`);
         }
       }
     }
-    // Profiling runs come after, and are not counted: the profiler costs the server CPU.
+    // Profiling runs come after, and are not counted: the profiler costs the server CPU. With
+    // --profile, every step; otherwise the steps the scenario asks for, given its counted runs
+    // (the fan-out profiles a step where Chatter misses a target, so the report can show why).
     const profileRuns = [];
-    if (opts.profile && scenarioTargets.includes('chatter')) {
-      for (const step of plan.steps) {
+    const profileSteps = opts.profile ? plan.steps : plan.steps.filter((st) => (scenario.profileSteps?.(runs, { quick: opts.quick }) ?? []).includes(st.key));
+    if (scenarioTargets.includes('chatter')) {
+      for (const step of profileSteps) {
         const profileDir = join(resultsDir, 'profiles', `${scenario.id}-${step.key}`);
         const run = await runOne(step, 0, 'chatter', { profileDir });
         profileRuns.push(run);
@@ -272,7 +293,7 @@ async function main() {
           const name = file.replace(/\.cpuprofile$/, '');
           const flame = join(profileDir, `${name}.flame.svg`);
           writeFileSync(flame, flameGraphSvg(JSON.parse(readFileSync(join(profileDir, file), 'utf8')), { title: `Chatter, ${name}: CPU flame graph of the measured window` }));
-          profiles.push({ scenario: scenario.id, step: step.key, name, file: join(profileDir, file), flame, summary: summarizeCpuProfile(join(profileDir, file)) });
+          profiles.push({ scenario: scenario.id, step: step.key, name, file: join(profileDir, file), flame, summary: summarizeCpuProfile(join(profileDir, file)), run: profileSummary(scenario, run) });
         }
       }
     }
@@ -310,6 +331,11 @@ function reportFrom(dir, docs) {
   say(`report rebuilt from ${relative(ROOT, resultsDir)}: ${relative(ROOT, reportPath)}`);
 }
 
+/** One line on what a profiled run measured (it is not counted, but its figures say which load the profile shows). */
+function profileSummary(scenario, run) {
+  return run.result ? (scenario.summaryLine?.(run.result) ?? null) : null;
+}
+
 function writeReport(summary, allRuns, resultsDir, docs) {
   const { command, machine, opts, setup, notes } = summary;
   const totalS = summary.totalSeconds;
@@ -322,6 +348,14 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   const reportPath = opts.docs ? join(docsDir, 'benchmarks.md') : join(resultsDir, 'benchmarks.md');
   const chartsDir = opts.docs ? join(docsDir, 'bench') : join(resultsDir, 'charts');
   mkdirSync(chartsDir, { recursive: true });
+  // Flame graphs go beside the charts, so the report can link them (the raw results are not committed).
+  const reportDir = opts.docs ? docsDir : resultsDir;
+  for (const p of profiles) {
+    if (!p.flame || !existsSync(p.flame)) continue;
+    const copy = join(chartsDir, `flame-${p.scenario}-${p.step}-${p.name}.svg`.replace(/[^\w.-]+/g, '_'));
+    copyFileSync(p.flame, copy);
+    p.flameLink = relative(reportDir, copy);
+  }
 
   const md = [];
   md.push('# Benchmarks');
@@ -340,8 +374,8 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     ['Pinning', pin ? `server on CPU ${serverCpu}, load generator on CPU ${loadCpu} (taskset)` : 'none (taskset missing or one CPU)'],
   ]));
   md.push('');
-  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against).');
-  md.push('- One load generator for every target (`bench/load/`), on the raw `ws` client: Chatter frames (Chatter and the coalescing floor), Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target.');
+  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against); **Chatter, pacing off** (the same server with `CHATTER_FANOUT_PACE=0`, in the fan-out and, when asked for, the capacity scenario: what pacing costs and buys).');
+  md.push('- One load generator for every target (`bench/load/`), on its own lean WebSocket client over raw sockets (`bench/load/rawws.mjs`: one shared read buffer, frames parsed in place, one clock read per socket read): Chatter frames (Chatter and the coalescing floor), Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target. On 2 cores the generator\'s read of a message costs about what the server\'s write of it does, so rows where the generator was above 90% of its core are marked and not judged.');
   md.push('- Each step starts a fresh server process; targets are interleaved (A B C A B C) so machine drift hits all equally. Server CPU is utime+stime of the server process from `/proc/<pid>/stat` over the measured window; memory is `VmRSS` from `/proc/<pid>/status`.');
   md.push(`- Chatter users are registered once over REST before the scenarios (${num(setup.users)} users in ${num(setup.ms / 1000, 1)} s at bcrypt cost 4); Chatter runs with its rate limits and caps raised for the load generator (\`RAISED_LIMITS\` in \`bench/lib/targets.mjs\`: message and frame budgets, sign-in and registration throttles, sockets per address), except in the abuse scenario, which runs at the defaults.`);
   md.push('- The machine is shared (other processes may run on it), so absolute figures are context; the ratios between targets measured in the same run are the point.');
@@ -357,7 +391,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     const failed = data.runs.filter((r) => r.error);
     const section = [`## ${scenario.title}`, ''];
     if (ok.length) {
-      const rep = scenario.report(data.runs, { targets: data.targets, quick: opts.quick, prepared: data.prepared });
+      const rep = scenario.report(data.runs, { targets: data.targets, quick: opts.quick, prepared: data.prepared, profiles: profiles.filter((p) => p.scenario === scenario.id) });
       section.push(rep.markdown);
       for (const chart of rep.charts ?? []) {
         const file = join(chartsDir, chart.file);
@@ -373,7 +407,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     section.push('', `_${data.runs.length} runs in ${num(data.seconds, 0)} s; machine load average (1 min) ${num(data.loadAverage[0], 1)} before, ${num(data.loadAverage[1], 1)} after (2 cores: above ~2 means other processes competed); raw results in \`bench/results/${relative(join(ROOT, 'bench/results'), resultsDir)}/${scenario.id}.json\`._`);
     sections.push(section.join('\n'));
   }
-  md.push('## Summary against the targets of issues 3 (web app), 4 (server) and 9 (abuse)');
+  md.push('## Summary against the targets of issues 3 (web app), 4 (server), 9 (abuse) and 10 (benchmarks)');
   md.push('');
   if (allVerdicts.length) {
     md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, verdict(v.met, v.reason)])));
@@ -383,7 +417,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   if (profiles.length) {
     md.push('## Where Chatter spends its CPU');
     md.push('');
-    md.push('With `--profile`, one extra Chatter run per step (not counted above) runs the server with `--inspect` and records a V8 CPU profile over exactly the measured window (or the connection set-up, or the storm), through the inspector protocol. Self time per function and per file:');
+    md.push('Each profiled step (with `--profile`, every step; by default the fan-out step the scenario picks, see its section) gets one extra Chatter run, not counted above, that runs the server with `--inspect` and records a V8 CPU profile over exactly the measured window (or the connection set-up, or the storm), through the inspector protocol. Self time per function and per file:');
     md.push('');
     for (const p of profiles) {
       md.push(`### ${p.name} (${num(p.summary.totalMs)} ms profiled)`);
@@ -392,7 +426,8 @@ function writeReport(summary, allRuns, resultsDir, docs) {
       md.push('');
       md.push(`By file: ${p.summary.files.slice(0, 10).map((f) => `${f.file} ${num(f.share * 100, 1)}%`).join(', ')}.`);
       md.push('');
-      md.push(`Profile: \`${relative(ROOT, p.file)}\` (open in Chrome DevTools or speedscope)${p.flame ? `; flame graph: \`${relative(ROOT, p.flame)}\` (open in a browser; hover for times)` : ''}.`);
+      if (p.run) md.push(`The profiled run (uncounted, with the profiler's own cost): ${p.run}.`, '');
+      md.push(`Profile: \`${relative(ROOT, p.file)}\` (open in Chrome DevTools or speedscope)${p.flameLink ? `; flame graph: [${p.flameLink}](${p.flameLink}) (open in a browser; hover for times)` : p.flame ? `; flame graph: \`${relative(ROOT, p.flame)}\`` : ''}.`);
       md.push('');
     }
   }

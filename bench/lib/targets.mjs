@@ -14,6 +14,20 @@ const PEERS = {
 };
 
 /**
+ * Variants: a target run with a different setting, measured as a target of its own.
+ * `chatter-nopace` is Chatter with its large-room pacing off (CHATTER_FANOUT_PACE=0), so the report
+ * can show what pacing costs in latency and buys in CPU.
+ */
+export const VARIANTS = {
+  'chatter-nopace': { kind: 'chatter', env: { CHATTER_FANOUT_PACE: '0' } },
+};
+
+/** The server a target runs and the protocol its clients speak: a variant's base kind. */
+export function baseKind(target) {
+  return VARIANTS[target]?.kind ?? target;
+}
+
+/**
  * Limits raised for the bench: its senders and its set-up (thousands of registrations and sign-ins
  * from one address) are load, not abuse. List every raised limit here: the abuse scenario puts each
  * back to the server's default.
@@ -82,10 +96,12 @@ async function waitHealthy(url, child, timeoutMs) {
 
 /**
  * Start a target server. Returns {kind, host, port, pid, url, child, stderr(), stop()}.
- * @param {'chatter'|'socketio'|'ws-floor'|'ws-coalesce'} kind
+ * @param {'chatter'|'chatter-nopace'|'socketio'|'ws-floor'|'ws-coalesce'} target (a variant starts its base kind with its settings)
  * @param {{cpu?: number, dataDir?: string, bcryptCost?: number, env?: object, nodeArgs?: string[]}} options
  */
-export async function startTarget(kind, { cpu, dataDir, bcryptCost, env = {}, nodeArgs = [], inspect = false } = {}) {
+export async function startTarget(target, { cpu, dataDir, bcryptCost, env = {}, nodeArgs = [], inspect = false } = {}) {
+  const kind = baseKind(target);
+  env = { ...VARIANTS[target]?.env, ...env };
   const port = await freePort();
   if (inspect) nodeArgs = [...nodeArgs, '--inspect=127.0.0.1:0'];
   const host = '127.0.0.1';
@@ -117,6 +133,7 @@ export async function startTarget(kind, { cpu, dataDir, bcryptCost, env = {}, no
   }
   return {
     kind,
+    target,
     host,
     inspectorUrl,
     port,

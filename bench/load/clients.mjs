@@ -1,7 +1,8 @@
-// One simulated user per BenchClient, on the raw `ws` client for every target. Deliveries are
-// reported through a callback with the message number and send time read from the bench marker.
+// One simulated user per BenchClient, on the bench's own lean WebSocket client (`rawws.mjs`) for
+// every target. Deliveries are reported through a callback with the message number and send time
+// read from the bench marker.
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import { OPEN, RawWebSocket } from './rawws.mjs';
 import {
   EIO_QUERY,
   benchText,
@@ -14,7 +15,8 @@ import {
   parseFrame,
   readSeq,
   isMessageFrame,
-  scanMarkers,
+  messageRoom,
+  readMarker,
 } from './protocols.mjs';
 
 const NEWLINE = 0x0a;
@@ -40,13 +42,9 @@ export function nowMicros() {
   return Math.round(performance.now() * 1000);
 }
 
-const WS_OPTIONS = {
-  perMessageDeflate: false,
-  // The generator reads bytes and finds markers itself; validating UTF-8 would add client cost
-  // that says nothing about the server.
-  skipUTF8Validation: true,
-  handshakeTimeout: 60000,
-};
+// No permessage-deflate is offered, and no UTF-8 is validated: the generator reads bytes and finds
+// markers itself, and client cost that says nothing about the server is left out.
+const WS_OPTIONS = { handshakeTimeout: 60000 };
 
 /**
  * @typedef {{ kind: 'chatter'|'socketio'|'ws-floor'|'ws-coalesce', host: string, port: number }} TargetAddress
@@ -55,19 +53,27 @@ const WS_OPTIONS = {
 export class BenchClient {
   /**
    * @param {TargetAddress} target
-   * @param {{ index: number, token?: string, onDelivery?: OnDelivery, room?: string, localAddress?: string }} options
+   * @param {{ index: number, token?: string, onDelivery?: OnDelivery, room?: string, rooms?: string[], localAddress?: string }} options
+   *   `rooms`: every room the client follows (its first is `room`, where it sends); default `[room]`.
    */
-  constructor(target, { index, token, onDelivery, room = 'general', localAddress }) {
+  constructor(target, { index, token, onDelivery, room = 'general', rooms, localAddress }) {
     this.target = target;
     this.index = index;
     this.token = token;
-    this.room = room;
+    this.rooms = rooms?.length ? rooms : [room];
+    this.room = this.rooms[0];
+    /**
+     * Highest seq seen in each room after the first, or null for a client of one room: the lean
+     * receive path then reads no room id at all.
+     */
+    this.seqs = this.rooms.length > 1 ? Object.fromEntries(this.rooms.slice(1).map((r) => [r, 0])) : null;
     // Spread clients over many loopback source addresses: one address has ~28k ephemeral ports,
     // and storms of connects and drops leave tens of thousands in TIME_WAIT for a minute.
     this.localAddress = localAddress ?? (target.host === '127.0.0.1' ? `127.0.${1 + (index % 50)}.${2 + ((index >> 4) % 250)}` : undefined);
     this.onDelivery = onDelivery ?? (() => {});
     // One callback for the life of the client, not a closure per received message.
     this.onMarker = (msgNo, sentMicros) => this.onDelivery(msgNo, sentMicros, this);
+    this.onMessage = (buf, start, end, receivedAtMs) => this.receive(buf, start, end, receivedAtMs);
     this.ws = null;
     this.ready = false;
     /** Highest Chatter seq seen in `room` (the resume point). */
@@ -83,8 +89,16 @@ export class BenchClient {
     this.resumedAt = 0;
     this._pendingReady = null;
     this._resuming = false;
+    /** Rooms whose resume replay (or gap paging) is still to come. */
+    this._resumePending = new Set();
+    this.resumeAheads = 0;
     this.connecting = false;
+    /** Rooms being paged with `events`: room -> {ref, until}. */
     this._paging = null;
+    this._pageRefs = 0;
+    /** The last ack and the hello (parsed), for scenarios that need them. */
+    this.lastAck = null;
+    this.hello = null;
     /** When true, frames after the client is ready are counted but not parsed. */
     this.passive = false;
     this.receivedMicros = 0;
@@ -95,9 +109,11 @@ export class BenchClient {
   url(resume) {
     const { kind, host, port } = this.target;
     if (kind === 'chatter') return `ws://${host}:${port}${chatterWsPath({ history: 0, resume })}`;
-    if (kind === 'ws-coalesce') return `ws://${host}:${port}${chatterWsPath({ history: 0 })}&user=u${this.index}`;
-    if (kind === 'socketio') return `ws://${host}:${port}/socket.io/?${EIO_QUERY}&user=u${this.index}`;
-    return `ws://${host}:${port}/?user=u${this.index}`;
+    // The peers learn a client's rooms from the URL (they have no membership to look up).
+    const roomsQuery = this.rooms.length > 1 || this.room !== 'general' ? `&rooms=${encodeURIComponent(this.rooms.join(','))}` : '';
+    if (kind === 'ws-coalesce') return `ws://${host}:${port}${chatterWsPath({ history: 0 })}&user=u${this.index}${roomsQuery}`;
+    if (kind === 'socketio') return `ws://${host}:${port}/socket.io/?${EIO_QUERY}&user=u${this.index}${roomsQuery}`;
+    return `ws://${host}:${port}/?user=u${this.index}${roomsQuery}`;
   }
 
   /**
@@ -112,21 +128,22 @@ export class BenchClient {
     this.ready = false;
     this.connecting = true;
     this._resuming = Boolean(resume && Object.keys(resume).length);
-    const ws = new WebSocket(this.url(resume), options);
+    this._resumePending = new Set(this._resuming ? Object.keys(resume) : []);
+    const ws = new RawWebSocket(this.url(resume), options);
     this.ws = ws;
     return new Promise((resolve, reject) => {
       this._pendingReady = { resolve, reject };
-      ws.on('message', (data) => this.receive(data));
-      ws.on('open', () => {
+      ws.onmessage = this.onMessage;
+      ws.onopen = () => {
         if (this.target.kind === 'ws-floor') this.markReady();
-      });
-      ws.on('error', (err) => this.fail(err));
-      ws.on('close', (code) => {
+      };
+      ws.onerror = (err) => this.fail(err);
+      ws.onclose = (code) => {
         if (ws !== this.ws) return;
         this.closes.push(code);
         this.ready = false;
         this.fail(new Error(`closed with ${code} before ready`));
-      });
+      };
     });
   }
 
@@ -151,29 +168,32 @@ export class BenchClient {
     pending?.reject(err);
   }
 
-  /** @param {Buffer} data */
-  receive(data) {
-    const now = performance.now();
-    activity.last = now;
+  /**
+   * One WebSocket message, data[start, end) (a view into the shared read buffer, valid during this
+   * call only). `receivedAtMs` is the clock read of the socket read that completed it: every
+   * message in one TCP read arrived at the same moment, so they share one clock read.
+   */
+  receive(data, start, end, receivedAtMs) {
+    activity.last = receivedAtMs;
     activity.messages++;
     /** Receive time of the current message, so markers coalesced in it share one clock read. */
-    this.receivedMicros = Math.round(now * 1000);
+    this.receivedMicros = Math.round(receivedAtMs * 1000);
     // Idle clients only count: the idle scenario measures the server, not our parsing of presence.
     if (this.passive && this.ready && !this._resuming) return;
     const kind = this.target.kind;
     if (kind === 'ws-floor') {
-      this.deliveries += scanMarkers(data, this.onMarker);
+      this.deliveries += readMarker(data, this.onMarker, start, end);
     } else if (kind === 'socketio') {
-      this.receiveSocketIo(data);
+      this.receiveSocketIo(data, start, end);
     } else {
-      this.receiveChatter(data);
+      this.receiveChatter(data, start, end);
     }
   }
 
-  receiveSocketIo(data) {
-    switch (classifyEio(data)) {
+  receiveSocketIo(data, start, end) {
+    switch (classifyEio(data, start)) {
       case 'event':
-        this.deliveries += scanMarkers(data, this.onMarker);
+        this.deliveries += readMarker(data, this.onMarker, start, end);
         return;
       case 'ping':
         this.ws.send(eio.pong);
@@ -186,8 +206,8 @@ export class BenchClient {
         return;
       case 'connect_error':
       case 'disconnect':
-        this.count('socketio_' + classifyEio(data));
-        this.fail(new Error(`socket.io refused: ${data.toString()}`));
+        this.count('socketio_' + classifyEio(data, start));
+        this.fail(new Error(`socket.io refused: ${data.toString('utf8', start, end)}`));
         return;
       default:
         return;
@@ -196,92 +216,134 @@ export class BenchClient {
 
   /**
    * Deliveries, the bulk of what arrives, take the lean path: the frame is recognised by its first
-   * bytes, its seq and marker read in place, no string made and nothing parsed. Rarer frames are
+   * bytes, its marker read in place, no string made and nothing parsed; the seq is read once per
+   * WebSocket message, from its last message frame (seqs rise within a message). Rarer frames are
    * split off and handled by `receiveChatterFrame`.
    */
-  receiveChatter(data) {
-    const length = data.length;
-    let start = 0;
-    while (start < length) {
+  receiveChatter(data, from, to) {
+    let start = from;
+    let lastMessage = -1;
+    let lastMessageEnd = -1;
+    const multi = this.seqs !== null;
+    while (start < to) {
       let end = data.indexOf(NEWLINE, start);
-      if (end === -1) end = length;
+      if (end === -1 || end > to) end = to;
       if (end > start) {
         if (isMessageFrame(data, start, end)) {
-          const seq = readSeq(data, start, end);
-          if (seq > this.lastSeq) this.lastSeq = seq;
-          this.deliveries += scanMarkers(data, this.onMarker, start, end);
+          // A client of several rooms reads each message's room and seq (a few more bytes);
+          // one of a single room reads the seq once per WebSocket message, below.
+          if (multi) this.noteSeq(messageRoom(data, start, end), readSeq(data, start, end));
+          else {
+            lastMessage = start;
+            lastMessageEnd = end;
+          }
+          this.deliveries += readMarker(data, this.onMarker, start, end);
         } else {
           this.receiveChatterFrame(data, start, end);
         }
       }
       start = end + 1;
     }
+    if (lastMessage !== -1) {
+      const seq = readSeq(data, lastMessage, lastMessageEnd);
+      if (seq > this.lastSeq) this.lastSeq = seq;
+    }
+  }
+
+  /** Note that `room` reached `seq` (ignored for a room the client does not follow). */
+  noteSeq(room, seq) {
+    if (room === this.room) {
+      if (seq > this.lastSeq) this.lastSeq = seq;
+    } else if (this.seqs !== null && room !== null && Object.hasOwn(this.seqs, room)) {
+      if (seq > this.seqs[room]) this.seqs[room] = seq;
+    }
+  }
+
+  /** The highest seq seen in `room`. */
+  seqOf(room) {
+    return room === this.room ? this.lastSeq : (this.seqs?.[room] ?? 0);
+  }
+
+  /** What to resume from: the last seq held in every room the client follows. */
+  resumeState() {
+    return this.seqs === null ? { [this.room]: this.lastSeq } : { [this.room]: this.lastSeq, ...this.seqs };
+  }
+
+  /** One replayed or paged event (parsed): its seq, and a delivery if it is a bench message. */
+  applyEvent(event) {
+    this.noteSeq(event.room, event.seq);
+    if (event.kind !== 'message_created') return;
+    const marker = parseBenchText(event.message?.text ?? '');
+    if (marker) {
+      this.deliveries++;
+      this.onDelivery(marker.msgNo, marker.sentMicros, this);
+    }
   }
 
   /** A frame that is not a live delivery (or does not start with its type): found by its type. */
   receiveChatterFrame(data, start, end) {
     const type = frameType(data, start, end);
-    if (type === 'message') {
-      const seq = readSeq(data, start, end);
-      if (seq > this.lastSeq) this.lastSeq = seq;
-      this.deliveries += scanMarkers(data, this.onMarker, start, end);
+    if (type === 'event') {
+      // Edits, deletes, reactions, membership: they move the room's seq, and are no delivery.
+      this.applyEvent(parseFrame(data, start, end).event);
     } else if (type === 'ack') {
       const ack = parseFrame(data, start, end);
       this.acks++;
+      this.lastAck = ack;
       const m = /_(\d+)$/.exec(ack.clientId);
       if (m) this.ackedMsgNos.push(Number(m[1]));
     } else if (type === 'hello') {
       const hello = parseFrame(data, start, end);
-      const room = hello.rooms?.find((r) => r.id === this.room);
-      // A fresh connection starts at the room's head; a resuming one keeps its own position.
-      if (!this._resuming && room && room.lastSeq > this.lastSeq) this.lastSeq = room.lastSeq;
-      // Nothing was missed: no replay will come.
-      if (this._resuming && room && room.lastSeq <= this.lastSeq) this._resuming = false;
+      // A fresh connection starts at each room's head; a resuming one keeps its own position and
+      // gets an answer for every room it named (events, resume_gap or resume_ahead).
+      if (!this._resuming) for (const r of hello.rooms ?? []) this.noteSeq(r.id, r.lastSeq);
+      this.hello = hello;
       this.markReady();
-    } else if (type === 'history') {
+    } else if (type === 'events') {
       const frame = parseFrame(data, start, end);
-      for (const message of frame.messages) {
-        if (message.seq > this.lastSeq) this.lastSeq = message.seq;
-        const marker = parseBenchText(message.text);
-        if (marker) {
-          this.deliveries++;
-          this.onDelivery(marker.msgNo, marker.sentMicros, this);
-        }
-      }
-      if (frame.reason === 'request') {
-        if (this._paging && frame.ref === this._paging.ref) this.pageAfterGap(frame);
-        else this.onControl?.(frame);
-      }
-      if (frame.reason === 'resume' && this._resuming) {
-        // A long replay may come in several pages; the last has hasMore false.
-        if (!frame.hasMore) this.endResume();
-      }
+      const paging = this._paging?.get(frame.room);
+      if (frame.reason === 'request' && !(paging && frame.ref === paging.ref)) return this.onControl?.(frame);
+      // A gap's pages stop at the seq the gap named: what follows arrives live.
+      for (const event of frame.events) if (!paging || event.seq <= paging.until) this.applyEvent(event);
+      const until = paging ? paging.until : Infinity;
+      if (frame.hasMore && frame.through < until) return this.requestEvents(frame.room, frame.through, until);
+      this._paging?.delete(frame.room);
+      this.roomResumed(frame.room);
+    } else if (type === 'history') {
+      this.onControl?.(parseFrame(data, start, end));
     } else if (type === 'resume_gap') {
-      // Further behind than the server replays: page the missed stretch, as the protocol says.
+      // Further behind than the server replays: page the missed stretch of the log with `events`
+      // (a real client would reload the room; the bench counts every message exactly once).
       const gap = parseFrame(data, start, end);
       this.resumeGaps++;
-      this._paging = { ref: `gap${this.resumeGaps}`, room: gap.room, until: gap.latestSeq };
-      this.requestGapPage(gap.afterSeq);
+      this.requestEvents(gap.room, gap.afterSeq, gap.latestSeq);
+    } else if (type === 'resume_ahead') {
+      const ahead = parseFrame(data, start, end);
+      this.resumeAheads++;
+      this.noteSeq(ahead.room, ahead.latestSeq);
+      this.roomResumed(ahead.room);
     } else if (type === 'error') {
       const frame = parseFrame(data, start, end);
       this.count(frame.code);
+      // A resume naming rooms the user is not in is answered once, for all of them.
+      if (frame.code === 'room_not_found' && this._resumePending.size) for (const r of frame.details?.rooms ?? []) this.roomResumed(r);
       this.onControl?.(frame);
     } else if (type === 'pong') {
       this.onControl?.(parseFrame(data, start, end));
     }
-    // presence, user_joined, user_left: nothing to measure.
+    // presence, user_joined, user_left, read_state, room_joined: nothing to measure.
   }
 
-  requestGapPage(after) {
-    const { ref, room, until } = this._paging;
-    // Bounded above, so live messages (beyond latestSeq) are not fetched twice.
-    this.ws?.send(JSON.stringify({ type: 'history', room, after, before: until + 1, limit: 100, ref }));
+  /** Ask for the log of `room` after `after`, up to `until` (paging a resume or a gap). */
+  requestEvents(room, after, until) {
+    this._paging ??= new Map();
+    const ref = `ev${++this._pageRefs}`;
+    this._paging.set(room, { ref, until });
+    this.ws?.send(JSON.stringify({ type: 'events', room, after, limit: 500, ref }));
   }
 
-  pageAfterGap(frame) {
-    const last = frame.messages.length ? frame.messages[frame.messages.length - 1].seq : this._paging.until;
-    if (frame.hasMore && last < this._paging.until) return this.requestGapPage(last);
-    this._paging = null;
+  roomResumed(room) {
+    if (!this._resumePending.delete(room) || this._resumePending.size) return;
     if (this._resuming) this.endResume();
   }
 
@@ -295,14 +357,14 @@ export class BenchClient {
   }
 
   /** Send chat message number `msgNo` stamped with the current time. */
-  sendChat(msgNo, textLength = 64) {
+  sendChat(msgNo, textLength = 64, room = this.room) {
     const text = benchText(msgNo, nowMicros(), textLength);
     const clientId = `${RUN_TAG}_${msgNo}`;
     const kind = this.target.kind;
     let frame;
-    if (speaksChatter(kind)) frame = chatterSend(this.room, clientId, text);
-    else if (kind === 'socketio') frame = eio.event('chat', { clientId, text });
-    else frame = JSON.stringify({ type: 'send', clientId, text });
+    if (speaksChatter(kind)) frame = chatterSend(room, clientId, text);
+    else if (kind === 'socketio') frame = eio.event('chat', { room, clientId, text });
+    else frame = JSON.stringify({ type: 'send', room, clientId, text });
     this.ws.send(frame);
   }
 
@@ -311,9 +373,8 @@ export class BenchClient {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    // Bytes already read from the socket would still be emitted after terminate(); a client whose
-    // network went away never sees them, and they must not move its resume point.
-    ws?.removeAllListeners('message');
+    // A client whose network went away sees nothing more, and nothing may move its resume point.
+    if (ws) ws.onmessage = null;
     ws?.terminate();
   }
 
@@ -321,7 +382,7 @@ export class BenchClient {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    if (ws && ws.readyState <= 1) ws.terminate();
+    if (ws && ws.readyState <= OPEN) ws.terminate();
   }
 }
 
@@ -370,7 +431,7 @@ export function startSenders(senders, { rate, firstMsgNo = 0, textLength = 64, o
       const sender = senders[sent % senders.length];
       const msgNo = firstMsgNo + sent;
       sent++;
-      if (!sender.ws || sender.ws.readyState !== 1) continue; // skipped: this sender is not connected
+      if (!sender.ws || sender.ws.readyState !== OPEN) continue; // skipped: this sender is not connected
       sender.sendChat(msgNo, textLength);
       onSend(msgNo, sender);
     }

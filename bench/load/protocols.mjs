@@ -1,5 +1,5 @@
-// Wire framing for the three targets, spoken over the same raw `ws` client so that client cost is
-// identical: Chatter's JSON frames (several per WebSocket message, separated by "\n"), Socket.IO's
+// Wire framing for the targets, spoken over the same lean WebSocket client (rawws.mjs) so that
+// client cost is identical: Chatter's JSON frames (several per WebSocket message, separated by "\n"), Socket.IO's
 // Engine.IO v4 / Socket.IO v5 packets, and the floor's plain JSON. Plus the bench marker that every
 // chat text carries: "bm:<msgNo>:<sentMicros>:" padded, found in received bytes without JSON.parse,
 // because at a million deliveries per second the generator cannot afford to parse every frame.
@@ -48,6 +48,27 @@ export function scanMarkers(buf, onMarker, start = 0, end = buf.length) {
   }
 }
 
+/**
+ * The first bench marker in buf[start, end): call onMarker(msgNo, sentMicros) and return 1, or
+ * return 0. For a WebSocket message or frame that carries one chat text (a Chatter message frame,
+ * a floor message, a Socket.IO event): one `indexOf`, where scanMarkers needs a second to find
+ * that there is no other. At millions of deliveries a second, each native call counts.
+ */
+export function readMarker(buf, onMarker, start = 0, end = buf.length) {
+  let pos = start;
+  for (;;) {
+    const at = buf.indexOf(MARKER, pos);
+    if (at === -1 || at >= end) return 0;
+    pos = at + MARKER.length;
+    const no = readDigits(buf, pos, end);
+    if (!no || buf[no[1]] !== COLON) continue;
+    const sent = readDigits(buf, no[1] + 1, end);
+    if (!sent || buf[sent[1]] !== COLON) continue;
+    onMarker(no[0], sent[0]);
+    return 1;
+  }
+}
+
 /** Parse the marker out of a text string (history replays arrive as parsed JSON). */
 export function parseBenchText(text) {
   const m = /^bm:(\d+):(\d+):/.exec(text);
@@ -84,10 +105,10 @@ export const eio = {
  * Classify one Engine.IO packet: 'open' | 'ping' | 'pong' | 'close' | 'connect' | 'event' |
  * 'connect_error' | 'disconnect' | 'unknown'.
  */
-export function classifyEio(buf) {
-  const t = buf[0];
+export function classifyEio(buf, start = 0) {
+  const t = buf[start];
   if (t === eio.MESSAGE) {
-    const s = buf[1];
+    const s = buf[start + 1];
     if (s === eio.SIO_EVENT) return 'event';
     if (s === eio.SIO_CONNECT) return 'connect';
     if (s === eio.SIO_CONNECT_ERROR) return 'connect_error';
@@ -170,11 +191,57 @@ export function frameType(buf, start = 0, end = buf.length) {
   }
 }
 
-const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
+/**
+ * How the server writes a new message (protocol 2): an `event` frame whose event is
+ * `message_created`, `type` first, then the event with `kind` first, then its room and seq
+ * (packages/server/src/conversations/present.ts builds it, actions.ts serializes it once).
+ */
+const MESSAGE_PREFIX = Buffer.from('{"type":"event","event":{"kind":"message_created"');
+const ROOM_KEY = Buffer.from(',"room":"');
 
-/** Whether buf[start, end) is a Chatter message frame, by its first bytes (the server writes `type` first). */
+/**
+ * Whether buf[start, end) is a Chatter new-message event, by its first bytes (the server writes
+ * `type` and `kind` first). Compared byte by byte in JavaScript: shorter than the call into
+ * Buffer#compare.
+ */
 export function isMessageFrame(buf, start = 0, end = buf.length) {
-  return end - start > MESSAGE_PREFIX.length && buf.compare(MESSAGE_PREFIX, 0, MESSAGE_PREFIX.length, start, start + MESSAGE_PREFIX.length) === 0;
+  const n = MESSAGE_PREFIX.length;
+  if (end - start <= n) return false;
+  for (let i = 0; i < n; i++) if (buf[start + i] !== MESSAGE_PREFIX[i]) return false;
+  return true;
+}
+
+/**
+ * The room id of a message event recognised by `isMessageFrame`, or null. Read in place, right
+ * after the prefix: only clients in several rooms need it (one short string per delivery).
+ */
+export function messageRoom(buf, start = 0, end = buf.length) {
+  const from = start + MESSAGE_PREFIX.length;
+  for (let i = 0; i < ROOM_KEY.length; i++) if (buf[from + i] !== ROOM_KEY[i]) return null;
+  const idStart = from + ROOM_KEY.length;
+  const close = buf.indexOf(QUOTE, idStart);
+  if (close === -1 || close >= end) return null;
+  return buf.toString('latin1', idStart, close);
+}
+
+/** The server's frame for a new message, as it serializes it: what the coalescing floor writes. */
+export function messageEventFrame({ room, seq, at, author, text, clientId }) {
+  return JSON.stringify({
+    type: 'event',
+    event: {
+      kind: 'message_created',
+      room,
+      seq,
+      at,
+      actorId: author.id,
+      message: { id: seq, room, seq, author, text, clientId, createdAt: at, version: seq, editedAt: null, deleted: false, mentions: [], reactions: [] },
+    },
+  });
+}
+
+/** The generic ack (protocol 2), in the server's key order (gateway.ts `ackFrame`). */
+export function ackFrame({ clientId, room, seq, messageId, createdAt }) {
+  return JSON.stringify({ type: 'ack', clientId, room, seq, duplicate: false, ...(messageId !== undefined && { messageId, createdAt }) });
 }
 
 const SEQ_KEY = Buffer.from('"seq":');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Socket.IO 4 as most Node chat tutorials use it: websocket transport only, every `chat` event
-// relayed to everyone with io.emit. No auth, no storage, no acks, no presence.
+// relayed with io.emit, or with io.to(room).emit in Socket.IO rooms when clients name their rooms
+// in the URL (`rooms=a,b,c`; none: one room, everyone). No auth, no storage, no acks, no presence.
 // Usage: node bench/peers/socketio.mjs PORT   (prints READY when listening)
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
@@ -12,10 +13,14 @@ let nextId = 0;
 
 io.on('connection', (socket) => {
   const user = String(socket.handshake.query.user ?? 'anonymous');
+  const mine = String(socket.handshake.query.rooms ?? '').split(',').filter(Boolean);
+  for (const room of mine) socket.join(room);
   socket.on('chat', (msg) => {
     if (typeof msg?.text !== 'string') return;
     nextId++;
-    io.emit('chat', { id: nextId, user, text: msg.text, clientId: msg.clientId, at: Date.now() });
+    const out = { id: nextId, user, text: msg.text, clientId: msg.clientId, at: Date.now() };
+    if (mine.length === 0) io.emit('chat', out);
+    else if (mine.includes(msg.room)) io.to(msg.room).emit('chat', { ...out, room: msg.room });
   });
 });
 

@@ -1,39 +1,55 @@
 #!/usr/bin/env node
 // The coalescing floor: the honest lower bound for what Chatter's hub does, on bare `ws` with
-// nothing stored, authenticated or checked. It speaks Chatter's frames (what the load generator
-// expects from Chatter: a hello on connect, an ack per send, a message frame per chat message), so
-// the generator measures it exactly as it measures Chatter. Like the hub's `flush`, every frame is
-// serialized once, and all frames of one event-loop turn are joined with "\n" into one payload,
-// framed once as a WebSocket message and written as the same buffer to every socket. It does not
-// pace (Chatter's large-room pacing trades latency for writes; this peer writes every turn).
+// nothing stored, authenticated or checked. It speaks Chatter's protocol 2 frames (what the load
+// generator expects from Chatter: a hello listing the client's rooms, the generic ack per send,
+// an `event` frame with kind `message_created` per chat message, built as the server builds it),
+// so the generator measures it exactly as it measures Chatter. Like the hub's `flush`, every frame
+// is serialized once, and all frames of one event-loop turn for one room are joined with "\n"
+// into one payload, framed once as a WebSocket message and written as the same buffer to every
+// member of the room. It does not pace (Chatter's large-room pacing trades latency for writes;
+// this peer writes every turn). Rooms: a client names its rooms in the URL (`rooms=a,b,c`,
+// default `general`), the room sets stand in for membership, and a send goes to its room's set.
 // Usage: node bench/peers/ws-coalesce.mjs PORT   (prints READY when listening)
 import { createServer } from 'node:http';
 import WebSocket, { Sender, WebSocketServer } from 'ws';
+import { ackFrame, messageEventFrame } from '../load/protocols.mjs';
 
-const ROOM = 'general';
 const SEPARATOR = '\n';
 
 const port = Number(process.argv[2] ?? 0);
 const http = createServer((_req, res) => res.writeHead(404).end());
 const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 * 1024 });
 
-let lastSeq = 0;
-/** Message frames of this turn, serialized, for every socket. */
-let roomOut = [];
-/** Per-socket frames of this turn (acks), written before the room batch as Chatter does. */
+/** room -> its sockets, and its last seq. */
+const rooms = new Map();
+/** Message frames of this turn per room, serialized, for every member. */
+const roomOut = new Map();
+/** Per-socket frames of this turn (acks), written before the room batches as Chatter does. */
 const dirty = new Map();
 let flushScheduled = false;
 
+function roomOf(id) {
+  let room = rooms.get(id);
+  if (!room) rooms.set(id, (room = { sockets: new Set(), lastSeq: 0 }));
+  return room;
+}
+
 wss.on('connection', (socket, req) => {
-  const user = new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anonymous';
+  const query = new URL(req.url ?? '/', 'http://x').searchParams;
+  const user = query.get('user') ?? 'anonymous';
+  const mine = (query.get('rooms') ?? 'general').split(',').filter(Boolean);
   const author = { id: user, username: user, avatarUrl: null };
   const now = new Date().toISOString();
+  for (const id of mine) roomOf(id).sockets.add(socket);
   socket.send(
     JSON.stringify({
       type: 'hello',
-      protocol: 1,
+      protocol: 2,
       user: { id: user, username: user, avatarUrl: null },
-      rooms: [{ id: ROOM, name: ROOM, lastSeq }],
+      rooms: mine.map((id) => ({
+        id, kind: 'channel', name: id, topic: '', visibility: 'public', archived: false, createdAt: now, lastSeq: roomOf(id).lastSeq,
+        memberCount: roomOf(id).sockets.size, members: [], role: 'member', readSeq: 0, unread: 0, mentions: 0, notify: 'all', lastActivityAt: now,
+      })),
       sessionExpiresAt: now,
       serverTime: now,
       limits: {},
@@ -46,12 +62,19 @@ wss.on('connection', (socket, req) => {
     } catch {
       return;
     }
-    if (frame?.type !== 'send' || typeof frame.text !== 'string') return;
-    const seq = ++lastSeq;
-    const createdAt = new Date().toISOString();
-    queue(socket, JSON.stringify({ type: 'ack', clientId: frame.clientId, room: ROOM, id: seq, seq, createdAt, duplicate: false }));
-    roomOut.push(JSON.stringify({ type: 'message', message: { id: seq, room: ROOM, seq, author, text: frame.text, clientId: frame.clientId, createdAt } }));
+    if (frame?.type !== 'send' || typeof frame.text !== 'string' || !mine.includes(frame.room)) return;
+    const room = roomOf(frame.room);
+    const seq = ++room.lastSeq;
+    const at = new Date().toISOString();
+    queue(socket, ackFrame({ clientId: frame.clientId, room: frame.room, seq, messageId: seq, createdAt: at }));
+    const out = roomOut.get(frame.room);
+    const event = messageEventFrame({ room: frame.room, seq, at, author, text: frame.text, clientId: frame.clientId });
+    if (out) out.push(event);
+    else roomOut.set(frame.room, [event]);
     schedule();
+  });
+  socket.on('close', () => {
+    for (const id of mine) rooms.get(id)?.sockets.delete(socket);
   });
   socket.on('error', () => {});
 });
@@ -68,21 +91,22 @@ function schedule() {
   setImmediate(flush);
 }
 
-/** One write per socket per turn for the room; acks first, so a sender sees its ack before its message. */
+/** One write per socket per turn for each room; acks first, so a sender sees its ack before its message. */
 function flush() {
   flushScheduled = false;
   for (const [socket, frames] of dirty) {
     if (socket.readyState === WebSocket.OPEN) socket.send(frames.join(SEPARATOR), { binary: false });
   }
   dirty.clear();
-  if (roomOut.length === 0) return;
-  const payload = Buffer.from(roomOut.length === 1 ? roomOut[0] : roomOut.join(SEPARATOR));
-  roomOut = [];
-  const framed = frameOnce(payload);
-  for (const socket of wss.clients) {
-    if (canWriteRaw(socket)) socket._socket.write(framed);
-    else if (socket.readyState === WebSocket.OPEN) socket.send(payload, { binary: false });
+  for (const [id, frames] of roomOut) {
+    const payload = Buffer.from(frames.length === 1 ? frames[0] : frames.join(SEPARATOR));
+    const framed = frameOnce(payload);
+    for (const socket of rooms.get(id).sockets) {
+      if (canWriteRaw(socket)) socket._socket.write(framed);
+      else if (socket.readyState === WebSocket.OPEN) socket.send(payload, { binary: false });
+    }
   }
+  roomOut.clear();
 }
 
 /** An unmasked, final text frame around `payload`, as one buffer (what `ws` would write per socket). */

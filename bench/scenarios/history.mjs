@@ -1,5 +1,6 @@
 // History on a large database (Chatter only): the room `general` holds N messages, written directly
-// with better-sqlite3 in one transaction after the server has migrated the file. Measures a
+// with better-sqlite3 in one transaction after the server has migrated the file, as the server's
+// own write path writes them (message, event, room; see `seedMessages`). Measures a
 // 50-message page at the newest end and deep in the past, over REST and over the WebSocket
 // `history` frame, one request at a time.
 import Database from 'better-sqlite3';
@@ -38,23 +39,43 @@ function makeGetJson() {
     });
 }
 
-const REQUIRED_COLUMNS = ['room_id', 'seq', 'author_id', 'client_id', 'text', 'created_at'];
+const REQUIRED_COLUMNS = {
+  messages: ['room_id', 'seq', 'author_id', 'client_id', 'text', 'created_at', 'version', 'edited_at', 'deleted_at'],
+  events: ['room_id', 'seq', 'kind', 'actor_id', 'client_id', 'created_at', 'message_id', 'user_id', 'data'],
+  rooms: ['last_seq', 'last_activity_at'],
+};
 
 /**
- * Write `count` messages into room `general` of a migrated Chatter database, in one transaction.
- * `textOf(i)` gives message i's text (default: a few words).
+ * Write `count` messages into room `general` of a migrated Chatter database, in one transaction,
+ * with better-sqlite3: the rows the server's own write path (`ChangeWriter.apply`, a
+ * `message_created` change, packages/server/src/storage/sqlite/changes.ts) writes for each, and
+ * nothing less: the message (its version is its seq), its event in the room's log, the room's
+ * `last_seq` and `last_activity_at`. Mentions are left out because the seeded texts mention nobody.
+ * Not through `applyChanges` (the testing helper `storeMessages`): that path also runs the
+ * per-change checks (membership, idempotency lookups) and returns each stored record, 30-90 s for
+ * a million messages on this machine, against a few seconds here; what is measured afterwards
+ * reads the same tables either way. `textOf(i)` gives message i's text (default: a few words).
  */
 export function seedMessages(dbFile, { count, authorIds, textOf }) {
   const db = new Database(dbFile);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = OFF');
-    const columns = db.prepare('PRAGMA table_info(messages)').all().map((c) => c.name);
-    const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
-    if (missing.length) throw new Error(`the messages table lacks ${missing.join(', ')}: update bench/scenarios/history.mjs to the new schema`);
+    for (const [table, wanted] of Object.entries(REQUIRED_COLUMNS)) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all().map((c) => c.name);
+      const missing = wanted.filter((c) => !columns.includes(c));
+      if (missing.length) throw new Error(`the ${table} table lacks ${missing.join(', ')}: update seedMessages in bench/scenarios/history.mjs to the new schema`);
+    }
     const room = db.prepare("SELECT last_seq FROM rooms WHERE id = 'general'").get();
     if (!room) throw new Error('room general does not exist after the server started');
-    const insert = db.prepare('INSERT INTO messages (room_id, seq, author_id, client_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    const member = db.prepare("SELECT 1 FROM members WHERE room_id = 'general' AND user_id = ?").pluck();
+    for (const id of new Set(authorIds)) if (member.get(id) === undefined) throw new Error(`seed author ${id} is not a member of general`);
+    const insertMessage = db
+      .prepare('INSERT INTO messages (room_id, seq, author_id, client_id, text, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id')
+      .pluck();
+    const insertEvent = db.prepare(
+      "INSERT INTO events (room_id, seq, kind, actor_id, client_id, created_at, message_id, user_id, data) VALUES (?, ?, 'message_created', ?, ?, ?, ?, NULL, '{}')",
+    );
     const words = ['hello', 'there', 'how', 'is', 'the', 'deploy', 'going', 'lunch', 'at', 'noon', 'see', 'you', 'in', 'five', 'minutes', 'ok'];
     const base = room.last_seq;
     const t0 = Date.now() - count * 1000;
@@ -66,9 +87,14 @@ export function seedMessages(dbFile, { count, authorIds, textOf }) {
           text = `#${i}`;
           for (let k = 0; k < len; k++) text += ' ' + words[(i * 7 + k * 3) % words.length];
         }
-        insert.run('general', base + i, authorIds[i % authorIds.length], `seed-${i}`, text, t0 + i * 1000);
+        const seq = base + i;
+        const author = authorIds[i % authorIds.length];
+        const clientId = `seed-${seq}`;
+        const at = t0 + i * 1000;
+        const id = insertMessage.get('general', seq, author, clientId, text, at, seq);
+        insertEvent.run('general', seq, author, clientId, at, id);
       }
-      db.prepare("UPDATE rooms SET last_seq = ? WHERE id = 'general'").run(base + count);
+      db.prepare("UPDATE rooms SET last_seq = ?, last_activity_at = max(last_activity_at, ?) WHERE id = 'general'").run(base + count, t0 + count * 1000);
     })();
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { firstSeq: base + 1, lastSeq: base + count };
@@ -188,7 +214,7 @@ export default {
       ['WebSocket `history` frame, deep', s('wsDeep')],
     ].map(([name, x]) => [name, ms(x.p50, 2), ms(x.p95, 2), ms(x.p99, 2), ms(x.max, 2)]);
     const lines = [
-      `Chatter only (the peers store nothing). Room \`general\` holds ${num(r.messages)} messages (seeded with better-sqlite3 in one transaction in ${prepared ? num(prepared.seedMs / 1000, 1) : '?'} s; database ${prepared ? num(prepared.dbBytes / 2 ** 20) : '?'} MB). ${num(r.requests)} sequential requests per row for a ${runs[0].params.pageSize}-message page, after ${runs[0].params.warmup} warm-up requests; "deep" pages start at a random point in the oldest tenth of the log. Times are client-side (request to parsed response) over one kept-alive \`node:http\` connection, so they include the generator's HTTP client and the machine's wake-up latency (the health row shows both).`,
+      `Chatter only (the peers store nothing). Room \`general\` holds ${num(r.messages)} messages (seeded with better-sqlite3 in one transaction, each as the rows the server writes for a new message: the message, its \`message_created\` event, the room's seq; in ${prepared ? num(prepared.seedMs / 1000, 1) : '?'} s; database ${prepared ? num(prepared.dbBytes / 2 ** 20) : '?'} MB). ${num(r.requests)} sequential requests per row for a ${runs[0].params.pageSize}-message page, after ${runs[0].params.warmup} warm-up requests; "deep" pages start at a random point in the oldest tenth of the log. Times are client-side (request to parsed response) over one kept-alive \`node:http\` connection, so they include the generator's HTTP client and the machine's wake-up latency (the health row shows both).`,
       '',
       table(['Request', 'p50 (ms)', 'p95 (ms)', 'p99 (ms)', 'max (ms)'], rows),
     ];

@@ -170,9 +170,12 @@ export default {
     metric('duplicate deliveries', (r) => num(r.duplicates));
     metric('resume_gap frames', (r) => num(r.resumeGapFrames));
     metric('server CPU during the storm', (r) => (r.stormServerCpuShare === null ? '–' : `${num(r.stormServerCpuShare * 100)}%`));
+    // A storm whose server was far from its core and whose generator too was idle was starved by
+    // something else on the machine; one whose generator was busy may have been held back by it.
+    metric('generator CPU during the storm', (r) => (typeof r.generatorCpuShare === 'number' ? `${num(r.generatorCpuShare * 100)}%` : '–'));
     metric('peak server RSS (MB)', (r) => num(r.hwmKiB / 1024));
     const lines = [
-      `${num(n)} clients in \`general\` drop at once (TCP reset, no close handshake) while 10 other clients send ${runs[0]?.params.rate ?? '?'} msg/s; they reconnect at once (at most 400 handshakes in flight), Chatter clients with \`resume=general:<last seq held>\`. "Back" means connected and, for Chatter, the resume replay received. Gaps and duplicates are counted per client over every message sent during the run (for Chatter: every acknowledged message). The peers have no resume, so their gaps are the messages their clients silently miss.`,
+      `${num(n)} clients in \`general\` drop at once (TCP reset, no close handshake) while 10 other clients send ${runs[0]?.params.rate ?? '?'} msg/s; they reconnect at once (at most 400 handshakes in flight), Chatter clients with \`resume=general:<last seq held>\`. "Back" means connected and, for Chatter, the resume replay received. Gaps and duplicates are counted per client over every message sent during the run (for Chatter: every acknowledged message). The peers have no resume, so their gaps are the messages their clients silently miss. The storm feeds itself: every client that comes back later has more to replay (everything sent since the drop, read from SQLite and serialized for that client alone), so the time until all are back grows faster than linearly with anything that slows the server, other processes on the machine included.`,
       '',
       table(['Metric', ...targets.map(label)], rows),
     ];

@@ -13,7 +13,11 @@ import {
   eio,
   frameType,
   isMessageFrame,
+  messageEventFrame,
+  messageRoom,
+  ackFrame,
   parseBenchText,
+  readMarker,
   readSeq,
   scanMarkers,
   splitFrames,
@@ -22,6 +26,7 @@ import { startTestServer } from '@chatter/server/testing';
 import WebSocket from 'ws';
 import { startTarget } from '../lib/targets.mjs';
 import fanout, { generatorBound } from '../scenarios/fanout.mjs';
+import capacity, { brokeBecause } from '../scenarios/capacity.mjs';
 import { verdict } from '../report/format.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
 
@@ -96,6 +101,16 @@ describe('bench markers', () => {
     scanMarkers(buf, (n: number) => inRange.push(n), 65);
     assert.deepEqual(inRange, [4]);
   });
+
+  test('readMarker reads the first complete marker in range, and only that one', () => {
+    const seen: [number, number][] = [];
+    const buf = b(`bm:12:x ${benchText(5, 50)}\n${benchText(6, 60)}`);
+    assert.equal(readMarker(buf, (n: number, t: number) => seen.push([n, t])), 1);
+    assert.deepEqual(seen, [[5, 50]], 'skips the broken one, stops after the first');
+    // A marker past `end` is not this frame's, however close.
+    assert.equal(readMarker(buf, () => assert.fail('out of range'), 0, 7), 0);
+    assert.equal(readMarker(b('bm:1:2'), () => assert.fail('incomplete')), 0);
+  });
 });
 
 describe('Engine.IO v4 / Socket.IO framing', () => {
@@ -130,16 +145,35 @@ describe('Chatter framing', () => {
   });
 
   test('reads the frame type fast when it comes first, and by parsing otherwise', () => {
-    const buf = b('{"type":"message","message":{"seq":41}}\n{"seq":3,"type":"ack"}\nnot json');
-    const [m, a, bad] = splitFrames(buf);
-    assert.ok(m && a && bad);
-    assert.equal(frameType(buf, ...m), 'message');
+    const created = messageEventFrame({ room: 'r1x', seq: 41, at: 'now', author: { id: 3, username: 'a', avatarUrl: null }, text: 'hi', clientId: 'c' });
+    const edited = JSON.stringify({ type: 'event', event: { kind: 'message_edited', room: 'r1x', seq: 42, message: { id: 1, seq: 41 } } });
+    const buf = b(`${created}\n{"seq":3,"type":"ack"}\nnot json\n${edited}`);
+    const [m, a, bad, e] = splitFrames(buf);
+    assert.ok(m && a && bad && e);
+    assert.equal(frameType(buf, ...m), 'event');
     assert.equal(frameType(buf, ...a), 'ack');
     assert.equal(frameType(buf, ...bad), 'invalid');
     assert.equal(readSeq(buf, ...m), 41);
-    assert.ok(isMessageFrame(buf, ...m), 'a message is recognised by its first bytes');
-    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(b('{"type":"messages","x":1}')));
+    assert.ok(isMessageFrame(buf, ...m), 'a new message is recognised by its first bytes');
+    assert.equal(messageRoom(buf, ...m), 'r1x');
+    assert.ok(!isMessageFrame(buf, ...a) && !isMessageFrame(buf, ...e), 'an ack or an edit is no new message');
+    assert.ok(!isMessageFrame(b('{"type":"events","room":"general","events":[{"kind":"message_created"}]}')));
     assert.equal(readSeq(b('{"type":"hello","rooms":[{"lastSeq":9}]}')), -1); // lastSeq is not seq
+  });
+
+  test("the coalescing floor's frames have the server's shape and key order", async () => {
+    // The server's own presenter and serialization for a message_created event, and the ack.
+    const { presentEvent } = await import('../../packages/server/src/conversations/present.js');
+    const { ackFrame: serverAck } = await import('../../packages/server/src/realtime/gateway.js');
+    const author = { id: 7, username: 'u7', avatarUrl: null };
+    const at = Date.UTC(2026, 0, 1);
+    const record = { id: 41, roomId: 'general', seq: 41, authorId: 7, clientId: 'c_1', text: 'hi', createdAt: at, version: 41, editedAt: null, deletedAt: null, mentions: [] };
+    const event = { roomId: 'general', seq: 41, kind: 'message_created', actorId: 7, clientId: 'c_1', createdAt: at, messageId: 41, userId: null, data: {} };
+    const server = JSON.stringify({ type: 'event', event: presentEvent(event as never, { message: record as never, author, user: null }) });
+    const iso = new Date(at).toISOString();
+    assert.equal(messageEventFrame({ room: 'general', seq: 41, at: iso, author, text: 'hi', clientId: 'c_1' }), server);
+    const outcome = { room: 'general', seq: 41, duplicate: false, event, message: record };
+    assert.equal(ackFrame({ clientId: 'c_1', room: 'general', seq: 41, messageId: 41, createdAt: iso }), JSON.stringify(serverAck('c_1', outcome as never)));
   });
 
   test('builds send frames and connect URLs', () => {
@@ -220,7 +254,9 @@ describe('end to end against real servers', () => {
         { target: { kind, host: server.host, port: server.port, pid: server.pid }, tokens: [], log: () => {} },
       );
       assert.equal(result.ready, 20);
-      assert.ok(result.sentInWindow >= 45 && result.sentInWindow <= 55, `sent ${result.sentInWindow}`);
+      // Open loop: what was sent follows the window's wall time, however late a loaded machine's timers fire.
+      const due = (50 * result.windowMs) / 1000;
+      assert.ok(result.sentInWindow >= 40 && Math.abs(result.sentInWindow - due) <= 5, `sent ${result.sentInWindow} in ${result.windowMs} ms`);
       assert.equal(result.undelivered, 0);
       assert.equal(result.duplicates, 0);
       assert.equal(result.receivedDeliveries, result.sentInWindow * 20);
@@ -239,7 +275,7 @@ describe('end to end against real servers', () => {
     /** A raw client that counts WebSocket messages and the newline-separated frames inside them. */
     const open = async (user: string) => {
       const ws = new WebSocket(`ws://${server.host}:${server.port}/ws?history=0&user=${user}`, { perMessageDeflate: false });
-      const seen = { messages: 0, frames: [] as { type: string; message?: { text: string; seq: number } }[] };
+      const seen = { messages: 0, frames: [] as { type: string; event?: { kind: string; message: { text: string; seq: number } } }[] };
       ws.on('message', (data: Buffer) => {
         seen.messages++;
         for (const line of data.toString().split('\n')) seen.frames.push(JSON.parse(line));
@@ -259,15 +295,15 @@ describe('end to end against real servers', () => {
     socket.cork();
     for (let i = 0; i < 10; i++) sender.ws.send(JSON.stringify({ type: 'send', room: 'general', clientId: `c_${i}`, text: benchText(i, 1000 + i) }));
     socket.uncork();
-    const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'message');
+    const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'event' && f.event?.kind === 'message_created');
     for (const { seen } of [...receivers, sender]) {
       await until(() => messageFrames(seen).length === 10);
-      assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.message!.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      assert.deepEqual(messageFrames(seen).map((f) => f.message!.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.event!.message.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(messageFrames(seen).map((f) => f.event!.message.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
     for (const { seen } of receivers) assert.equal(seen.messages, 2, 'the hello, then all ten messages in one WebSocket message');
     // The sender: hello, its ten acks joined, then the ten messages joined (acks first, as Chatter does).
-    assert.deepEqual(sender.seen.frames.map((f) => f.type), ['hello', ...Array(10).fill('ack'), ...Array(10).fill('message')]);
+    assert.deepEqual(sender.seen.frames.map((f) => f.type), ['hello', ...Array(10).fill('ack'), ...Array(10).fill('event')]);
     assert.equal(sender.seen.messages, 3);
     for (const { ws } of [sender, ...receivers]) ws.terminate();
   });
@@ -347,5 +383,103 @@ describe('the fan-out report', () => {
     for (const v of context) assert.equal(verdict(v.met, v.reason), 'context');
     assert.match(at('Server CPU per delivery against Socket.IO').measured, /100\/s: 0\.13×, 1000\/s: 0\.13× generator-bound/);
     assert.match(report.markdown, /\| Offered msg\/s \| Metric \| Chatter \| coalescing floor \| ws floor \| Socket.IO 4 \|/);
+  });
+});
+
+describe('pacing, sizes and the profiled step in the fan-out report', () => {
+  const run = (target: string, rate: number, { cpu, p50, p99, generator = 0.4, text = 64, late = 0 }: { cpu: number; p50: number; p99: number; generator?: number; text?: number; late?: number }) => {
+    const latency = new Histogram();
+    for (let i = 0; i < 98; i++) latency.record(p50);
+    latency.record(p99);
+    latency.record(p99);
+    const delivered = rate * 1000;
+    return {
+      target,
+      step: text === 64 ? String(rate) : `${rate}@${text}B`,
+      params: { rate, clients: 1000, textLength: text, ...(text !== 64 && { sizeStep: true }) },
+      result: {
+        latency: latency.toJSON(), windowMs: 1000, deliveredInWindow: delivered, serverCpuMicros: cpu * delivered, serverSysMicros: 0,
+        undelivered: late, duplicates: 0, rssKiB: 100_000, generatorCpuShare: generator, closesDuring: 0, closeCodes: {}, errors: {},
+      },
+    };
+  };
+  const targets = ['chatter', 'chatter-nopace', 'ws-coalesce'];
+  // At 100 msg/s Chatter meets everything; at 200 it misses p50 (pacing: unpaced meets it) and CPU
+  // (unpaced misses it too); at 1 KB it misses p99 and loses nothing; at 4,000 B a delivery is late.
+  const runs = [
+    run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000 }),
+    run('chatter-nopace', 100, { cpu: 1.2, p50: 4000, p99: 9000 }),
+    run('ws-coalesce', 100, { cpu: 1, p50: 4000, p99: 9000 }),
+    run('chatter', 200, { cpu: 2, p50: 9000, p99: 10_000 }),
+    run('chatter-nopace', 200, { cpu: 3, p50: 5000, p99: 9000 }),
+    run('ws-coalesce', 200, { cpu: 1, p50: 4000, p99: 9000 }),
+    run('chatter', 100, { cpu: 1, p50: 5000, p99: 20_000, text: 1024 }),
+    run('ws-coalesce', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 1024 }),
+    run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 4000, late: 3 }),
+    run('ws-coalesce', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 4000 }),
+  ];
+  const profiles = [{ scenario: 'fanout', step: '200', name: 'fanout-200', flameLink: 'bench/flame-fanout-200.svg' }];
+  const report = fanout.report(runs, { targets, profiles });
+  const at = (prefix: string) => report.verdicts.find((v: { target: string }) => v.target.startsWith(prefix));
+
+  test('profiles the highest rate where a target is missed', () => {
+    assert.deepEqual(fanout.profileSteps(runs), ['200']);
+    assert.deepEqual(fanout.profileSteps(runs.filter((r) => r.params.rate === 100)), ['100'], 'nothing missed: the highest judged rate');
+  });
+
+  test('says which target is missed and why, and links the flame graph', () => {
+    assert.equal(at('p50 latency at 200 msg/s').met, false);
+    assert.match(report.markdown, /\*\*Not met at 200 msg\/s: CPU per delivery and p50\.\*\* with pacing off, Chatter meets p50 \(5\.0 ms\), so that miss is the price of pacing/);
+    assert.match(report.markdown, /CPU per delivery is missed with pacing off too, so pacing is not the cause/);
+    assert.match(report.markdown, /\[flame graph\]\(bench\/flame-fanout-200\.svg\)/);
+    assert.doesNotMatch(report.markdown, /Not met at 100 msg\/s/);
+  });
+
+  test('states the cost of pacing in numbers', () => {
+    assert.match(report.markdown, /At 200 msg\/s: p50 9\.0 ms paced vs 5\.0 ms unpaced \(\+4\.0 ms, 1\.80×\); p99 10\.0 vs 9\.0 ms \(1\.11×\); server CPU per delivery 2\.00 vs 3\.00 µs \(0\.67×, pacing saves 33%\)/);
+  });
+
+  test('judges every size against the coalescing floor, and counts its late deliveries against the guarantee', () => {
+    assert.equal(at('p99 latency at 100 msg/s, 1 KB text').met, false);
+    assert.equal(at('p50 latency at 100 msg/s, 1 KB text').met, true);
+    assert.match(report.markdown, /\*\*Not met with 1 KB text at 100 msg\/s: p99\.\*\* Besides what it does at any size/);
+    assert.doesNotMatch(report.markdown, /Not met with 4,000 B text/);
+    assert.equal(at('p99 latency at 100 msg/s, 4,000 B text').met, true);
+    assert.match(report.markdown, /\| 64 B \| latency p50 \(ms\) \| 5\.0 \| 4\.0 \| 1\.25× \|/, 'the 64-byte row is the main step at that rate');
+    const guarantee = at('Chatter loses no deliveries');
+    assert.equal(guarantee.met, false);
+    assert.match(guarantee.measured, /^3 not received/);
+    assert.equal(report.verdicts.at(-1), guarantee, 'the guarantee comes last');
+  });
+});
+
+describe('the capacity step-up', () => {
+  const step = (offered: number, { delivered, p99, late = 0 }: { delivered: number; p99: number; late?: number }) => {
+    const latency = new Histogram();
+    for (let i = 0; i < 99; i++) latency.record(1000);
+    latency.record(p99);
+    latency.record(p99);
+    return { offered, ready: 1000, deliveredPerSec: delivered, undelivered: late, latency: latency.toJSON() };
+  };
+
+  test('a step breaks on p99 over 250 ms, on falling behind, or on late deliveries, and says which', () => {
+    assert.equal(brokeBecause(step(100, { delivered: 100_000, p99: 240_000 })), null);
+    assert.match(brokeBecause(step(100, { delivered: 100_000, p99: 260_000 })) ?? '', /^p99 2(59|60)\.\d ms > 250 ms$/);
+    assert.match(brokeBecause(step(100, { delivered: 89_000, p99: 1000 })) ?? '', /delivered 89,000\/s < 90% of 100,000\/s offered/);
+    assert.match(brokeBecause(step(100, { delivered: 100_000, p99: 1000, late: 5 })) ?? '', /5 late at the end of the drain/);
+  });
+
+  test('reports the highest step sustained as capacity, the retried step and where each target broke', () => {
+    const ladder = (steps: object[]) => ({ clients: 1000, steps });
+    const mk = (offered: number, delivered: number, broke: string | null, extra = {}) => ({ ...step(offered, { delivered, p99: 1000 }), broke, generatorBound: false, serverCpuShare: 0.5, generatorCpuShare: 0.3, cpuPerDeliveryMicros: 1, attempt: 1, ...extra });
+    const runs = [
+      { target: 'chatter', params: { clients: 1000, rates: [100, 200, 400], warmupMs: 1000, windowMs: 2000, drainMs: 2000 }, result: ladder([mk(100, 100_000, null), mk(200, 150_000, 'p99 300.0 ms > 250 ms', { retried: true }), mk(200, 199_000, null, { attempt: 2 }), mk(400, 300_000, 'delivered 300,000/s < 90% of 400,000/s offered')]) },
+      { target: 'ws-coalesce', params: { clients: 1000, rates: [100, 200, 400], warmupMs: 1000, windowMs: 2000, drainMs: 2000 }, result: ladder([mk(100, 100_000, null), mk(200, 200_000, null), mk(400, 398_000, null)]) },
+    ];
+    const report = capacity.report(runs, { targets: ['chatter', 'ws-coalesce'] });
+    assert.match(report.markdown, /\| Chatter \| 199,000 \| 200 \| 50% \| 1,000,000 \| 1\.0 \| 400 msg\/s \| delivered 300,000\/s < 90% of 400,000\/s offered \|/);
+    assert.match(report.markdown, /\| coalescing floor \| 398,000 \| 400 \| 50% \| 1,000,000 \| 1\.0 \| did not break \| sustained every step up to 400 msg\/s \|/);
+    assert.match(report.markdown, /broke \(p99 300\.0 ms > 250 ms\); retried/);
+    assert.match(report.markdown, /Chatter sustained 199,000 deliveries\/s on one core, 0\.50× the coalescing floor's 398,000/);
   });
 });
