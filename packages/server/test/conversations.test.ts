@@ -261,7 +261,11 @@ describe('direct messages', () => {
     await b.next('room_joined', (f) => f.room.id === dm.id);
     const fromBo = await api(bo!, 'POST', '/api/dms', { json: { userIds: [cy!.user.id, ana!.user.id] } });
     assert.deepEqual([fromBo.status, fromBo.body.room.id], [200, dm.id]);
-    const pair = await api(ana!, 'POST', '/api/dms', { json: { userIds: [bo!.user.id] } });
+    const headers = { 'idempotency-key': uniqueName('dm') };
+    const pair = await api(ana!, 'POST', '/api/dms', { json: { userIds: [bo!.user.id] }, headers });
+    assert.equal(pair.status, 201);
+    // The same key for other people is not a retry of that request.
+    expectError(await api(ana!, 'POST', '/api/dms', { json: { userIds: [cy!.user.id] }, headers }), 409, 'idempotency_conflict');
     assert.notEqual(pair.body.room.id, dm.id, 'a different set of people is a different DM');
     expectError(await api(outsider!, 'GET', `/api/rooms/${dm.id}/messages`), 404, 'room_not_found');
     expectError(await api(ana!, 'POST', `/api/rooms/${dm.id}/leave`), 403, 'forbidden');

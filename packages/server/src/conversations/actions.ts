@@ -67,8 +67,10 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
  * creator and the key, so that a retry names the room the first attempt created (the store then
  * answers it as a duplicate). Ids are opaque, not secret: who may see a room is `access`'s question.
  */
-export function newRoomId(createdBy?: number, clientId?: string | null): string {
-  const bytes = clientId ? createHash('sha256').update(`room ${createdBy} ${clientId}`).digest() : randomBytes(12);
+export function newRoomId(createdBy?: number, clientId?: string | null, dmKey?: string | null): string {
+  // A DM's people are part of what the key names: the same key for other people is another request,
+  // which the store then refuses as an idempotency conflict instead of answering with the first DM.
+  const bytes = clientId ? createHash('sha256').update(`room ${createdBy} ${clientId} ${dmKey ?? ''}`).digest() : randomBytes(12);
   let id = '';
   for (const b of bytes.subarray(0, 12)) id += BASE32[b & 31];
   return id;
@@ -78,7 +80,6 @@ export function newRoomId(createdBy?: number, clientId?: string | null): string 
 export function dmKey(userIds: number[]): string {
   return [...new Set(userIds)].sort((a, b) => a - b).join(',');
 }
-
 
 /**
  * The actions layer: the one place that changes rooms, produces their events and decides who
@@ -358,7 +359,7 @@ export class Conversations {
     this.charge(this.dmOpenings, actor.id, 'direct messages opened');
     const result = await this.create(
       {
-        id: newRoomId(actor.id, clientId),
+        id: newRoomId(actor.id, clientId, key),
         kind: 'dm',
         name: '',
         topic: '',
