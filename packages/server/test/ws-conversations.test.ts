@@ -204,8 +204,11 @@ describe('message changes over the socket', () => {
     s.send({ type: 'history', room: priv, ref: 'peek' });
     assert.equal((await s.next('error', (e) => e.ref === 'peek')).code, 'room_not_found');
     s.send({ type: 'resume', rooms: { [priv]: 0, [pub]: 0 } });
-    const refused = await s.next('error', (e) => e.code === 'room_not_found' && e.ref === undefined);
-    assert.deepEqual(refused.details?.count, 2);
+    // As for every other frame: the private room does not exist for this user, the public one is joinable.
+    const invisible = await s.next('error', (e) => e.code === 'room_not_found' && e.ref === undefined);
+    assert.deepEqual(invisible.details, { rooms: [priv], count: 1 });
+    const notMember = await s.next('error', (e) => e.code === 'not_a_member' && e.ref === undefined);
+    assert.deepEqual(notMember.details, { rooms: [pub], count: 1 });
     assert.equal(s.all('events').length, 0);
     await s.close();
   });

@@ -235,15 +235,17 @@ export class Gateway {
   /**
    * Replay each room's log after the seq the client holds: all of it, or as much as one reply's
    * byte budget holds with `hasMore` (the client pages on with `events`). Further behind than
-   * `LIMITS.resumeMaxEvents`: `resume_gap`. Rooms the user is not in (or may not see) are refused in
-   * one error frame, however many were named.
+   * `LIMITS.resumeMaxEvents`: `resume_gap`. Rooms the user may not see are refused in one
+   * `room_not_found` error frame, and public channels they are not in in one `not_a_member`, however
+   * many were named: the same answers `access` gives every other frame.
    */
   private async replay(conn: Connection, state: ResumeState): Promise<void> {
-    const unknown: string[] = [];
+    const invisible: string[] = [];
+    const notMember: string[] = [];
     for (const [room, afterSeq] of Object.entries(state) as [string, number][]) {
       const a = await access(this.app.store, conn.user.id, room);
       if (!a?.member) {
-        unknown.push(room);
+        (a ? notMember : invisible).push(room);
         continue;
       }
       const latestSeq = a.room.lastSeq;
@@ -259,12 +261,15 @@ export class Gateway {
       this.hub.sendSerialized(conn, reply.json);
       this.hub.markReplayed(conn, room, reply.lastSeq);
     }
-    if (unknown.length > 0) {
-      const named = unknown.slice(0, 5).map((r) => `"${r}"`).join(', ');
-      const message =
-        unknown.length === 1 ? `You are not in room ${named}.` : `You are not in ${unknown.length} of the rooms named (${named}${unknown.length > 5 ? ', ...' : ''}).`;
-      this.sendError(conn, 'room_not_found', message, undefined, { rooms: unknown.slice(0, 5), count: unknown.length });
-    }
+    this.refuseRooms(conn, 'room_not_found', invisible, (named) => `No room ${named}.`, (n, named) => `${n} of the rooms named do not exist (${named}).`);
+    this.refuseRooms(conn, 'not_a_member', notMember, (named) => `You are not in room ${named}; join it first.`, (n, named) => `You are not in ${n} of the rooms named (${named}); join them first.`);
+  }
+
+  /** One error frame naming (up to five of) the rooms a resume was refused for. */
+  private refuseRooms(conn: Connection, code: ErrorCode, rooms: string[], one: (named: string) => string, many: (n: number, named: string) => string): void {
+    if (rooms.length === 0) return;
+    const named = rooms.slice(0, 5).map((r) => `"${r}"`).join(', ') + (rooms.length > 5 ? ', ...' : '');
+    this.sendError(conn, code, rooms.length === 1 ? one(named) : many(rooms.length, named), undefined, { rooms: rooms.slice(0, 5), count: rooms.length });
   }
 
   private static onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
