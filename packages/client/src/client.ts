@@ -212,7 +212,14 @@ export class ChatterClient {
   /** Per room, waiting after a rate limit or a transient refusal. */
   private readonly paused = new Map<string, Timer>();
   /** Read positions to send once connected, per room. */
+  /**
+   * Read positions not yet confirmed by a `read_state` at or past them, per room. They stay queued
+   * after being sent: a read written just before the socket dropped would otherwise be lost, and
+   * the server's older position would come back on reconnect.
+   */
   private readonly readQueue = new Map<string, number>();
+  /** What `readQueue` already sent on the current socket (cleared when it goes). */
+  private readonly readSent = new Map<string, number>();
   /** When `typing` last went out, per room. */
   private readonly typingSentAt = new Map<string, number>();
   private removeEnvironmentListeners: (() => void) | null = null;
@@ -617,6 +624,7 @@ export class ChatterClient {
     this.paused.clear(); // the rate limit is per connection
     for (const room of [...this.inFlight.keys()]) this.clearInFlight(room);
     this.outbox.requeueUnacked();
+    this.readSent.clear();
     this.store.clearPresence();
     this.store.commit();
     this.catchingUp.clear();
@@ -727,8 +735,14 @@ export class ChatterClient {
         return this.onAck(frame);
       case 'typing':
         return store.setTyping(frame.room, frame.user, frame.expiresInMs);
-      case 'read_state':
+      case 'read_state': {
+        const queued = this.readQueue.get(frame.room);
+        if (queued !== undefined && frame.readSeq >= queued) {
+          this.readQueue.delete(frame.room);
+          this.readSent.delete(frame.room);
+        }
         return store.setReadState(frame.room, frame);
+      }
       case 'room_joined':
         store.joinRoom(frame.room);
         return this.flushOutbox();
@@ -944,9 +958,11 @@ export class ChatterClient {
     for (const [room, seq] of this.readQueue) {
       if (!this.store.room(room)) {
         this.readQueue.delete(room);
+        this.readSent.delete(room);
         continue;
       }
-      if (this.sendRaw({ type: 'read', room, seq })) this.readQueue.delete(room);
+      if ((this.readSent.get(room) ?? -1) >= seq) continue;
+      if (this.sendRaw({ type: 'read', room, seq })) this.readSent.set(room, seq);
     }
   }
 

@@ -5,6 +5,7 @@
 import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import { ChatterApi, type RoomView } from '../src/index.js';
 import { closeAllClients, recordClient, uniqueName, waitFor, type Recorded } from './helpers.js';
 
@@ -101,6 +102,37 @@ describe('SDK: message changes, read state and typing', () => {
     phone.client.markRead('general');
     await waitFor(() => desktop.client.store.room('general')!.info.unread === 0, 'the desktop badge clears');
     assert.equal(desktop.client.store.room('general')!.info.readSeq, phone.client.store.room('general')!.info.readSeq);
+  });
+
+  test('a read lost with its socket is sent again after reconnecting, until the server confirms it', async () => {
+    const [alice, bob] = await Promise.all([server.register(uniqueName('la')), server.register(uniqueName('lb'))]);
+    /** Swallows the next `read` frame and cuts the connection right after, as a drop in flight would. */
+    let loseNextRead = false;
+    class LossySocket extends WebSocket {
+      override send(data: string, ...rest: unknown[]): void {
+        if (loseNextRead && data.includes('"type":"read"')) {
+          loseNextRead = false;
+          this.terminate();
+          return;
+        }
+        (super.send as (data: string, ...rest: unknown[]) => void)(data, ...rest);
+      }
+    }
+    const a = recordClient(server.url, alice.token);
+    const b = recordClient(server.url, bob.token, { WebSocket: LossySocket as never });
+    await online(a, b);
+    a.client.send('general', 'read me');
+    await waitFor(() => b.view().some((m) => m.text === 'read me'), 'the message at bob');
+    const seq = b.client.store.applied('general');
+    loseNextRead = true;
+    b.client.markRead('general');
+    await waitFor(() => b.statuses.some((s) => s.status === 'reconnecting'), 'the drop');
+    await waitFor(() => b.client.status === 'online', 'back online');
+    // The server's position is what a fresh device sees: it must be the one read before the drop.
+    const fresh = recordClient(server.url, bob.token);
+    await online(fresh);
+    await waitFor(() => fresh.client.store.room('general')!.info.readSeq >= seq, `the server's read position reaching ${seq}`);
+    assert.equal(b.client.store.room('general')!.info.unread, 0);
   });
 
   test('typing shows to the others and stops with that user\'s next message', async () => {
