@@ -183,4 +183,112 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     assert.deepEqual(errors, []);
     await context.close();
   });
+
+  test('dialogs: create a private room, invite, rename, remove, archive; browse and join; DMs 1:1 and in a group, the same people landing in the same one', async () => {
+    await server.register('carl');
+    const dora = await server.register('dora');
+    await server.register('eve');
+    const { page, context, errors } = await openPage(browser);
+    await signIn(page, server.url, 'carl');
+
+    // Create a private room: it opens, and is in the list with a lock.
+    await page.getByRole('button', { name: 'Create a room' }).click();
+    const create = page.getByRole('dialog', { name: 'Create a room' });
+    await create.waitFor();
+    await create.getByRole('button', { name: 'Create room' }).click();
+    await create.getByText('Give the room a name.').waitFor();
+    await create.getByLabel('Name').fill('launch');
+    await create.getByLabel('Topic').fill('Ship it on Friday');
+    await create.getByText('Private', { exact: true }).click();
+    await looks(page, 'dialog-create-desktop');
+    await create.getByRole('button', { name: 'Create room' }).click();
+    await create.waitFor({ state: 'hidden' });
+    await page.getByLabel('Message #launch').waitFor();
+    await page.getByRole('heading', { name: 'launch' }).waitFor();
+    const launchId = decodeURIComponent(new URL(page.url()).hash.slice(1));
+    assert.notEqual(launchId, 'general');
+
+    // Details: members, invite (a private room), rename, remove, archive.
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    const details = page.getByRole('dialog', { name: '#launch' });
+    await details.getByRole('list', { name: 'Members' }).getByText('carl').waitFor();
+    await details.getByLabel('Search people').fill('dor');
+    await details.getByRole('button', { name: 'dora' }).click();
+    await details.getByRole('button', { name: 'Invite', exact: true }).click();
+    await details.getByText('Invited.').waitFor();
+    await details.getByRole('list', { name: 'Members' }).getByText('dora').waitFor();
+    await looks(page, 'dialog-details-desktop');
+    await details.getByLabel('Name').fill('launch-day');
+    await details.getByRole('button', { name: 'Save name and topic' }).click();
+    await page.getByRole('dialog', { name: '#launch-day' }).getByText('Saved.').waitFor();
+    const renamed = page.getByRole('dialog', { name: '#launch-day' });
+    await renamed.getByRole('button', { name: 'Remove dora' }).click();
+    await renamed.getByRole('list', { name: 'Members' }).getByText('dora').waitFor({ state: 'detached' });
+    await renamed.getByRole('button', { name: 'Archive room' }).click();
+    await renamed.getByText('Archived.').waitFor();
+    await renamed.getByRole('button', { name: 'Close' }).click();
+    await page.getByText('This room is archived: it is read-only.').waitFor();
+    assert.equal(await page.locator('#composer-input').count(), 0);
+    await page.getByRole('heading', { name: 'launch-day' }).waitFor();
+
+    // Browse public rooms and join one.
+    await apiOf(dora).createRoom({ name: 'garden', topic: 'Tomatoes', visibility: 'public' });
+    await apiOf(dora).createRoom({ name: 'games', visibility: 'public' });
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    const browse = page.getByRole('dialog', { name: 'Browse rooms' });
+    await browse.getByRole('button', { name: 'Join garden' }).waitFor();
+    await browse.getByLabel('Search public rooms').fill('gar');
+    await browse.getByRole('button', { name: 'Join games' }).waitFor({ state: 'detached' });
+    await looks(page, 'dialog-browse-desktop');
+    await browse.getByRole('button', { name: 'Join garden' }).click();
+    await browse.waitFor({ state: 'hidden' });
+    await page.getByLabel('Message #garden').waitFor();
+
+    // A DM from a user search; the same person again lands in the same conversation.
+    const startDm = async (people: string[]) => {
+      await page.getByRole('button', { name: 'New direct message' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New direct message' });
+      for (const p of people) {
+        await dialog.getByLabel('Search people').fill(p.slice(0, 2));
+        await dialog.getByRole('button', { name: p }).click();
+        await dialog.getByRole('list', { name: 'Chosen people' }).getByText(p).waitFor();
+      }
+      if (people.length === 2) await looks(page, 'dialog-dm-desktop');
+      await dialog.getByRole('button', { name: people.length > 1 ? /Start group/ : 'Start conversation' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.getByLabel(`Message ${people.join(', ')}`).waitFor();
+      return new URL(page.url()).hash;
+    };
+    const first = await startDm(['dora']);
+    await page.getByLabel('Message dora').fill('hello dora');
+    await page.getByLabel('Message dora').press('Enter');
+    await page.locator('.row-msg.own.state-sent', { hasText: 'hello dora' }).waitFor();
+    await row(page, 'general').locator('a').click();
+    assert.equal(await startDm(['dora']), first, 'the same person opens the same DM');
+    await startDm(['dora', 'eve']);
+    assert.deepEqual((await names(page, 'Direct messages')).sort(), ['dora', 'dora, eve']);
+
+    // Leaving a room takes you back to general, and the room out of the list.
+    await row(page, 'garden').locator('a').click();
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    await page.getByRole('dialog', { name: '#garden' }).getByRole('button', { name: 'Leave room' }).click();
+    await page.getByLabel('Message #general').waitFor();
+    await row(page, 'garden').waitFor({ state: 'detached' });
+
+    // Phone: the dialogs fit the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Open menu' }).click();
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    await page.getByRole('dialog', { name: 'Browse rooms' }).getByRole('button', { name: 'Join games' }).waitFor();
+    await looks(page, 'dialog-browse-phone');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Open menu' }).click();
+    await page.getByRole('button', { name: 'New direct message' }).click();
+    await page.getByRole('dialog', { name: 'New direct message' }).getByLabel('Search people').fill('e');
+    await page.getByRole('dialog', { name: 'New direct message' }).getByRole('button', { name: 'eve' }).waitFor();
+    await looks(page, 'dialog-dm-phone');
+
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
 });

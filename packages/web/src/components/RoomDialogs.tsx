@@ -163,7 +163,18 @@ export function CreateRoomDialog({ open, onClose, onOpenRoom }: { open: boolean;
   return (
     <Modal open={open} title="Create a room" onClose={onClose}>
       <form className="dialog-stack" onSubmit={(e) => void submit(e)} noValidate>
-        <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={LIMITS.roomNameMax} autoFocus placeholder="design-team" />
+        <Field
+          label="Name"
+          value={name}
+          onChange={(e) => {
+            setName(e.target.value);
+            if (errors.fields.name) setErrors((x) => ({ ...x, fields: { ...x.fields, name: '' } }));
+          }}
+          error={errors.fields.name || undefined}
+          maxLength={LIMITS.roomNameMax}
+          autoFocus
+          placeholder="design-team"
+        />
         <Field label="Topic" optional value={topic} onChange={(e) => setTopic(e.target.value)} error={errors.fields.topic} placeholder="What it is about" />
         <fieldset className="choice-group">
           <legend className="field-label">Who can join</legend>
@@ -234,7 +245,7 @@ function UserPicker({ meId, picked, onChange, max, exclude = [] }: { meId: numbe
           {error}
         </p>
       )}
-      {trimmed !== '' && results !== null && shown.length === 0 && <p className="dialog-muted">Nobody’s name starts with “{trimmed}”.</p>}
+      {trimmed !== '' && results !== null && shown.length === 0 && <p className="dialog-muted">{results.length > shown.length ? `Everyone whose name starts with “${trimmed}” is already here.` : `Nobody’s name starts with “${trimmed}”.`}</p>}
       {shown.length > 0 && (
         <ul className="pick-list" aria-label="People found">
           {shown.map((u) => {

@@ -25,12 +25,12 @@ function Time({ iso, className }: { iso: string; className?: string }) {
   );
 }
 
-export const StartRow = memo(function StartRow({ state, room }: { state: 'loading' | 'more' | 'beginning'; room: string }) {
+export const StartRow = memo(function StartRow({ state, room, dm = false }: { state: 'loading' | 'more' | 'beginning'; room: string; dm?: boolean }) {
   if (state === 'beginning') {
     return (
       <div className="row-start">
-        <div className="row-start-icon" aria-hidden="true">#</div>
-        <h2>Welcome to #{room}</h2>
+        <div className="row-start-icon" aria-hidden="true">{dm ? '@' : '#'}</div>
+        <h2>{dm ? `Your conversation with ${room}` : `Welcome to #${room}`}</h2>
         <p>This is the very beginning of the conversation.</p>
       </div>
     );
