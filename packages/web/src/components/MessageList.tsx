@@ -23,7 +23,9 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
   const offline = connectionView(state.status, state.deviceOnline) !== 'online';
   const dm = state.info?.kind === 'dm';
   const title = state.info ? roomTitle(state.info, me.id) : room;
-  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder, dividerAfter }), [me, items, outgoing, hasMore, loadingOlder, dividerAfter]);
+  const members = state.members;
+  const nameOf = useCallback((id: number) => model.client.store.profile(id)?.username ?? members?.find((m) => m.user.id === id)?.user.username, [model, members]);
+  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder, dividerAfter, nameOf }), [me, items, outgoing, hasMore, loadingOlder, dividerAfter, nameOf]);
   const listRef = useRef<VirtualListHandle>(null);
   // Where the list starts: where the reader left this room, else at "new messages", else the bottom.
   // Taken when the list appears (the room's messages are in), and kept.

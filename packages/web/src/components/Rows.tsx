@@ -110,7 +110,7 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
   const press = useRef<ReturnType<typeof setTimeout> | null>(null);
   const side = row.own ? 'own' : 'other';
   const actionable = actions !== undefined && row.id !== null && !row.deleted && row.state === 'sent';
-  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}${menuOpen ? ' actions-open' : ''}`;
+  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${row.mentionsMe ? ' mentions-me' : ''}${entrance}${menuOpen ? ' actions-open' : ''}`;
   const name = row.own ? 'You' : author.username;
   const cancelPress = () => {
     if (press.current) clearTimeout(press.current);
@@ -161,7 +161,7 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
                   <Name name={author.username} className="action-author" />{' '}
                 </>
               )}
-              <RichText text={row.text} />
+              <RichText text={row.text} mentioned={row.mentioned} />
             </span>
             {row.editedAt && (
               <time className="edited" dateTime={row.editedAt} title={`Edited ${formatFull(new Date(row.editedAt))}`}>
