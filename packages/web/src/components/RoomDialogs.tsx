@@ -316,7 +316,7 @@ export function NewDmDialog({ open, meId, onClose, onOpenRoom }: { open: boolean
   );
 }
 
-const NOTIFY_LABELS: Record<NotifyLevel, string> = { all: 'Everything (direct messages and mentions notify)', mentions: 'Only mentions of me', none: 'Nothing (muted)' };
+const NOTIFY_LABELS: Record<NotifyLevel, string> = { all: 'All messages', mentions: 'Only mentions of me', none: 'Nothing (muted)' };
 
 /** Browser notifications, off until turned on here: the permission prompt follows that click, never a page load. */
 function DesktopNotifications() {
