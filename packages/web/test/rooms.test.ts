@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, launch, openPage, setScheme, signIn } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openPage, screenshotDir, setScheme, signIn } from './harness.js';
 
 /*
  * Rooms in the web app, in a real Chromium against a real server: the room list with its sections,
@@ -14,8 +14,8 @@ import { browserSkipReason, ensureBuilt, launch, openPage, setScheme, signIn } f
  */
 
 const skip = browserSkipReason();
-/** Screenshots to look at (outside the repository). */
-const SHOTS = process.env.WEBROOMS_SHOTS ?? '/work/wt/webrooms-shots';
+/** Screenshots to look at: artifacts/screenshots/, or WEBROOMS_SHOTS. */
+const SHOTS = process.env.WEBROOMS_SHOTS ?? screenshotDir;
 
 async function look(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
