@@ -278,6 +278,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await page.getByRole('button', { name: 'Members and settings' }).click();
     await page.getByRole('dialog', { name: '#garden' }).getByRole('button', { name: 'Leave room' }).click();
     await page.getByLabel('Message #general').waitFor();
+    assert.match(page.url(), /#general$/, 'the address follows');
     await row(page, 'garden').waitFor({ state: 'detached' });
 
     // Phone: the dialogs fit the screen.

@@ -48,6 +48,10 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
     if (location.hash !== hash) location.hash = hash;
     else model.open(id);
   }, [model]);
+  // The model may move on by itself (the room was left, or the address named a room I am not in).
+  useEffect(() => {
+    if (roomFromHash(location.hash) !== state.room) history.replaceState(null, '', `#${encodeURIComponent(state.room)}`);
+  }, [state.room]);
   useEffect(() => {
     const onHash = () => model.open(roomFromHash(location.hash));
     window.addEventListener('hashchange', onHash);
