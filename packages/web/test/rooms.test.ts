@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, launch, openPage, setScheme, signIn } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openPage, screenshotDir, setScheme, signIn } from './harness.js';
 
 /*
  * Rooms in the web app, in a real Chromium against a real server: the room list with its sections,
@@ -14,8 +14,8 @@ import { browserSkipReason, ensureBuilt, launch, openPage, setScheme, signIn } f
  */
 
 const skip = browserSkipReason();
-/** Screenshots to look at (outside the repository). */
-const SHOTS = process.env.WEBROOMS_SHOTS ?? '/work/wt/webrooms-shots';
+/** Screenshots to look at: artifacts/screenshots/, or WEBROOMS_SHOTS. */
+const SHOTS = process.env.WEBROOMS_SHOTS ?? screenshotDir;
 
 async function look(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
@@ -28,6 +28,11 @@ async function looks(page: Page, name: string): Promise<void> {
   await setScheme(page, 'dark');
   await look(page, `${name}-dark`);
   await setScheme(page, 'light');
+}
+
+/** A script that makes the page look hidden or visible (a test cannot hide a headless tab). A string: tsx's helpers do not exist in the page. */
+function visibility(state: 'hidden' | 'visible'): string {
+  return `Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' }); document.dispatchEvent(new Event('visibilitychange'));`;
 }
 
 describe('rooms in the web app', { skip: skip ?? false }, () => {
@@ -145,7 +150,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await page.getByLabel('Message #design').waitFor();
     assert.equal(await page.getByLabel('Message #design').inputValue(), '');
     assert.match(page.url(), new RegExp(`#${design.id}$`));
-    await page.getByRole('heading', { name: 'design' }).waitFor();
+    await page.getByRole('heading', { name: 'design', exact: true }).waitFor();
     await page.getByText('Pixels and people').first().waitFor();
     // Opened at "new messages", and with everything on screen, read: its badge clears.
     await page.getByRole('separator', { name: 'New messages' }).waitFor();
@@ -180,6 +185,273 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await menu.waitFor({ state: 'hidden' });
     await page.getByLabel('Message #random').waitFor();
     await looks(page, 'room-phone');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('dialogs: create a private room, invite, rename, remove, archive; browse and join; DMs 1:1 and in a group, the same people landing in the same one', async () => {
+    await server.register('carl');
+    const dora = await server.register('dora');
+    await server.register('eve');
+    const { page, context, errors } = await openPage(browser);
+    await signIn(page, server.url, 'carl');
+
+    // Create a private room: it opens, and is in the list with a lock.
+    await page.getByRole('button', { name: 'Create a room' }).click();
+    const create = page.getByRole('dialog', { name: 'Create a room' });
+    await create.waitFor();
+    await create.getByRole('button', { name: 'Create room' }).click();
+    await create.getByText('Give the room a name.').waitFor();
+    await create.getByLabel('Name').fill('launch');
+    await create.getByLabel('Topic').fill('Ship it on Friday');
+    await create.getByText('Private', { exact: true }).click();
+    await looks(page, 'dialog-create-desktop');
+    await create.getByRole('button', { name: 'Create room' }).click();
+    await create.waitFor({ state: 'hidden' });
+    await page.getByLabel('Message #launch').waitFor();
+    await page.getByRole('heading', { name: 'launch', exact: true }).waitFor();
+    const launchId = decodeURIComponent(new URL(page.url()).hash.slice(1));
+    assert.notEqual(launchId, 'general');
+
+    // Details: members, invite (a private room), rename, remove, archive.
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    const details = page.getByRole('dialog', { name: '#launch' });
+    await details.getByRole('list', { name: 'Members' }).getByText('carl').waitFor();
+    await details.getByLabel('Search people').fill('dor');
+    await details.getByRole('button', { name: 'dora' }).click();
+    await details.getByRole('button', { name: 'Invite', exact: true }).click();
+    await details.getByText('Invited.').waitFor();
+    await details.getByRole('list', { name: 'Members' }).getByText('dora').waitFor();
+    await looks(page, 'dialog-details-desktop');
+    await details.getByLabel('Name').fill('launch-day');
+    await details.getByRole('button', { name: 'Save name and topic' }).click();
+    await page.getByRole('dialog', { name: '#launch-day' }).getByText('Saved.').waitFor();
+    const renamed = page.getByRole('dialog', { name: '#launch-day' });
+    await renamed.getByRole('button', { name: 'Remove dora' }).click();
+    await renamed.getByRole('list', { name: 'Members' }).getByText('dora').waitFor({ state: 'detached' });
+    await renamed.getByRole('button', { name: 'Archive room' }).click();
+    await renamed.getByText('Archived.').waitFor();
+    await renamed.getByRole('button', { name: 'Close' }).click();
+    await page.getByText('This room is archived: it is read-only.').waitFor();
+    assert.equal(await page.locator('#composer-input').count(), 0);
+    await page.getByRole('heading', { name: 'launch-day', exact: true }).waitFor();
+
+    // Browse public rooms and join one.
+    await apiOf(dora).createRoom({ name: 'garden', topic: 'Tomatoes', visibility: 'public' });
+    await apiOf(dora).createRoom({ name: 'games', visibility: 'public' });
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    const browse = page.getByRole('dialog', { name: 'Browse rooms' });
+    await browse.getByRole('button', { name: 'Join garden' }).waitFor();
+    await browse.getByLabel('Search public rooms').fill('gar');
+    await browse.getByRole('button', { name: 'Join games' }).waitFor({ state: 'detached' });
+    await looks(page, 'dialog-browse-desktop');
+    await browse.getByRole('button', { name: 'Join garden' }).click();
+    await browse.waitFor({ state: 'hidden' });
+    await page.getByLabel('Message #garden').waitFor();
+
+    // A DM from a user search; the same person again lands in the same conversation.
+    const startDm = async (people: string[]) => {
+      await page.getByRole('button', { name: 'New direct message' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New direct message' });
+      for (const p of people) {
+        await dialog.getByLabel('Search people').fill(p.slice(0, 2));
+        await dialog.getByRole('button', { name: p }).click();
+        await dialog.getByRole('list', { name: 'Chosen people' }).getByText(p).waitFor();
+      }
+      if (people.length === 2) await looks(page, 'dialog-dm-desktop');
+      await dialog.getByRole('button', { name: people.length > 1 ? /Start group/ : 'Start conversation' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.getByLabel(`Message ${people.join(', ')}`).waitFor();
+      return new URL(page.url()).hash;
+    };
+    const first = await startDm(['dora']);
+    await page.getByLabel('Message dora').fill('hello dora');
+    await page.getByLabel('Message dora').press('Enter');
+    await page.locator('.row-msg.own.state-sent', { hasText: 'hello dora' }).waitFor();
+    await row(page, 'general').locator('a').click();
+    assert.equal(await startDm(['dora']), first, 'the same person opens the same DM');
+    await startDm(['dora', 'eve']);
+    assert.deepEqual((await names(page, 'Direct messages')).sort(), ['dora', 'dora, eve']);
+
+    // Leaving a room takes you back to general, and the room out of the list.
+    await row(page, 'garden').locator('a').click();
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    await page.getByRole('dialog', { name: '#garden' }).getByRole('button', { name: 'Leave room' }).click();
+    await page.getByLabel('Message #general').waitFor();
+    assert.match(page.url(), /#general$/, 'the address follows');
+    await row(page, 'garden').waitFor({ state: 'detached' });
+
+    // Phone: the dialogs fit the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Open menu' }).click();
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    await page.getByRole('dialog', { name: 'Browse rooms' }).getByRole('button', { name: 'Join games' }).waitFor();
+    await looks(page, 'dialog-browse-phone');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Open menu' }).click();
+    await page.getByRole('button', { name: 'New direct message' }).click();
+    await page.getByRole('dialog', { name: 'New direct message' }).getByLabel('Search people').fill('e');
+    await page.getByRole('dialog', { name: 'New direct message' }).getByRole('button', { name: 'eve' }).waitFor();
+    await looks(page, 'dialog-dm-phone');
+
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('read state: opened at "new messages", read only when seen (at the bottom, visible, focused); the title counts unread', async () => {
+    const fay = await server.register('fay');
+    const gus = await server.register('gus');
+    const news = (await apiOf(gus).createRoom({ name: 'news', visibility: 'public' })).room;
+    await apiOf(fay).joinRoom(news.id);
+    const t0 = Date.now() - 600_000;
+    await storeMessages(server, Array.from({ length: 40 }, (_, i) => ({ roomId: news.id, authorId: gus.user.id, clientId: `news-${i}`, text: `news item ${i}`, createdAt: t0 + i * 1000 })));
+    const unreadOnServer = async () => (await apiOf(fay).rooms()).rooms.find((r) => r.id === news.id)!.unread;
+    assert.equal(await unreadOnServer(), 40);
+
+    const { page, context, errors } = await openPage(browser);
+    await signIn(page, server.url, 'fay');
+    await row(page, 'news').locator('.unread-badge', { hasText: '40' }).waitFor();
+    await page.waitForFunction(() => document.title === '(40) Chatter');
+    await row(page, 'news').locator('a').click();
+    // The divider sits right above the first unread message, at the top of the view.
+    const divider = page.getByRole('separator', { name: 'New messages' });
+    await divider.waitFor();
+    const firstUnread = page.locator('.vlist-row').filter({ has: page.locator('.bubble-text', { hasText: /^news item 0$/ }) });
+    await firstUnread.waitFor();
+    const box = await divider.boundingBox();
+    const scroller = await page.locator('.message-scroller').boundingBox();
+    assert.ok(box && scroller && box.y >= scroller.y && box.y < scroller.y + 120, `divider near the top: ${box?.y} in ${scroller?.y}`);
+    await looks(page, 'room-unread-desktop');
+
+    // Not at the bottom: nothing is read, even after a new message comes in.
+    const gc = await connect(gus);
+    await sent(gc, news.id, 'one more');
+    await page.getByRole('button', { name: /1 new message/ }).waitFor();
+    assert.equal(await unreadOnServer(), 41);
+    assert.equal(await page.title(), '(41) Chatter');
+    // At the bottom, it is read here and on the server.
+    await page.getByRole('button', { name: /1 new message/ }).click();
+    await row(page, 'news').locator('.unread-badge').waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.title === 'Chatter');
+    assert.equal(await unreadOnServer(), 0);
+
+    // In a hidden tab, what arrives is not seen, though the room is open and at the bottom.
+    await page.evaluate(visibility('hidden'));
+    await sent(gc, news.id, 'while you were away');
+    await page.locator('.bubble-text', { hasText: 'while you were away' }).waitFor();
+    await page.waitForFunction(() => document.title === '(1) Chatter');
+    assert.equal(await unreadOnServer(), 1);
+    await page.evaluate(visibility('visible'));
+    await page.waitForFunction(() => document.title === 'Chatter');
+    assert.equal(await unreadOnServer(), 0);
+
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('phone and dark: a room opened at "new messages"', async () => {
+    const hal = await server.register('hal');
+    const ivy = await server.register('ivy');
+    const den = (await apiOf(ivy).createRoom({ name: 'den', topic: 'Evening talk', visibility: 'public' })).room;
+    await apiOf(hal).joinRoom(den.id);
+    const t0 = Date.now() - 600_000;
+    await storeMessages(server, Array.from({ length: 30 }, (_, i) => ({ roomId: den.id, authorId: ivy.user.id, clientId: `den-${i}`, text: i % 3 ? `evening note ${i}` : `a longer evening note ${i}, which wraps on a narrow phone screen to show how bubbles grow`, createdAt: t0 + i * 1000 })));
+    const { page, context, errors } = await openPage(browser, 'phone');
+    await signIn(page, server.url, 'hal');
+    await page.goto(`${server.url}/#${den.id}`);
+    await page.getByRole('separator', { name: 'New messages' }).waitFor();
+    await looks(page, 'room-unread-phone');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('mentions: "@" offers members first and inserts the name; mentions are highlighted; notifications for DMs and mentions in a hidden tab, by level', async () => {
+    const jo = await server.register('jo_1');
+    const kim = await server.register('kim');
+    await server.register('kimberly');
+    const lab = (await apiOf(kim).createRoom({ name: 'lab', visibility: 'public' })).room;
+    await apiOf(jo).joinRoom(lab.id);
+    const dm = (await apiOf(kim).openDm([jo.user.id])).room;
+
+    const { page, context, errors } = await openPage(browser);
+    // Headless Chromium shows no notifications: record them instead, with the permission prompt.
+    await context.addInitScript(`
+      window.__notes = [];
+      window.__asked = 0;
+      class FakeNotification {
+        static permission = 'default';
+        static requestPermission() {
+          window.__asked++;
+          FakeNotification.permission = 'granted';
+          return Promise.resolve('granted');
+        }
+        constructor(title, opts) {
+          this.onclick = null;
+          window.__notes.push({ title, body: opts.body });
+        }
+        close() {}
+      }
+      Object.defineProperty(window, 'Notification', { value: FakeNotification });
+    `);
+    await signIn(page, server.url, 'jo_1');
+    await page.goto(`${server.url}/#${lab.id}`);
+    const composer = page.getByLabel('Message #lab');
+    await composer.waitFor();
+
+    // "@ki": kim is in the room, kimberly is not; both are offered, kim first.
+    await composer.fill('thanks @ki');
+    const list = page.getByRole('listbox', { name: 'People to mention' });
+    await list.getByRole('option', { name: 'kimberly' }).waitFor();
+    assert.deepEqual((await list.getByRole('option').allInnerTexts()).map((t) => t.split('\n').at(-1)), ['kim', 'kimberly']);
+    await look(page, 'mention-autocomplete-desktop-light');
+    await composer.press('Enter');
+    assert.equal(await composer.inputValue(), 'thanks @kim ');
+    await composer.press('End');
+    await composer.pressSequentially('for the help');
+    await composer.press('Enter');
+    const mine = page.locator('.row-msg.own', { hasText: 'for the help' });
+    await mine.locator('.mention', { hasText: '@kim' }).waitFor();
+
+    // Turning notifications on asks the browser once.
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    const details = page.getByRole('dialog', { name: '#lab' });
+    await details.getByRole('button', { name: 'Turn on' }).click();
+    await details.getByRole('button', { name: 'Turn off' }).waitFor();
+    assert.equal(await page.evaluate(() => (window as unknown as { __asked: number }).__asked), 1);
+    await looks(page, 'dialog-details-notifications-desktop');
+    await details.getByRole('button', { name: 'Close' }).click();
+
+    const kc = await connect(kim);
+    const notes = () => page.evaluate(() => (window as unknown as { __notes: { title: string; body: string }[] }).__notes);
+    const hide = (hidden: boolean) => page.evaluate(visibility(hidden ? 'hidden' : 'visible'));
+
+    // Visible: nothing, even for a mention (it shows, highlighted).
+    await sent(kc, lab.id, 'hey @jo_1 welcome');
+    await page.locator('.row-msg.mentions-me .mention', { hasText: '@jo_1' }).waitFor();
+    await hide(true);
+    await sent(kc, lab.id, 'plain chatter in the lab');
+    await sent(kc, lab.id, '@jo_1 are you there?');
+    await sent(kc, dm.id, 'a direct question');
+    await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 2);
+    assert.deepEqual(await notes(), [
+      { title: 'kim in #lab', body: '@jo_1 are you there?' },
+      { title: 'kim', body: 'a direct question' },
+    ]);
+
+    // The DM muted: its messages no longer notify (a later mention proves the order).
+    await hide(false);
+    await row(page, 'kim').locator('a').click();
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    const dmDetails = page.getByRole('dialog', { name: 'kim' });
+    await dmDetails.getByRole('combobox', { name: 'Notify me about' }).selectOption('none');
+    await dmDetails.getByText('Saved.').waitFor();
+    await dmDetails.getByRole('button', { name: 'Close' }).click();
+    await hide(true);
+    await sent(kc, dm.id, 'muted now');
+    await sent(kc, lab.id, '@jo_1 marker');
+    await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 3);
+    assert.deepEqual((await notes()).slice(2), [{ title: 'kim in #lab', body: '@jo_1 marker' }]);
+
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -1,5 +1,6 @@
 import { ChatterClient, type OutboxStore, type PendingChange, type PendingMessage, type RoomView, type StatusEvent, type TimelineItem } from '@chatter/client';
-import { DEFAULT_ROOM, type Message, type MyRoom, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { DEFAULT_ROOM, type Member, type Message, type MyRoom, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { api } from '../api';
 import { stripBidi } from '../text';
 import { messageKey } from './timeline';
 
@@ -37,6 +38,8 @@ export interface ChatState {
    * moves the position, not the divider). Null when the room had nothing unread.
    */
   dividerAfter: number | null;
+  /** The room's members once loaded (for mentions), kept current by the store. */
+  members: readonly Member[] | null;
 }
 
 /** Where each room was left: its scroll position (null at the bottom). Kept for the page's life. */
@@ -131,6 +134,7 @@ export class ChatModel {
       notice: null,
       info: null,
       dividerAfter: null,
+      members: null,
     };
   }
 
@@ -170,6 +174,7 @@ export class ChatModel {
       notice: null,
       info: null,
       dividerAfter: null,
+      members: null,
     };
     this.roomOff = this.client.store.subscribeRoom(room, this.fromStore);
     this.fromStore();
@@ -244,9 +249,25 @@ export class ChatModel {
       ready: view.loaded,
       hasMore: view.hasMoreOlder,
       info: view.info,
+      members: view.members,
     });
+    if (view.members === null) this.loadMembers(view.id);
     this.markSeen();
   };
+
+  private readonly membersAsked = new Set<string>();
+  /** Members once per room (mentions offer them first); membership events keep the list current. */
+  private loadMembers(room: string): void {
+    if (this.membersAsked.has(room)) return;
+    this.membersAsked.add(room);
+    api.members(room).then(
+      (res) => {
+        this.client.store.setMembers(room, res.members);
+        this.client.store.commit();
+      },
+      () => this.membersAsked.delete(room),
+    );
+  }
 
   private loading = new Set<string>();
   /** The newest page, then older ones until the first unread message is held (a badge leads to its message), at most a few pages. */

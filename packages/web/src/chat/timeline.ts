@@ -42,6 +42,10 @@ export type Row =
       /** A tombstone: "message deleted". */
       deleted: boolean;
       reactions: readonly Reaction[];
+      /** Lowercased usernames the message mentions (from its `mentions` ids), to highlight. */
+      mentioned: readonly string[];
+      /** It mentions me. */
+      mentionsMe: boolean;
       own: boolean;
       state: DeliveryState;
       error?: string;
@@ -54,6 +58,17 @@ export type Row =
 export type MessageRow = Extract<Row, { type: 'message' }>;
 
 const GROUP_GAP_MS = 5 * 60_000;
+const NONE: readonly string[] = [];
+
+function mentionedNames(ids: readonly number[], nameOf: ((id: number) => string | undefined) | undefined): readonly string[] {
+  if (ids.length === 0 || !nameOf) return NONE;
+  const names: string[] = [];
+  for (const id of ids) {
+    const name = nameOf(id);
+    if (name !== undefined) names.push(name.toLowerCase());
+  }
+  return names;
+}
 
 /** Message keys survive the pending -> acknowledged transition, so the row is not remounted. */
 export function messageKey(authorId: number, clientId: string): string {
@@ -84,6 +99,8 @@ export interface TimelineInput {
   loadingOlder: boolean;
   /** The read position the "new messages" divider follows, or null for none. */
   dividerAfter?: number | null;
+  /** A username by user id, for mentions (the store's profiles); undefined when unknown. */
+  nameOf?: (userId: number) => string | undefined;
   now?: Date;
 }
 
@@ -160,6 +177,8 @@ export function buildTimeline(input: TimelineInput): Row[] {
         editedAt: m.editedAt,
         deleted: m.deleted,
         reactions: m.reactions,
+        mentioned: mentionedNames(m.mentions, input.nameOf),
+        mentionsMe: !own && m.mentions.includes(me.id),
         own,
         state: 'sent',
       },
@@ -186,6 +205,8 @@ export function buildTimeline(input: TimelineInput): Row[] {
         editedAt: null,
         deleted: false,
         reactions: [],
+        mentioned: NONE,
+        mentionsMe: false,
         own: true,
         state: o.state,
         ...(o.error !== undefined && { error: o.error }),

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { SelfUser } from '@chatter/protocol';
 import { api } from '../api';
 import { ChatModel, localOutbox, roomFromHash } from '../chat/model';
@@ -48,6 +48,10 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
     if (location.hash !== hash) location.hash = hash;
     else model.open(id);
   }, [model]);
+  // The model may move on by itself (the room was left, or the address named a room I am not in).
+  useEffect(() => {
+    if (roomFromHash(location.hash) !== state.room) history.replaceState(null, '', `#${encodeURIComponent(state.room)}`);
+  }, [state.room]);
   useEffect(() => {
     const onHash = () => model.open(roomFromHash(location.hash));
     window.addEventListener('hashchange', onHash);
@@ -62,6 +66,16 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
   useEffect(() => {
     document.title = unreadTotal > 0 ? `(${unreadTotal}) Chatter` : 'Chatter';
   }, [unreadTotal]);
+
+  // Members of the room first (not me), then whoever the user search finds.
+  const roomMembers = state.members;
+  const mentions = useMemo(
+    () => ({
+      members: (roomMembers ?? []).map((m) => m.user).filter((u) => u.id !== state.me.id),
+      search: (prefix: string) => api.searchUsers(prefix, 8).then((r) => r.users.filter((u) => u.id !== state.me.id)),
+    }),
+    [roomMembers, state.me.id],
+  );
 
   const [dialog, setDialog] = useState<RoomDialog>(null);
   const closeDialog = useCallback(() => setDialog(null), []);
@@ -120,7 +134,15 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
 
   return (
     <div className="app-shell">
-      <a className="skip-link" href="#composer-input">
+      <a
+        className="skip-link"
+        href="#composer-input"
+        onClick={(e) => {
+          // The address names the open room: a fragment jump would read as another room.
+          e.preventDefault();
+          composerInput.current?.focus();
+        }}
+      >
         Skip to message box
       </a>
       <Sidebar
@@ -159,7 +181,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
               This room is archived: it is read-only.
             </p>
           ) : (
-          <Composer room={state.info ? (state.info.kind === 'dm' ? roomTitle(state.info, state.me.id) : `#${roomTitle(state.info, state.me.id)}`) : '#' + state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} />
+          <Composer room={state.info ? (state.info.kind === 'dm' ? roomTitle(state.info, state.me.id) : `#${roomTitle(state.info, state.me.id)}`) : '#' + state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} mentions={mentions} />
           )}
         </ErrorBoundary>
       </main>

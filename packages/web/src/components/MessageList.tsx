@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { describeTyping, type TimelineItem } from '@chatter/client';
 import type { ChatModel, ChatState } from '../chat/model';
 import { buildTimeline, type Row } from '../chat/timeline';
+import { roomTitle } from '../rooms/names';
 import { connectionView } from './ConnectionIndicator';
 import { ArrowDownIcon } from './icons';
 import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow, UnreadRow } from './Rows';
@@ -20,7 +21,11 @@ function newestSeq(items: readonly TimelineItem[]): number {
 export function MessageList({ state, model }: { state: ChatState; model: ChatModel }) {
   const { me, items, outgoing, hasMore, loadingOlder, arrivals, room, ready, dividerAfter } = state;
   const offline = connectionView(state.status, state.deviceOnline) !== 'online';
-  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder, dividerAfter }), [me, items, outgoing, hasMore, loadingOlder, dividerAfter]);
+  const dm = state.info?.kind === 'dm';
+  const title = state.info ? roomTitle(state.info, me.id) : room;
+  const members = state.members;
+  const nameOf = useCallback((id: number) => model.client.store.profile(id)?.username ?? members?.find((m) => m.user.id === id)?.user.username, [model, members]);
+  const rows = useMemo(() => buildTimeline({ me, items, outgoing, hasMore, loadingOlder, dividerAfter, nameOf }), [me, items, outgoing, hasMore, loadingOlder, dividerAfter, nameOf]);
   const listRef = useRef<VirtualListHandle>(null);
   // Where the list starts: where the reader left this room, else at "new messages", else the bottom.
   // Taken when the list appears (the room's messages are in), and kept.
@@ -76,7 +81,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
     (row: Row) => {
       switch (row.type) {
         case 'start':
-          return <StartRow state={row.state} room={room} />;
+          return <StartRow state={row.state} room={title} dm={dm} />;
         case 'day':
           return <DayRow label={row.label} iso={row.iso} />;
         case 'unread':
@@ -99,7 +104,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
         }
       }
     },
-    [room, arrivals, me, offline, onRetry, actions],
+    [title, dm, arrivals, me, offline, onRetry, actions],
   );
 
   return (
@@ -112,7 +117,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           anchorable={anchorable}
           onNearTop={model.loadOlder}
           onPinnedChange={onPinnedChange}
-          label={`Messages in #${room}`}
+          label={`Messages in ${dm ? title : `#${title}`}`}
           className="message-scroller"
           handleRef={listRef}
           initialAnchor={start.current ?? null}

@@ -6,7 +6,8 @@ import { roomTitle } from '../rooms/names';
 import { stripBidi } from '../text';
 import { Avatar } from './Avatar';
 import { Field } from './Field';
-import { CloseIcon, HashIcon, LockIcon, Spinner } from './icons';
+import { BellIcon, CloseIcon, HashIcon, LockIcon, Spinner } from './icons';
+import { desktopNotifications, notifyLevels } from '../rooms/notify';
 import { Name } from './Name';
 
 /** An Idempotency-Key for one submission: a retried or double-clicked create happens once. */
@@ -163,7 +164,18 @@ export function CreateRoomDialog({ open, onClose, onOpenRoom }: { open: boolean;
   return (
     <Modal open={open} title="Create a room" onClose={onClose}>
       <form className="dialog-stack" onSubmit={(e) => void submit(e)} noValidate>
-        <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={LIMITS.roomNameMax} autoFocus placeholder="design-team" />
+        <Field
+          label="Name"
+          value={name}
+          onChange={(e) => {
+            setName(e.target.value);
+            if (errors.fields.name) setErrors((x) => ({ ...x, fields: { ...x.fields, name: '' } }));
+          }}
+          error={errors.fields.name || undefined}
+          maxLength={LIMITS.roomNameMax}
+          autoFocus
+          placeholder="design-team"
+        />
         <Field label="Topic" optional value={topic} onChange={(e) => setTopic(e.target.value)} error={errors.fields.topic} placeholder="What it is about" />
         <fieldset className="choice-group">
           <legend className="field-label">Who can join</legend>
@@ -234,7 +246,7 @@ function UserPicker({ meId, picked, onChange, max, exclude = [] }: { meId: numbe
           {error}
         </p>
       )}
-      {trimmed !== '' && results !== null && shown.length === 0 && <p className="dialog-muted">Nobody’s name starts with “{trimmed}”.</p>}
+      {trimmed !== '' && results !== null && shown.length === 0 && <p className="dialog-muted">{results.length > shown.length ? `Everyone whose name starts with “${trimmed}” is already here.` : `Nobody’s name starts with “${trimmed}”.`}</p>}
       {shown.length > 0 && (
         <ul className="pick-list" aria-label="People found">
           {shown.map((u) => {
@@ -304,7 +316,35 @@ export function NewDmDialog({ open, meId, onClose, onOpenRoom }: { open: boolean
   );
 }
 
-const NOTIFY_LABELS: Record<NotifyLevel, string> = { all: 'Every message', mentions: 'Only mentions of me', none: 'Nothing (muted)' };
+const NOTIFY_LABELS: Record<NotifyLevel, string> = { all: 'All messages', mentions: 'Only mentions of me', none: 'Nothing (muted)' };
+
+/** Browser notifications, off until turned on here: the permission prompt follows that click, never a page load. */
+function DesktopNotifications() {
+  const [state, setState] = useState(() => (!desktopNotifications.supported() ? 'unsupported' : desktopNotifications.on() ? 'on' : Notification.permission === 'denied' ? 'denied' : 'off'));
+  if (state === 'unsupported') return null;
+  return (
+    <div className="notify-row">
+      <BellIcon size={18} />
+      <span className="notify-text">
+        {state === 'on' ? 'Desktop notifications are on in this browser, while Chatter is in the background.' : state === 'denied' ? 'Notifications are blocked for this site in the browser’s settings.' : 'Get a notification for direct messages and mentions while Chatter is in the background.'}
+      </span>
+      {state !== 'denied' && (
+        <button
+          type="button"
+          className="btn btn-secondary btn-small"
+          onClick={() => {
+            if (state === 'on') {
+              desktopNotifications.disable();
+              setState('off');
+            } else void desktopNotifications.enable().then((p) => setState(p === 'granted' ? 'on' : p === 'denied' ? 'denied' : 'off'));
+          }}
+        >
+          {state === 'on' ? 'Turn off' : 'Turn on'}
+        </button>
+      )}
+    </div>
+  );
+}
 
 /** The room's header details: name and topic, notifications, members (with invite and remove), archive, leave. */
 export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open: boolean; store: ChatterStore; roomId: string; meId: number; onClose: () => void }) {
@@ -319,8 +359,10 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [inviting, setInviting] = useState<PublicUser[]>([]);
+  const [notify, setNotify] = useState<NotifyLevel>('all');
   useEffect(() => {
     if (!open || !info) return;
+    setNotify(notifyLevels.get(roomId) ?? info.notify);
     setName(info.name);
     setTopic(info.topic);
     setError(null);
@@ -377,7 +419,18 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
           ))}
         <label className="field">
           <span className="field-label">Notify me about</span>
-          <select className="input" value={info.notify} onChange={(e) => void run(() => api.updateMembership(roomId, { notify: e.target.value as NotifyLevel }))} aria-label="Notify me about">
+          <select
+            className="input"
+            value={notify}
+            onChange={(e) => {
+              const level = e.target.value as NotifyLevel;
+              void run(async () => {
+                await api.updateMembership(roomId, { notify: level });
+                notifyLevels.set(roomId, level);
+                setNotify(level);
+              }, 'Saved.');
+            }}
+          >
             {(Object.keys(NOTIFY_LABELS) as NotifyLevel[]).map((k) => (
               <option key={k} value={k}>
                 {NOTIFY_LABELS[k]}
@@ -385,6 +438,7 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
             ))}
           </select>
         </label>
+        <DesktopNotifications />
         {error && (
           <p className="form-error" role="alert">
             {error}

@@ -93,7 +93,8 @@ const RoomRow = memo(function RoomRow({ store, id, meId, active, onOpen }: RoomR
   renders.current++;
   if (!info) return null;
   const title = roomTitle(info, meId);
-  const unread = info.unread > 0 && info.notify !== 'none';
+  // A room set to mentions only (or muted) does not call for attention with every message.
+  const unread = (info.unread > 0 && info.notify === 'all') || info.mentions > 0;
   const label = [title, info.mentions > 0 && `${info.mentions} mention${info.mentions === 1 ? '' : 's'}`, info.unread > 0 && `${info.unread} unread`].filter(Boolean).join(', ');
   return (
     <li data-renders={renders.current} data-room={id}>
@@ -110,7 +111,7 @@ const RoomRow = memo(function RoomRow({ store, id, meId, active, onOpen }: RoomR
         <RoomIcon room={info} meId={meId} />
         <span className="room-name">{title}</span>
         {info.mentions > 0 && <span className="mention-badge">@{badgeCount(info.mentions, LIMITS.unreadCountMax)}</span>}
-        {info.unread > 0 && info.mentions === 0 && <span className={`unread-badge${info.notify === 'none' ? ' muted' : ''}`}>{badgeCount(info.unread, LIMITS.unreadCountMax)}</span>}
+        {info.unread > 0 && info.mentions === 0 && <span className={`unread-badge${info.notify !== 'all' ? ' muted' : ''}`}>{badgeCount(info.unread, LIMITS.unreadCountMax)}</span>}
       </a>
     </li>
   );

@@ -25,12 +25,12 @@ function Time({ iso, className }: { iso: string; className?: string }) {
   );
 }
 
-export const StartRow = memo(function StartRow({ state, room }: { state: 'loading' | 'more' | 'beginning'; room: string }) {
+export const StartRow = memo(function StartRow({ state, room, dm = false }: { state: 'loading' | 'more' | 'beginning'; room: string; dm?: boolean }) {
   if (state === 'beginning') {
     return (
       <div className="row-start">
-        <div className="row-start-icon" aria-hidden="true">#</div>
-        <h2>Welcome to #{room}</h2>
+        <div className="row-start-icon" aria-hidden="true">{dm ? '@' : '#'}</div>
+        <h2>{dm ? `Your conversation with ${room}` : `Welcome to #${room}`}</h2>
         <p>This is the very beginning of the conversation.</p>
       </div>
     );
@@ -110,7 +110,7 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
   const press = useRef<ReturnType<typeof setTimeout> | null>(null);
   const side = row.own ? 'own' : 'other';
   const actionable = actions !== undefined && row.id !== null && !row.deleted && row.state === 'sent';
-  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${entrance}${menuOpen ? ' actions-open' : ''}`;
+  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${row.mentionsMe ? ' mentions-me' : ''}${entrance}${menuOpen ? ' actions-open' : ''}`;
   const name = row.own ? 'You' : author.username;
   const cancelPress = () => {
     if (press.current) clearTimeout(press.current);
@@ -161,7 +161,7 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
                   <Name name={author.username} className="action-author" />{' '}
                 </>
               )}
-              <RichText text={row.text} />
+              <RichText text={row.text} mentioned={row.mentioned} />
             </span>
             {row.editedAt && (
               <time className="edited" dateTime={row.editedAt} title={`Edited ${formatFull(new Date(row.editedAt))}`}>

@@ -40,15 +40,22 @@ export const desktopNotifications = {
 };
 
 /**
+ * Levels the user set on this page. The server does not announce a membership setting (PATCH
+ * /api/rooms/{id}/membership has no event), so the store's copy changes only at the next hello.
+ */
+export const notifyLevels = new Map<string, MyRoom['notify']>();
+
+/**
  * Whether a message deserves a notification: someone else's, new (not a replay after a reconnect),
  * while the tab is hidden, and by the room's level: `none` never; `mentions` when it mentions me;
  * `all` also every message of a DM (a channel notifies for mentions: its badge counts the rest).
  */
 export function shouldNotify(m: Message, room: MyRoom, meId: number, hidden: boolean, now = Date.now()): boolean {
-  if (!hidden || m.author.id === meId || m.deleted || room.notify === 'none') return false;
+  const level = notifyLevels.get(room.id) ?? room.notify;
+  if (!hidden || m.author.id === meId || m.deleted || level === 'none') return false;
   if (now - Date.parse(m.createdAt) > 60_000) return false;
   if (m.mentions.includes(meId)) return true;
-  return room.notify === 'all' && room.kind === 'dm';
+  return level === 'all' && room.kind === 'dm';
 }
 
 export function showNotification(m: Message, room: MyRoom, meId: number, onClick: () => void): void {
