@@ -68,6 +68,8 @@ export class ChatApp implements CommandContext {
   private readonly roomUis = new Map<string, RoomUi>();
   private unsubscribeRoom: () => void = () => {};
   private showIds = false;
+  /** Rooms whose newest page (`id`) or members (`members id`) are being fetched. */
+  private readonly loading = new Set<string>();
   private self: SelfUser | null = null;
   private status: StatusEvent = { status: 'connecting', attempt: 0 };
   /** True once the connection has been lost, until it is back (to announce it once per outage). */
@@ -383,15 +385,17 @@ export class ChatApp implements CommandContext {
   private load(id: string): void {
     const view = this.client.store.room(id);
     if (!view || this.sessionEnded) return;
-    if (!view.loaded && !this.log(id).loadingOlder) {
-      void this.client.loadRoom(id, OLDER_PAGE).catch((error: unknown) => {
+    if (!view.loaded && !this.log(id).loadingOlder && !this.loading.has(id)) {
+      this.loading.add(id);
+      void this.client.loadRoom(id, OLDER_PAGE).finally(() => this.loading.delete(id)).catch((error: unknown) => {
         // Offline: the next hello loads the open room.
         if (error instanceof ChatterApiError && error.code === 'offline') return;
         this.notice(`Could not load ${roomLabel(view.info, this.self?.id)}: ${(error as Error).message}`, 'error');
       });
     }
-    if (view.members === null) {
-      void this.opts.api.members(id).then(
+    if (view.members === null && !this.loading.has(`members ${id}`)) {
+      this.loading.add(`members ${id}`);
+      void this.opts.api.members(id).finally(() => this.loading.delete(`members ${id}`)).then(
         ({ members }) => {
           this.client.store.setMembers(id, members);
           this.client.store.commit();
@@ -517,6 +521,8 @@ export class ChatApp implements CommandContext {
           this.roomUis.delete(gone);
           this.notice('You are no longer in that room.');
         }
+        // The open room can arrive after it was opened (room_joined after the REST answer).
+        this.load(this.currentRoom);
         this.requestRender();
       }),
     );
