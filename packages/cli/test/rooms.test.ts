@@ -108,7 +108,8 @@ describe('rooms in the full-screen chat', () => {
       // Ctrl+P goes back; the draft is where it was; the messages are there and, at the bottom, read.
       session.keys('C-p');
       screen = await session.waitFor((s) => new RegExp(`^ #${name} `).test(header(s)) && lastLine(s) === '> half-typed draft');
-      assert.match(screen, new RegExp(`${bob.username}: ping @${alice.username}`));
+      // A "new messages" line above the first message she had not seen.
+      assert.match(screen, new RegExp(`─ new messages ─+\\n\\d\\d:\\d\\d ${bob.username}: ping @${alice.username}`));
       assert.doesNotMatch(header(screen), /2 @1/);
       const api = new ChatterApi({ baseUrl: server.url, token: alice.token });
       await waitUntil(async () => (await api.rooms()).rooms.find((r) => r.id === room.id)?.unread === 0, 'the read position to move on the server');

@@ -367,10 +367,17 @@ export class ChatApp implements CommandContext {
     this.unseen = ui?.unseen ?? 0;
     this.editor.set(ui?.draft.text ?? '', ui?.draft.cursor);
     this.tab = null;
+    this.placeDivider(id);
     this.watchRoom();
     this.load(id);
     this.markSeen();
     this.requestRender();
+  }
+
+  /** Opening a room with unread messages: a "new messages" line above the first of them. */
+  private placeDivider(id: string): void {
+    const info = this.client.store.room(id)?.info;
+    this.log(id).setDivider(info && info.unread > 0 ? info.readSeq : null);
   }
 
   /** The next or previous room of the list (Ctrl+N / Ctrl+P), wrapping around. */
@@ -507,6 +514,7 @@ export class ChatApp implements CommandContext {
           if (!this.switchRoom(wanted)) void this.joinRoom(wanted);
         }
         if (!this.view()) this.open(DEFAULT_ROOM);
+        else if (!this.everOnline) this.placeDivider(this.currentRoom);
         // Recently active rooms come with the connection; another room is loaded on opening.
         this.load(this.currentRoom);
         this.requestRender();
