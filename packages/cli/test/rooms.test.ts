@@ -184,6 +184,30 @@ describe('rooms in the full-screen chat', () => {
     }
   });
 
+  test('`chatter <room>` opens a room by name, joining a public one; unknown names say so in #general', async () => {
+    const name = `Launch ${uniqueName('pad')}`;
+    const { room } = await bobApi.createRoom({ name, topic: 'liftoff at noon', visibility: 'public' });
+    await bobSays(room.id, 'countdown started');
+    const session = tmux.start(['chat', name.toUpperCase()], chatEnv(alice.token), { cols: 100, rows: 30 });
+    const lost = tmux.start(['chat', 'no-such-room-here'], chatEnv(alice.token), { cols: 100, rows: 30 });
+    try {
+      const screen = await session.waitFor((s) => s.includes('countdown started') && s.includes(`Joined #${name}.`));
+      assert.match(header(screen), new RegExp(`^ #${name} · liftoff at noon `), 'name and topic in the header');
+      const api = new ChatterApi({ baseUrl: server.url, token: alice.token });
+      assert.ok((await api.rooms()).rooms.some((r) => r.id === room.id), 'alice is a member now');
+      const other = await lost.waitFor('No public room "no-such-room-here"');
+      assert.match(header(other), /^ #general /);
+      for (const s of [session, lost]) {
+        s.type('/quit');
+        s.keys('Enter');
+        assert.equal(await s.waitForExit(), 0);
+      }
+    } finally {
+      session.kill();
+      lost.kill();
+    }
+  });
+
   test('@ completion offers the room members first; /invite adds someone to a private room', async () => {
     const carol = await server.register(uniqueName('bo'));
     const session = tmux.start([], chatEnv(alice.token), { cols: 100, rows: 30 });

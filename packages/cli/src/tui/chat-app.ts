@@ -281,7 +281,7 @@ export class ChatApp implements CommandContext {
       const room = await findPublicRoom(this.opts.api, ref);
       if (!room) return this.notice(`No public room "${ref}". /rooms public lists them; a private room needs an invitation.`, 'error');
       const joined = await this.opts.api.joinRoom(room.id);
-      this.arrive(joined.room.id, `Joined #${joined.room.name}.`);
+      this.arrive(joined.room, `Joined #${joined.room.name}.`);
     }, undefined);
   }
 
@@ -307,14 +307,14 @@ export class ChatApp implements CommandContext {
       if (users.length === 0) return this.notice('A DM needs someone other than you: /dm <user>.', 'error');
       if (users.length > LIMITS.dmMaxUsers - 1) return this.notice(`A group DM has at most ${LIMITS.dmMaxUsers} people, you included.`, 'error');
       const { room } = await this.opts.api.openDm(users.map((u) => u.id));
-      this.arrive(room.id, null, room);
+      this.arrive(room, null);
     }, undefined);
   }
 
   async createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void> {
     await this.rest(async () => {
       const { room } = await this.opts.api.createRoom({ name, visibility, ...(topic && { topic }) });
-      this.arrive(room.id, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
+      this.arrive(room, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
     }, undefined);
   }
 
@@ -344,17 +344,20 @@ export class ChatApp implements CommandContext {
    * answer can come first, so the room is entered in the store from the answer too (the store
    * takes the two in either order).
    */
-  private arrive(id: string, notice: string | null, room?: { id: string }): void {
+  private arrive(room: { id: string; lastSeq: number }, notice: string | null): void {
+    const id = room.id;
     if (!this.client.store.room(id)) {
       void this.opts.api.rooms().then(({ rooms }) => {
-        const mine = rooms.find((r) => r.id === (room?.id ?? id));
+        const mine = rooms.find((r) => r.id === id);
         if (mine && !this.client.store.room(id)) this.client.store.joinRoom(mine);
         this.client.store.commit();
         if (this.currentRoom === id) this.load(id);
       }, () => {});
     }
     this.open(id);
-    if (notice) this.notice(notice);
+    // After what the room held when the answer was written, not before its older messages.
+    if (notice) this.log(id).addEvent(notice, 'info', new Date().toISOString(), Math.max(room.lastSeq, this.client.store.applied(id)));
+    this.requestRender();
   }
 
   /** Switch the screen to room `id`, keeping the room left's scroll position and draft. */
