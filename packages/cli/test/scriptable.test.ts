@@ -1,5 +1,5 @@
 import { ChatterApi } from '@chatter/client';
-import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
+import { startTestServer, storeMessages, type TestServer, type TestUser } from '@chatter/server/testing';
 import type { HistoryResponse, Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -221,7 +221,7 @@ describe('chatter tail', () => {
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /control characters/);
     // ...but a message stored before that rule (or by another server) may hold them: tail must not pass them on.
-    await server.app.store.applyChanges([{ kind: 'message_created', roomId: 'general', actorId: alice.user.id, clientId: uniqueName('old'), text, mentions: [], at: Date.now() }]);
+    await storeMessages(server, [{ roomId: 'general', authorId: alice.user.id, clientId: uniqueName('old'), text, createdAt: Date.now() }]);
     const r = await runCli(['tail', '-n', '1', '--no-follow'], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d <${alice.username}> plain \\^\\[\\[31mred\\^\\[\\[0m `));

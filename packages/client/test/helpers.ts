@@ -2,7 +2,7 @@
  * Test support for the SDK: real `ws` sockets, and a recorder that applies the client's events to
  * a per-room list exactly as an app would, so tests can assert on what a user would see.
  */
-import type { TestServer } from '@chatter/server/testing';
+import { storeMessages, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { ChatterClient, type ChatterClientOptions, type Message, type PendingChange, type StatusEvent } from '../src/index.js';
@@ -140,21 +140,11 @@ export function memoryStore(initial: PendingChange[] = []): { load(): PendingCha
 }
 
 /**
- * Store messages straight into the database through the storage seam: no fan-out, like traffic
- * no client heard. `text` makes each one's text (default `${prefix} ${i}`).
+ * Store messages straight into the database through the storage seam (`storeMessages`): no
+ * fan-out, like traffic no client heard. `text` makes each one's text (default `${prefix} ${i}`).
  */
 export async function seed(server: TestServer, authorId: number, count: number, prefix: string, text = (i: number) => `${prefix} ${i}`): Promise<void> {
   const tag = Math.random().toString(36).slice(2, 8);
-  for (let i = 0; i < count; i += 500) {
-    const batch = Array.from({ length: Math.min(500, count - i) }, (_, k) => ({
-      kind: 'message_created' as const,
-      roomId: 'general',
-      actorId: authorId,
-      clientId: `${prefix}-${i + k}-${tag}`,
-      at: Date.now(),
-      text: text(i + k),
-      mentions: [],
-    }));
-    await server.app.store.applyChanges(batch);
-  }
+  const rows = Array.from({ length: count }, (_, i) => ({ roomId: 'general', authorId, clientId: `${prefix}-${i}-${tag}`, text: text(i), createdAt: Date.now() }));
+  await storeMessages(server, rows);
 }

@@ -76,6 +76,30 @@ export async function startTestServer(overrides: Partial<Config> = {}, deps: App
   };
 }
 
+/** A message to store directly, in the shape protocol 1's `appendMessages` took. */
+export interface SeedMessage {
+  roomId: string;
+  authorId: number;
+  clientId: string;
+  text: string;
+  createdAt: number;
+}
+
+/**
+ * Store messages straight through the storage seam, in one transaction per 500 (fast seeding without
+ * sockets): each is a `message_created` event of its room. Nothing is published, so only readers of
+ * the log (history, resume) see them. Authors must be members of the room (everyone is in general).
+ */
+export async function storeMessages(server: Pick<TestServer, 'app'>, rows: SeedMessage[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    const results = await server.app.store.applyChanges(
+      rows.slice(i, i + 500).map((r) => ({ kind: 'message_created' as const, roomId: r.roomId, actorId: r.authorId, clientId: r.clientId, at: r.createdAt, text: r.text, mentions: [] })),
+    );
+    const failed = results.find((r) => !r.ok);
+    if (failed) throw new Error(`storing messages failed: ${JSON.stringify(failed)}`);
+  }
+}
+
 export interface SpawnedServer {
   readonly url: string;
   readonly wsUrl: string;

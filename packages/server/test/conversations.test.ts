@@ -144,17 +144,31 @@ describe('rooms', () => {
   test('invite to a private room: the invitee\'s open sockets join it at once', async () => {
     const id = await createRoom(owner, 'private');
     const m = await online(member);
+    const o0 = await online(owner);
     const res = await api(owner, 'POST', `/api/rooms/${id}/members`, { json: { userId: member.user.id } });
     assert.equal(res.status, 200);
     assert.equal(typeof res.body.seq, 'number');
     const joined = await m.next('room_joined', (f) => f.room.id === id);
     assert.equal(joined.room.visibility, 'private');
+    // Then who of the room is online, as on connect.
+    const presence = await m.next('presence', (f) => f.room === id);
+    assert.ok(presence.users.some((u) => u.id === owner.user.id) && presence.users.some((u) => u.id === member.user.id));
+    assert.ok(m.frames.indexOf(joined) < m.frames.indexOf(presence));
+    await o0.close();
+    // A retried invitation with its Idempotency-Key gets the first answer.
+    const guest = await server.register(uniqueName('guest'));
+    const headers = { 'idempotency-key': uniqueName('invite') };
+    const first = await api(owner, 'POST', `/api/rooms/${id}/members`, { json: { userId: guest.user.id }, headers });
+    const retry = await api(owner, 'POST', `/api/rooms/${id}/members`, { json: { userId: guest.user.id }, headers });
+    assert.deepEqual([retry.body.seq, retry.body.duplicate], [first.body.seq, true]);
+    const plain = await api(owner, 'POST', `/api/rooms/${id}/members`, { json: { userId: guest.user.id } });
+    assert.deepEqual([plain.body.seq, plain.body.duplicate], [null, false], 'without a key, a repeat is a no-op');
     const o = await online(owner);
     await say(o, id, 'psst');
     await m.nextMessage((x) => x.text === 'psst');
     expectError(await api(owner, 'POST', `/api/rooms/${id}/members`, { json: { userId: 999_999 } }), 404, 'user_not_found');
     const members = (await api(member, 'GET', `/api/rooms/${id}/members`)).body.members as { user: { id: number }; role: string }[];
-    assert.deepEqual(members.map((x) => [x.user.id, x.role]), [[owner.user.id, 'owner'], [member.user.id, 'member']]);
+    assert.deepEqual(members.map((x) => [x.user.id, x.role]), [[owner.user.id, 'owner'], [member.user.id, 'member'], [guest.user.id, 'member']]);
     await Promise.all([m.close(), o.close()]);
   });
 

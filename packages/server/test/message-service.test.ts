@@ -103,6 +103,18 @@ describe('the change queue keeps committing after a throw', () => {
     assert.ok(ok.seq! > 0);
   });
 
+  test('a bus that throws while a room is created: the room exists and its creator gets it', async () => {
+    bus.failing = true;
+    try {
+      const res = await call(server.url, 'POST', '/api/rooms', { token: alice.token, json: { name: 'despite the bus', visibility: 'public' } });
+      assert.equal(res.status, 201, res.text);
+      const info = await call(server.url, 'GET', `/api/rooms/${res.body.room.id}`, { token: alice.token });
+      assert.equal(info.body.membership.role, 'owner');
+    } finally {
+      bus.failing = false;
+    }
+  });
+
   test('drain() settles after a throwing batch (graceful shutdown is not stuck)', async () => {
     bus.failing = true;
     const done = sendVia(server, alice, uniqueName('drain'), 'x');

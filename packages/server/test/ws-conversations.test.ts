@@ -118,6 +118,23 @@ describe('message changes over the socket', () => {
     assert.deepEqual(late.type === 'error' && late.code, 'message_deleted');
   });
 
+  test('a user\'s changes are stored in the order sent, whatever each one\'s checks cost (mentions, edits)', async () => {
+    const mention = `@${bo.username} `.repeat(20);
+    const ids = Array.from({ length: 6 }, (_, i) => `order-${i}-${Math.random().toString(36).slice(2)}`);
+    // Mentions take one more read than plain text: without a lane per user, the plain ones would overtake.
+    ids.forEach((clientId, i) => a.send({ type: 'send', room: DEFAULT_ROOM, clientId, text: i % 2 === 0 ? `${mention}${i}` : `plain ${i}` }));
+    const acks = await Promise.all(ids.map((clientId) => a.next('ack', (f) => f.clientId === clientId)));
+    const seqs = acks.map((x) => x.seq!);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+    // An edit with mentions, then a delete of the same message: the delete comes second, as sent.
+    const target = acks[1]!.messageId!;
+    a.send({ type: 'edit', room: DEFAULT_ROOM, clientId: `${ids[0]}-e`, messageId: target, text: `${mention}edited` });
+    a.send({ type: 'delete', room: DEFAULT_ROOM, clientId: `${ids[0]}-d`, messageId: target });
+    const edit = await a.next('ack', (f) => f.clientId === `${ids[0]}-e`);
+    const del = await a.next('ack', (f) => f.clientId === `${ids[0]}-d`);
+    assert.ok(edit.seq! < del.seq!, `edit ${edit.seq} before delete ${del.seq}`);
+  });
+
   test('resume after edits, deletes and reactions on old messages: the replay brings each of them, with the text as it is now', async () => {
     const old1 = await say(a, DEFAULT_ROOM, 'old one');
     const old2 = await say(a, DEFAULT_ROOM, 'old two');

@@ -6,7 +6,7 @@
  *    Chromium's performance timeline) and frame times.
  * Run: node --conditions=source --import tsx packages/web/bench/ui.ts [--messages 10000]
  */
-import { startTestServer } from '@chatter/server/testing';
+import { startTestServer, storeMessages } from '@chatter/server/testing';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -40,9 +40,9 @@ try {
   for (let i = 0; i < TOTAL; i += 500) {
     const batch = [];
     for (let j = i; j < Math.min(TOTAL, i + 500); j++) {
-      batch.push({ kind: 'message_created' as const, roomId: 'general', actorId: authorIds[j % authorIds.length]!, clientId: `bench-${j}`, text: `#${j + 1} ${samples[j % samples.length]}`, mentions: [], at: start + j * 60_000 });
+      batch.push({ roomId: 'general', authorId: authorIds[j % authorIds.length]!, clientId: `bench-${j}`, text: `#${j + 1} ${samples[j % samples.length]}`, createdAt: start + j * 60_000 });
     }
-    await server.app.store.applyChanges(batch);
+    await storeMessages(server, batch);
   }
 
   const context = await browser.newContext(contextOptions('desktop', { reducedMotion: 'no-preference' }));

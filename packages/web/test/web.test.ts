@@ -1,4 +1,4 @@
-import { startTestServer, type TestServer } from '@chatter/server/testing';
+import { startTestServer, storeMessages, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -469,15 +469,13 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     const poster = await server.register('poster');
     const before = Date.now() - 400 * 60_000;
     const backlog = Array.from({ length: 400 }, (_, i) => ({
-      kind: 'message_created' as const,
       roomId: 'general',
-      actorId: poster.user.id,
+      authorId: poster.user.id,
       clientId: `backlog-${i}`,
       text: `backlog ${i}${i % 5 === 0 ? ' with a longer body that wraps onto a second line in the bubble on a normal desktop window width' : ''}`,
-      mentions: [],
-      at: before + i * 60_000,
+      createdAt: before + i * 60_000,
     }));
-    await server.app.store.applyChanges(backlog);
+    await storeMessages(server, backlog);
 
     const r = await newPage();
     // Pages of older history are held back until the test has noted where things are on screen.

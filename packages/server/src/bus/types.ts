@@ -20,8 +20,11 @@ export type BusEvent =
    * a new member receives it and what follows, not the events queued before it.
    */
   | { kind: 'membership'; room: string; userId: number; joined: boolean; seq?: number }
-  /** Deliver `frame` (serialized) to every socket of one user: read_state, room_joined, room_left. */
-  | { kind: 'user'; userId: number; frame: string }
+  /**
+   * Deliver `frame` (serialized) to every socket of one user: read_state, room_joined, room_left.
+   * With `presence`, each socket then gets that room's `presence` list (after `room_joined`).
+   */
+  | { kind: 'user'; userId: number; frame: string; presence?: string }
   /** These sessions ended (logout, password change): close their sockets with 4002. */
   | { kind: 'sessions_ended'; sessionIds: number[] }
   /** A user's public profile changed: nodes refresh the copies they hold (presence, message authors). */

@@ -46,6 +46,12 @@ interface Job {
   reject: (error: AppError) => void;
 }
 
+/** A user's place in line for the change queue: wait for `ready`, then queue, then `release`. */
+interface Turn {
+  ready: Promise<void>;
+  release: () => void;
+}
+
 type ConversationsConfig = Pick<
   Config,
   'roomCreatesPerHour' | 'dmOpensPerHour' | 'membershipChangesPerHour' | 'userSearchesPerMinute' | 'reactionsPerMinute' | 'typingForwardMs'
@@ -93,6 +99,8 @@ export class Conversations {
   private readonly membershipChanges: Throttle;
   private readonly searches: Throttle;
   private readonly reactions: Throttle;
+  /** Per user, the end of their lane: the turn the next action waits for (see `turn`). */
+  private readonly lanes = new Map<number, Promise<void>>();
   /** `room userId` -> when their last typing notice was forwarded. Never stored. */
   private readonly typingAt = new Map<string, number>();
   private readonly typingSweep: NodeJS.Timeout;
@@ -135,54 +143,80 @@ export class Conversations {
   // ---- Messages ----
 
   async send(actor: Actor, roomId: string, clientId: string, text: string): Promise<Outcome> {
-    const clean = Conversations.checkText(text);
-    await writable(this.store, actor.id, roomId);
-    const mentions = await this.mentions(clean);
-    return this.submit({ kind: 'message_created', roomId, actorId: actor.id, clientId, at: Date.now(), text: clean, mentions }, actor);
+    const turn = this.turn(actor.id);
+    try {
+      const clean = Conversations.checkText(text);
+      await writable(this.store, actor.id, roomId);
+      const mentions = await this.mentions(clean);
+      return await this.submit({ kind: 'message_created', roomId, actorId: actor.id, clientId, at: Date.now(), text: clean, mentions }, actor, undefined, turn);
+    } finally {
+      turn.release();
+    }
   }
 
   /** Only the author edits a message. */
   async edit(actor: Actor, roomId: string, messageId: number, text: string, clientId: string | null): Promise<Outcome> {
-    const clean = Conversations.checkText(text);
-    await writable(this.store, actor.id, roomId);
-    const message = await this.existing(roomId, messageId);
-    if (message.authorId !== actor.id) throw new AppError('forbidden', 'Only its author can edit a message.');
-    const mentions = await this.mentions(clean);
-    return this.submit({ kind: 'message_edited', roomId, actorId: actor.id, clientId, at: Date.now(), messageId, text: clean, mentions }, actor);
+    const turn = this.turn(actor.id);
+    try {
+      const clean = Conversations.checkText(text);
+      await writable(this.store, actor.id, roomId);
+      const message = await this.existing(roomId, messageId);
+      if (message.authorId !== actor.id) throw new AppError('forbidden', 'Only its author can edit a message.');
+      const mentions = await this.mentions(clean);
+      return await this.submit({ kind: 'message_edited', roomId, actorId: actor.id, clientId, at: Date.now(), messageId, text: clean, mentions }, actor, undefined, turn);
+    } finally {
+      turn.release();
+    }
   }
 
   /** The author deletes their message; the room's owner and admins delete anyone's. */
   async delete(actor: Actor, roomId: string, messageId: number, clientId: string | null): Promise<Outcome> {
-    const a = await writable(this.store, actor.id, roomId);
-    const message = await this.store.getMessage(roomId, messageId);
-    if (!message) throw new AppError('message_not_found');
-    if (message.authorId !== actor.id && !a.canAdmin) throw new AppError('forbidden', 'Only its author or an admin can delete a message.');
+    const turn = this.turn(actor.id);
     try {
-      return await this.submit({ kind: 'message_deleted', roomId, actorId: actor.id, clientId, at: Date.now(), messageId }, actor);
-    } catch (err) {
-      // Deleting what is already gone is what was asked: it changes nothing, like a repeat.
-      if (err instanceof AppError && err.code === 'message_deleted') return { room: roomId, seq: null, duplicate: false, event: null };
-      throw err;
+      const a = await writable(this.store, actor.id, roomId);
+      const message = await this.store.getMessage(roomId, messageId);
+      if (!message) throw new AppError('message_not_found');
+      if (message.authorId !== actor.id && !a.canAdmin) throw new AppError('forbidden', 'Only its author or an admin can delete a message.');
+      try {
+        return await this.submit({ kind: 'message_deleted', roomId, actorId: actor.id, clientId, at: Date.now(), messageId }, actor, undefined, turn);
+      } catch (err) {
+        // Deleting what is already gone is what was asked: it changes nothing, like a repeat.
+        if (err instanceof AppError && err.code === 'message_deleted') return { room: roomId, seq: null, duplicate: false, event: null };
+        throw err;
+      }
+    } finally {
+      turn.release();
     }
   }
 
   async react(actor: Actor, roomId: string, messageId: number, emoji: string, on: boolean, clientId: string | null): Promise<Outcome> {
-    if (!isEmoji(emoji)) throw AppError.validation({ emoji: 'Use one emoji.' });
-    await writable(this.store, actor.id, roomId);
-    this.charge(this.reactions, actor.id, 'reactions');
-    return this.submit({ kind: on ? 'reaction_added' : 'reaction_removed', roomId, actorId: actor.id, clientId, at: Date.now(), messageId, emoji }, actor);
+    const turn = this.turn(actor.id);
+    try {
+      if (!isEmoji(emoji)) throw AppError.validation({ emoji: 'Use one emoji.' });
+      await writable(this.store, actor.id, roomId);
+      this.charge(this.reactions, actor.id, 'reactions');
+      return await this.submit({ kind: on ? 'reaction_added' : 'reaction_removed', roomId, actorId: actor.id, clientId, at: Date.now(), messageId, emoji }, actor, undefined, turn);
+    } finally {
+      turn.release();
+    }
   }
 
   // ---- Membership ----
 
   /** Join a public channel. Already a member: nothing changes. */
   async join(actor: Actor, roomId: string, clientId: string | null): Promise<Outcome> {
-    const a = await readable(this.store, actor.id, roomId);
-    if (a.member) return { room: roomId, seq: null, duplicate: false, event: null };
-    if (a.room.kind === 'dm' || a.room.visibility !== 'public') throw new AppError('forbidden', 'Only public rooms can be joined; ask a member to add you.');
-    if (a.room.archived) throw new AppError('room_archived');
-    this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_joined', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id, role: 'member' }, actor, actor);
+    const turn = this.turn(actor.id);
+    try {
+      const a = await readable(this.store, actor.id, roomId);
+      const change: RoomChange = { kind: 'member_joined', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id, role: 'member' };
+      if (a.member) return await this.settled(change, actor, turn);
+      if (a.room.kind === 'dm' || a.room.visibility !== 'public') throw new AppError('forbidden', 'Only public rooms can be joined; ask a member to add you.');
+      if (a.room.archived) throw new AppError('room_archived');
+      this.charge(this.membershipChanges, actor.id, 'room changes');
+      return await this.submit(change, actor, actor, turn);
+    } finally {
+      turn.release();
+    }
   }
 
   /** Put a user in `general` on registration: a `member_joined` of their own. */
@@ -191,76 +225,104 @@ export class Conversations {
   }
 
   async leave(actor: Actor, roomId: string, clientId: string | null): Promise<Outcome> {
-    const a = await readable(this.store, actor.id, roomId);
-    if (!a.member) return { room: roomId, seq: null, duplicate: false, event: null };
-    if (isDefaultRoom(roomId)) throw new AppError('forbidden', 'Everyone is in general: it cannot be left.');
-    if (a.room.kind === 'dm') throw new AppError('forbidden', 'A direct message cannot be left; mute it instead.');
-    this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_left', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id }, actor, actor);
+    const turn = this.turn(actor.id);
+    try {
+      const a = await readable(this.store, actor.id, roomId);
+      const change: RoomChange = { kind: 'member_left', roomId, actorId: actor.id, clientId, at: Date.now(), userId: actor.id };
+      if (!a.member) return await this.settled(change, actor, turn);
+      if (isDefaultRoom(roomId)) throw new AppError('forbidden', 'Everyone is in general: it cannot be left.');
+      if (a.room.kind === 'dm') throw new AppError('forbidden', 'A direct message cannot be left; mute it instead.');
+      this.charge(this.membershipChanges, actor.id, 'room changes');
+      return await this.submit(change, actor, actor, turn);
+    } finally {
+      turn.release();
+    }
   }
 
   /** Any member of a channel adds someone (the way into a private room). Already in: nothing changes. */
   async invite(actor: Actor, roomId: string, userId: number, clientId: string | null): Promise<Outcome> {
-    const a = await writable(this.store, actor.id, roomId);
-    if (a.room.kind === 'dm') throw new AppError('forbidden', 'The people of a direct message are fixed; open a new one.');
-    const [user] = await this.store.getUsersByIds([userId]);
-    if (!user) throw new AppError('user_not_found');
-    if (await this.store.getMember(roomId, userId)) return { room: roomId, seq: null, duplicate: false, event: null };
-    this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_invited', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role: 'member' }, actor, publicUser(user));
+    const turn = this.turn(actor.id);
+    try {
+      const a = await writable(this.store, actor.id, roomId);
+      if (a.room.kind === 'dm') throw new AppError('forbidden', 'The people of a direct message are fixed; open a new one.');
+      const [user] = await this.store.getUsersByIds([userId]);
+      if (!user) throw new AppError('user_not_found');
+      const change: RoomChange = { kind: 'member_invited', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role: 'member' };
+      if (await this.store.getMember(roomId, userId)) return await this.settled(change, actor, turn);
+      this.charge(this.membershipChanges, actor.id, 'room changes');
+      return await this.submit(change, actor, publicUser(user), turn);
+    } finally {
+      turn.release();
+    }
   }
 
   /** The owner or an admin removes a member; an admin cannot remove the owner or another admin. */
   async remove(actor: Actor, roomId: string, userId: number, clientId: string | null): Promise<Outcome> {
-    const a = await administrable(this.store, actor.id, roomId);
-    if (userId === actor.id) throw new AppError('forbidden', 'Leave the room instead.');
-    const target = await this.store.getMember(roomId, userId);
-    if (!target) {
-      if (!(await this.store.getUsersByIds([userId]))[0]) throw new AppError('user_not_found');
-      return { room: roomId, seq: null, duplicate: false, event: null };
+    const turn = this.turn(actor.id);
+    try {
+      const a = await administrable(this.store, actor.id, roomId);
+      if (userId === actor.id) throw new AppError('forbidden', 'Leave the room instead.');
+      const target = await this.store.getMember(roomId, userId);
+      const change: RoomChange = { kind: 'member_removed', roomId, actorId: actor.id, clientId, at: Date.now(), userId };
+      if (!target) {
+        if (!(await this.store.getUsersByIds([userId]))[0]) throw new AppError('user_not_found');
+        return await this.settled(change, actor, turn);
+      }
+      if (target.role === 'owner' || (target.role === 'admin' && a.member.role !== 'owner')) {
+        throw new AppError('forbidden', 'Only the owner can remove an admin, and nobody the owner.');
+      }
+      const [user] = await this.store.getUsersByIds([userId]);
+      this.charge(this.membershipChanges, actor.id, 'room changes');
+      return await this.submit(change, actor, user ? publicUser(user) : undefined, turn);
+    } finally {
+      turn.release();
     }
-    if (target.role === 'owner' || (target.role === 'admin' && a.member.role !== 'owner')) {
-      throw new AppError('forbidden', 'Only the owner can remove an admin, and nobody the owner.');
-    }
-    const [user] = await this.store.getUsersByIds([userId]);
-    this.charge(this.membershipChanges, actor.id, 'room changes');
-    return this.submit({ kind: 'member_removed', roomId, actorId: actor.id, clientId, at: Date.now(), userId }, actor, user ? publicUser(user) : undefined);
   }
 
   /** The owner makes a member an admin or an admin a member (`member_role_changed`). */
   async setRole(actor: Actor, roomId: string, userId: number, role: 'admin' | 'member', clientId: string | null): Promise<Outcome> {
-    const a = await administrable(this.store, actor.id, roomId);
-    if (a.member.role !== 'owner') throw new AppError('forbidden', 'Only the owner can change roles.');
-    if (userId === actor.id) throw new AppError('forbidden', 'The owner stays the owner.');
-    const [user] = await this.store.getUsersByIds([userId]);
-    if (!user) throw new AppError('user_not_found');
-    if (!(await this.store.getMember(roomId, userId))) throw new AppError('user_not_found', 'That user is not in this room.');
-    return this.submit({ kind: 'member_role_changed', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role }, actor, publicUser(user));
+    const turn = this.turn(actor.id);
+    try {
+      const a = await administrable(this.store, actor.id, roomId);
+      if (a.member.role !== 'owner') throw new AppError('forbidden', 'Only the owner can change roles.');
+      if (userId === actor.id) throw new AppError('forbidden', 'The owner stays the owner.');
+      const [user] = await this.store.getUsersByIds([userId]);
+      if (!user) throw new AppError('user_not_found');
+      if (!(await this.store.getMember(roomId, userId))) throw new AppError('user_not_found', 'That user is not in this room.');
+      return await this.submit({ kind: 'member_role_changed', roomId, actorId: actor.id, clientId, at: Date.now(), userId, role }, actor, publicUser(user), turn);
+    } finally {
+      turn.release();
+    }
   }
 
   // ---- Rooms ----
 
   /** Rename, change the topic, archive or unarchive; one event per field that changes. */
   async updateRoom(actor: Actor, roomId: string, update: { name?: string; topic?: string; archived?: boolean }, clientId: string | null): Promise<Outcome[]> {
-    const a = await administrable(this.store, actor.id, roomId);
-    const name = update.name?.trim();
-    const topic = update.topic?.trim();
-    if (name !== undefined && name.length === 0) throw AppError.validation({ name: 'A room needs a name.' });
-    const unarchiving = update.archived === false && a.room.archived;
-    if (a.room.archived && !unarchiving) throw new AppError('room_archived');
-    const at = Date.now();
-    const key = (field: string) => (clientId === null ? null : `${clientId}:${field}`);
-    const changes: RoomChange[] = [];
-    // Unarchive first, so a rename in the same request is not refused as a write to an archived room.
-    if (update.archived !== undefined && update.archived !== a.room.archived && unarchiving) {
-      changes.push({ kind: 'room_archived', roomId, actorId: actor.id, clientId: key('archived'), at, archived: false });
+    const turn = this.turn(actor.id);
+    try {
+      const a = await administrable(this.store, actor.id, roomId);
+      const name = update.name?.trim();
+      const topic = update.topic?.trim();
+      if (name !== undefined && name.length === 0) throw AppError.validation({ name: 'A room needs a name.' });
+      const unarchiving = update.archived === false && a.room.archived;
+      if (a.room.archived && !unarchiving) throw new AppError('room_archived');
+      const at = Date.now();
+      const key = (field: string) => (clientId === null ? null : `${clientId}:${field}`);
+      const changes: RoomChange[] = [];
+      // Unarchive first, so a rename in the same request is not refused as a write to an archived room.
+      if (update.archived !== undefined && update.archived !== a.room.archived && unarchiving) {
+        changes.push({ kind: 'room_archived', roomId, actorId: actor.id, clientId: key('archived'), at, archived: false });
+      }
+      if (name !== undefined && name !== a.room.name) changes.push({ kind: 'room_renamed', roomId, actorId: actor.id, clientId: key('name'), at, name });
+      if (topic !== undefined && topic !== a.room.topic) changes.push({ kind: 'room_topic_changed', roomId, actorId: actor.id, clientId: key('topic'), at, topic });
+      if (update.archived === true && !a.room.archived) {
+        changes.push({ kind: 'room_archived', roomId, actorId: actor.id, clientId: key('archived'), at, archived: true });
+      }
+      return await Promise.all(changes.map((c) => this.submit(c, actor, undefined, turn)));
+    } finally {
+      turn.release();
     }
-    if (name !== undefined && name !== a.room.name) changes.push({ kind: 'room_renamed', roomId, actorId: actor.id, clientId: key('name'), at, name });
-    if (topic !== undefined && topic !== a.room.topic) changes.push({ kind: 'room_topic_changed', roomId, actorId: actor.id, clientId: key('topic'), at, topic });
-    if (update.archived === true && !a.room.archived) {
-      changes.push({ kind: 'room_archived', roomId, actorId: actor.id, clientId: key('archived'), at, archived: true });
-    }
-    return Promise.all(changes.map((c) => this.submit(c, actor)));
   }
 
   async createRoom(actor: Actor, input: { name: string; topic?: string; visibility: RoomVisibility }, clientId: string | null): Promise<{ room: RoomRecord; duplicate: boolean }> {
@@ -324,12 +386,16 @@ export class Conversations {
     }
     if (result.duplicate) return { room: result.room, duplicate: true };
     const byId = new Map(people.map((p) => [p.id, p]));
-    const joined = await this.myRooms(room.members.map((m) => m.userId), result.room.id);
+    const joined = await this.myRooms(room.members.map((m) => m.userId), result.room.id).catch((err: unknown) => {
+      this.log.error({ err }, 'reading a new room for its members failed');
+      return new Map<number, MyRoom>();
+    });
     // Members first, so that each one's sockets receive the room's first events.
     for (const m of room.members) this.guard('publish', () => this.bus.publish({ kind: 'membership', room: result.room.id, userId: m.userId, joined: true }));
     for (const e of result.events) {
       const user = e.userId !== null ? (byId.get(e.userId) ?? null) : null;
-      this.publishEvent(e, { message: null, author: null, user });
+      // The room exists whatever the bus does: a failed delivery must not turn its creation into an error.
+      this.guard('publish', () => this.publishEvent(e, { message: null, author: null, user }));
     }
     for (const [userId, myRoom] of joined) this.publishUser(userId, { type: 'room_joined', room: myRoom } satisfies RoomJoinedFrame);
     return { room: result.room, duplicate: false };
@@ -383,6 +449,39 @@ export class Conversations {
 
   // ---- The queue ----
 
+  /**
+   * A membership change that would change nothing now: answered as a no-op, unless it carries an
+   * idempotency key, which may be a retry of a change that did happen; the store then answers with
+   * the first answer (`duplicate`). Not charged to any budget either way.
+   */
+  private settled(change: RoomChange, actor: Actor, turn: Turn): Promise<Outcome> {
+    if (change.clientId === null) return Promise.resolve({ room: change.roomId, seq: null, duplicate: false, event: null });
+    return this.submit(change, actor, undefined, turn);
+  }
+
+  /**
+   * A place in the user's lane. Each action takes one on entry; its change joins the queue only once
+   * every earlier action of the user has queued its change (or given up), so that a user's changes
+   * are stored in the order they were asked for, however long each one's checks took (a message with
+   * mentions needs one more read than one without). Changes of one user still share a batch.
+   */
+  private turn(userId: number): Turn {
+    const ready = this.lanes.get(userId) ?? Promise.resolve();
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.lanes.set(userId, done);
+    let released = false;
+    return {
+      ready,
+      release: () => {
+        if (released) return;
+        released = true;
+        resolve();
+        if (this.lanes.get(userId) === done) this.lanes.delete(userId);
+      },
+    };
+  }
+
   private charge(throttle: Throttle, userId: number, what: string): void {
     const key = String(userId);
     const retryAfter = throttle.retryAfter(key);
@@ -406,15 +505,25 @@ export class Conversations {
     return names.map((n) => ids.get(n.toLowerCase())).filter((id): id is number => id !== undefined);
   }
 
-  private submit(change: RoomChange, actor: Actor, subject?: PublicUser): Promise<Outcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ change, actor, subject, resolve, reject });
-      if (!this.scheduled && !this.inFlight) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+  /** Queue a change (after the user's earlier ones, with a `turn`); resolves once it is committed. */
+  /** Queue a change (after the user's earlier ones, with a `turn`); resolves once it is committed. */
+  private submit(change: RoomChange, actor: Actor, subject?: PublicUser, turn?: Turn): Promise<Outcome> {
+    const enqueue = () =>
+      new Promise<Outcome>((resolve, reject) => {
+        this.queue.push({ change, actor, subject, resolve, reject });
+        if (!this.scheduled && !this.inFlight) {
+          this.scheduled = true;
+          setImmediate(() => void this.flush());
+        }
+      });
+    if (!turn) return enqueue();
+    return turn.ready.then(() => {
+      const outcome = enqueue();
+      turn.release();
+      return outcome;
     });
   }
+
 
   /**
    * Never rejects and always clears `inFlight`: a throw after a commit (publishing, a socket write)
@@ -509,7 +618,8 @@ export class Conversations {
   }
 
   private publishUser(userId: number, frame: ReadStateFrame | RoomJoinedFrame | RoomLeftFrame): void {
-    this.guard('publish', () => this.bus.publish({ kind: 'user', userId, frame: JSON.stringify(frame) }));
+    const presence = frame.type === 'room_joined' ? { presence: frame.room.id } : {};
+    this.guard('publish', () => this.bus.publish({ kind: 'user', userId, frame: JSON.stringify(frame), ...presence }));
   }
 
   /** Each user's view of one room they are now in. */

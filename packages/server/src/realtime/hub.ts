@@ -393,7 +393,11 @@ export class Hub {
     } else if (event.kind === 'user') {
       const sockets = this.byUser.get(event.userId);
       if (!sockets) return;
-      for (const conn of sockets) this.sendToUserSocket(conn, event.frame);
+      for (const conn of sockets) {
+        this.sendToUserSocket(conn, event.frame);
+        // Who of the room is online, for a socket that just joined it (the hub knows; the sender does not).
+        if (event.presence !== undefined && conn.rooms.includes(event.presence)) this.sendToUserSocket(conn, JSON.stringify(this.presenceFrame(event.presence)));
+      }
     } else if (event.kind === 'sessions_ended') {
       this.endSessions(event.sessionIds);
     } else if (event.kind === 'user_updated') {
