@@ -1,3 +1,4 @@
+import { ChatterApi } from '@chatter/client';
 import { startTestServer, storeMessages, type TestServer, type TestUser } from '@chatter/server/testing';
 import type { HistoryResponse, Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
@@ -111,17 +112,23 @@ describe('chatter send', () => {
     assert.match(r.stderr, /4001 characters long; the limit is 4000/);
   });
 
-  test('a room the user is not in: the server refuses, the CLI says so and exits 1', async () => {
+  test('a room the user is not in: the CLI says so, before connecting, and exits 1', async () => {
     const r = await runCli(['send', 'nosuchroom', 'hi there'], { env: env() });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^chatter: The server refused the message: .+/);
+    assert.match(r.stderr, /^chatter: You are not in a room named "nosuchroom"/);
     assertNoStackTrace(r.stderr);
+    // Room names are display names: anything may be one, so a strange one is looked up too.
+    const odd = await runInProcess(['send', 'Bad Room!', 'hi'], env());
+    assert.equal(odd.code, 1);
+    assert.match(odd.stderr, /You are not in a room named "Bad Room!"/);
   });
 
-  test('an invalid room name is a usage error', async () => {
-    const r = await runInProcess(['send', 'Bad Room!', 'hi'], env());
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /is not a room name/);
+  test('a public room the user has not joined: says how to join', async () => {
+    const name = uniqueName('lobby');
+    await new ChatterApi({ baseUrl: server.url, token: bob.token }).createRoom({ name, visibility: 'public' });
+    const r = await runCli(['send', '--room', name, 'hi'], { env: env() });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`You are not in #${name}: join it first`));
   });
 
   test('a bad token: a clear message pointing to `chatter login`, exit 1', async () => {

@@ -103,10 +103,6 @@ describe('full-screen chat', () => {
       session.keys('Enter');
       await session.waitFor(`Online in #general (2): ${first}, ${second}`);
 
-      session.type('/help');
-      session.keys('Enter');
-      screen = await session.waitFor('Commands:');
-      for (const name of ['/help', '/history [n]', '/me <action>', '/quit', '/who']) assert.ok(screen.includes(name), `${name} in /help`);
 
       session.type('/me waves');
       session.keys('Enter');
@@ -144,6 +140,13 @@ describe('full-screen chat', () => {
       session.keys('Enter');
       screen = await session.waitFor(new RegExp(`${alice.username}: marker after bob went offline`));
       assert.doesNotMatch(screen, new RegExp(`${bob.username} left`));
+
+      // The whole list fits a 24-row terminal: one row per command.
+      session.type('/help');
+      session.keys('Enter');
+      screen = await session.waitFor('Commands:');
+      for (const name of ['/help', '/history [n]', '/me <action>', '/quit', '/who', '/rooms', '/join <room>', '/dm <user>', '/edit [n|#id] <text>']) assert.ok(screen.includes(name), `${name} in /help`);
+      assert.ok(screen.includes('Ctrl+C quit'), `the keys, last, are on screen too:\n${screen}`);
 
       await quit(session);
     } finally {

@@ -68,6 +68,8 @@ export class ChatApp implements CommandContext {
   private readonly roomUis = new Map<string, RoomUi>();
   private unsubscribeRoom: () => void = () => {};
   private showIds = false;
+  /** Rooms whose newest page (`id`) or members (`members id`) are being fetched. */
+  private readonly loading = new Set<string>();
   private self: SelfUser | null = null;
   private status: StatusEvent = { status: 'connecting', attempt: 0 };
   /** True once the connection has been lost, until it is back (to announce it once per outage). */
@@ -279,7 +281,7 @@ export class ChatApp implements CommandContext {
       const room = await findPublicRoom(this.opts.api, ref);
       if (!room) return this.notice(`No public room "${ref}". /rooms public lists them; a private room needs an invitation.`, 'error');
       const joined = await this.opts.api.joinRoom(room.id);
-      this.arrive(joined.room.id, `Joined #${joined.room.name}.`);
+      this.arrive(joined.room, `Joined #${joined.room.name}.`);
     }, undefined);
   }
 
@@ -305,14 +307,14 @@ export class ChatApp implements CommandContext {
       if (users.length === 0) return this.notice('A DM needs someone other than you: /dm <user>.', 'error');
       if (users.length > LIMITS.dmMaxUsers - 1) return this.notice(`A group DM has at most ${LIMITS.dmMaxUsers} people, you included.`, 'error');
       const { room } = await this.opts.api.openDm(users.map((u) => u.id));
-      this.arrive(room.id, null, room);
+      this.arrive(room, null);
     }, undefined);
   }
 
   async createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void> {
     await this.rest(async () => {
       const { room } = await this.opts.api.createRoom({ name, visibility, ...(topic && { topic }) });
-      this.arrive(room.id, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
+      this.arrive(room, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
     }, undefined);
   }
 
@@ -342,17 +344,20 @@ export class ChatApp implements CommandContext {
    * answer can come first, so the room is entered in the store from the answer too (the store
    * takes the two in either order).
    */
-  private arrive(id: string, notice: string | null, room?: { id: string }): void {
+  private arrive(room: { id: string; lastSeq: number }, notice: string | null): void {
+    const id = room.id;
     if (!this.client.store.room(id)) {
       void this.opts.api.rooms().then(({ rooms }) => {
-        const mine = rooms.find((r) => r.id === (room?.id ?? id));
+        const mine = rooms.find((r) => r.id === id);
         if (mine && !this.client.store.room(id)) this.client.store.joinRoom(mine);
         this.client.store.commit();
         if (this.currentRoom === id) this.load(id);
       }, () => {});
     }
     this.open(id);
-    if (notice) this.notice(notice);
+    // After what the room held when the answer was written, not before its older messages.
+    if (notice) this.log(id).addEvent(notice, 'info', new Date().toISOString(), Math.max(room.lastSeq, this.client.store.applied(id)));
+    this.requestRender();
   }
 
   /** Switch the screen to room `id`, keeping the room left's scroll position and draft. */
@@ -365,10 +370,17 @@ export class ChatApp implements CommandContext {
     this.unseen = ui?.unseen ?? 0;
     this.editor.set(ui?.draft.text ?? '', ui?.draft.cursor);
     this.tab = null;
+    this.placeDivider(id);
     this.watchRoom();
     this.load(id);
     this.markSeen();
     this.requestRender();
+  }
+
+  /** Opening a room with unread messages: a "new messages" line above the first of them. */
+  private placeDivider(id: string): void {
+    const info = this.client.store.room(id)?.info;
+    this.log(id).setDivider(info && info.unread > 0 ? info.readSeq : null);
   }
 
   /** The next or previous room of the list (Ctrl+N / Ctrl+P), wrapping around. */
@@ -383,15 +395,17 @@ export class ChatApp implements CommandContext {
   private load(id: string): void {
     const view = this.client.store.room(id);
     if (!view || this.sessionEnded) return;
-    if (!view.loaded && !this.log(id).loadingOlder) {
-      void this.client.loadRoom(id, OLDER_PAGE).catch((error: unknown) => {
+    if (!view.loaded && !this.log(id).loadingOlder && !this.loading.has(id)) {
+      this.loading.add(id);
+      void this.client.loadRoom(id, OLDER_PAGE).finally(() => this.loading.delete(id)).catch((error: unknown) => {
         // Offline: the next hello loads the open room.
         if (error instanceof ChatterApiError && error.code === 'offline') return;
         this.notice(`Could not load ${roomLabel(view.info, this.self?.id)}: ${(error as Error).message}`, 'error');
       });
     }
-    if (view.members === null) {
-      void this.opts.api.members(id).then(
+    if (view.members === null && !this.loading.has(`members ${id}`)) {
+      this.loading.add(`members ${id}`);
+      void this.opts.api.members(id).finally(() => this.loading.delete(`members ${id}`)).then(
         ({ members }) => {
           this.client.store.setMembers(id, members);
           this.client.store.commit();
@@ -503,6 +517,7 @@ export class ChatApp implements CommandContext {
           if (!this.switchRoom(wanted)) void this.joinRoom(wanted);
         }
         if (!this.view()) this.open(DEFAULT_ROOM);
+        else if (!this.everOnline) this.placeDivider(this.currentRoom);
         // Recently active rooms come with the connection; another room is loaded on opening.
         this.load(this.currentRoom);
         this.requestRender();
@@ -517,6 +532,8 @@ export class ChatApp implements CommandContext {
           this.roomUis.delete(gone);
           this.notice('You are no longer in that room.');
         }
+        // The open room can arrive after it was opened (room_joined after the REST answer).
+        this.load(this.currentRoom);
         this.requestRender();
       }),
     );

@@ -173,16 +173,14 @@ export function builtinCommands(): ChatCommand[] {
           if (command.aliases?.length) lines.push(`Also: ${command.aliases.map((a) => `/${a}`).join(', ')}`);
           return ctx.notice(lines.join('\n'), 'output');
         }
-        const rows = ctx.commands.list().map((c) => `  ${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(18)} ${c.summary}`);
+        // One row per command, short enough for 80 columns, so the whole list fits a 24-row terminal.
+        const rows = ctx.commands.list().map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
         ctx.notice(
           [
-            'Commands:',
+            'Commands: (/help <command> for examples)',
             ...rows,
-            'Keys: Enter send · Tab complete · Up/Down recall · Alt+Enter new line',
-            '      Alt+1..9 room n · Ctrl+N/Ctrl+P next/previous room',
-            '      PgUp/PgDn scroll · Esc back to latest · Ctrl+A/E start/end',
-            '      Ctrl+U/K/W delete · Ctrl+L redraw · Ctrl+C quit',
-            'Start a message with // to send a leading slash.',
+            'Keys: Tab complete · Alt+1..9, Ctrl+N/P switch room · Up/Down recall',
+            '      PgUp/PgDn scroll · Esc latest · Alt+Enter new line · Ctrl+C quit',
           ].join('\n'),
           'output',
         );
@@ -211,7 +209,7 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'edit',
       args: '[n|#id] <text>',
-      summary: 'Change the text of your last message (or of the nth newest, or #id).',
+      summary: 'Edit your last message (n: nth newest).',
       details: [
         '/edit fixed typo        your newest message here',
         '/edit 3 fixed typo      the 3rd newest message here (1 = the newest), if it is yours',
@@ -227,7 +225,7 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'delete',
       args: '[n|#id]',
-      summary: 'Delete your last message (or the nth newest, or #id), for everyone.',
+      summary: 'Delete your last message (n: nth newest).',
       details: ['/delete      your newest message here', '/delete 2    the 2nd newest message here', '/delete #1234  the message with id 1234 (/ids shows ids)', 'Owners and admins may delete anyone\'s message.'],
       complete: () => [],
       run(ctx, args) {
@@ -239,7 +237,7 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'react',
       args: '[n|#id] <emoji>',
-      summary: 'React to the newest message (or the nth newest, or #id); again to take it back.',
+      summary: 'React to the newest message (n: nth newest).',
       details: ['/react 👍        the newest message', '/react 3 👍      the 3rd newest message (1 = the newest)', '/react #1234 👍  the message with id 1234 (/ids shows ids)'],
       complete: () => [],
       run(ctx, args) {
@@ -250,7 +248,7 @@ export function builtinCommands(): ChatCommand[] {
     },
     {
       name: 'ids',
-      summary: 'Show or hide message ids (#123), for /edit, /delete and /react.',
+      summary: 'Show or hide message ids, for #id.',
       complete: () => [],
       run(ctx) {
         ctx.notice(ctx.toggleIds() ? 'Message ids shown: /edit #id, /delete #id, /react #id <emoji>. /ids again hides them.' : 'Message ids hidden.', 'info');

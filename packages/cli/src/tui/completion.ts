@@ -49,8 +49,9 @@ function matchUsers(ctx: CommandContext, partial: string): string[] {
   const p = partial.toLowerCase();
   const self = ctx.username?.toLowerCase();
   const names = ctx.knownUsers().filter((n) => n.toLowerCase().startsWith(p));
-  // Others first: completing your own name is rarely what you want.
-  return names.sort((a, b) => Number(a.toLowerCase() === self) - Number(b.toLowerCase() === self) || a.localeCompare(b));
+  // In the order knownUsers gives (the room's members first), but others before oneself:
+  // completing your own name is rarely what you want.
+  return names.sort((a, b) => Number(a.toLowerCase() === self) - Number(b.toLowerCase() === self));
 }
 
 /** Longest common prefix, case-insensitively matched but keeping the first candidate's case. */

@@ -54,6 +54,11 @@ function eventSpans(entry: Entry & { kind: 'event' }): Span[] {
       return [time, { text: `← ${text}`, style: DIM }];
     case 'error':
       return [time, { text: `! ${text}`, style: ERROR }];
+    case 'divider': {
+      // The first unread message is under it.
+      const label = ` ${text} `;
+      return [{ text: `${'─'.repeat(TEXT_INDENT - 1)}${label}${'─'.repeat(12)}`, style: { fg: 'red' } }];
+    }
     case 'output':
       // Command output (/help, /who) is read, not skimmed: normal weight, no time.
       return [{ text: ' '.repeat(TEXT_INDENT) }, { text }];

@@ -28,7 +28,7 @@ export function roomCommands(): ChatCommand[] {
       name: 'rooms',
       aliases: ['list', 'channels'],
       args: '[public [name]]',
-      summary: 'List your rooms and DMs (unread, @mentions); /rooms public browses channels.',
+      summary: 'Your rooms and DMs; public: browse channels.',
       details: ['Alt+1..9 opens room n of the list; Ctrl+N / Ctrl+P the next / previous one; /switch <n|name> any.'],
       complete: (_ctx, index, partial) => (index === 0 && 'public'.startsWith(partial) ? ['public'] : []),
       async run(ctx, args) {
@@ -53,7 +53,7 @@ export function roomCommands(): ChatCommand[] {
       name: 'switch',
       aliases: ['go', 'open'],
       args: '<n|room>',
-      summary: 'Open one of your rooms or DMs by number, name or @people.',
+      summary: 'Open a room or DM by number or name.',
       complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
       run(ctx, args) {
         if (!args) return ctx.notice('Usage: /switch <n|room>', 'error');
@@ -64,7 +64,7 @@ export function roomCommands(): ChatCommand[] {
       name: 'join',
       aliases: ['j'],
       args: '<room>',
-      summary: 'Join a public room by name or id (or open it if you are in it).',
+      summary: 'Join a public room by name or id.',
       complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
       async run(ctx, args) {
         if (!args) return ctx.notice('Usage: /join <room> (see /rooms public)', 'error');
@@ -74,7 +74,8 @@ export function roomCommands(): ChatCommand[] {
     {
       name: 'leave',
       aliases: ['part'],
-      summary: 'Leave this room (not #general or a DM).',
+      summary: 'Leave this room.',
+      details: ['Not #general (everyone is in it), not a DM.'],
       complete: () => [],
       async run(ctx, args) {
         if (args) return ctx.notice('Usage: /leave (leaves the room you are looking at)', 'error');
@@ -85,7 +86,8 @@ export function roomCommands(): ChatCommand[] {
       name: 'dm',
       aliases: ['msg', 'query'],
       args: '<user> [user...]',
-      summary: 'Open the direct messages with someone (or a group of up to 10).',
+      summary: 'Open the DM with people (up to 10).',
+      details: ['/dm bob opens (or finds) your DM with bob; /dm bob carol a group. The same people always get the same DM.'],
       async run(ctx, args) {
         const names = args.split(/[\s,]+/).filter(Boolean);
         if (names.length === 0) return ctx.notice('Usage: /dm <user> [user...]', 'error');
@@ -95,8 +97,8 @@ export function roomCommands(): ChatCommand[] {
     {
       name: 'create',
       args: '<name> [--private]',
-      summary: 'Create a public room (or a private one, --private) and open it.',
-      details: ['Anyone can find and join a public room (/rooms public); a private one only by /invite.'],
+      summary: 'Create a room and open it.',
+      details: ['Anyone can find and join a public room (/rooms public); --private: only people you /invite.'],
       complete: (_ctx, _index, partial) => ('--private'.startsWith(partial) && partial.startsWith('-') ? ['--private'] : []),
       async run(ctx, args) {
         const words = args.split(/\s+/).filter(Boolean);
@@ -110,7 +112,7 @@ export function roomCommands(): ChatCommand[] {
       name: 'invite',
       aliases: ['add'],
       args: '<user> [user...]',
-      summary: 'Add people to this room (the way into a private room).',
+      summary: 'Add people to this room.',
       async run(ctx, args) {
         const names = args.split(/[\s,]+/).filter(Boolean);
         if (names.length === 0) return ctx.notice('Usage: /invite <user> [user...]', 'error');

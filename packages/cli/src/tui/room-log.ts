@@ -6,7 +6,7 @@ export type Entry =
   /** Not a chat message: membership lines, connection changes, command output. */
   | { kind: 'event'; id: number; at: string; text: string; tone: EventTone };
 
-export type EventTone = 'join' | 'leave' | 'info' | 'error' | 'output';
+export type EventTone = 'join' | 'leave' | 'info' | 'error' | 'output' | 'divider';
 
 let nextEventId = 1;
 
@@ -25,7 +25,9 @@ interface Notice {
 export class RoomLog {
   private readonly notices: Notice[] = [];
   loadingOlder = false;
-  private cached: { view: RoomView | null; notices: number; entries: Entry[] } | null = null;
+  private cached: { view: RoomView | null; notices: number; divider: Notice | null; entries: Entry[] } | null = null;
+  /** The "new messages" line: after the last message read when the room was opened. */
+  private divider: Notice | null = null;
   /** Entries keep their identity while their message does, so the layout's wrap cache holds. */
   private readonly messageEntries = new WeakMap<Message, Entry & { kind: 'message' }>();
   private readonly membershipEntries = new WeakMap<MembershipEvent, { count: number; entry: Entry & { kind: 'event' } }>();
@@ -39,18 +41,28 @@ export class RoomLog {
     this.notices.push({ entry: { kind: 'event', id: nextEventId++, at, text, tone }, afterSeq });
   }
 
+  /** Put the "new messages" line after `afterSeq` (the read position), or remove it (null). */
+  setDivider(afterSeq: number | null): void {
+    this.divider = afterSeq === null ? null : { entry: { kind: 'event', id: nextEventId++, at: new Date().toISOString(), text: 'new messages', tone: 'divider' }, afterSeq };
+  }
+
   /** The store's view of the room and the notices, in order. The same array until either changes. */
   entries(view: RoomView | null): Entry[] {
-    if (this.cached && this.cached.view === view && this.cached.notices === this.notices.length) return this.cached.entries;
+    if (this.cached && this.cached.view === view && this.cached.notices === this.notices.length && this.cached.divider === this.divider) return this.cached.entries;
     const entries: Entry[] = [];
     const items = view?.timeline ?? [];
+    const notices = this.divider ? [...this.notices, this.divider].sort((a, b) => a.afterSeq - b.afterSeq) : this.notices;
     let n = 0;
     for (const item of items) {
-      if (item.kind === 'message') while (n < this.notices.length && this.notices[n]!.afterSeq < item.message.seq) entries.push(this.notices[n++]!.entry);
+      if (item.kind === 'message') while (n < notices.length && notices[n]!.afterSeq < item.message.seq) entries.push(notices[n++]!.entry);
       entries.push(this.entryOf(item));
     }
-    while (n < this.notices.length) entries.push(this.notices[n++]!.entry);
-    this.cached = { view, notices: this.notices.length, entries };
+    while (n < notices.length) {
+      const notice = notices[n++]!;
+      // Nothing after the read position (yet): no line.
+      if (notice !== this.divider) entries.push(notice.entry);
+    }
+    this.cached = { view, notices: this.notices.length, divider: this.divider, entries };
     return entries;
   }
 
