@@ -26,9 +26,9 @@ export function prng(seed: number): Rng {
       return items[Math.floor(next() * items.length)];
     },
     weighted: (table) => {
-      const total = Object.values(table).reduce((s, w) => s + w, 0);
+      const total = (Object.values(table) as number[]).reduce((s, w) => s + w, 0);
       let r = next() * total;
-      for (const [key, w] of Object.entries(table)) {
+      for (const [key, w] of Object.entries(table) as [string, number][]) {
         if ((r -= w) < 0) return key as never;
       }
       return Object.keys(table)[0] as never;
