@@ -917,10 +917,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         const { store, alice, bob } = await withRooms();
         const sent = allOk(await store.applyChanges([send('general', alice.id, 'x1'), send('general', alice.id, 'x2', '@bob', [bob.id]), send('general', alice.id, 'x3')]));
         const [s1, s2, s3] = sent.map((r) => r.event!.seq);
-        assert.deepEqual(await store.markRead('general', bob.id, s1!, 999), { readSeq: s1, unread: 2, mentions: 1 });
-        assert.deepEqual(await store.markRead('general', bob.id, s2!, 999), { readSeq: s2, unread: 1, mentions: 0 });
-        assert.deepEqual(await store.markRead('general', bob.id, s1!, 999), { readSeq: s2, unread: 1, mentions: 0 }, 'never backward');
-        assert.deepEqual(await store.markRead('general', bob.id, 1_000_000, 999), { readSeq: s3, unread: 0, mentions: 0 }, 'clamped to lastSeq');
+        // lastSeq: the seq through which the counts hold, read with them (the room's newest, s3 here).
+        assert.deepEqual(await store.markRead('general', bob.id, s1!, 999), { readSeq: s1, unread: 2, mentions: 1, lastSeq: s3 });
+        assert.deepEqual(await store.markRead('general', bob.id, s2!, 999), { readSeq: s2, unread: 1, mentions: 0, lastSeq: s3 });
+        assert.deepEqual(await store.markRead('general', bob.id, s1!, 999), { readSeq: s2, unread: 1, mentions: 0, lastSeq: s3 }, 'never backward');
+        assert.deepEqual(await store.markRead('general', bob.id, 1_000_000, 999), { readSeq: s3, unread: 0, mentions: 0, lastSeq: s3 }, 'clamped to lastSeq');
         assert.equal((await store.getMember('general', bob.id))?.readSeq, s3);
         const carol = await newUser(store);
         assert.equal(await store.markRead('general', carol.id, s3!, 999), null);
