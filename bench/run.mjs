@@ -4,7 +4,7 @@
 //
 // Options:
 //   --quick               small counts and short windows (~7 minutes on a busy 2-core machine)
-//   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, logins, history, web, abuse;
+//   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, rooms, logins, history, web, abuse;
 //                         opt-in, only when named: connections-100k)
 //   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
