@@ -60,29 +60,39 @@ export function isMutation(n, mutateEvery) {
 /**
  * Open-loop senders over the rooms: event n is due at start + n/rate whatever the server does, and
  * goes from `senderOf(n)` to its home room; skipped when that connection is not in (during the
- * storm). `kinds[n]`: 1 message sent, 2 edit or reaction sent, 0 skipped.
+ * storm). An edit or reaction (every `mutateEvery`th event) is about the room's last message: an
+ * edit comes from its author (only authors edit), a reaction from `senderOf(n)`; with no acked
+ * message in the room yet, a message is sent instead. `kinds[n]`: 1 message sent, 2 edit or
+ * reaction sent, 0 skipped.
  */
-function startRoomSenders(clients, { rate, rooms, mutateEvery = 0, textLength = 64 }, { firstMsgNo, kinds }) {
+function startRoomSenders(clients, { rate, rooms, mutateEvery = 0, textLength = 64 }, { firstMsgNo, kinds, lastAuthor }) {
   const started = performance.now();
   let sent = 0;
   let stopped = false;
   let timer;
+  const isIn = (c) => Boolean(c?.ready && c.ws && c.ws.readyState === OPEN);
   const tick = () => {
     if (stopped) return;
     const due = Math.floor(((performance.now() - started) / 1000) * rate);
     while (sent < due) {
       const n = firstMsgNo + sent++;
-      const sender = clients[senderOf(n, rooms)];
-      if (!sender?.ready || !sender.ws || sender.ws.readyState !== OPEN || n >= kinds.length) continue;
-      if (isMutation(n, mutateEvery) && sender.lastMessageId !== null) {
-        // Alternately an edit of the sender's last message and a reaction to it.
-        const common = { room: sender.room, clientId: `${RUN_TAG}_m${n}`, messageId: sender.lastMessageId };
-        const frame = Math.floor(n / mutateEvery) % 2 === 0 ? { type: 'edit', ...common, text: `edited by the bench, event ${n}` } : { type: 'react', ...common, emoji: '👍', on: true };
-        sender.ws.send(JSON.stringify(frame));
-        kinds[n] = 2;
-        continue;
+      const k = n % rooms;
+      const index = senderOf(n, rooms);
+      const sender = clients[index];
+      if (!isIn(sender) || n >= kinds.length) continue;
+      const author = lastAuthor[k] === -1 ? null : clients[lastAuthor[k]];
+      if (isMutation(n, mutateEvery) && author && author.lastMessageId !== null) {
+        const edit = Math.floor(n / mutateEvery) % 2 === 0;
+        const from = edit ? author : sender;
+        if (isIn(from)) {
+          const common = { room: author.room, clientId: `${RUN_TAG}_m${n}`, messageId: author.lastMessageId };
+          from.ws.send(JSON.stringify(edit ? { type: 'edit', ...common, text: `edited by the bench, event ${n}` } : { type: 'react', ...common, emoji: '👍', on: true }));
+          kinds[n] = 2;
+          continue;
+        }
       }
       sender.sendChat(n, textLength);
+      lastAuthor[k] = index;
       kinds[n] = 1;
     }
     timer = setTimeout(tick, Math.max(1, Math.min(10, 1000 / rate)));
@@ -227,7 +237,9 @@ export default {
     const readyPerRoom = new Uint32Array(p.rooms);
     for (let i = 0; i < clients.length; i++) if (clients[i].ready) for (const k of roomsOf(i, p.rooms)) readyPerRoom[k]++;
 
-    const run = startRoomSenders(clients, p, { firstMsgNo: 0, kinds });
+    /** Per room, the connection that sent its last message (-1: none yet). */
+    const lastAuthor = new Int32Array(p.rooms).fill(-1);
+    const run = startRoomSenders(clients, p, { firstMsgNo: 0, kinds, lastAuthor });
     await sleep(p.warmupMs);
     windowFirst = run.next;
     const othersBefore = otherEvents();
@@ -273,7 +285,7 @@ export default {
     // seq it holds in each of its rooms, while the messages keep flowing from whoever is back.
     await waitQuiet({ quietMs: 300, maxMs: 5000 });
     for (const c of clients) c.drop();
-    const storm = startRoomSenders(clients, p, { firstMsgNo: windowEnd, kinds });
+    const storm = startRoomSenders(clients, p, { firstMsgNo: windowEnd, kinds, lastAuthor });
     const s0 = performance.now();
     const stormWin = openWindow(target.pid);
     const resumeOf = chatter ? (c) => c.resumeState() : undefined;
@@ -379,7 +391,7 @@ export default {
     const lines = [
       `${num(n)} connections, one user each, in ${num(columns[0].a.rooms)} rooms; each user is in ${ROOMS_PER_USER} rooms, so each room has ${num(columns[0].a.roomSize)} members (the 10 whose first room it is and 20 others: with ${num(n)} users in ${num(columns[0].a.rooms)} rooms, "rooms of 10" and "3 rooms each" cannot both hold, and the bench keeps the counts of connections, rooms and rooms per user). ${num(p0.rate)} messages/s offered (open loop), round-robin over the rooms, each from one of its room's first 10 members in turn: ${num(p0.rate * columns[0].a.roomSize)} deliveries/s when every message reaches its room. ${num((p0.warmupMs ?? 0) / 1000, 1)} s warm-up, ${num((p0.windowMs ?? 0) / 1000, 1)} s measured, up to ${num((p0.drainMs ?? 0) / 1000, 1)} s drain. Then every connection drops at once (no close handshake) and reconnects (at most 400 handshakes in flight) while the messages keep flowing from whoever is back: Chatter clients with \`resume\` naming each of their rooms (\`general\` too, where every Chatter user also is, silent here), so "back" means connected and every room's replay received; the peers have no resume, so for them it is the reconnect alone.`,
       '',
-      `Room routing everywhere: Chatter's rooms are created through its REST API in the set-up (half public, joined by their members; half private, their members invited by the owner${prepared ? `; ${num(prepared.rooms)} rooms and ${num(prepared.memberships)} memberships in ${num(prepared.setupMs / 1000, 1)} s, not measured` : ''}) and it delivers by membership; the coalescing floor and the ws floor keep a set of sockets per room, Socket.IO its rooms (\`io.to(room).emit\`). Each figure is the median over the rounds with its min–max; ratios are ratios of medians. CPU per delivery counts every event delivered (messages, and in the edits step the edits and reactions too). The edits step (Chatter only) makes every ${num(e?.mutateEvery ?? 1000)}th event an edit of the sender's last message or a reaction to it, alternately, instead of a message.`,
+      `Room routing everywhere: Chatter's rooms are created through its REST API in the set-up (half public, joined by their members; half private, their members invited by the owner${prepared ? `; ${num(prepared.rooms)} rooms and ${num(prepared.memberships)} memberships in ${num(prepared.setupMs / 1000, 1)} s, not measured` : ''}) and it delivers by membership; the coalescing floor and the ws floor keep a set of sockets per room, Socket.IO its rooms (\`io.to(room).emit\`). Each figure is the median over the rounds with its min–max; ratios are ratios of medians. CPU per delivery counts every event delivered (messages, and in the edits step the edits and reactions too). The edits step (Chatter only) makes every ${num(e?.mutateEvery ?? 1000)}th event, instead of a message, an edit of its room's last message (by its author) or a reaction to it (by the event's sender), alternately${e ? ` (${num(e.mutationsInWindow)} in the measured windows)` : ''}.`,
       '',
       table(['Metric', ...columns.map((col) => col.title), ...ratioCols.map((r) => r.title)], rows),
     ];
@@ -454,6 +466,7 @@ function aggregate(results) {
     rooms: results[0].rooms,
     roomSize: results[0].roomSize,
     mutateEvery: results[0].mutateEvery,
+    mutationsInWindow: results.reduce((a, r) => a + (r.mutationsInWindow ?? 0), 0),
     deliveredPerSec: s((r) => r.deliveredPerSec),
     p50: s((r) => Histogram.fromJSON(r.latency).percentile(50)),
     p99: s((r) => Histogram.fromJSON(r.latency).percentile(99)),
