@@ -306,6 +306,8 @@ export default {
     const resumeGapFrames = clients.reduce((a, c) => a + c.resumeGaps + c.resumeAheads, 0);
     for (const c of clients) c.close();
     const deliveries = windowDeliveries + othersInWindow;
+    let mutationsSent = 0;
+    for (let n = 0; n < kinds.length; n++) if (kinds[n] === 2) mutationsSent++;
     return {
       connections: p.connections,
       rooms: p.rooms,
@@ -321,6 +323,10 @@ export default {
       mutationsInWindow,
       deliveredInWindow: windowDeliveries,
       otherEventsInWindow: othersInWindow,
+      // Over the whole run (window, drain and return): edits and reactions sent, and every event
+      // other than a new message that the clients received (their room's members get each one).
+      mutationsSent,
+      otherEventsReceived: otherEvents(),
       deliveredPerSec: deliveries / (measured.wallMs / 1000),
       expectedDeliveries: expected,
       receivedDeliveries: got,
@@ -391,7 +397,7 @@ export default {
     const lines = [
       `${num(n)} connections, one user each, in ${num(columns[0].a.rooms)} rooms; each user is in ${ROOMS_PER_USER} rooms, so each room has ${num(columns[0].a.roomSize)} members (the 10 whose first room it is and 20 others: with ${num(n)} users in ${num(columns[0].a.rooms)} rooms, "rooms of 10" and "3 rooms each" cannot both hold, and the bench keeps the counts of connections, rooms and rooms per user). ${num(p0.rate)} messages/s offered (open loop), round-robin over the rooms, each from one of its room's first 10 members in turn: ${num(p0.rate * columns[0].a.roomSize)} deliveries/s when every message reaches its room. ${num((p0.warmupMs ?? 0) / 1000, 1)} s warm-up, ${num((p0.windowMs ?? 0) / 1000, 1)} s measured, up to ${num((p0.drainMs ?? 0) / 1000, 1)} s drain. Then every connection drops at once (no close handshake) and reconnects (at most 400 handshakes in flight) while the messages keep flowing from whoever is back: Chatter clients with \`resume\` naming each of their rooms (\`general\` too, where every Chatter user also is, silent here), so "back" means connected and every room's replay received; the peers have no resume, so for them it is the reconnect alone.`,
       '',
-      `Room routing everywhere: Chatter's rooms are created through its REST API in the set-up (half public, joined by their members; half private, their members invited by the owner${prepared ? `; ${num(prepared.rooms)} rooms and ${num(prepared.memberships)} memberships in ${num(prepared.setupMs / 1000, 1)} s, not measured` : ''}) and it delivers by membership; the coalescing floor and the ws floor keep a set of sockets per room, Socket.IO its rooms (\`io.to(room).emit\`). Each figure is the median over the rounds with its min–max; ratios are ratios of medians. CPU per delivery counts every event delivered (messages, and in the edits step the edits and reactions too). The edits step (Chatter only) makes every ${num(e?.mutateEvery ?? 1000)}th event, instead of a message, an edit of its room's last message (by its author) or a reaction to it (by the event's sender), alternately${e ? ` (${num(e.mutationsInWindow)} in the measured windows)` : ''}.`,
+      `Room routing everywhere: Chatter's rooms are created through its REST API in the set-up (half public, joined by their members; half private, their members invited by the owner${prepared ? `; ${num(prepared.rooms)} rooms and ${num(prepared.memberships)} memberships in ${num(prepared.setupMs / 1000, 1)} s, not measured` : ''}) and it delivers by membership; the coalescing floor and the ws floor keep a set of sockets per room, Socket.IO its rooms (\`io.to(room).emit\`). Each figure is the median over the rounds with its min–max; ratios are ratios of medians. CPU per delivery counts every event delivered (messages, and in the edits step the edits and reactions too). The edits step (Chatter only) makes every ${num(e?.mutateEvery ?? 1000)}th event, instead of a message, an edit of its room's last message (by its author) or a reaction to it (by the event's sender), alternately${e ? ` (${num(e.mutationsInWindow)} in the measured windows, ${num(e.mutationsSent)} in all the runs, ${num(e.otherEventsReceived)} deliveries of them)` : ''}.`,
       '',
       table(['Metric', ...columns.map((col) => col.title), ...ratioCols.map((r) => r.title)], rows),
     ];
@@ -467,6 +473,8 @@ function aggregate(results) {
     roomSize: results[0].roomSize,
     mutateEvery: results[0].mutateEvery,
     mutationsInWindow: results.reduce((a, r) => a + (r.mutationsInWindow ?? 0), 0),
+    mutationsSent: results.reduce((a, r) => a + (r.mutationsSent ?? 0), 0),
+    otherEventsReceived: results.reduce((a, r) => a + (r.otherEventsReceived ?? 0), 0),
     deliveredPerSec: s((r) => r.deliveredPerSec),
     p50: s((r) => Histogram.fromJSON(r.latency).percentile(50)),
     p99: s((r) => Histogram.fromJSON(r.latency).percentile(99)),
