@@ -132,6 +132,7 @@ export class BenchClient {
     this.connecting = true;
     this._resuming = Boolean(resume && Object.keys(resume).length);
     this._resumePending = new Set(this._resuming ? Object.keys(resume) : []);
+    this.hello = null;
     const ws = new RawWebSocket(this.url(resume), options);
     this.ws = ws;
     return new Promise((resolve, reject) => {

@@ -299,7 +299,21 @@ export default {
     const backMs = performance.now() - s0;
     const stormMeasured = closeWindow(stormWin);
     storm.stop();
-    const back = clients.filter((c) => c.ready).length;
+    // Back: hello received and, for Chatter, every room's replay (`connecting` ends with the last).
+    const back = clients.filter((c) => c.ready && !c.connecting).length;
+    // For a return that is not complete: where the missing ones were (no hello yet, or waiting
+    // for the replay of some rooms, `general` or others).
+    const notBack = { noHello: 0, waitingReplay: 0, waitingGeneral: 0, waitingOtherRooms: 0, notConnecting: 0 };
+    for (const c of clients) {
+      if (c.ready && !c.connecting) continue;
+      if (!c.connecting) notBack.notConnecting++;
+      else if (!c.hello) notBack.noHello++;
+      else {
+        notBack.waitingReplay++;
+        if (c._resumePending.has('general')) notBack.waitingGeneral++;
+        if ([...c._resumePending].some((r) => r !== 'general')) notBack.waitingOtherRooms++;
+      }
+    }
     const closeCodes = {};
     for (const c of clients) for (const code of c.closes) closeCodes[code] = (closeCodes[code] ?? 0) + 1;
     const errors = countsMerge(clients.map((c) => c.errors));
@@ -345,6 +359,7 @@ export default {
       stormServerCpuShare: stormMeasured.serverCpuShare,
       stormGeneratorCpuShare: stormMeasured.selfCpuShare,
       resumeGapFrames,
+      notBack,
       closeCodes,
       errors,
     };
@@ -404,7 +419,8 @@ export default {
     for (const col of columns) {
       const codes = countsText(col.a.closeCodes);
       const errs = countsText(col.a.errors);
-      if (codes !== 'none' || errs !== 'none') lines.push('', `- ${col.title}: closes ${codes}; errors ${errs}${col.a.resumeGapFrames ? `; resume_gap/resume_ahead frames ${num(col.a.resumeGapFrames)}` : ''}`);
+      const missing = countsText(Object.fromEntries(Object.entries(col.a.notBack).filter(([, v]) => v > 0)));
+      if (codes !== 'none' || errs !== 'none' || missing !== 'none') lines.push('', `- ${col.title}: closes ${codes}; errors ${errs}${col.a.resumeGapFrames ? `; resume_gap/resume_ahead frames ${num(col.a.resumeGapFrames)}` : ''}${missing !== 'none' ? `; not back at the end of the return, all rounds: ${missing}` : ''}`);
     }
     const verdicts = [];
     const judgeRatio = (what, x, y, limit, get, fmt, unit) => {
@@ -490,6 +506,7 @@ function aggregate(results) {
     late: results.reduce((a, r) => a + r.undelivered, 0),
     duplicates: results.reduce((a, r) => a + r.duplicates, 0),
     resumeGapFrames: results.reduce((a, r) => a + r.resumeGapFrames, 0),
+    notBack: countsMerge(results.map((r) => r.notBack ?? {})),
     closeCodes: countsMerge(results.map((r) => r.closeCodes)),
     errors: countsMerge(results.map((r) => ({ ...r.errors, ...Object.fromEntries(Object.entries(r.connectErrors ?? {}).map(([k, v]) => [`connect: ${k}`, v])) }))),
   };
