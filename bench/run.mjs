@@ -4,7 +4,7 @@
 //
 // Options:
 //   --quick               small counts and short windows (~7 minutes on a busy 2-core machine)
-//   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, logins, history, web, abuse;
+//   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, rooms, logins, history, web, abuse;
 //                         opt-in, only when named: connections-100k)
 //   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
@@ -374,7 +374,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     ['Pinning', pin ? `server on CPU ${serverCpu}, load generator on CPU ${loadCpu} (taskset)` : 'none (taskset missing or one CPU)'],
   ]));
   md.push('');
-  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`, fan-out only: bare `ws` speaking Chatter\'s frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against); **Chatter, pacing off** (the same server with `CHATTER_FANOUT_PACE=0`, in the fan-out and, when asked for, the capacity scenario: what pacing costs and buys).');
+  md.push('- Targets: **Chatter** (`node packages/server/dist/main.js`, SQLite WAL with `synchronous=FULL`, every message authenticated, validated, stored with its sequence number and acked before fan-out); **Socket.IO 4** (`bench/peers/socketio.mjs`: websocket transport only, `io.emit` relay, nothing stored); **ws floor** (`bench/peers/ws-floor.mjs`: bare `ws`, each message serialized once and sent to every socket, nothing stored); **coalescing floor** (`bench/peers/ws-coalesce.mjs`: bare `ws` speaking Chatter\'s protocol 2 frames, nothing stored or checked, all frames of one event-loop turn joined and written as one pre-built WebSocket frame per socket, as Chatter\'s hub does; the lower bound for Chatter\'s way of writing, and the one its fan-out targets are stated against); **Chatter, pacing off** (the same server with `CHATTER_FANOUT_PACE=0`, in the fan-out and, when asked for, the capacity scenario: what pacing costs and buys). In the many-rooms scenario every peer routes by room: the floors keep a set of sockets per room, Socket.IO uses its rooms.');
   md.push('- One load generator for every target (`bench/load/`), on its own lean WebSocket client over raw sockets (`bench/load/rawws.mjs`: one shared read buffer, frames parsed in place, one clock read per socket read): Chatter frames (Chatter and the coalescing floor), Engine.IO v4 / Socket.IO framing spoken by hand, plain JSON for the floor. Each chat text carries its message number and send time, found in the received bytes without parsing, so client cost is the same for every target. On 2 cores the generator\'s read of a message costs about what the server\'s write of it does, so rows where the generator was above 90% of its core are marked and not judged.');
   md.push('- Each step starts a fresh server process; targets are interleaved (A B C A B C) so machine drift hits all equally. Server CPU is utime+stime of the server process from `/proc/<pid>/stat` over the measured window; memory is `VmRSS` from `/proc/<pid>/status`.');
   md.push(`- Chatter users are registered once over REST before the scenarios (${num(setup.users)} users in ${num(setup.ms / 1000, 1)} s at bcrypt cost 4); Chatter runs with its rate limits and caps raised for the load generator (\`RAISED_LIMITS\` in \`bench/lib/targets.mjs\`: message and frame budgets, sign-in and registration throttles, sockets per address), except in the abuse scenario, which runs at the defaults.`);
@@ -407,7 +407,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     section.push('', `_${data.runs.length} runs in ${num(data.seconds, 0)} s; machine load average (1 min) ${num(data.loadAverage[0], 1)} before, ${num(data.loadAverage[1], 1)} after (2 cores: above ~2 means other processes competed); raw results in \`bench/results/${relative(join(ROOT, 'bench/results'), resultsDir)}/${scenario.id}.json\`._`);
     sections.push(section.join('\n'));
   }
-  md.push('## Summary against the targets of issues 3 (web app), 4 (server), 9 (abuse) and 10 (benchmarks)');
+  md.push('## Summary against the targets of issues 3 (web app), 4 (server), 9 (abuse), 10 (benchmarks) and 11 (many rooms)');
   md.push('');
   if (allVerdicts.length) {
     md.push(table(['Scenario', 'Target', 'Measured', 'Verdict'], allVerdicts.map((v) => [v.scenario.split(':')[0], v.target, v.measured, verdict(v.met, v.reason)])));
@@ -433,7 +433,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   }
   md.push('## Adding a scenario');
   md.push('');
-  md.push('Write a module in `bench/scenarios/` (see `scenarios/index.mjs` for its shape: a plan of steps, a `load` function run in the pinned load-generator process, and a `report`) and list it in the registry. Rooms, search and scale-out scenarios join the same way.');
+  md.push('Write a module in `bench/scenarios/` (see `scenarios/index.mjs` for its shape: a plan of steps, a `load` function run in the pinned load-generator process, and a `report`) and list it in the registry. Search and scale-out scenarios join the same way.');
   md.push('');
   writeFileSync(reportPath, md.join('\n'));
   return { reportPath, verdicts: allVerdicts };

@@ -47,3 +47,36 @@ export async function registerUsers(baseUrl, count, { prefix = 'bench_u', concur
 export async function login(baseUrl, username, password = BENCH_PASSWORD) {
   return post(`${baseUrl}/api/login`, { username, password, session: 'token' });
 }
+
+/** An authenticated JSON POST (set-up through the real API): {status, json}; retried on 429. */
+export async function apiPost(baseUrl, path, token, body) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body ?? {}),
+    });
+    if (res.status === 429 && attempt < 20) {
+      const wait = Number(res.headers.get('retry-after') ?? '1');
+      await new Promise((r) => setTimeout(r, Math.max(100, wait * 1000)));
+      continue;
+    }
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = { raw: text };
+    }
+    return { status: res.status, json };
+  }
+}
+
+/** Run `task(i)` for i in [0, count) with at most `concurrency` at a time. */
+export async function inParallel(count, concurrency, task) {
+  let next = 0;
+  async function worker() {
+    while (next < count) await task(next++);
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}

@@ -48,6 +48,11 @@ export const RAISED_LIMITS = {
   // Every bench client connects from 127.0.0.1.
   CHATTER_MAX_SOCKETS_PER_IP: '10000000',
   CHATTER_MAX_UNAUTHENTICATED_SOCKETS: '10000000',
+  // The rooms scenario creates its 1,000 rooms and 29,000 memberships through the API in its set-up,
+  // and its senders edit and react.
+  CHATTER_ROOM_CREATES_PER_HOUR: '1000000',
+  CHATTER_MEMBERSHIP_CHANGES_PER_HOUR: '1000000',
+  CHATTER_REACTIONS_PER_MINUTE: '1000000',
 };
 
 /** Environment for a Chatter bench server: senders are not rate limited, logs stay quiet. */

@@ -96,8 +96,11 @@ export class BenchClient {
     /** Rooms being paged with `events`: room -> {ref, until}. */
     this._paging = null;
     this._pageRefs = 0;
-    /** The last ack and the hello (parsed), for scenarios that need them. */
-    this.lastAck = null;
+    /** Id of the last message this client sent (from its ack), for edits and reactions. */
+    this.lastMessageId = null;
+    /** Live events that are no new message (edits, reactions, membership) received. */
+    this.otherEvents = 0;
+    /** The hello (parsed). */
     this.hello = null;
     /** When true, frames after the client is ready are counted but not parsed. */
     this.passive = false;
@@ -129,6 +132,7 @@ export class BenchClient {
     this.connecting = true;
     this._resuming = Boolean(resume && Object.keys(resume).length);
     this._resumePending = new Set(this._resuming ? Object.keys(resume) : []);
+    this.hello = null;
     const ws = new RawWebSocket(this.url(resume), options);
     this.ws = ws;
     return new Promise((resolve, reject) => {
@@ -286,10 +290,11 @@ export class BenchClient {
     if (type === 'event') {
       // Edits, deletes, reactions, membership: they move the room's seq, and are no delivery.
       this.applyEvent(parseFrame(data, start, end).event);
+      this.otherEvents++;
     } else if (type === 'ack') {
       const ack = parseFrame(data, start, end);
       this.acks++;
-      this.lastAck = ack;
+      if (ack.messageId !== undefined) this.lastMessageId = ack.messageId;
       const m = /_(\d+)$/.exec(ack.clientId);
       if (m) this.ackedMsgNos.push(Number(m[1]));
     } else if (type === 'hello') {

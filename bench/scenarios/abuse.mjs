@@ -217,9 +217,10 @@ async function floodFrames(ctx, makeFrame, answerLabel) {
       bytes += data.length;
       for (const [s, e] of splitFrames(data)) {
         const type = frameType(data, s, e);
-        if (type === 'history' || type === 'resume_gap') {
+        // A resume is answered with `events` (protocol 2), a history request with `history`.
+        if (type === 'history' || type === 'events' || type === 'resume_gap') {
           answered++;
-          bump(outcomes, type === 'history' ? answerLabel : 'resume_gap');
+          bump(outcomes, type === 'resume_gap' ? 'resume_gap' : answerLabel);
         } else if (type === 'error') {
           errors++;
           bump(outcomes, `error ${parseFrame(data, s, e).code}`);
@@ -248,8 +249,8 @@ async function floodFrames(ctx, makeFrame, answerLabel) {
 }
 
 const ATTACK_RUNNERS = {
-  // Nearly the most a resume replays (1,000 messages; the normal users' messages keep arriving),
-  // almost all of them the large ones.
+  // Nearly the most a resume replays (1,000 events; the normal users' messages keep arriving),
+  // almost all of them the large ones; each reply stops at the server's reply byte budget.
   resume: (ctx) => floodFrames(ctx, (_i, { lastSeq }) => JSON.stringify({ type: 'resume', rooms: { general: Math.max(0, lastSeq - 900) } }), 'replay'),
 
   // The largest page (100 messages) of the large ones.

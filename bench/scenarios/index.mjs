@@ -7,7 +7,7 @@
 //                  handed to every load run),
 //   load(params, ctx) (runs in the pinned load-generator process, returns the step's JSON result),
 //   report(runs, ctx) -> {markdown, charts: [{file, alt, svg}], verdicts: [{target, measured, met}]}.
-// To add a scenario (rooms, search, scale-out...), write the module and list it here.
+// To add a scenario (search, scale-out...), write the module and list it here.
 import fanout from './fanout.mjs';
 import capacity from './capacity.mjs';
 import idle from './idle.mjs';
@@ -17,9 +17,10 @@ import history from './history.mjs';
 import web from './web.mjs';
 import abuse from './abuse.mjs';
 import connections from './connections.mjs';
+import rooms from './rooms.mjs';
 
 // A scenario with `defaultRun: false` (connections-100k) runs only when named with --only.
-export const SCENARIOS = [fanout, capacity, idle, reconnect, logins, history, web, abuse, connections];
+export const SCENARIOS = [fanout, capacity, idle, reconnect, rooms, logins, history, web, abuse, connections];
 
 export function scenarioById(id) {
   const s = SCENARIOS.find((x) => x.id === id);
