@@ -2,9 +2,14 @@
 
 export const BENCH_PASSWORD = 'bench-password-1';
 
-async function post(url, body) {
+/** A JSON POST, with a bearer token when given: {status, json}; retried (after Retry-After) on 429. */
+async function post(url, body, token) {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+      body: JSON.stringify(body ?? {}),
+    });
     if (res.status === 429 && attempt < 20) {
       const wait = Number(res.headers.get('retry-after') ?? '1');
       await new Promise((r) => setTimeout(r, Math.max(100, wait * 1000)));
@@ -49,27 +54,8 @@ export async function login(baseUrl, username, password = BENCH_PASSWORD) {
 }
 
 /** An authenticated JSON POST (set-up through the real API): {status, json}; retried on 429. */
-export async function apiPost(baseUrl, path, token, body) {
-  for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`${baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify(body ?? {}),
-    });
-    if (res.status === 429 && attempt < 20) {
-      const wait = Number(res.headers.get('retry-after') ?? '1');
-      await new Promise((r) => setTimeout(r, Math.max(100, wait * 1000)));
-      continue;
-    }
-    const text = await res.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = { raw: text };
-    }
-    return { status: res.status, json };
-  }
+export function apiPost(baseUrl, path, token, body) {
+  return post(`${baseUrl}${path}`, body, token);
 }
 
 /** Run `task(i)` for i in [0, count) with at most `concurrency` at a time. */
