@@ -117,9 +117,17 @@ export class ChatModel {
     const room = typeof location === 'undefined' ? DEFAULT_ROOM : roomFromHash(location.hash);
     this.state = {
       me,
-      room,
       status: { status: 'connecting', attempt: 0 },
       deviceOnline: typeof navigator === 'undefined' ? true : navigator.onLine,
+      arrivals: this.arrivals,
+      ...this.roomState(room),
+    };
+  }
+
+  /** What the screen holds of one room before its store view arrives: a room just opened. */
+  private roomState(room: string) {
+    return {
+      room,
       items: [],
       outgoing: sends(this.client.pending(), room),
       online: [],
@@ -130,12 +138,11 @@ export class ChatModel {
       loadingOlder: false,
       olderError: null,
       announcement: null,
-      arrivals: this.arrivals,
       notice: null,
       info: null,
       dividerAfter: null,
       members: null,
-    };
+    } satisfies Partial<ChatState>;
   }
 
   /** Scroll positions by room, so that coming back to a room finds it where it was left. */
@@ -158,24 +165,7 @@ export class ChatModel {
     this.lastView = null;
     this.pinned = !this.positions.get(room);
     this.dividerTaken = false;
-    this.state = {
-      ...this.state,
-      room,
-      items: [],
-      outgoing: sends(this.client.pending(), room),
-      online: [],
-      onlineCount: 0,
-      typing: [],
-      ready: false,
-      hasMore: false,
-      loadingOlder: false,
-      olderError: null,
-      announcement: null,
-      notice: null,
-      info: null,
-      dividerAfter: null,
-      members: null,
-    };
+    this.state = { ...this.state, ...this.roomState(room) };
     this.roomOff = this.client.store.subscribeRoom(room, this.fromStore);
     this.fromStore();
     this.update({});
