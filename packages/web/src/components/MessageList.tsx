@@ -1,12 +1,16 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { describeTyping, type TimelineItem } from '@chatter/client';
 import type { ChatModel, ChatState } from '../chat/model';
 import { buildTimeline, type Row } from '../chat/timeline';
+import { noteRecentEmoji } from '../chat/emoji';
 import { roomTitle } from '../rooms/names';
 import { connectionView } from './ConnectionIndicator';
 import { ArrowDownIcon } from './icons';
-import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow, UnreadRow } from './Rows';
+import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow, UnreadRow, type MessageActions } from './Rows';
 import { VirtualList, type ListPosition, type VirtualListHandle } from './VirtualList';
+
+/** The picker and its emoji data load the first time someone opens it: not in the initial bundle. */
+const EmojiPicker = lazy(() => import('./EmojiPicker'));
 
 const anchorable = (row: Row) => row.type === 'message' || row.type === 'membership';
 
@@ -75,7 +79,28 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
   }, [ready, onPinnedChange]);
 
   const onRetry = useCallback((clientId: string) => model.retry(clientId), [model]);
-  const actions = model.actions;
+  // Which message the emoji picker is open for, and what opened it (focus goes back there).
+  const [picker, setPicker] = useState<{ messageId: number; anchor: HTMLElement } | null>(null);
+  const closePicker = useCallback(() => setPicker(null), []);
+  const meId = me.id;
+  const actions: MessageActions = useMemo(
+    () => ({
+      ...model.actions,
+      // Every reaction added counts as used, from the picker, the quick reactions or a chip.
+      react: (messageId, emoji, on) => {
+        if (on) noteRecentEmoji(meId, emoji);
+        model.actions.react(messageId, emoji, on);
+      },
+      pick: (messageId, anchor) => setPicker((p) => (p?.messageId === messageId && p.anchor === anchor ? null : { messageId, anchor })),
+    }),
+    [model, meId],
+  );
+  const pickingId = picker?.messageId ?? null;
+  const pickedMessage = picker ? items.find((i) => i.kind === 'message' && i.message.id === picker.messageId) : undefined;
+  const mineOnPicked = useMemo(
+    () => new Set(pickedMessage?.kind === 'message' ? pickedMessage.message.reactions.filter((r) => r.users.includes(meId)).map((r) => r.emoji) : []),
+    [pickedMessage, meId],
+  );
 
   const renderItem = useCallback(
     (row: Row) => {
@@ -98,13 +123,15 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
               offline={offline}
               meId={me.id}
               actions={actions}
+              picking={row.id !== null && row.id === pickingId}
+              nameOf={nameOf}
               {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
             />
           );
         }
       }
     },
-    [title, dm, arrivals, me, offline, onRetry, actions],
+    [title, dm, arrivals, me, offline, onRetry, actions, pickingId, nameOf],
   );
 
   return (
@@ -156,6 +183,17 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
             OK
           </button>
         </div>
+      )}
+      {picker && (
+        <Suspense fallback={null}>
+          <EmojiPicker
+            userId={meId}
+            anchor={picker.anchor}
+            mine={mineOnPicked}
+            onPick={(emoji) => actions.react(picker.messageId, emoji, !mineOnPicked.has(emoji))}
+            onClose={closePicker}
+          />
+        </Suspense>
       )}
       <div className="typing-line" aria-live="polite">
         {describeTyping(state.typing)}

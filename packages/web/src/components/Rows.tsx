@@ -1,12 +1,13 @@
-import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import type { PublicUser } from '@chatter/protocol';
+import { memo, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import type { PublicUser, Reaction } from '@chatter/protocol';
+import { describeReactors } from '../chat/emoji';
 import type { MessageRow as MessageRowData, Row } from '../chat/timeline';
 import { formatFull, formatTime } from '../format';
 import { Avatar } from './Avatar';
 import { Name } from './Name';
 import { RichText } from './RichText';
 import { DeliveryStatus } from './DeliveryStatus';
-import { AlertIcon, Spinner } from './icons';
+import { AddReactionIcon, AlertIcon, Spinner } from './icons';
 
 /** Rows mounted within this window of their arrival animate in; older ones (history, re-windowed) do not. */
 const FRESH_MS = 1500;
@@ -90,6 +91,10 @@ interface MessageRowProps {
   meId?: number;
   /** Edit, delete and react; absent where the reader cannot act (offline copies, pending messages). */
   actions?: MessageActions;
+  /** The emoji picker is open for this message: its actions stay shown. */
+  picking?: boolean;
+  /** A reactor's name by user id, for "who reacted"; stable while the names are. */
+  nameOf?: (userId: number) => string | undefined;
 }
 
 /** What a reader can do to a stored message. Stable callbacks, so rows stay memoised. */
@@ -97,20 +102,22 @@ export interface MessageActions {
   react(messageId: number, emoji: string, on: boolean): void;
   edit(messageId: number, text: string): void;
   remove(messageId: number): void;
+  /** Open the emoji picker for a message, beside `anchor` (which gets focus back when it closes). */
+  pick(messageId: number, anchor: HTMLElement): void;
 }
 
 /** The quick reactions offered on every message. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'] as const;
 const LONG_PRESS_MS = 500;
 
-export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId, actions }: MessageRowProps) {
+export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId, actions, picking = false, nameOf }: MessageRowProps) {
   const entrance = useEntrance(arrivedAt);
   const [editing, setEditing] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
   const press = useRef<ReturnType<typeof setTimeout> | null>(null);
   const side = row.own ? 'own' : 'other';
   const actionable = actions !== undefined && row.id !== null && !row.deleted && row.state === 'sent';
-  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${row.mentionsMe ? ' mentions-me' : ''}${entrance}${menuOpen ? ' actions-open' : ''}`;
+  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${row.mentionsMe ? ' mentions-me' : ''}${entrance}${menuOpen || picking ? ' actions-open' : ''}`;
   const name = row.own ? 'You' : author.username;
   const cancelPress = () => {
     if (press.current) clearTimeout(press.current);
@@ -171,7 +178,15 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
             )}
           </div>
         )}
-        {row.reactions.length > 0 && <Reactions reactions={row.reactions} meId={meId} onToggle={actionable ? (emoji, on) => actions.react(row.id!, emoji, on) : undefined} />}
+        {row.reactions.length > 0 && (
+          <Reactions
+            reactions={row.reactions}
+            meId={meId}
+            nameOf={nameOf}
+            onToggle={actionable ? (emoji, on) => actions.react(row.id!, emoji, on) : undefined}
+            onPick={actionable ? (anchor) => actions.pick(row.id!, anchor) : undefined}
+          />
+        )}
         {row.state !== 'sent' && <Delivery state={offline && row.state === 'sending' ? 'pending' : row.state} error={row.error} onRetry={onRetry} />}
       </div>
       {actionable && !editing && (
@@ -190,6 +205,7 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
             setMenuOpen(false);
             actions.remove(row.id!);
           }}
+          onPick={(anchor) => actions.pick(row.id!, anchor)}
         />
       )}
     </div>
@@ -218,12 +234,14 @@ function ActionBar({
   onReact,
   onEdit,
   onDelete,
+  onPick,
 }: {
   own: boolean;
   mine: (emoji: string) => boolean;
   onReact: (emoji: string, on: boolean) => void;
   onEdit: () => void;
   onDelete: () => void;
+  onPick: (anchor: HTMLElement) => void;
 }) {
   const [confirming, setConfirming] = useState(false);
   return (
@@ -236,6 +254,9 @@ function ActionBar({
           </button>
         );
       })}
+      <button type="button" className="msg-action add-reaction" aria-label="Add reaction…" aria-haspopup="dialog" title="Add reaction" onClick={(e) => onPick(e.currentTarget)}>
+        <AddReactionIcon size={17} />
+      </button>
       {own && (
         <button type="button" className="msg-action" onClick={onEdit}>
           Edit
@@ -283,26 +304,104 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text
   );
 }
 
-function Reactions({ reactions, meId, onToggle }: { reactions: MessageRowData['reactions']; meId: number | undefined; onToggle?: ((emoji: string, on: boolean) => void) | undefined }) {
+function Reactions({
+  reactions,
+  meId,
+  nameOf,
+  onToggle,
+  onPick,
+}: {
+  reactions: MessageRowData['reactions'];
+  meId: number | undefined;
+  nameOf: ((id: number) => string | undefined) | undefined;
+  onToggle?: ((emoji: string, on: boolean) => void) | undefined;
+  onPick?: ((anchor: HTMLElement) => void) | undefined;
+}) {
   return (
     <div className="reactions">
-      {reactions.map((r) => {
-        const mine = meId !== undefined && r.users.includes(meId);
-        return (
-          <button
-            key={r.emoji}
-            type="button"
-            className={`reaction${mine ? ' mine' : ''}`}
-            aria-label={`${r.emoji} ${r.count}${mine ? ', including you' : ''}`}
-            aria-pressed={mine}
-            disabled={!onToggle}
-            onClick={() => onToggle?.(r.emoji, !mine)}
-          >
-            <span className="reaction-emoji">{r.emoji}</span> <span className="reaction-count">{r.count}</span>
-          </button>
-        );
-      })}
+      {reactions.map((r) => (
+        <ReactionChip key={r.emoji} reaction={r} mine={meId !== undefined && r.users.includes(meId)} who={describeReactors(r, meId, nameOf ?? noName)} onToggle={onToggle} />
+      ))}
+      {onPick && (
+        <button type="button" className="reaction add" aria-label="Add reaction…" aria-haspopup="dialog" title="Add reaction" onClick={(e) => onPick(e.currentTarget)}>
+          <AddReactionIcon size={15} />
+        </button>
+      )}
     </div>
+  );
+}
+
+const noName = () => undefined;
+
+/**
+ * One emoji's chip: a click toggles mine; hovering or focusing it (a long press on a phone) shows
+ * who reacted in a tooltip, which is also the chip's accessible description.
+ */
+function ReactionChip({ reaction: r, mine, who, onToggle }: { reaction: Reaction; mine: boolean; who: string; onToggle?: ((emoji: string, on: boolean) => void) | undefined }) {
+  const tipId = useId();
+  const [pressed, setPressed] = useState(false);
+  const press = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const longPressed = useRef(false);
+  const cancel = () => {
+    if (press.current) clearTimeout(press.current);
+    press.current = null;
+  };
+  useEffect(() => cancel, []);
+  // The tooltip of a long press stays until the next touch anywhere.
+  useEffect(() => {
+    if (!pressed) return;
+    const hide = (e: Event) => {
+      if (e.target instanceof Node && tip.current?.parentElement?.contains(e.target)) return;
+      setPressed(false);
+    };
+    document.addEventListener('touchstart', hide, true);
+    document.addEventListener('pointerdown', hide, true);
+    return () => {
+      document.removeEventListener('touchstart', hide, true);
+      document.removeEventListener('pointerdown', hide, true);
+    };
+  }, [pressed]);
+  const tip = useRef<HTMLSpanElement>(null);
+  return (
+    <button
+      type="button"
+      className={`reaction${mine ? ' mine' : ''}${pressed ? ' show-tip' : ''}`}
+      aria-label={`${r.emoji} ${r.count}`}
+      aria-describedby={tipId}
+      aria-pressed={mine}
+      disabled={!onToggle}
+      onClick={() => {
+        // The click that ends a long press only showed who reacted.
+        if (longPressed.current) {
+          longPressed.current = false;
+          return;
+        }
+        onToggle?.(r.emoji, !mine);
+      }}
+      onTouchStart={(e) => {
+        // Not the message's own long press (its action menu).
+        e.stopPropagation();
+        longPressed.current = false;
+        cancel();
+        press.current = setTimeout(() => {
+          longPressed.current = true;
+          setPressed(true);
+        }, LONG_PRESS_MS);
+      }}
+      onTouchEnd={cancel}
+      onTouchMove={cancel}
+      onContextMenu={(e) => e.preventDefault()}
+    >
+      <span className="reaction-emoji" aria-hidden="true">
+        {r.emoji}
+      </span>{' '}
+      <span className="reaction-count" aria-hidden="true">
+        {r.count}
+      </span>
+      <span ref={tip} id={tipId} role="tooltip" className="reaction-tip">
+        {who}
+      </span>
+    </button>
   );
 }
 

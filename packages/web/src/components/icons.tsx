@@ -29,6 +29,14 @@ export const SendIcon = (p: IconProps) => (
     <path d="M22 2 15 22l-4-9-9-4z" />
   </Icon>
 );
+/** A smiley with a plus: "add reaction" (Lucide's smile-plus). */
+export const AddReactionIcon = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M22 11v1a10 10 0 1 1-9-10" />
+    <path d="M8 14s1.5 2 4 2 4-2 4-2" />
+    <path d="M9 9h.01M15 9h.01M16 5h6M19 2v6" />
+  </Icon>
+);
 export const MenuIcon = (p: IconProps) => (
   <Icon {...p}>
     <path d="M4 6h16M4 12h16M4 18h16" />

@@ -1,0 +1,264 @@
+import { ChatterClient } from '@chatter/client';
+import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+import { browserSkipReason, ensureBuilt, launch, openPage, repoRoot, setScheme, signIn, waitForChat } from './harness.js';
+
+/*
+ * Reactions as a Slack or Discord user expects them, in a real Chromium against a real server: the
+ * emoji picker (search, recently used, keyboard, phone bottom sheet) and who reacted (tooltip on
+ * hover, long press on a phone). Screenshots in `reactui-shots/` beside the repository, or
+ * $REACTIONS_SHOTS.
+ */
+
+const skip = browserSkipReason();
+const SHOTS = process.env.REACTIONS_SHOTS ?? `${repoRoot}/artifacts/screenshots/reactions`;
+
+async function looks(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}/${name}-light.png` });
+  await setScheme(page, 'dark');
+  await page.screenshot({ path: `${SHOTS}/${name}-dark.png` });
+  await setScheme(page, 'light');
+}
+
+describe('reactions in the web app', { skip: skip ?? false }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  const clients: ChatterClient[] = [];
+
+  before(async () => {
+    await ensureBuilt();
+    server = await startTestServer();
+    browser = await launch();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  /** Someone else, connected from Node through the SDK. */
+  async function connect(u: TestUser): Promise<ChatterClient> {
+    const c = new ChatterClient({ url: server.url, token: u.token, WebSocket });
+    clients.push(c);
+    const online = new Promise<void>((resolve) => c.on('hello', () => resolve()));
+    c.connect();
+    await online;
+    return c;
+  }
+
+  /** Send from the SDK and wait for the stored message. */
+  async function say(c: ChatterClient, text: string): Promise<number> {
+    const stored = new Promise<number>((resolve) => {
+      const off = c.on('message', (m) => {
+        if (m.text === text) {
+          off();
+          resolve(m.id);
+        }
+      });
+    });
+    c.send('general', text);
+    return stored;
+  }
+
+  const message = (page: Page, text: string) => page.locator('.row-msg').filter({ has: page.locator('.bubble-text', { hasText: text }) });
+  const picker = (page: Page) => page.getByRole('dialog', { name: 'Add a reaction' });
+  const options = (page: Page) => picker(page).getByRole('option');
+  const focusedLabel = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName ?? null);
+
+  /** A long press as a finger makes it: touch down, held until `until` shows, then up. */
+  async function longPress(page: Page, target: Locator, until: Locator): Promise<void> {
+    const box = await target.boundingBox();
+    assert.ok(box, 'the target is on the screen');
+    const cdp = await page.context().newCDPSession(page);
+    const point = { x: box.x + Math.min(box.width / 2, 30), y: box.y + box.height / 2 };
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
+    await until.waitFor();
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    await cdp.detach();
+  }
+
+  test('desktop: pick by search, live for the other person, recently used first after a reload, who reacted on hover', async () => {
+    const ana = await server.register('ana');
+    const bo = await server.register('bob');
+    const others = await Promise.all(['cyd', 'dee', 'eve'].map((n) => server.register(n)));
+    const boc = await connect(bo);
+    const planId = await say(boc, 'the plan is ready');
+
+    const a = await openPage(browser);
+    await signIn(a.page, server.url, 'ana');
+    const b = await openPage(browser);
+    await signIn(b.page, server.url, 'bob');
+
+    // The hover toolbar's "add reaction" opens the picker, with the search focused.
+    const plan = message(a.page, 'the plan is ready');
+    await plan.hover();
+    const add = plan.getByRole('toolbar', { name: 'Message actions' }).getByRole('button', { name: 'Add reaction…' });
+    await add.click();
+    await picker(a.page).waitFor();
+    assert.equal(await focusedLabel(a.page), 'Search emoji');
+    // The data comes with the picker: categories, no "recently used" for a new user.
+    await options(a.page).first().waitFor();
+    assert.equal(await picker(a.page).getByRole('group', { name: 'Recently used' }).count(), 0);
+    assert.ok((await options(a.page).count()) > 1000, 'every emoji is offered');
+
+    // Search by shortcode and by name; every option passes the protocol's check.
+    await a.page.keyboard.type('tada');
+    assert.equal(await options(a.page).first().innerText(), '🎉');
+    await a.page.getByLabel('Search emoji').fill('red heart');
+    assert.equal(await options(a.page).first().innerText(), '❤️');
+    await a.page.getByLabel('Search emoji').fill('zzzqqq');
+    await picker(a.page).getByText('No emoji match').waitFor();
+    await a.page.getByLabel('Search emoji').fill(':thumbs');
+    await looks(a.page, 'picker-desktop');
+    assert.equal(await options(a.page).first().innerText(), '👍');
+
+    await a.page.getByLabel('Search emoji').fill('tada');
+    await options(a.page).first().click();
+    await picker(a.page).waitFor({ state: 'detached' });
+    // Live for Bo, in his browser.
+    const boPlan = message(b.page, 'the plan is ready');
+    await boPlan.locator('.reaction').filter({ hasText: '🎉 1' }).waitFor();
+    await plan.locator('.reaction.mine').filter({ hasText: '🎉 1' }).waitFor();
+
+    // Bo adds his by clicking the chip: one click toggles his own reaction.
+    await boPlan.locator('.reaction').filter({ hasText: '🎉 1' }).click();
+    await plan.locator('.reaction').filter({ hasText: '🎉 2' }).waitFor();
+    await boPlan.locator('.reaction.mine').filter({ hasText: '🎉 2' }).waitFor();
+
+    // Who reacted: "You and bob", then with three more, "You, bob and 3 others".
+    const chip = plan.locator('.reaction').filter({ hasText: '🎉' }).first();
+    await chip.hover();
+    const tip = chip.getByRole('tooltip');
+    await tip.waitFor();
+    assert.equal(await tip.innerText(), 'You and bob reacted with 🎉');
+    const boTip = boPlan.locator('.reaction').filter({ hasText: '🎉' }).first().getByRole('tooltip');
+    assert.equal(await boTip.textContent(), 'You and ana reacted with 🎉');
+    for (const u of others) {
+      const c = await connect(u);
+      c.react('general', planId, '🎉', true);
+    }
+    await plan.locator('.reaction').filter({ hasText: '🎉 5' }).waitFor();
+    await a.page.mouse.move(0, 0);
+    await chip.hover();
+    await tip.waitFor();
+    assert.equal(await tip.innerText(), 'You, bob and 3 others reacted with 🎉');
+    assert.equal(await chip.getAttribute('aria-describedby'), await tip.getAttribute('id'));
+    await looks(a.page, 'tooltip-desktop');
+
+    // Recently used persists per user: after a reload it comes first.
+    await a.page.reload();
+    await waitForChat(a.page);
+    await plan.hover();
+    await add.click();
+    await options(a.page).first().waitFor();
+    const recent = picker(a.page).getByRole('group', { name: 'Recently used' });
+    assert.equal(await recent.getByRole('option').first().innerText(), '🎉');
+    assert.match((await recent.getByRole('option').first().getAttribute('aria-label')) ?? '', /\(reacted\)/);
+    // A click outside closes it.
+    await a.page.mouse.click(5, 400);
+    await picker(a.page).waitFor({ state: 'detached' });
+
+    // Picking what I already reacted with takes it back, as the chip does.
+    await plan.hover();
+    await add.click();
+    await recent.getByRole('option').first().click();
+    await boPlan.locator('.reaction').filter({ hasText: '🎉 4' }).waitFor();
+    assert.equal(await plan.locator('.reaction.mine').count(), 0);
+
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+    await a.context.close();
+    await b.context.close();
+  });
+
+  test('keyboard: type to search, arrows, Enter reacts, Escape closes; focus goes back to the button', async () => {
+    const fay = await server.register('fay');
+    const gus = await server.register('gus');
+    const gc = await connect(gus);
+    await say(gc, 'keyboard people welcome');
+    void fay;
+
+    const f = await openPage(browser);
+    await signIn(f.page, server.url, 'fay');
+    const msg = message(f.page, 'keyboard people welcome');
+    await msg.waitFor();
+    const add = msg.getByRole('button', { name: 'Add reaction…' });
+    // Focus inside the row shows its actions (as Tab would): no mouse involved from here.
+    await add.focus();
+    await f.page.keyboard.press('Enter');
+    await picker(f.page).waitFor();
+    assert.equal(await focusedLabel(f.page), 'Search emoji');
+    await f.page.keyboard.type('cat');
+    await options(f.page).nth(2).waitFor();
+    const expected = await options(f.page).nth(1 + 8).innerText(); // one right, one row down
+    await f.page.keyboard.press('ArrowRight');
+    await f.page.keyboard.press('ArrowDown');
+    assert.equal(await picker(f.page).locator('[aria-selected="true"]').innerText(), expected);
+    assert.equal(await f.page.getByLabel('Search emoji').getAttribute('aria-activedescendant'), await picker(f.page).locator('[aria-selected="true"]').getAttribute('id'));
+    await f.page.keyboard.press('Enter');
+    await picker(f.page).waitFor({ state: 'detached' });
+    await msg.locator('.reaction.mine').filter({ hasText: `${expected} 1` }).waitFor();
+    assert.equal(await focusedLabel(f.page), 'Add reaction…');
+
+    // Escape closes without reacting, and focus is back where it was.
+    await f.page.keyboard.press('Enter');
+    await picker(f.page).waitFor();
+    await f.page.keyboard.type('dog');
+    await f.page.keyboard.press('Escape');
+    await picker(f.page).waitFor({ state: 'detached' });
+    assert.equal(await focusedLabel(f.page), 'Add reaction…');
+    // Nothing else was added (a later marker: Gus's next reaction arrives after any of ours would).
+    await say(gc, 'marker');
+    await message(f.page, 'marker').waitFor();
+    assert.equal(await msg.locator('.reaction:not(.add)').count(), 1);
+
+    assert.deepEqual(f.errors, []);
+    await f.context.close();
+  });
+
+  test('phone: long press opens the actions, the picker is a bottom sheet; long press on a chip shows who reacted', async () => {
+    await server.register('hal');
+    const ida = await server.register('ida');
+    const ic = await connect(ida);
+    const id = await say(ic, 'reacting from a phone');
+    ic.react('general', id, '👍', true);
+
+    const p = await openPage(browser, 'phone');
+    await signIn(p.page, server.url, 'hal');
+    const msg = message(p.page, 'reacting from a phone');
+    await msg.locator('.reaction').filter({ hasText: '👍 1' }).waitFor();
+
+    // A long press on the message shows its actions; "add reaction" opens the sheet.
+    const toolbar = msg.getByRole('toolbar', { name: 'Message actions' });
+    await longPress(p.page, msg.locator('.bubble'), toolbar);
+    await toolbar.getByRole('button', { name: 'Add reaction…' }).tap();
+    await options(p.page).first().waitFor();
+    const box = await picker(p.page).boundingBox();
+    assert.ok(box, 'the sheet is on the screen');
+    assert.equal(Math.round(box.width), 390, 'full width');
+    assert.equal(Math.round(box.y + box.height), 844, 'at the bottom');
+    await looks(p.page, 'picker-phone');
+    await p.page.getByLabel('Search emoji').fill('rocket');
+    await options(p.page).first().tap();
+    await picker(p.page).waitFor({ state: 'detached' });
+    await msg.locator('.reaction.mine').filter({ hasText: '🚀 1' }).waitFor();
+
+    // A long press on a chip tells who reacted, and does not toggle it.
+    const thumbs = msg.locator('.reaction').filter({ hasText: '👍 1' });
+    await longPress(p.page, thumbs, thumbs.getByRole('tooltip'));
+    assert.equal(await thumbs.getByRole('tooltip').innerText(), 'ida reacted with 👍');
+    await looks(p.page, 'tooltip-phone');
+    assert.equal(await msg.locator('.reaction.mine').filter({ hasText: '👍' }).count(), 0, 'the long press did not react');
+    // The next touch elsewhere hides it.
+    await p.page.touchscreen.tap(200, 120);
+    await thumbs.getByRole('tooltip').waitFor({ state: 'hidden' });
+
+    assert.deepEqual(p.errors, []);
+    await p.context.close();
+  });
+});
