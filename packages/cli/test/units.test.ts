@@ -18,6 +18,8 @@ import { LineEditor } from '../src/tui/line-editor.js';
 import { RoomLog } from '../src/tui/room-log.js';
 import { ChatterStore } from '@chatter/client';
 import type { Message, RoomEvent, SelfUser } from '@chatter/protocol';
+import { isEmoji } from '@chatter/protocol';
+import { completeShortcode, resolveEmoji, shortcodes } from '../src/emoji.js';
 import { tempConfigDir } from './helpers.js';
 
 /* The terminal client's pure parts: measuring, wrapping, key decoding, editing, parsing. */
@@ -257,6 +259,7 @@ function fakeContext(users: string[], self = 'me'): CommandContext & { notices: 
     editMessage: (ref, t) => sent.push(`edit:${JSON.stringify(ref)}:${t}`),
     deleteMessage: (ref) => sent.push(`delete:${JSON.stringify(ref)}`),
     react: (e, ref) => sent.push(`react:${JSON.stringify(ref)}:${e}`),
+    reactionsOf: (ref) => ('nth' in ref && ref.nth === 1 ? { author: 'bob', text: 'ship it', reactions: [{ emoji: '🎉', count: 4, names: ['you', 'bob'] }] } : null),
     toggleIds: () => true,
     roomList: () => [],
     switchRoom: () => false,
@@ -404,5 +407,44 @@ describe('screen', () => {
     screen.draw([[{ text: 'top' }], [{ text: 'changed' }], [{ text: 'bottom' }]], { row: 2, col: 0 });
     assert.ok(written.includes('changed'));
     assert.ok(!written.includes('top') && !written.includes('bottom'), 'unchanged rows are not rewritten');
+  });
+});
+
+describe('emoji by shortcode', () => {
+  test('an emoji, :code: or code (Slack\'s names), as the protocol wants it; anything else is null', () => {
+    assert.equal(resolveEmoji(':thumbsup:'), '👍');
+    assert.equal(resolveEmoji('+1'), '👍');
+    assert.equal(resolveEmoji(':TADA:'), '🎉');
+    assert.equal(resolveEmoji('heart'), '❤️');
+    assert.equal(resolveEmoji('👍'), '👍');
+    // A keyboard's U+FE0F where RGI has none, and none where RGI wants one.
+    assert.equal(resolveEmoji('👍\uFE0F'), '👍');
+    assert.equal(resolveEmoji('❤'), '❤️');
+    for (const bad of ['', 'nope_not_an_emoji', ':', '::', 'xyzzy', '👍👍', '<script>']) assert.equal(resolveEmoji(bad), null, bad);
+  });
+
+  test('every shortcode names an emoji the protocol accepts; completion lists :codes: shortest first', () => {
+    assert.ok(shortcodes().size > 1500);
+    for (const [code, emoji] of shortcodes()) assert.ok(isEmoji(emoji), `:${code}: -> ${emoji}`);
+    assert.deepEqual(completeShortcode(':tad'), [':tada:']);
+    assert.equal(completeShortcode(':thumbs')[0], ':thumbsup:');
+    assert.deepEqual(completeShortcode('tad'), [], 'only after a colon');
+    assert.ok(completeShortcode(':').length <= 20);
+  });
+
+  test('/react resolves shortcodes before reacting; /who n lists who reacted', async () => {
+    const ctx = fakeContext(['bob', 'me']);
+    await ctx.commands.execute(ctx, '/react 2 :tada:');
+    await ctx.commands.execute(ctx, '/react #7 +1');
+    assert.deepEqual(ctx.sent, ['react:{"nth":2}:🎉', 'react:{"id":7}:👍']);
+    await ctx.commands.execute(ctx, '/react 2 :nope:');
+    assert.match(ctx.notices.at(-1)!, /Not an emoji or a known shortcode: :nope:/);
+    assert.equal(ctx.sent.length, 2);
+    await ctx.commands.execute(ctx, '/who 1');
+    assert.equal(ctx.notices.at(-1), 'Reactions on bob\'s "ship it":\n  🎉 4  you, bob, 2 others');
+    await ctx.commands.execute(ctx, '/who 3');
+    assert.match(ctx.notices.at(-1)!, /fewer than 3 messages/);
+    await ctx.commands.execute(ctx, '/who');
+    assert.match(ctx.notices.at(-1)!, /Online in #general \(2\)/);
   });
 });

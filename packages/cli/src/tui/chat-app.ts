@@ -159,6 +159,18 @@ export class ChatApp implements CommandContext {
     this.change(() => this.client.react(this.currentRoom, target.id, emoji, !mine));
   }
 
+  reactionsOf(ref: MessageRef): { author: string; text: string; reactions: Array<{ emoji: string; count: number; names: string[] }> } | null {
+    const target = this.messageAt(ref);
+    if (!target) return null;
+    const members = this.view()?.members;
+    const nameOf = (id: number): string | undefined => (id === this.self?.id ? 'you' : this.client.store.profile(id)?.username ?? members?.find((m) => m.user.id === id)?.user.username);
+    return {
+      author: target.author.id === this.self?.id ? 'you' : target.author.username,
+      text: target.text,
+      reactions: target.reactions.map((r) => ({ emoji: r.emoji, count: r.count, names: r.users.flatMap((id) => nameOf(id) ?? []) })),
+    };
+  }
+
   toggleIds(): boolean {
     this.showIds = !this.showIds;
     this.requestRender();

@@ -1,4 +1,5 @@
 import type { PublicUser } from '@chatter/protocol';
+import { completeShortcode, resolveEmoji } from '../emoji.js';
 
 /**
  * What a slash command can do to the chat. The full-screen app implements it; commands never
@@ -20,6 +21,11 @@ export interface CommandContext {
   deleteMessage(ref: MessageRef | null): void;
   /** Toggle the user's reaction with `emoji` on a message (`null`: the newest of the current room). */
   react(emoji: string, ref: MessageRef | null): void;
+  /**
+   * Who reacted to a message, per emoji (names of the reactors the message lists, "you" for the
+   * user; `count` is exact), or null when there is no such message.
+   */
+  reactionsOf(ref: MessageRef): { /** Its author's name, or "you". */ author: string; text: string; reactions: Array<{ emoji: string; count: number; names: string[] }> } | null;
   /** Show or hide message ids (`#123`) in front of messages; returns whether they are shown now. */
   toggleIds(): boolean;
   /** The user's rooms and DMs, in the order Alt+1..9 numbers them. */
@@ -189,8 +195,27 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'who',
       aliases: ['names', 'online'],
-      summary: 'Show who is online here.',
-      run(ctx) {
+      args: '[n|#id]',
+      summary: 'Who is online here; with n or #id, who reacted.',
+      details: ['/who        who is online in this room', '/who 2      who reacted to the 2nd newest message, emoji by emoji', '/who #1234  who reacted to the message with id 1234 (/ids shows ids)'],
+      complete: () => [],
+      run(ctx, args) {
+        if (args) {
+          const { ref, rest } = parseMessageRef(args);
+          if (!ref || rest) return ctx.notice('Usage: /who [n|#id], for example /who 1 for the newest message.', 'error');
+          const found = ctx.reactionsOf(ref);
+          if (!found) return ctx.notice('id' in ref ? `No message #${ref.id} in this room (or it was deleted). /ids shows ids.` : `There are fewer than ${ref.nth} messages here.`, 'error');
+          const quote = found.text.length > 40 ? `${found.text.slice(0, 40)}…` : found.text;
+          const whose = found.author === 'you' ? 'your' : `${found.author}'s`;
+          if (found.reactions.length === 0) return ctx.notice(`No reactions on ${whose} "${quote}".`, 'output');
+          const lines = found.reactions.map((r) => {
+            const others = r.count - r.names.length;
+            const rest = r.names.length > 0 ? (others === 1 ? 'other' : 'others') : others === 1 ? 'person' : 'people';
+            const names = others > 0 ? [...r.names, `${others} ${rest}`] : r.names;
+            return `  ${r.emoji} ${r.count}  ${names.join(', ')}`;
+          });
+          return ctx.notice([`Reactions on ${whose} "${quote}":`, ...lines].join('\n'), 'output');
+        }
         const users = ctx.online().map((u) => u.username).sort((a, b) => a.localeCompare(b));
         const count = Math.max(ctx.onlineCount(), users.length);
         const more = count > users.length ? ` and ${count - users.length} more` : '';
@@ -236,14 +261,22 @@ export function builtinCommands(): ChatCommand[] {
     },
     {
       name: 'react',
-      args: '[n|#id] <emoji>',
+      args: '[n|#id] <emoji|:code:>',
       summary: 'React to the newest message (n: nth newest).',
-      details: ['/react 👍        the newest message', '/react 3 👍      the 3rd newest message (1 = the newest)', '/react #1234 👍  the message with id 1234 (/ids shows ids)'],
-      complete: () => [],
+      details: [
+        '/react 👍           the newest message',
+        '/react 3 :tada:     the 3rd newest message (1 = the newest), by shortcode',
+        '/react #1234 +1     the message with id 1234 (/ids shows ids); colons optional',
+        'Shortcodes are Slack\'s (:thumbsup:, :joy:, :heart:); Tab completes :co. The same again takes it back.',
+        '/who n shows who reacted.',
+      ],
+      complete: (_ctx, _index, partial) => completeShortcode(partial),
       run(ctx, args) {
         const { ref, rest } = parseMessageRef(args);
-        if (!rest) return ctx.notice('Usage: /react [n|#id] <emoji>, for example /react 👍 or /react 2 👍', 'error');
-        ctx.react(rest, ref);
+        if (!rest) return ctx.notice('Usage: /react [n|#id] <emoji|:code:>, for example /react 👍, /react 2 :tada: or /react 2 +1', 'error');
+        const emoji = resolveEmoji(rest);
+        if (!emoji) return ctx.notice(`Not an emoji or a known shortcode: ${rest}. Try /react :thumbsup:, /react +1 or an emoji itself.`, 'error');
+        ctx.react(emoji, ref);
       },
     },
     {
