@@ -1,4 +1,8 @@
-import type { Message, PublicUser } from '@chatter/protocol';
+import { isEmoji, type Message, type PublicUser } from '@chatter/protocol';
+import type { EmojiMartData } from '@emoji-mart/data';
+import { createRequire } from 'node:module';
+import { describeReactors } from '../src/chat/emoji.js';
+import { buildEmojiIndex, searchEmoji } from '../src/chat/emojiIndex.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SizeIndex } from '../src/chat/sizeIndex.js';
@@ -247,5 +251,35 @@ describe('SizeIndex', () => {
     assert.ok(performance.now() - t0 < 200);
     assert.equal(index.indexAt(0), 0);
     assert.equal(index.indexAt(index.total + 100), 9_999);
+  });
+});
+
+describe('reactions', () => {
+  const names: Record<number, string> = { 1: 'me', 2: 'Ana', 3: 'Bo', 4: 'Cy' };
+  const nameOf = (id: number) => names[id];
+  test('who reacted, as a sentence: "You" first, two names then "others"; unknown and unlisted reactors count as others', () => {
+    assert.equal(describeReactors({ emoji: '👍', count: 1, users: [2] }, 1, nameOf), 'Ana reacted with 👍');
+    assert.equal(describeReactors({ emoji: '👍', count: 2, users: [2, 1] }, 1, nameOf), 'You and Ana reacted with 👍');
+    assert.equal(describeReactors({ emoji: '👍', count: 3, users: [2, 3, 4] }, 1, nameOf), 'Ana, Bo and Cy reacted with 👍');
+    assert.equal(describeReactors({ emoji: '👍', count: 5, users: [2, 3, 4, 1, 9] }, 1, nameOf), 'You, Ana and 3 others reacted with 👍');
+    // The message lists at most 100 reactors; the count is exact.
+    assert.equal(describeReactors({ emoji: '🎉', count: 250, users: [3] }, 1, nameOf), 'Bo and 249 others reacted with 🎉');
+    assert.equal(describeReactors({ emoji: '🎉', count: 2, users: [8, 9] }, 1, nameOf), '2 people reacted with 🎉');
+    assert.equal(describeReactors({ emoji: '🎉', count: 2, users: [3, 9] }, 1, nameOf), 'Bo and 1 other reacted with 🎉');
+  });
+
+  test('the picker offers only what the protocol accepts; search by shortcode, name and keyword', () => {
+    const index = buildEmojiIndex(createRequire(import.meta.url)('@emoji-mart/data/sets/15/native.json') as EmojiMartData);
+    assert.ok(index.all.length > 1500);
+    for (const e of index.all) {
+      assert.ok(isEmoji(e.emoji), `${e.name}: ${e.emoji}`);
+      for (const s of e.skins ?? []) assert.ok(isEmoji(s), `${e.name}: ${s}`);
+    }
+    assert.equal(searchEmoji(index, ':tada:')[0]!.emoji, '🎉');
+    assert.equal(searchEmoji(index, '+1')[0]!.emoji, '👍');
+    assert.equal(searchEmoji(index, 'red heart')[0]!.emoji, '❤️');
+    assert.ok(searchEmoji(index, 'party').some((e) => e.emoji === '🎉'), 'by keyword');
+    assert.deepEqual(searchEmoji(index, 'zzzqqq'), []);
+    assert.deepEqual(searchEmoji(index, '   '), []);
   });
 });
