@@ -244,6 +244,8 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
     assert.ok(box, 'the sheet is on the screen');
     assert.equal(Math.round(box.width), 390, 'full width');
     assert.equal(Math.round(box.y + box.height), 844, 'at the bottom');
+    // Focus is in the sheet, not in the search: no on-screen keyboard thrown over it unasked.
+    assert.equal(await focusedLabel(p.page), 'Add a reaction');
     await looks(p.page, 'picker-phone');
     await p.page.getByLabel('Search emoji').fill('rocket');
     await options(p.page).first().tap();

@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { recentEmoji } from '../chat/emoji';
 import { loadEmojiIndex, searchEmoji, type EmojiEntry, type EmojiIndex } from '../chat/emojiIndex';
 import { useMediaQuery } from '../hooks';
@@ -72,9 +72,12 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
     };
   }, []);
 
-  // Focus goes back to what opened the picker, whichever way it closes.
+  // Focus goes into the picker: the search where there is a keyboard; on a touch screen the
+  // sheet itself, as the search would throw the on-screen keyboard over it unasked. It goes back
+  // to what opened the picker, whichever way it closes.
   useEffect(() => {
-    input.current?.focus();
+    if (window.matchMedia('(pointer: fine)').matches) input.current?.focus();
+    else root.current?.focus();
     return () => {
       if (anchor.isConnected) anchor.focus();
     };
@@ -126,6 +129,10 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
     onPick(emoji);
     onClose();
   };
+  // A stable handle for the cells, so that moving the active emoji re-renders two cells, not all.
+  const pickLatest = useRef(pick);
+  pickLatest.current = pick;
+  const pickRef = useCallback((emoji: string) => pickLatest.current(emoji), []);
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const move = (d: number) => {
@@ -179,6 +186,7 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
         className={`emoji-picker${sheet ? ' sheet' : ''}`}
         role="dialog"
         aria-label="Add a reaction"
+        tabIndex={-1}
         onKeyDown={onKeyDown}
         // Measured before it is placed: transparent, not hidden, so the search can take focus at once.
         style={place ? { top: place.top, left: place.left } : sheet ? undefined : { top: 0, left: 0, opacity: 0 }}
@@ -249,21 +257,7 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
                 <div className="emoji-grid">
                   {s.items.map(({ entry, emoji }) => {
                     const at = i++;
-                    return (
-                      <span
-                        key={`${s.id}:${emoji}`}
-                        id={`emoji-opt-${at}`}
-                        data-i={at}
-                        role="option"
-                        aria-selected={at === active}
-                        aria-label={`${emoji} ${entry.name}${mine.has(emoji) ? ' (reacted)' : ''}`}
-                        className={`emoji-option${at === active ? ' active' : ''}${mine.has(emoji) ? ' mine' : ''}`}
-                        onPointerMove={() => at !== active && setActive(at)}
-                        onClick={() => pick(emoji)}
-                      >
-                        {emoji}
-                      </span>
-                    );
+                    return <Cell key={`${s.id}:${emoji}`} at={at} emoji={emoji} name={entry.name} active={at === active} mine={mine.has(emoji)} onHover={setActive} onPick={pickRef} />;
                   })}
                 </div>
               </div>
@@ -285,3 +279,21 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
     </>
   );
 }
+
+/** One emoji of the grid; memoised, as the grid holds nearly two thousand. */
+const Cell = memo(function Cell({ at, emoji, name, active, mine, onHover, onPick }: { at: number; emoji: string; name: string; active: boolean; mine: boolean; onHover: (at: number) => void; onPick: (emoji: string) => void }) {
+  return (
+    <span
+      id={`emoji-opt-${at}`}
+      data-i={at}
+      role="option"
+      aria-selected={active}
+      aria-label={`${emoji} ${name}${mine ? ' (reacted)' : ''}`}
+      className={`emoji-option${active ? ' active' : ''}${mine ? ' mine' : ''}`}
+      onPointerMove={active ? undefined : () => onHover(at)}
+      onClick={() => onPick(emoji)}
+    >
+      {emoji}
+    </span>
+  );
+});
