@@ -261,8 +261,8 @@ export function builtinCommands(): ChatCommand[] {
     },
     {
       name: 'react',
-      args: '[n|#id] <emoji|:code:>',
-      summary: 'React to the newest message (n: nth newest).',
+      args: '[n|#id] <emoji>',
+      summary: 'React with an emoji or :shortcode: (n: nth newest).',
       details: [
         '/react 👍           the newest message',
         '/react 3 :tada:     the 3rd newest message (1 = the newest), by shortcode',
