@@ -120,8 +120,12 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
   const flat = useMemo(() => sections.flatMap((s) => s.items), [sections]);
 
   useEffect(() => setActive(0), [query]);
-  // The active emoji stays in view as the arrows move it.
+  // The active emoji stays in view as the arrows move it (not as the pointer does: the list
+  // would scroll under the mouse).
+  const byKeys = useRef(false);
   useEffect(() => {
+    if (!byKeys.current) return;
+    byKeys.current = false;
     grid.current?.querySelector(`[data-i="${active}"]`)?.scrollIntoView({ block: 'nearest' });
   }, [active]);
 
@@ -137,6 +141,7 @@ export default function EmojiPicker({ userId, anchor, mine, onPick, onClose }: E
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const move = (d: number) => {
       e.preventDefault();
+      byKeys.current = true;
       if (flat.length > 0) setActive((a) => Math.min(flat.length - 1, Math.max(0, a + d)));
     };
     switch (e.key) {
