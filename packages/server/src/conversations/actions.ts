@@ -6,7 +6,9 @@ import {
   messageTextProblem,
   normalizeMessageText,
   type EventFrame,
+  type MembershipUpdatedFrame,
   type MyRoom,
+  type NotifyLevel,
   type PublicUser,
   type ReadStateFrame,
   type RoomJoinedFrame,
@@ -414,6 +416,17 @@ export class Conversations {
   }
 
   /**
+   * The user's notification level in a room, synced to every socket of theirs (`membership_updated`)
+   * so that their other devices follow at once; the rooms list and `hello` carry it after that.
+   */
+  async setNotify(userId: number, roomId: string, notify: NotifyLevel): Promise<RoomRecord> {
+    const a = await memberOf(this.store, userId, roomId);
+    if (!(await this.store.setNotify(roomId, userId, notify))) throw new AppError('not_a_member');
+    this.publishUser(userId, { type: 'membership_updated', room: roomId, notify } satisfies MembershipUpdatedFrame);
+    return a.room;
+  }
+
+  /**
    * Forward that `user` is typing in the room, to its members only, at most once per
    * `typingForwardMs` per user and room whatever the client sends. Never stored.
    */
@@ -618,7 +631,7 @@ export class Conversations {
     this.bus.publish({ kind: 'room', room: event.roomId, frame: JSON.stringify(frame), seq: event.seq });
   }
 
-  private publishUser(userId: number, frame: ReadStateFrame | RoomJoinedFrame | RoomLeftFrame): void {
+  private publishUser(userId: number, frame: ReadStateFrame | MembershipUpdatedFrame | RoomJoinedFrame | RoomLeftFrame): void {
     const presence = frame.type === 'room_joined' ? { presence: frame.room.id } : {};
     this.guard('publish', () => this.bus.publish({ kind: 'user', userId, frame: JSON.stringify(frame), ...presence }));
   }

@@ -31,9 +31,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import type { RoomRecord } from '../storage/types.js';
 import { publicUser } from '../users/present.js';
-import { memberOf, readable } from './access.js';
+import { readable } from './access.js';
 import type { Actor, Outcome } from './actions.js';
-import { presentMember, presentRoom, presentStored } from './present.js';
+import { presentMember, presentMyRoom, presentRoom, presentStored } from './present.js';
 
 /**
  * `Idempotency-Key`: the client's id for the change, as a WebSocket frame's `clientId` (same
@@ -75,7 +75,7 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     return {
       room: presentRoom(current, current.kind === 'dm' ? await conversations.dmMembers(current.id) : []),
       membership: mine
-        ? { role: mine.member.role, readSeq: mine.member.readSeq, unread: mine.unread, mentions: mine.mentions, notify: mine.member.notify }
+        ? { role: mine.member.role, readSeq: mine.member.readSeq, unread: mine.unread, mentions: mine.mentions, notify: presentMyRoom(mine).notify }
         : null,
     };
   }
@@ -134,9 +134,8 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     { ...auth, schema: { tags, summary: 'The user\'s own settings in a room: which messages notify them', params: RoomIdParams, body: UpdateMembershipBody, response: { 200: RoomResponse, ...errors } } },
     async (request) => {
       const userId = request.auth!.user.id;
-      const a = await memberOf(store, userId, request.params.id);
-      if (!(await store.setNotify(a.room.id, userId, request.body.notify))) throw new AppError('not_a_member');
-      return roomResponse(userId, a.room);
+      const room = await conversations.setNotify(userId, request.params.id, request.body.notify);
+      return roomResponse(userId, room);
     },
   );
 

@@ -65,7 +65,8 @@ export interface MemberRecord {
   joinedAt: number;
   /** Messages with seq > readSeq are unread (unless the user's own or deleted). */
   readSeq: number;
-  notify: NotifyLevel;
+  /** The level the user chose, or null if they chose none (then the room kind's `DEFAULT_NOTIFY` applies). */
+  notify: NotifyLevel | null;
 }
 
 /** A room the user is in, with their membership and counts (see `listUserRooms`). */
