@@ -160,7 +160,8 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     { ...auth, schema: { tags, summary: `The room's members by join time (at most ${MEMBERS_LISTED})`, params: RoomIdParams, response: { 200: MembersResponse, ...errors } } },
     async (request) => {
       const a = await readable(store, request.auth!.user.id, request.params.id);
-      return { members: (await store.listMembers(a.room.id, MEMBERS_LISTED)).map(presentMember) };
+      // `a.room` was read first: its lastSeq is at most the list's, as the SDK's replay on top needs.
+      return { members: (await store.listMembers(a.room.id, MEMBERS_LISTED)).map(presentMember), lastSeq: a.room.lastSeq };
     },
   );
 
