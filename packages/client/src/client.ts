@@ -434,7 +434,8 @@ export class ChatterClient {
    * reconnect that could not resume the room, `resume_gap`). Needs the `api` option.
    */
   loadMembers(room: string): Promise<readonly RoomMember[]> {
-    const api = this.requireApi('loadMembers');
+    if (!this.api) return Promise.reject(new TypeError('loadMembers needs the api option (a ChatterApi of the same user and server).'));
+    const api = this.api;
     this.membersWanted.add(room);
     const running = this.memberLoads.get(room);
     if (running) return running;
