@@ -928,6 +928,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         assert.equal(await store.markRead('nope', bob.id, 1, 999), null);
       });
 
+      test('listUserRoomIds lists exactly the rooms listUserRooms does', async () => {
+        const { store, alice } = await withRooms();
+        const carol = await newUser(store);
+        assert.deepEqual((await store.listUserRoomIds(alice.id)).sort(), (await store.listUserRooms(alice.id, 0)).map((r) => r.room.id).sort());
+        assert.deepEqual((await store.listUserRoomIds(alice.id)).sort(), ['general', 'random']);
+        assert.deepEqual(await store.listUserRoomIds(carol.id), []);
+      });
+
       test('setNotify changes one membership; a level never chosen is null (the default applies)', async () => {
         const { store, alice, bob } = await withRooms();
         assert.equal((await store.getMember('general', bob.id))?.notify, null);

@@ -447,6 +447,20 @@ export class Conversations {
     return (await this.store.searchUsers(prefix, limit)).map(publicUser);
   }
 
+  /**
+   * The rooms of a connecting socket, for its `hello`: `subscribe` gets the user's room ids FIRST,
+   * and only then are the rooms read. An event committed after the read is then delivered live (the
+   * socket is already in the room), and one committed before it is in the read (`lastSeq`, the
+   * counts). Read first and subscribe after, an event committed in between would be in neither:
+   * with an asynchronous store (a networked database) that window is real. An event in both (committed
+   * after subscribing, before the read) has a seq at most the room's `lastSeq` as read, which is
+   * what the caller drops from the socket's live traffic.
+   */
+  async connectRooms(userId: number, subscribe: (roomIds: string[]) => void): Promise<MyRoom[]> {
+    subscribe(await this.store.listUserRoomIds(userId));
+    return this.listMyRooms(userId);
+  }
+
   /** Every room of the user, as `hello` and `GET /api/rooms` list them. */
   async listMyRooms(userId: number): Promise<MyRoom[]> {
     const rooms = await this.store.listUserRooms(userId, LIMITS.unreadCountMax);

@@ -140,6 +140,7 @@ export class SqliteStore implements ChatStore {
         `UPDATE members SET read_seq = max(read_seq, min(?, (SELECT last_seq FROM rooms WHERE id = ?)))
          WHERE room_id = ? AND user_id = ? RETURNING read_seq`,
       ).pluck(),
+      userRoomIds: db.prepare('SELECT room_id FROM members WHERE user_id = ?').pluck(),
       setNotify: db.prepare('UPDATE members SET notify_level = ? WHERE room_id = ? AND user_id = ?'),
       searchUsers: db.prepare(
         'SELECT * FROM users WHERE username_key >= ? AND username_key < ? ORDER BY length(username_key), username_key LIMIT ?',
@@ -296,6 +297,10 @@ export class SqliteStore implements ChatStore {
 
   async listMembers(roomId: string, limit: number): Promise<{ member: MemberRecord; user: UserRecord }[]> {
     return (this.stmts.members.all(roomId, limit) as Row[]).map((r) => ({ member: toMember(r, 'm_'), user: toUser(r) }));
+  }
+
+  async listUserRoomIds(userId: number): Promise<string[]> {
+    return this.stmts.userRoomIds.all(userId) as string[];
   }
 
   async listUserRooms(userId: number, countCap: number): Promise<UserRoom[]> {
