@@ -288,6 +288,20 @@ describe('rooms', () => {
     assert.equal((await again.next('hello')).rooms.find((r) => r.id === id)?.notify, 'none');
     await again.close();
   });
+
+  test('a script changing its notify level in a loop spends the change budget', async () => {
+    const tight = await startTestServer({ messagesPerSecond: 0.01, messageBurst: 3 });
+    try {
+      const user = await tight.register(uniqueName('loop'));
+      const patch = (notify: string) => call(tight.url, 'PATCH', `/api/rooms/${DEFAULT_ROOM}/membership`, { token: user.token, json: { notify } });
+      for (const notify of ['all', 'none', 'all']) assert.equal((await patch(notify)).status, 200);
+      const refused = await patch('mentions');
+      expectError(refused, 429, 'rate_limited');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    } finally {
+      await tight.close();
+    }
+  });
 });
 
 describe('direct messages', () => {

@@ -421,6 +421,7 @@ export class Conversations {
    */
   async setNotify(userId: number, roomId: string, notify: NotifyLevel): Promise<RoomRecord> {
     const a = await memberOf(this.store, userId, roomId);
+    if (a.member.notify === notify) return a.room;
     if (!(await this.store.setNotify(roomId, userId, notify))) throw new AppError('not_a_member');
     this.publishUser(userId, { type: 'membership_updated', room: roomId, notify } satisfies MembershipUpdatedFrame);
     return a.room;

@@ -132,8 +132,10 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
   app.patch<{ Params: RoomIdParams; Body: UpdateMembershipBody }>(
     '/api/rooms/:id/membership',
     { ...auth, schema: { tags, summary: 'The user\'s own settings in a room: which messages notify them', params: RoomIdParams, body: UpdateMembershipBody, response: { 200: RoomResponse, ...errors } } },
-    async (request) => {
+    async (request, reply) => {
       const userId = request.auth!.user.id;
+      // A write and a frame to every socket of the user each time: a script's loop pays as changes do.
+      chargeChange(request, reply);
       const room = await conversations.setNotify(userId, request.params.id, request.body.notify);
       return roomResponse(userId, room);
     },
