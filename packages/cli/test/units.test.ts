@@ -329,6 +329,19 @@ describe('commands and completion', () => {
     assert.deepEqual([countBadge(0, 0), countBadge(3, 0), countBadge(3, 1), countBadge(1200, 0)], ['', '3', '3 @1', '999+']);
   });
 
+  test('/rooms marks a muted room (notification level none, set on any device)', async () => {
+    const ctx = fakeContext([]);
+    const entry = { topic: '', kind: 'channel' as const, mentions: 0, current: false };
+    ctx.roomList = () => [
+      { ...entry, n: 1, id: 'general', label: '#general', unread: 2, current: true },
+      { ...entry, n: 2, id: 'noisy', label: '#noisy', unread: 40, muted: true },
+    ];
+    await ctx.commands.execute(ctx, '/rooms');
+    const lines = ctx.notices.at(-1)!.split('\n');
+    assert.ok(lines.includes('> 1 #general  (2)'), lines.join('\n'));
+    assert.ok(lines.includes('  2 #noisy  (40)  muted'), lines.join('\n'));
+  });
+
   test('Tab completes commands, command arguments and user names', () => {
     const ctx = fakeContext(['bob', 'bobby', 'alice', 'me']);
     assert.deepEqual(complete(ctx, '/wh')?.candidates, ['/who']);

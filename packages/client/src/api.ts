@@ -20,6 +20,7 @@ import {
   type ReadResponse,
   type RoomResponse,
   type SessionsResponse,
+  type UpdateMemberBody,
   type UpdateMembershipBody,
   type UpdateRoomBody,
   type UserSearchQuery,
@@ -170,6 +171,11 @@ export class ChatterApi {
 
   removeMember(id: string, userId: number, idempotencyKey?: string): Promise<ChangeResponse> {
     return this.request<ChangeResponse>('DELETE', `${roomPath(id)}/members/${encodeURIComponent(String(userId))}`, undefined, idempotencyKey);
+  }
+
+  /** Make a member an admin or an admin a member (the owner only). */
+  updateMember(id: string, userId: number, body: UpdateMemberBody, idempotencyKey?: string): Promise<ChangeResponse> {
+    return this.request<ChangeResponse>('PATCH', `${roomPath(id)}/members/${encodeURIComponent(String(userId))}`, body, idempotencyKey);
   }
 
   /** Open the direct message with these people (the same set always opens the same one). */

@@ -14,6 +14,7 @@ import {
   type HistoryFrame,
   type Message,
   type MyRoom,
+  type NotifyLevel,
   type PublicUser,
   type ResumeState,
   type RoomEvent,
@@ -24,7 +25,8 @@ import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js
 import { Emitter } from './emitter.js';
 import { ChatterApiError, fieldsFrom } from './errors.js';
 import { Outbox, type OutboxStore, type PendingChange, type PendingMessage } from './outbox.js';
-import { ChatterStore } from './store.js';
+import type { ChatterApi } from './api.js';
+import { ChatterStore, type RoomMember } from './store.js';
 
 export type ConnectionStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -111,6 +113,11 @@ export interface ChatterClientOptions {
   random?: () => number;
   /** The store to fill (default: a new one). Share one only between clients of the same user and server. */
   store?: ChatterStore;
+  /**
+   * The REST client of the same user and server, for what is loaded over REST into the store
+   * (`loadMembers`) and the user's settings (`setNotify`).
+   */
+  api?: ChatterApi;
 }
 
 /** The part of the WebSocket API used here; the browser's WebSocket and `ws` both have it. */
@@ -223,6 +230,13 @@ export class ChatterClient {
   /** When `typing` last went out, per room. */
   private readonly typingSentAt = new Map<string, number>();
   private removeEnvironmentListeners: (() => void) | null = null;
+  private readonly api: ChatterApi | null;
+  /** Member list loads in flight, per room. */
+  private readonly memberLoads = new Map<string, Promise<readonly RoomMember[]>>();
+  /** Rooms whose members a consumer asked for: loaded again when the store has to drop them. */
+  private readonly membersWanted = new Set<string>();
+  /** Per room, how many `membership_updated` frames arrived: a REST answer older than one of them is stale. */
+  private readonly settingsSeen = new Map<string, number>();
 
   constructor(opts: ChatterClientOptions = {}) {
     const impl = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -244,6 +258,7 @@ export class ChatterClient {
     this.makeClientId = opts.clientIdFactory ?? randomClientId;
     this.random = opts.random ?? Math.random;
     this.store = opts.store ?? new ChatterStore();
+    this.api = opts.api ?? null;
     this.outbox = new Outbox(opts.outboxStore, (items) => {
       this.store.setPending(items);
       this.store.commit();
@@ -410,6 +425,72 @@ export class ChatterClient {
     const reply = await this.request(frame);
     if (reply.type !== 'history') throw new ChatterApiError({ status: 0, code: 'invalid_response', message: 'The server answered with the wrong frame.' });
     return { messages: reply.messages, hasMore: reply.hasMore, lastSeq: reply.lastSeq };
+  }
+
+  /**
+   * Load a room's members into the store (`store.members(room)`), when a consumer first needs them
+   * (a member list opens, completion). From then on the store keeps them current from membership
+   * and role events and presence, and loads them again by itself after it had to drop them (a
+   * reconnect that could not resume the room, `resume_gap`). Needs the `api` option.
+   */
+  loadMembers(room: string): Promise<readonly RoomMember[]> {
+    if (!this.api) return Promise.reject(new TypeError('loadMembers needs the api option (a ChatterApi of the same user and server).'));
+    const api = this.api;
+    this.membersWanted.add(room);
+    const running = this.memberLoads.get(room);
+    if (running) return running;
+    const load = (async () => {
+      // A list from before the store dropped its members may predate events it will never see
+      // again: it is refused (`setMembers` answers false) and loaded anew. Twice is plenty; a third
+      // drop during one load means the room is in trouble the next ask will meet anyway.
+      for (let attempt = 0; ; attempt++) {
+        const epoch = this.store.beginMembersLoad(room);
+        if (epoch === null) throw new ChatterApiError({ status: 403, code: 'not_a_member', message: 'You are not in this room.' });
+        let res: Awaited<ReturnType<ChatterApi['members']>>;
+        try {
+          res = await api.members(room);
+        } catch (err) {
+          this.store.endMembersLoad(room);
+          throw err;
+        }
+        if (this.store.setMembers(room, res.members, res.lastSeq, epoch) || attempt >= 2) {
+          this.store.commit();
+          return this.store.members(room) ?? [];
+        }
+      }
+    })().finally(() => this.memberLoads.delete(room));
+    this.memberLoads.set(room, load);
+    return load;
+  }
+
+  /**
+   * Set the user's notification level in a room. Every device of theirs follows (the server sends
+   * `membership_updated` to each); this one also takes the answer, unless a newer change from
+   * another device overtook it. Needs the `api` option.
+   */
+  async setNotify(room: string, notify: NotifyLevel): Promise<void> {
+    const api = this.requireApi('setNotify');
+    const seen = this.settingsSeen.get(room) ?? 0;
+    const res = await api.updateMembership(room, { notify });
+    if (res.membership && (this.settingsSeen.get(room) ?? 0) === seen) {
+      this.store.setNotify(room, res.membership.notify);
+      this.store.commit();
+    }
+  }
+
+  private requireApi(what: string): ChatterApi {
+    if (!this.api) throw new TypeError(`${what} needs the api option (a ChatterApi of the same user and server).`);
+    return this.api;
+  }
+
+  /** Load again the members the store had to drop, of rooms a consumer asked for. */
+  private reloadWantedMembers(): void {
+    for (const room of this.membersWanted) {
+      if (!this.store.room(room)) this.membersWanted.delete(room);
+      else if (this.store.members(room) === null) void this.loadMembers(room).catch(() => {
+        // Offline or refused: the consumer's next ask (or the next reset) tries again.
+      });
+    }
   }
 
   /** How many users are online in a room (exact even where `online()` lists only some). */
@@ -743,11 +824,15 @@ export class ChatterClient {
         }
         return store.setReadState(frame.room, frame);
       }
+      case 'membership_updated':
+        this.settingsSeen.set(frame.room, (this.settingsSeen.get(frame.room) ?? 0) + 1);
+        return store.setNotify(frame.room, frame.notify);
       case 'room_joined':
         store.joinRoom(frame.room);
         return this.flushOutbox();
       case 'room_left':
         store.leaveRoom(frame.room);
+        this.membersWanted.delete(frame.room);
         return this.dropRoomChanges(frame.room);
       case 'error':
         return this.onErrorFrame(frame);
@@ -763,6 +848,7 @@ export class ChatterClient {
     this.store.hello(hello.user, hello.rooms);
     // What this client held of rooms it did not resume is not resumable: start them at their end.
     for (const room of hello.rooms) if (!this.resumed.has(room.id)) this.store.rebase(room.id, room.lastSeq);
+    this.reloadWantedMembers();
     this.attempt = 0;
     this.currentStatus = 'online';
     this.startHeartbeat();
@@ -839,6 +925,7 @@ export class ChatterClient {
   private reload(room: string): void {
     if (this.reloading.has(room)) return;
     this.store.resetRoom(room);
+    this.reloadWantedMembers();
     this.reloading.add(room);
     const socket = this.socket;
     const limit = this.historyOnConnect > 0 ? this.historyOnConnect : LIMITS.historyOnConnect;

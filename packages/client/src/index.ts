@@ -14,6 +14,7 @@ export {
   describeTyping,
   type ChatterStoreOptions,
   type MembershipEvent,
+  type RoomMember,
   type RoomView,
   type TimelineItem,
 } from './store.js';
@@ -36,6 +37,8 @@ export type {
   MessageResponse,
   MyRoom,
   MyRoomsResponse,
+  MembershipUpdatedFrame,
+  NotifyLevel,
   PublicUser,
   Reaction,
   ReadResponse,

@@ -5,6 +5,7 @@ import {
   type Message,
   type MessageBody,
   type MyRoom,
+  type NotifyLevel,
   type PublicUser,
   type Reaction,
   type RoomEvent,
@@ -38,6 +39,11 @@ export type TimelineItem =
   | { kind: 'message'; key: string; message: Message }
   | { kind: 'membership'; key: string; events: readonly MembershipEvent[] };
 
+/** A member of a room as a member list shows it: with whether they are online now. */
+export interface RoomMember extends Member {
+  online: boolean;
+}
+
 /** One room as a screen shows it. A new object whenever anything in the room changes, the same one otherwise. */
 export interface RoomView {
   id: string;
@@ -55,8 +61,12 @@ export interface RoomView {
   applied: number | null;
   /** Who is typing now (not the user themselves). */
   typing: readonly PublicUser[];
-  /** Null until loaded (`ChatterApi.members` then `store.setMembers`); kept up to date by membership events after that. */
-  members: readonly Member[] | null;
+  /**
+   * Null until loaded (`ChatterClient.loadMembers`); kept up to date by membership and role events
+   * and presence after that. Owner, admins, then members, each by name; the same array until one
+   * of them changes (`ChatterStore.members`).
+   */
+  members: readonly RoomMember[] | null;
   online: readonly PublicUser[];
   /** Exact number online; in very large rooms `online` lists only some. */
   onlineCount: number;
@@ -77,6 +87,15 @@ interface RoomState {
   hasMoreOlder: boolean;
   typing: Map<number, { user: PublicUser; until: number }>;
   members: Map<number, Member> | null;
+  /**
+   * While a member list is being loaded: the membership and role events applied meanwhile, to be
+   * applied again on top of the list (see `setMembers`). Null when no load is in flight.
+   */
+  memberEvents: RoomEvent[] | null;
+  /** Bumped when the held members can no longer be trusted (reset, rebase): a load begun before is stale. */
+  membersEpoch: number;
+  /** The last `members` selector result, kept while it is still equal (stable for React). */
+  memberList: readonly RoomMember[] | null;
   online: Map<number, PublicUser>;
   /** Set when the server reports a count rather than everyone (large rooms). */
   onlineCount: number | null;
@@ -131,6 +150,14 @@ export class ChatterStore {
     if (!r) return null;
     r.view ??= this.buildView(id, r);
     return r.view;
+  }
+
+  /**
+   * The room's members with who is online, owner and admins first, then by name; null until loaded
+   * (`ChatterClient.loadMembers`). The same array until a member, a role or someone's presence changes.
+   */
+  members(id: string): readonly RoomMember[] | null {
+    return this.room(id)?.members ?? null;
   }
 
   message(id: number): Message | undefined {
@@ -216,6 +243,9 @@ export class ChatterStore {
         hasMoreOlder: info.lastSeq > 0,
         typing: new Map(),
         members: null,
+        memberEvents: null,
+        membersEpoch: 0,
+        memberList: null,
         online: new Map(),
         onlineCount: null,
         pending: this.pendingItems.filter((p) => p.room === info.id),
@@ -250,6 +280,7 @@ export class ChatterStore {
     r.held.clear();
     r.applied = null;
     r.loaded = false;
+    this.forgetMembers(r);
     this.touch(id);
   }
 
@@ -268,6 +299,7 @@ export class ChatterStore {
     r.countedThrough = Math.max(r.countedThrough, lastSeq);
     r.loaded = false;
     r.hasMoreOlder = lastSeq > 0;
+    this.forgetMembers(r);
     this.touch(id);
   }
 
@@ -385,11 +417,55 @@ export class ChatterStore {
     }
   }
 
-  setMembers(roomId: string, members: readonly Member[]): void {
+  /**
+   * A member list load starts (`ChatterClient.loadMembers`): from now on the membership and role
+   * events applied are kept, so that `setMembers` can apply those the list predates. Returns the
+   * epoch to hand back to `setMembers`.
+   */
+  beginMembersLoad(roomId: string): number | null {
     const r = this.roomStates.get(roomId);
-    if (!r) return;
+    if (!r) return null;
+    r.memberEvents ??= [];
+    return r.membersEpoch;
+  }
+
+  /**
+   * The room's members as the server listed them. With `lastSeq` (the room's newest seq, read before
+   * the list), the events applied since `beginMembersLoad` with a greater seq are applied again on
+   * top: the list may predate them. Applying a membership event again is harmless (each sets one
+   * user's state), so it does not matter which of them the list already reflects. A list from
+   * before the held members were dropped (`epoch` no longer current) is ignored.
+   */
+  setMembers(roomId: string, members: readonly Member[], lastSeq?: number, epoch?: number): boolean {
+    const r = this.roomStates.get(roomId);
+    if (!r) return false;
+    if (epoch !== undefined && epoch !== r.membersEpoch) return false;
     r.members = new Map(members.map((m) => [m.user.id, m]));
+    if (lastSeq !== undefined) for (const e of r.memberEvents ?? []) if (e.seq > lastSeq) applyToMembers(r.members, e);
+    r.memberEvents = null;
     this.touch(roomId);
+    return true;
+  }
+
+  /** A member list load failed: stop keeping events for it. */
+  endMembersLoad(roomId: string): void {
+    const r = this.roomStates.get(roomId);
+    if (r) r.memberEvents = null;
+  }
+
+  /** The user's notification level in a room changed (theirs, from any device: `membership_updated`). */
+  setNotify(roomId: string, notify: NotifyLevel): void {
+    const r = this.roomStates.get(roomId);
+    if (!r || r.info.notify === notify) return;
+    r.info = { ...r.info, notify };
+    this.touch(roomId, true);
+  }
+
+  private forgetMembers(r: RoomState): void {
+    // Membership events may have been missed: what is held is stale, and so is any list in flight.
+    r.members = null;
+    r.memberEvents = null;
+    r.membersEpoch++;
   }
 
   /** A user's public profile changed: every room that shows them re-renders. */
@@ -494,10 +570,8 @@ export class ChatterStore {
       case 'member_removed': {
         r.notices.push(e);
         const joined = e.kind === 'member_joined' || e.kind === 'member_invited';
-        if (r.members) {
-          if (joined) r.members.set(e.user.id, { user: e.user, role: e.role, joinedAt: e.at });
-          else r.members.delete(e.user.id);
-        }
+        if (r.members) applyToMembers(r.members, e);
+        r.memberEvents?.push(e);
         if (counting) {
           r.info = { ...r.info, memberCount: Math.max(0, r.info.memberCount + (joined ? 1 : -1)) };
           if (r.info.kind === 'dm') {
@@ -509,8 +583,8 @@ export class ChatterStore {
         return;
       }
       case 'member_role_changed': {
-        const member = r.members?.get(e.user.id);
-        if (member) r.members!.set(e.user.id, { ...member, role: e.role });
+        if (r.members) applyToMembers(r.members, e);
+        r.memberEvents?.push(e);
         if (e.user.id === me) {
           r.info = { ...r.info, role: e.role };
           this.listChanged();
@@ -623,6 +697,23 @@ export class ChatterStore {
     this.typingTimer = null;
   }
 
+  private memberList(r: RoomState): readonly RoomMember[] | null {
+    if (!r.members) return (r.memberList = null);
+    const next: RoomMember[] = [...r.members.values()]
+      .map((m) => ({ ...m, user: this.profiles.get(m.user.id) ?? m.user, online: r.online.has(m.user.id) }))
+      .sort((a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.user.username.localeCompare(b.user.username) || a.user.id - b.user.id);
+    const prev = r.memberList;
+    const same =
+      prev !== null &&
+      prev.length === next.length &&
+      prev.every((p, i) => {
+        const n = next[i]!;
+        return p.user === n.user && p.role === n.role && p.joinedAt === n.joinedAt && p.online === n.online;
+      });
+    if (!same) r.memberList = next;
+    return r.memberList;
+  }
+
   private buildView(id: string, r: RoomState): RoomView {
     const messages = r.ids.map((mid) => {
       const m = this.messages.get(mid)!;
@@ -640,11 +731,32 @@ export class ChatterStore {
       hasMoreOlder: r.hasMoreOlder,
       applied: r.applied,
       typing,
-      members: r.members ? [...r.members.values()] : null,
+      members: this.memberList(r),
       online,
       onlineCount: r.onlineCount ?? online.length,
       pending: r.pending,
     };
+  }
+}
+
+const ROLE_RANK: Record<Member['role'], number> = { owner: 0, admin: 1, member: 2 };
+
+/** One membership or role event on a member list; each sets one user's state, so a repeat changes nothing. */
+function applyToMembers(members: Map<number, Member>, e: RoomEvent): void {
+  switch (e.kind) {
+    case 'member_joined':
+    case 'member_invited':
+      members.set(e.user.id, { user: e.user, role: e.role, joinedAt: e.at });
+      return;
+    case 'member_left':
+    case 'member_removed':
+      members.delete(e.user.id);
+      return;
+    case 'member_role_changed': {
+      const member = members.get(e.user.id);
+      if (member) members.set(e.user.id, { ...member, role: e.role });
+      return;
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { LIMITS } from './limits.js';
 import { RoomEvent } from './events.js';
-import { Message, MyRoom, PublicUser, SelfUser } from './models.js';
+import { Message, MyRoom, NotifyLevel, PublicUser, SelfUser } from './models.js';
 
 /*
  * WebSocket frames at /ws. Every frame is a JSON object with a `type`. The server may coalesce
@@ -309,6 +309,12 @@ export const ReadStateFrame = Type.Object({
 });
 
 /**
+ * The user's own settings in a room changed (today: its notification level), from any of their
+ * devices. Sent to that user's sockets only; `hello` and `GET /api/rooms` carry the current value.
+ */
+export const MembershipUpdatedFrame = Type.Object({ type: Type.Literal('membership_updated'), room: Type.String(), notify: NotifyLevel });
+
+/**
  * The user is now in a room (they created or joined it, were invited, or a DM was opened with
  * them). Its live events follow; its log so far can be loaded as for any room.
  */
@@ -332,6 +338,7 @@ export type HistoryFrame = Static<typeof HistoryFrame>;
 export type EventsFrame = Static<typeof EventsFrame>;
 export type TypingNoticeFrame = Static<typeof TypingNoticeFrame>;
 export type ReadStateFrame = Static<typeof ReadStateFrame>;
+export type MembershipUpdatedFrame = Static<typeof MembershipUpdatedFrame>;
 export type RoomJoinedFrame = Static<typeof RoomJoinedFrame>;
 export type RoomLeftFrame = Static<typeof RoomLeftFrame>;
 export type ResumeGapFrame = Static<typeof ResumeGapFrame>;
@@ -357,6 +364,7 @@ export type ServerFrame =
   | UserUpdatedFrame
   | TypingNoticeFrame
   | ReadStateFrame
+  | MembershipUpdatedFrame
   | RoomJoinedFrame
   | RoomLeftFrame;
 export type ServerFrameType = ServerFrame['type'];
@@ -378,6 +386,7 @@ export const SERVER_FRAMES = {
   user_updated: UserUpdatedFrame,
   typing: TypingNoticeFrame,
   read_state: ReadStateFrame,
+  membership_updated: MembershipUpdatedFrame,
   room_joined: RoomJoinedFrame,
   room_left: RoomLeftFrame,
 } as const;

@@ -80,6 +80,14 @@ export const NotifyLevel = Type.Union([Type.Literal('all'), Type.Literal('mentio
 export type NotifyLevel = Static<typeof NotifyLevel>;
 
 /**
+ * The level of a room whose member never chose one: every message of a DM (it is addressed to
+ * them), only mentions in a channel (a busy channel that notified every message would be muted at
+ * once, and then its mentions would be lost too). `none` is "muted": nothing notifies and the room's
+ * unread count is shown muted; there is no separate mute.
+ */
+export const DEFAULT_NOTIFY: Readonly<Record<RoomKind, NotifyLevel>> = { dm: 'all', channel: 'mentions' };
+
+/**
  * A room as anyone allowed to see it sees it. Channels have a name anyone in them may see; a DM's
  * `name` is '' and clients name it after its `members`. DMs are always private.
  */
@@ -112,6 +120,7 @@ export const MyRoom = Type.Composite([
     unread: Type.Integer(),
     /** Unread messages that mention the user, at most `LIMITS.unreadCountMax`. */
     mentions: Type.Integer(),
+    /** The level in effect: the user's choice, or `DEFAULT_NOTIFY` for the room's kind if they made none. */
     notify: NotifyLevel,
     /** ISO 8601 of the newest message (or of joining, if none since): the room list sorts on it. */
     lastActivityAt: Type.String(),

@@ -248,7 +248,11 @@ export type ReadBody = Static<typeof ReadBody>;
 export const ReadResponse = Type.Object({ room: Type.String(), readSeq: Type.Integer(), unread: Type.Integer(), mentions: Type.Integer(), lastSeq: Type.Integer() });
 export type ReadResponse = Static<typeof ReadResponse>;
 
-export const MembersResponse = Type.Object({ members: Type.Array(Member) });
+/**
+ * `lastSeq`: the room's newest seq when the list was read (read before it). Membership events after
+ * it may or may not be reflected; applying them again on top of the list gives the current members.
+ */
+export const MembersResponse = Type.Object({ members: Type.Array(Member), lastSeq: Type.Integer() });
 export type MembersResponse = Static<typeof MembersResponse>;
 
 export const UserSearchQuery = Type.Object(

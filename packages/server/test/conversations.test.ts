@@ -247,6 +247,61 @@ describe('rooms', () => {
     assert.equal(res.body.membership.notify, 'mentions');
     expectError(await api(member, 'PATCH', `/api/rooms/${DEFAULT_ROOM}/membership`, { json: { notify: 'loud' } }), 400, 'validation_failed');
   });
+
+  test('notify level defaults: channels "mentions", DMs "all", until the member chooses', async () => {
+    const [ana, bo] = await Promise.all(['ana', 'bo'].map((n) => server.register(uniqueName(n))));
+    const id = await createRoom(ana!, 'public');
+    const dm = (await api(ana!, 'POST', '/api/dms', { json: { userIds: [bo!.user.id] } })).body.room.id as string;
+    const levels = async () => Object.fromEntries(((await api(ana!, 'GET', '/api/rooms')).body.rooms as MyRoom[]).map((r) => [r.id, r.notify]));
+    assert.deepEqual(await levels(), { [DEFAULT_ROOM]: 'mentions', [id]: 'mentions', [dm]: 'all' });
+    assert.equal((await api(ana!, 'GET', `/api/rooms/${id}`)).body.membership.notify, 'mentions');
+    await api(ana!, 'PATCH', `/api/rooms/${id}/membership`, { json: { notify: 'all' } });
+    await api(ana!, 'PATCH', `/api/rooms/${dm}/membership`, { json: { notify: 'none' } });
+    assert.deepEqual(await levels(), { [DEFAULT_ROOM]: 'mentions', [id]: 'all', [dm]: 'none' });
+    // Bo's own levels are his: Ana's choices change nothing of his.
+    const hello = await (async () => {
+      const s = connect(server.wsUrl, { token: bo!.token, params: { history: '0' } });
+      const h = await s.next('hello');
+      await s.close();
+      return h;
+    })();
+    assert.deepEqual(hello.rooms.filter((r) => r.id === dm || r.id === DEFAULT_ROOM).map((r) => [r.id, r.notify]).sort(), [[DEFAULT_ROOM, 'mentions'], [dm, 'all']].sort());
+  });
+
+  test('a notify level change reaches every socket of the member at once, nobody else\'s, and the next hello carries it', async () => {
+    const [ana, bo] = await Promise.all(['ana', 'bo'].map((n) => server.register(uniqueName(n))));
+    const id = await createRoom(ana!, 'public');
+    await api(bo!, 'POST', `/api/rooms/${id}/join`);
+    const [phone, desktop, other] = await Promise.all([online(ana!), online(ana!), online(bo!)]);
+    const res = await api(ana!, 'PATCH', `/api/rooms/${id}/membership`, { json: { notify: 'none' } });
+    assert.equal(res.status, 200);
+    for (const s of [phone, desktop]) assert.deepEqual(await s.next('membership_updated'), { type: 'membership_updated', room: id, notify: 'none' });
+    // Nothing reached Bo: the marker, a message after the change, arrives with no membership_updated before it.
+    const marker = await say(phone, id, 'marker');
+    await other.nextMessage((m) => m.seq === marker.seq);
+    assert.deepEqual(other.all('membership_updated'), []);
+    // A non-member cannot set (or learn) a level.
+    const stranger = await server.register(uniqueName('out'));
+    expectError(await api(stranger, 'PATCH', `/api/rooms/${id}/membership`, { json: { notify: 'all' } }), 403, 'not_a_member');
+    await Promise.all([phone.close(), desktop.close(), other.close()]);
+    const again = connect(server.wsUrl, { token: ana!.token, params: { history: '0' } });
+    assert.equal((await again.next('hello')).rooms.find((r) => r.id === id)?.notify, 'none');
+    await again.close();
+  });
+
+  test('a script changing its notify level in a loop spends the change budget', async () => {
+    const tight = await startTestServer({ messagesPerSecond: 0.01, messageBurst: 3 });
+    try {
+      const user = await tight.register(uniqueName('loop'));
+      const patch = (notify: string) => call(tight.url, 'PATCH', `/api/rooms/${DEFAULT_ROOM}/membership`, { token: user.token, json: { notify } });
+      for (const notify of ['all', 'none', 'all']) assert.equal((await patch(notify)).status, 200);
+      const refused = await patch('mentions');
+      expectError(refused, 429, 'rate_limited');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    } finally {
+      await tight.close();
+    }
+  });
 });
 
 describe('direct messages', () => {

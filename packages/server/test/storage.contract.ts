@@ -391,7 +391,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           ],
         );
         assert.equal(created.events[0]!.clientId, 'mk-1');
-        assert.deepEqual(await store.getMember('team', ana.id), { roomId: 'team', userId: ana.id, role: 'owner', joinedAt: T0 + 100, readSeq: 3, notify: 'all' });
+        assert.deepEqual(await store.getMember('team', ana.id), { roomId: 'team', userId: ana.id, role: 'owner', joinedAt: T0 + 100, readSeq: 3, notify: null });
         assert.equal((await store.getMember('team', ben.id))?.role, 'member');
         assert.equal(await store.getMember('team', cy.id), null);
         const events = await store.getEvents('team', { after: 0, limit: 10 });
@@ -786,7 +786,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         const s = await next();
         const joined = await applied(store, join('general', carol.id, 'member', T0 + 800));
         assert.deepEqual(joined.event, { roomId: 'general', seq: s, kind: 'member_joined', actorId: carol.id, clientId: null, createdAt: T0 + 800, messageId: null, userId: carol.id, data: { role: 'member' } });
-        assert.deepEqual(await store.getMember('general', carol.id), { roomId: 'general', userId: carol.id, role: 'member', joinedAt: T0 + 800, readSeq: s, notify: 'all' });
+        assert.deepEqual(await store.getMember('general', carol.id), { roomId: 'general', userId: carol.id, role: 'member', joinedAt: T0 + 800, readSeq: s, notify: null });
         assert.equal((await store.getRoom('general'))?.memberCount, 3);
         const [again] = allOk(await store.applyChanges([join('general', carol.id)]));
         assert.equal(again!.event, null, 'already a member: a no-op');
@@ -928,12 +928,24 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         assert.equal(await store.markRead('nope', bob.id, 1, 999), null);
       });
 
-      test('setNotify changes one membership', async () => {
+      test('listUserRoomIds lists exactly the rooms listUserRooms does', async () => {
+        const { store, alice } = await withRooms();
+        const carol = await newUser(store);
+        assert.deepEqual((await store.listUserRoomIds(alice.id)).sort(), (await store.listUserRooms(alice.id, 0)).map((r) => r.room.id).sort());
+        assert.deepEqual((await store.listUserRoomIds(alice.id)).sort(), ['general', 'random']);
+        assert.deepEqual(await store.listUserRoomIds(carol.id), []);
+      });
+
+      test('setNotify changes one membership; a level never chosen is null (the default applies)', async () => {
         const { store, alice, bob } = await withRooms();
+        assert.equal((await store.getMember('general', bob.id))?.notify, null);
+        assert.equal(await store.setNotify('general', bob.id, 'all'), true);
+        assert.equal((await store.getMember('general', bob.id))?.notify, 'all', 'a chosen "all" is told from the default');
         assert.equal(await store.setNotify('general', bob.id, 'mentions'), true);
         assert.equal((await store.getMember('general', bob.id))?.notify, 'mentions');
-        assert.equal((await store.getMember('general', alice.id))?.notify, 'all');
-        assert.equal((await store.getMember('random', bob.id))?.notify, 'all');
+        assert.equal((await store.getUserRoom(bob.id, 'general', 999))?.member.notify, 'mentions');
+        assert.equal((await store.getMember('general', alice.id))?.notify, null);
+        assert.equal((await store.getMember('random', bob.id))?.notify, null);
         const carol = await newUser(store);
         assert.equal(await store.setNotify('general', carol.id, 'none'), false);
       });

@@ -67,6 +67,35 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  test('a version-3 database migrates: a stored notify "all" (the old default) becomes unset, other levels stay chosen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
+    try {
+      const file = join(dir, 'chatter.db');
+      const old = new Database(file);
+      for (const sql of MIGRATIONS.slice(0, 3)) old.exec(sql);
+      old.pragma('user_version = 3');
+      old.exec(`
+        INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (1, 'Ana', 'ana', 'x', 100), (2, 'ben', 'ben', 'x', 200), (3, 'cy', 'cy', 'x', 300);
+        INSERT INTO rooms (id, name, created_at) VALUES ('general', 'general', 50);
+        INSERT INTO members (room_id, user_id, role, joined_at, read_seq, notify) VALUES
+          ('general', 1, 'member', 100, 0, 'all'), ('general', 2, 'member', 200, 0, 'mentions'), ('general', 3, 'member', 300, 0, 'none');
+      `);
+      old.close();
+      const store = new SqliteStore({ file });
+      try {
+        await store.migrate();
+        assert.deepEqual(
+          await Promise.all([1, 2, 3].map(async (id) => (await store.getMember('general', id))?.notify)),
+          [null, 'mentions', 'none'],
+        );
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a version-2 database migrates: rooms become public channels, everyone a member who has read it all, every message its event', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
     try {
@@ -101,7 +130,7 @@ describe('SqliteStore specifics', () => {
           lastActivityAt: 3000,
         });
         assert.equal((await store.getRoom('quiet'))?.lastActivityAt, 60, 'no messages: its creation time');
-        assert.deepEqual(await store.getMember('general', 2), { roomId: 'general', userId: 2, role: 'member', joinedAt: 200, readSeq: 3, notify: 'all' });
+        assert.deepEqual(await store.getMember('general', 2), { roomId: 'general', userId: 2, role: 'member', joinedAt: 200, readSeq: 3, notify: null });
         // Protocol 1 kept no read state: nothing is unread after the upgrade.
         assert.deepEqual((await store.listUserRooms(1, 999)).map((r) => [r.room.id, r.unread, r.mentions]), [['general', 0, 0], ['quiet', 0, 0]]);
         const page = await store.getMessages('general', { limit: 10 });

@@ -365,7 +365,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await context.close();
   });
 
-  test('mentions: "@" offers members first and inserts the name; mentions are highlighted; notifications for DMs and mentions in a hidden tab, by level', async () => {
+  test('mentions: "@" offers members first and inserts the name; mentions are highlighted; notifications in a hidden tab by each room\'s level, which follows the user\'s other devices live', async () => {
     const jo = await server.register('jo_1');
     const kim = await server.register('kim');
     await server.register('kimberly');
@@ -451,6 +451,24 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await sent(kc, lab.id, '@jo_1 marker');
     await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 3);
     assert.deepEqual((await notes()).slice(2), [{ title: 'kim in #lab', body: '@jo_1 marker' }]);
+    // The muted DM says so in the room list, and its unread count is shown muted.
+    await row(page, 'kim').locator('a.room-link.muted .unread-badge.muted').waitFor();
+    assert.match((await row(page, 'kim').locator('a').getAttribute('aria-label')) ?? '', /muted/);
+
+    // Jo's other device sets #lab to every message: this page follows at once, without a reload,
+    // and a plain message in the channel now notifies too.
+    await apiOf(jo).updateMembership(lab.id, { notify: 'all' });
+    // (The change reaches the page's socket before kim's message: it is sent before the PATCH answers.)
+    await sent(kc, lab.id, 'plain chatter, notified now');
+    await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 4);
+    assert.deepEqual((await notes()).slice(3), [{ title: 'kim in #lab', body: 'plain chatter, notified now' }]);
+    // And the dialog shows the level the other device chose.
+    await hide(false);
+    await row(page, 'lab').locator('a').click();
+    await page.getByRole('button', { name: 'Members and settings' }).click();
+    const labDetails = page.getByRole('dialog', { name: '#lab' });
+    assert.equal(await labDetails.getByRole('combobox', { name: 'Notify me about' }).inputValue(), 'all');
+    await labDetails.getByRole('button', { name: 'Close' }).click();
 
     assert.deepEqual(errors, []);
     await context.close();

@@ -1,4 +1,4 @@
-import { isEmoji, type Message, type PublicUser } from '@chatter/protocol';
+import { isEmoji, type Message, type MyRoom, type PublicUser } from '@chatter/protocol';
 import type { EmojiMartData } from '@emoji-mart/data';
 import { createRequire } from 'node:module';
 import { describeReactors } from '../src/chat/emoji.js';
@@ -10,6 +10,7 @@ import type { TimelineItem } from '@chatter/client';
 import { buildTimeline, type OutgoingMessage } from '../src/chat/timeline.js';
 import { linkify, trimmedLength } from '../src/linkify.js';
 import { stripBidi } from '../src/text.js';
+import { shouldNotify } from '../src/rooms/notify.js';
 
 /* The web app's pure parts, without a browser: link detection, the timeline, the size index. */
 
@@ -281,5 +282,38 @@ describe('reactions', () => {
     assert.ok(searchEmoji(index, 'party').some((e) => e.emoji === '🎉'), 'by keyword');
     assert.deepEqual(searchEmoji(index, 'zzzqqq'), []);
     assert.deepEqual(searchEmoji(index, '   '), []);
+  });
+});
+
+describe('notifications by level', () => {
+  const me: PublicUser = { id: 1, username: 'me', avatarUrl: null };
+  const ana: PublicUser = { id: 2, username: 'ana', avatarUrl: null };
+  const now = Date.parse('2026-01-01T10:00:30Z');
+  const msg = (over: Partial<Message> = {}): Message => ({
+    id: 1, room: 'r', seq: 1, author: ana, text: 'hi', clientId: 'c', createdAt: '2026-01-01T10:00:00Z', version: 1, editedAt: null, deleted: false, mentions: [], reactions: [], ...over,
+  });
+  const room = (kind: MyRoom['kind'], notify: MyRoom['notify']): MyRoom => ({
+    id: 'r', kind, name: 'r', topic: '', visibility: 'public', archived: false, createdAt: '', lastSeq: 1, memberCount: 2, members: [],
+    role: 'member', readSeq: 0, unread: 1, mentions: 0, notify, lastActivityAt: '',
+  });
+
+  test('all: every message, in a channel as in a DM; mentions: mentions only; none: nothing; and only while hidden', () => {
+    const plain = msg();
+    const mention = msg({ mentions: [me.id] });
+    const cases: [MyRoom['kind'], MyRoom['notify'], boolean, boolean][] = [
+      ['channel', 'all', true, true],
+      ['dm', 'all', true, true],
+      ['channel', 'mentions', false, true],
+      ['dm', 'mentions', false, true],
+      ['channel', 'none', false, false],
+      ['dm', 'none', false, false],
+    ];
+    for (const [kind, level, forPlain, forMention] of cases) {
+      assert.equal(shouldNotify(plain, room(kind, level), me.id, true, now), forPlain, `${kind} ${level}: a plain message`);
+      assert.equal(shouldNotify(mention, room(kind, level), me.id, true, now), forMention, `${kind} ${level}: a mention`);
+      assert.equal(shouldNotify(mention, room(kind, level), me.id, false, now), false, `${kind} ${level}: the tab is visible`);
+    }
+    assert.equal(shouldNotify(msg({ author: me }), room('dm', 'all'), me.id, true, now), false, 'my own');
+    assert.equal(shouldNotify(msg({ createdAt: '2026-01-01T09:00:00Z' }), room('dm', 'all'), me.id, true, now), false, 'an old one, replayed');
   });
 });

@@ -29,7 +29,7 @@ export async function chat(args: string[], options: OptionValues, io: IO & { std
   }
 
   // A person is watching the status bar: cap the wait between retries lower than the SDK's 30 s.
-  const client = new ChatterClient({ url: session.server, token, WebSocket, history: HISTORY_ON_START, reconnect: { maxDelayMs: 10_000 } });
+  const client = new ChatterClient({ url: session.server, token, WebSocket, history: HISTORY_ON_START, reconnect: { maxDelayMs: 10_000 }, api });
   const terminal = new Terminal(io.stdin, io.stdout);
   const color = colorMode(io.stdout, io.env, options.color as boolean | undefined);
 

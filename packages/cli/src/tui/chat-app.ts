@@ -260,6 +260,7 @@ export class ChatApp implements CommandContext {
       unread: r.id === this.currentRoom ? this.client.store.room(r.id)?.info.unread ?? r.unread : r.unread,
       mentions: r.mentions,
       current: r.id === this.currentRoom,
+      muted: r.notify === 'none',
     }));
   }
 
@@ -417,13 +418,8 @@ export class ChatApp implements CommandContext {
     }
     if (view.members === null && !this.loading.has(`members ${id}`)) {
       this.loading.add(`members ${id}`);
-      void this.opts.api.members(id).finally(() => this.loading.delete(`members ${id}`)).then(
-        ({ members }) => {
-          this.client.store.setMembers(id, members);
-          this.client.store.commit();
-        },
-        () => {},
-      );
+      // The SDK keeps the list current from here on (and loads it again if it has to drop it).
+      void this.client.loadMembers(id).finally(() => this.loading.delete(`members ${id}`)).catch(() => {});
     }
   }
 
@@ -967,7 +963,7 @@ export class ChatApp implements CommandContext {
     const right: Span[] = [];
     // The other rooms with something unread, mentions first: "2 #dev 3 @1 · 4 @bob 1".
     const others = this.roomList()
-      .filter((r) => !r.current && (r.unread > 0 || r.mentions > 0))
+      .filter((r) => !r.current && ((r.unread > 0 && !r.muted) || r.mentions > 0))
       .sort((a, b) => Number(b.mentions > 0) - Number(a.mentions > 0) || a.n - b.n);
     others.forEach((r, i) => {
       const label = `${r.n <= 9 ? `${r.n} ` : ''}${sanitize(r.label, false)} ${countBadge(r.unread, r.mentions)}`;

@@ -74,6 +74,8 @@ export interface RoomEntry {
   unread: number;
   mentions: number;
   current: boolean;
+  /** Notification level `none`, from any of the user's devices: its unread count is not called out. */
+  muted?: boolean;
 }
 
 /**

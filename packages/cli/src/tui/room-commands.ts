@@ -18,7 +18,7 @@ function roomNames(ctx: CommandContext, partial: string): string[] {
 function formatRoom(r: RoomEntry): string {
   const badge = countBadge(r.unread, r.mentions);
   const topic = r.topic ? `  ${r.topic}` : '';
-  return `${r.current ? '>' : ' '}${String(r.n).padStart(2)} ${r.label}${badge ? `  (${badge})` : ''}${topic}`;
+  return `${r.current ? '>' : ' '}${String(r.n).padStart(2)} ${r.label}${badge ? `  (${badge})` : ''}${r.muted ? '  muted' : ''}${topic}`;
 }
 
 /** Rooms and DMs: /rooms, /join, /leave, /dm, /create, /invite. */

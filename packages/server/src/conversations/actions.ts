@@ -6,7 +6,9 @@ import {
   messageTextProblem,
   normalizeMessageText,
   type EventFrame,
+  type MembershipUpdatedFrame,
   type MyRoom,
+  type NotifyLevel,
   type PublicUser,
   type ReadStateFrame,
   type RoomJoinedFrame,
@@ -414,6 +416,18 @@ export class Conversations {
   }
 
   /**
+   * The user's notification level in a room, synced to every socket of theirs (`membership_updated`)
+   * so that their other devices follow at once; the rooms list and `hello` carry it after that.
+   */
+  async setNotify(userId: number, roomId: string, notify: NotifyLevel): Promise<RoomRecord> {
+    const a = await memberOf(this.store, userId, roomId);
+    if (a.member.notify === notify) return a.room;
+    if (!(await this.store.setNotify(roomId, userId, notify))) throw new AppError('not_a_member');
+    this.publishUser(userId, { type: 'membership_updated', room: roomId, notify } satisfies MembershipUpdatedFrame);
+    return a.room;
+  }
+
+  /**
    * Forward that `user` is typing in the room, to its members only, at most once per
    * `typingForwardMs` per user and room whatever the client sends. Never stored.
    */
@@ -432,6 +446,20 @@ export class Conversations {
   async searchUsers(userId: number, prefix: string, limit: number): Promise<PublicUser[]> {
     this.charge(this.searches, userId, 'searches');
     return (await this.store.searchUsers(prefix, limit)).map(publicUser);
+  }
+
+  /**
+   * The rooms of a connecting socket, for its `hello`: `subscribe` gets the user's room ids FIRST,
+   * and only then are the rooms read. An event committed after the read is then delivered live (the
+   * socket is already in the room), and one committed before it is in the read (`lastSeq`, the
+   * counts). Read first and subscribe after, an event committed in between would be in neither:
+   * with an asynchronous store (a networked database) that window is real. An event in both (committed
+   * after subscribing, before the read) has a seq at most the room's `lastSeq` as read, which is
+   * what the caller drops from the socket's live traffic.
+   */
+  async connectRooms(userId: number, subscribe: (roomIds: string[]) => void): Promise<MyRoom[]> {
+    subscribe(await this.store.listUserRoomIds(userId));
+    return this.listMyRooms(userId);
   }
 
   /** Every room of the user, as `hello` and `GET /api/rooms` list them. */
@@ -618,7 +646,7 @@ export class Conversations {
     this.bus.publish({ kind: 'room', room: event.roomId, frame: JSON.stringify(frame), seq: event.seq });
   }
 
-  private publishUser(userId: number, frame: ReadStateFrame | RoomJoinedFrame | RoomLeftFrame): void {
+  private publishUser(userId: number, frame: ReadStateFrame | MembershipUpdatedFrame | RoomJoinedFrame | RoomLeftFrame): void {
     const presence = frame.type === 'room_joined' ? { presence: frame.room.id } : {};
     this.guard('publish', () => this.bus.publish({ kind: 'user', userId, frame: JSON.stringify(frame), ...presence }));
   }

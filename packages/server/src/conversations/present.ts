@@ -1,4 +1,4 @@
-import type { Member, Message, MessageBody, MyRoom, PublicUser, Room, RoomEvent } from '@chatter/protocol';
+import { DEFAULT_NOTIFY, type Member, type Message, type MessageBody, type MyRoom, type PublicUser, type Room, type RoomEvent } from '@chatter/protocol';
 import type { EventRecord, EventWithRefs, MemberRecord, MessageRecord, MessageWithAuthor, RoomRecord, UserRecord, UserRoom } from '../storage/types.js';
 import { avatarUrl, publicUser } from '../users/present.js';
 
@@ -130,7 +130,7 @@ export function presentMyRoom(u: UserRoom, dmMembers: PublicUser[] = []): MyRoom
     readSeq: u.member.readSeq,
     unread: u.unread,
     mentions: u.mentions,
-    notify: u.member.notify,
+    notify: u.member.notify ?? DEFAULT_NOTIFY[u.room.kind],
     lastActivityAt: iso(Math.max(u.room.lastActivityAt, u.member.joinedAt)),
   };
 }

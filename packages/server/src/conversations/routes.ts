@@ -31,9 +31,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import type { RoomRecord } from '../storage/types.js';
 import { publicUser } from '../users/present.js';
-import { memberOf, readable } from './access.js';
+import { readable } from './access.js';
 import type { Actor, Outcome } from './actions.js';
-import { presentMember, presentRoom, presentStored } from './present.js';
+import { presentMember, presentMyRoom, presentRoom, presentStored } from './present.js';
 
 /**
  * `Idempotency-Key`: the client's id for the change, as a WebSocket frame's `clientId` (same
@@ -75,7 +75,7 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     return {
       room: presentRoom(current, current.kind === 'dm' ? await conversations.dmMembers(current.id) : []),
       membership: mine
-        ? { role: mine.member.role, readSeq: mine.member.readSeq, unread: mine.unread, mentions: mine.mentions, notify: mine.member.notify }
+        ? { role: mine.member.role, readSeq: mine.member.readSeq, unread: mine.unread, mentions: mine.mentions, notify: presentMyRoom(mine).notify }
         : null,
     };
   }
@@ -132,11 +132,12 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
   app.patch<{ Params: RoomIdParams; Body: UpdateMembershipBody }>(
     '/api/rooms/:id/membership',
     { ...auth, schema: { tags, summary: 'The user\'s own settings in a room: which messages notify them', params: RoomIdParams, body: UpdateMembershipBody, response: { 200: RoomResponse, ...errors } } },
-    async (request) => {
+    async (request, reply) => {
       const userId = request.auth!.user.id;
-      const a = await memberOf(store, userId, request.params.id);
-      if (!(await store.setNotify(a.room.id, userId, request.body.notify))) throw new AppError('not_a_member');
-      return roomResponse(userId, a.room);
+      // A write and a frame to every socket of the user each time: a script's loop pays as changes do.
+      chargeChange(request, reply);
+      const room = await conversations.setNotify(userId, request.params.id, request.body.notify);
+      return roomResponse(userId, room);
     },
   );
 
@@ -161,7 +162,8 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     { ...auth, schema: { tags, summary: `The room's members by join time (at most ${MEMBERS_LISTED})`, params: RoomIdParams, response: { 200: MembersResponse, ...errors } } },
     async (request) => {
       const a = await readable(store, request.auth!.user.id, request.params.id);
-      return { members: (await store.listMembers(a.room.id, MEMBERS_LISTED)).map(presentMember) };
+      // `a.room` was read first: its lastSeq is at most the list's, as the SDK's replay on top needs.
+      return { members: (await store.listMembers(a.room.id, MEMBERS_LISTED)).map(presentMember), lastSeq: a.room.lastSeq };
     },
   );
 

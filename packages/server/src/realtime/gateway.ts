@@ -190,11 +190,16 @@ export class Gateway {
     // The connect replay counts as the connection's one reply in flight.
     conn.busy = true;
     try {
-      const rooms = await app.conversations.listMyRooms(auth.user.id);
+      // Subscribed before the rooms are read (see connectRooms), so no event falls between the two.
       // The peer may have gone while we awaited; its close handler already removed it, and adding
       // it now would leave a dead socket, and a user stuck online, in the hub.
+      const rooms = await app.conversations.connectRooms(auth.user.id, (ids) => {
+        if (ws.readyState === ws.OPEN) hub.add(conn, ids);
+      });
       if (ws.readyState !== ws.OPEN) return;
-      hub.add(conn, rooms.map((r) => r.id));
+      // What the read holds (up to each lastSeq) is not sent again live.
+      const subscribed = new Set(conn.rooms);
+      for (const room of rooms) if (subscribed.has(room.id)) hub.markReplayed(conn, room.id, room.lastSeq);
       const hello: HelloFrame = {
         type: 'hello',
         protocol: PROTOCOL_VERSION,

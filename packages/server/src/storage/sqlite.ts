@@ -125,7 +125,7 @@ export class SqliteStore implements ChatStore {
       member: db.prepare('SELECT * FROM members WHERE room_id = ? AND user_id = ?'),
       members: db.prepare(
         `SELECT mb.room_id AS m_room_id, mb.user_id AS m_user_id, mb.role AS m_role, mb.joined_at AS m_joined_at,
-                mb.read_seq AS m_read_seq, mb.notify AS m_notify, u.*
+                mb.read_seq AS m_read_seq, mb.notify_level AS m_notify_level, u.*
          FROM members mb JOIN users u ON u.id = mb.user_id
          WHERE mb.room_id = ? ORDER BY mb.joined_at, mb.user_id LIMIT ?`,
       ),
@@ -140,7 +140,8 @@ export class SqliteStore implements ChatStore {
         `UPDATE members SET read_seq = max(read_seq, min(?, (SELECT last_seq FROM rooms WHERE id = ?)))
          WHERE room_id = ? AND user_id = ? RETURNING read_seq`,
       ).pluck(),
-      setNotify: db.prepare('UPDATE members SET notify = ? WHERE room_id = ? AND user_id = ?'),
+      userRoomIds: db.prepare('SELECT room_id FROM members WHERE user_id = ?').pluck(),
+      setNotify: db.prepare('UPDATE members SET notify_level = ? WHERE room_id = ? AND user_id = ?'),
       searchUsers: db.prepare(
         'SELECT * FROM users WHERE username_key >= ? AND username_key < ? ORDER BY length(username_key), username_key LIMIT ?',
       ),
@@ -298,6 +299,10 @@ export class SqliteStore implements ChatStore {
     return (this.stmts.members.all(roomId, limit) as Row[]).map((r) => ({ member: toMember(r, 'm_'), user: toUser(r) }));
   }
 
+  async listUserRoomIds(userId: number): Promise<string[]> {
+    return this.stmts.userRoomIds.all(userId) as string[];
+  }
+
   async listUserRooms(userId: number, countCap: number): Promise<UserRoom[]> {
     return (this.stmts.userRooms.all({ user: userId, cap: countCap }) as Row[]).map(toUserRoom);
   }
@@ -382,7 +387,7 @@ const MENTIONS = `SELECT count(*) FROM (
   SELECT 1 FROM mentions mt JOIN messages m ON m.id = mt.message_id
   WHERE mt.room_id = $room AND mt.user_id = $user AND mt.seq > $read AND m.author_id <> $user LIMIT $cap)`;
 const USER_ROOMS = `SELECT r.*, mb.room_id AS m_room_id, mb.user_id AS m_user_id, mb.role AS m_role, mb.joined_at AS m_joined_at,
-    mb.read_seq AS m_read_seq, mb.notify AS m_notify,
+    mb.read_seq AS m_read_seq, mb.notify_level AS m_notify_level,
     (${UNREAD.replaceAll('$room', 'mb.room_id').replaceAll('$read', 'mb.read_seq')}) AS unread,
     (${MENTIONS.replaceAll('$room', 'mb.room_id').replaceAll('$read', 'mb.read_seq')}) AS mentions
   FROM members mb JOIN rooms r ON r.id = mb.room_id`;

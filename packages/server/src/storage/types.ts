@@ -65,7 +65,8 @@ export interface MemberRecord {
   joinedAt: number;
   /** Messages with seq > readSeq are unread (unless the user's own or deleted). */
   readSeq: number;
-  notify: NotifyLevel;
+  /** The level the user chose, or null if they chose none (then the room kind's `DEFAULT_NOTIFY` applies). */
+  notify: NotifyLevel | null;
 }
 
 /** A room the user is in, with their membership and counts (see `listUserRooms`). */
@@ -319,6 +320,8 @@ export interface ChatStore {
   listMembers(roomId: string, limit: number): Promise<{ member: MemberRecord; user: UserRecord }[]>;
   /** Every room the user is in, most recently active first, with unread and mention counts capped at `countCap`. */
   listUserRooms(userId: number, countCap: number): Promise<UserRoom[]>;
+  /** The ids of the rooms the user is in, and nothing else: what a connecting socket subscribes to before it reads them. */
+  listUserRoomIds(userId: number): Promise<string[]>;
   /** One room of the user's, as `listUserRooms` would list it, or null if they are not in it. */
   getUserRoom(userId: number, roomId: string, countCap: number): Promise<UserRoom | null>;
   /**

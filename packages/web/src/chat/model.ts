@@ -113,7 +113,7 @@ export class ChatModel {
     private readonly handlers: { onSessionEnded: (code: number) => void; onMessage?: (m: Message) => void },
   ) {
     const outboxStore = localOutbox(me.id);
-    this.client = new ChatterClient({ history: FIRST_PAGE, outboxStore });
+    this.client = new ChatterClient({ history: FIRST_PAGE, outboxStore, api });
     const room = typeof location === 'undefined' ? DEFAULT_ROOM : roomFromHash(location.hash);
     this.state = {
       me,
@@ -246,17 +246,11 @@ export class ChatModel {
   };
 
   private readonly membersAsked = new Set<string>();
-  /** Members once per room (mentions offer them first); membership events keep the list current. */
+  /** Members once per room (mentions offer them first); the SDK keeps the list current, and loads it again if it must. */
   private loadMembers(room: string): void {
     if (this.membersAsked.has(room)) return;
     this.membersAsked.add(room);
-    api.members(room).then(
-      (res) => {
-        this.client.store.setMembers(room, res.members);
-        this.client.store.commit();
-      },
-      () => this.membersAsked.delete(room),
-    );
+    this.client.loadMembers(room).catch(() => this.membersAsked.delete(room));
   }
 
   private loading = new Set<string>();

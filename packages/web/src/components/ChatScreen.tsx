@@ -189,7 +189,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
         <BrowseRoomsDialog open={dialog === 'browse'} onClose={closeDialog} onOpenRoom={openFromDialog} />
         <CreateRoomDialog open={dialog === 'create'} onClose={closeDialog} onOpenRoom={openFromDialog} />
         <NewDmDialog open={dialog === 'dm'} meId={state.me.id} onClose={closeDialog} onOpenRoom={openFromDialog} />
-        <RoomDetailsDialog open={dialog === 'details'} store={store} roomId={state.room} meId={state.me.id} onClose={closeDialog} />
+        <RoomDetailsDialog open={dialog === 'details'} client={model.client} roomId={state.room} meId={state.me.id} onClose={closeDialog} />
       </ErrorBoundary>
       <ErrorBoundary what="Profile & settings" className="crash-floating">
         <ProfileDialog

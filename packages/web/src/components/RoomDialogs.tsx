@@ -1,13 +1,13 @@
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type ReactNode } from 'react';
-import type { ChatterStore } from '@chatter/client';
-import { LIMITS, type Member, type NotifyLevel, type PublicUser, type Room } from '@chatter/protocol';
+import type { ChatterClient } from '@chatter/client';
+import { LIMITS, type NotifyLevel, type PublicUser, type Room } from '@chatter/protocol';
 import { api, describeError } from '../api';
 import { roomTitle } from '../rooms/names';
 import { stripBidi } from '../text';
 import { Avatar } from './Avatar';
 import { Field } from './Field';
 import { BellIcon, CloseIcon, HashIcon, LockIcon, Spinner } from './icons';
-import { desktopNotifications, notifyLevels } from '../rooms/notify';
+import { desktopNotifications } from '../rooms/notify';
 import { Name } from './Name';
 
 /** An Idempotency-Key for one submission: a retried or double-clicked create happens once. */
@@ -326,7 +326,7 @@ function DesktopNotifications() {
     <div className="notify-row">
       <BellIcon size={18} />
       <span className="notify-text">
-        {state === 'on' ? 'Desktop notifications are on in this browser, while Chatter is in the background.' : state === 'denied' ? 'Notifications are blocked for this site in the browser’s settings.' : 'Get a notification for direct messages and mentions while Chatter is in the background.'}
+        {state === 'on' ? 'Desktop notifications are on in this browser, while Chatter is in the background.' : state === 'denied' ? 'Notifications are blocked for this site in the browser’s settings.' : 'Get a notification, as each room’s level says, while Chatter is in the background.'}
       </span>
       {state !== 'denied' && (
         <button
@@ -347,7 +347,8 @@ function DesktopNotifications() {
 }
 
 /** The room's header details: name and topic, notifications, members (with invite and remove), archive, leave. */
-export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open: boolean; store: ChatterStore; roomId: string; meId: number; onClose: () => void }) {
+export function RoomDetailsDialog({ open, client, roomId, meId, onClose }: { open: boolean; client: ChatterClient; roomId: string; meId: number; onClose: () => void }) {
+  const store = client.store;
   const view = useSyncExternalStore(
     (fn) => store.subscribeRoom(roomId, fn),
     () => store.room(roomId),
@@ -359,23 +360,18 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [inviting, setInviting] = useState<PublicUser[]>([]);
-  const [notify, setNotify] = useState<NotifyLevel>('all');
+  // The level being saved; after that, the store's (which every device of the user follows).
+  const [choosing, setChoosing] = useState<NotifyLevel | null>(null);
   useEffect(() => {
     if (!open || !info) return;
-    setNotify(notifyLevels.get(roomId) ?? info.notify);
+    setChoosing(null);
     setName(info.name);
     setTopic(info.topic);
     setError(null);
     setSaved(null);
     setInviting([]);
-    // The member list is loaded on opening; membership events keep it current while it is held.
-    api.members(roomId).then(
-      (res) => {
-        store.setMembers(roomId, res.members);
-        store.commit();
-      },
-      (err: unknown) => setError(describeError(err).message),
-    );
+    // The SDK loads the member list once asked, and keeps it current (membership, roles, presence).
+    client.loadMembers(roomId).catch((err: unknown) => setError(describeError(err).message));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [open, roomId]);
 
@@ -392,8 +388,7 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
 
   if (!info) return <Modal open={false} title="Room" onClose={onClose}>{null}</Modal>;
   const title = roomTitle(info, meId);
-  const members = [...(view?.members ?? [])].sort((a, b) => rank(a) - rank(b) || a.user.username.localeCompare(b.user.username));
-  const onlineIds = new Set(view?.online.map((u) => u.id));
+  const members = view?.members ?? [];
   return (
     <Modal open={open} title={info.kind === 'dm' ? title : `#${title}`} onClose={onClose} wide>
       <div className="dialog-stack">
@@ -421,14 +416,11 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
           <span className="field-label">Notify me about</span>
           <select
             className="input"
-            value={notify}
+            value={choosing ?? info.notify}
             onChange={(e) => {
               const level = e.target.value as NotifyLevel;
-              void run(async () => {
-                await api.updateMembership(roomId, { notify: level });
-                notifyLevels.set(roomId, level);
-                setNotify(level);
-              }, 'Saved.');
+              setChoosing(level);
+              void run(() => client.setNotify(roomId, level), 'Saved.').finally(() => setChoosing(null));
             }}
           >
             {(Object.keys(NOTIFY_LABELS) as NotifyLevel[]).map((k) => (
@@ -463,7 +455,7 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
                 <li key={m.user.id} className="pick-item">
                   <span className="avatar-wrap">
                     <Avatar user={m.user} size={30} />
-                    {onlineIds.has(m.user.id) && <span className="presence-dot" aria-label="online" />}
+                    {m.online && <span className="presence-dot" aria-label="online" />}
                   </span>
                   <span className="pick-text">
                     <strong>
@@ -518,8 +510,4 @@ export function RoomDetailsDialog({ open, store, roomId, meId, onClose }: { open
       </div>
     </Modal>
   );
-}
-
-function rank(m: Member): number {
-  return m.role === 'owner' ? 0 : m.role === 'admin' ? 1 : 2;
 }

@@ -93,13 +93,15 @@ const RoomRow = memo(function RoomRow({ store, id, meId, active, onOpen }: RoomR
   renders.current++;
   if (!info) return null;
   const title = roomTitle(info, meId);
-  // A room set to mentions only (or muted) does not call for attention with every message.
-  const unread = (info.unread > 0 && info.notify === 'all') || info.mentions > 0;
-  const label = [title, info.mentions > 0 && `${info.mentions} mention${info.mentions === 1 ? '' : 's'}`, info.unread > 0 && `${info.unread} unread`].filter(Boolean).join(', ');
+  // A muted room (level none) does not call for attention with every message: its name stays plain
+  // and its count shows muted (Slack's way); a mention in it still does.
+  const muted = info.notify === 'none';
+  const unread = (info.unread > 0 && !muted) || info.mentions > 0;
+  const label = [title, muted && 'muted', info.mentions > 0 && `${info.mentions} mention${info.mentions === 1 ? '' : 's'}`, info.unread > 0 && `${info.unread} unread`].filter(Boolean).join(', ');
   return (
     <li data-renders={renders.current} data-room={id}>
       <a
-        className={`room-link${active ? ' active' : ''}${unread ? ' unread' : ''}`}
+        className={`room-link${active ? ' active' : ''}${unread ? ' unread' : ''}${muted ? ' muted' : ''}`}
         href={`#${encodeURIComponent(id)}`}
         aria-current={active ? 'page' : undefined}
         aria-label={label}
@@ -111,7 +113,7 @@ const RoomRow = memo(function RoomRow({ store, id, meId, active, onOpen }: RoomR
         <RoomIcon room={info} meId={meId} />
         <span className="room-name">{title}</span>
         {info.mentions > 0 && <span className="mention-badge">@{badgeCount(info.mentions, LIMITS.unreadCountMax)}</span>}
-        {info.unread > 0 && info.mentions === 0 && <span className={`unread-badge${info.notify !== 'all' ? ' muted' : ''}`}>{badgeCount(info.unread, LIMITS.unreadCountMax)}</span>}
+        {info.unread > 0 && info.mentions === 0 && <span className={`unread-badge${muted ? ' muted' : ''}`}>{badgeCount(info.unread, LIMITS.unreadCountMax)}</span>}
       </a>
     </li>
   );

@@ -40,22 +40,15 @@ export const desktopNotifications = {
 };
 
 /**
- * Levels the user set on this page. The server does not announce a membership setting (PATCH
- * /api/rooms/{id}/membership has no event), so the store's copy changes only at the next hello.
- */
-export const notifyLevels = new Map<string, MyRoom['notify']>();
-
-/**
  * Whether a message deserves a notification: someone else's, new (not a replay after a reconnect),
- * while the tab is hidden, and by the room's level: `none` never; `mentions` when it mentions me;
- * `all` also every message of a DM (a channel notifies for mentions: its badge counts the rest).
+ * while the tab is hidden, and by the room's level (the store's, which every device of the user
+ * follows): `none` (muted) never, `mentions` when it mentions me, `all` every message, in a
+ * channel as in a DM. A DM's default level is `all`, a channel's `mentions` (`DEFAULT_NOTIFY`).
  */
 export function shouldNotify(m: Message, room: MyRoom, meId: number, hidden: boolean, now = Date.now()): boolean {
-  const level = notifyLevels.get(room.id) ?? room.notify;
-  if (!hidden || m.author.id === meId || m.deleted || level === 'none') return false;
+  if (!hidden || m.author.id === meId || m.deleted || room.notify === 'none') return false;
   if (now - Date.parse(m.createdAt) > 60_000) return false;
-  if (m.mentions.includes(meId)) return true;
-  return level === 'all' && room.kind === 'dm';
+  return room.notify === 'all' || m.mentions.includes(meId);
 }
 
 export function showNotification(m: Message, room: MyRoom, meId: number, onClick: () => void): void {

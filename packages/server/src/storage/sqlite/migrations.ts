@@ -129,4 +129,10 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE rooms SET
      member_count = (SELECT count(*) FROM members WHERE room_id = rooms.id),
      last_activity_at = coalesce((SELECT created_at FROM messages WHERE room_id = rooms.id ORDER BY seq DESC LIMIT 1), created_at);`,
+  // Notification levels: unset means the room kind's default (DEFAULT_NOTIFY: DMs all, channels
+  // mentions). `notify` could not tell a choice from its default 'all', so it is kept, unread, and
+  // the choice moves to a nullable column. A stored 'all' becomes unset: in a channel it notified
+  // only mentions until now, which is what the new default does, so nobody's notifications change.
+  `ALTER TABLE members ADD COLUMN notify_level TEXT;   -- 'all' | 'mentions' | 'none', NULL: the default
+   UPDATE members SET notify_level = notify WHERE notify <> 'all';`,
 ];

@@ -63,7 +63,7 @@ export function toMember(r: Row, prefix = ''): MemberRecord {
     role: r[`${prefix}role`] as Role,
     joinedAt: r[`${prefix}joined_at`] as number,
     readSeq: r[`${prefix}read_seq`] as number,
-    notify: r[`${prefix}notify`] as NotifyLevel,
+    notify: r[`${prefix}notify_level`] as NotifyLevel | null,
   };
 }
 
