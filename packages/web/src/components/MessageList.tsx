@@ -74,8 +74,10 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
     },
     [model],
   );
+  // The list's own layout effect may already have found the bottom (a room opened at "new
+  // messages" with everything on screen) and reports only changes, so ask it rather than assume.
   useEffect(() => {
-    if (ready) onPinnedChange(start.current === null);
+    if (ready) onPinnedChange(listRef.current?.isPinned() ?? start.current === null);
   }, [ready, onPinnedChange]);
 
   const onRetry = useCallback((clientId: string) => model.retry(clientId), [model]);
