@@ -87,11 +87,6 @@ async function look(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
 }
 
-function lastLine(screen: string): string {
-  const lines = screen.replace(/\n+$/, '').split('\n');
-  return lines[lines.length - 1] ?? '';
-}
-
 /** The messages on the terminal's screen, in the browser's terms (no times; edits and reactions as flags). */
 function terminalMessages(screen: string): { author: string; text: string; deleted: boolean; edited: boolean; reactions: string[] }[] {
   const out = [];
@@ -394,7 +389,19 @@ describe('the Done-when trial: three browsers and a terminal', { skip: skip ?? f
     await look(cy.page, '5-dm-cyrus-online');
     await look(away.page, '5-dm-cyrus-was-away');
 
-    // 10. A reload, the freshest client there is, shows what the live page showed.
+    // 10. The DM was opened at "new messages" with all of it on screen: that is its newest, so no
+    // "jump to latest" button, and what arrives next is read. (The away device leaves the DM, so
+    // that its reading cannot clear Cyrus's badge for him.)
+    await row(away.page, 'general').locator('a').click();
+    await away.page.getByLabel('Message #general').waitFor();
+    check(await cy.page.locator('.jump-btn').count(), 0, 'a "jump to latest" button in a DM opened at "new messages" with all of it on screen');
+    await say(ana.page, 'cyrus', 'still there?');
+    await message(cy.page, 'still there?').waitFor();
+    await look(cy.page, '6-dm-still-there-cyrus');
+    const read = await row(cy.page, 'ana').locator('.unread-badge').waitFor({ state: 'detached', timeout: 10_000 }).then(() => true, () => false);
+    check(read, true, 'a message arriving in the open DM, on screen, was read');
+
+    // 11. A reload, the freshest client there is, shows what the live page showed.
     await row(ana.page, 'plaza').locator('a').click();
     await message(ana.page, 'lunch at one').waitFor();
     const live = await timeline(ana.page);
