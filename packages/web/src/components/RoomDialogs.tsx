@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type ReactNode } from 'react';
 import type { ChatterClient } from '@chatter/client';
-import { LIMITS, type NotifyLevel, type PublicUser, type Room } from '@chatter/protocol';
+import { DEFAULT_NOTIFY, LIMITS, type NotifyLevel, type PublicUser, type Room } from '@chatter/protocol';
 import { api, describeError } from '../api';
 import { roomTitle } from '../rooms/names';
 import { stripBidi } from '../text';
@@ -426,6 +426,7 @@ export function RoomDetailsDialog({ open, client, roomId, meId, onClose }: { ope
             {(Object.keys(NOTIFY_LABELS) as NotifyLevel[]).map((k) => (
               <option key={k} value={k}>
                 {NOTIFY_LABELS[k]}
+                {k === DEFAULT_NOTIFY[info.kind] && ' (default)'}
               </option>
             ))}
           </select>
