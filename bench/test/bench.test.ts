@@ -24,8 +24,9 @@ import {
 } from '../load/protocols.mjs';
 import { startTestServer } from '@chatter/server/testing';
 import WebSocket from 'ws';
-import { startTarget } from '../lib/targets.mjs';
-import fanout, { generatorBound } from '../scenarios/fanout.mjs';
+import { RAISED_LIMITS, startTarget } from '../lib/targets.mjs';
+import fanout, { fsyncShare, generatorBound } from '../scenarios/fanout.mjs';
+import { formatDuration, suiteTime } from '../report/time.mjs';
 import capacity, { brokeBecause } from '../scenarios/capacity.mjs';
 import { verdict } from '../report/format.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
@@ -325,6 +326,35 @@ describe('end to end against real servers', () => {
     assert.deepEqual(result.errors, {});
     assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
   });
+
+  test("chatter with the bench's raised message limit carries the 16 KB size step", async () => {
+    const server = await startTestServer({ messagesPerSecond: 1_000_000, messageBurst: 1_000_000, messageMaxChars: Number(RAISED_LIMITS.CHATTER_MESSAGE_MAX_CHARS) });
+    servers.push({ stop: () => server.close() });
+    const tokens = [];
+    for (let i = 0; i < 10; i++) tokens.push(await server.register(`bench_large_${i}`));
+    const port = Number(new URL(server.url).port);
+    const textLength = fanout.plan({ quick: false }).steps.at(-1).params.textLength;
+    assert.equal(textLength, 16_384);
+    const result = await fanout.load(
+      { clients: 10, senders: 2, rate: 20, warmupMs: 300, windowMs: 1000, drainMs: 2000, textLength },
+      { target: { kind: 'chatter', host: '127.0.0.1', port, pid: process.pid }, tokens, log: () => {} },
+    );
+    assert.deepEqual(result.errors, {}, 'no validation_failed: 16 KB is within the raised limit');
+    assert.ok(result.sentInWindow > 0);
+    assert.equal(result.undelivered, 0);
+    assert.equal(result.receivedDeliveries, result.sentInWindow * 10);
+  });
+});
+
+describe('the fan-out plan', () => {
+  test('judges at 50 msg/s, keeps 100, and measures 64 B, 1 KB and 16 KB at the judged rate', () => {
+    const { steps } = fanout.plan({ quick: false });
+    assert.deepEqual(steps.map((s: { key: string }) => s.key), ['50', '100', '50@1024B', '50@16384B']);
+    assert.ok(steps.every((s: { params: { clients: number } }) => s.params.clients === 1000));
+    assert.deepEqual(fanout.targets.filter((t: string) => t.startsWith('chatter')), ['chatter', 'chatter-nopace', 'chatter-syncnormal']);
+    // --rates moves the size steps to the lowest rate asked.
+    assert.deepEqual(fanout.plan({ quick: false, rates: [25, 200], sizes: [1024] }).steps.map((s: { key: string }) => s.key), ['25', '200', '25@1024B']);
+  });
 });
 
 describe('the fan-out report', () => {
@@ -450,6 +480,50 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
     assert.equal(guarantee.met, false);
     assert.match(guarantee.measured, /^3 not received/);
     assert.equal(report.verdicts.at(-1), guarantee, 'the guarantee comes last');
+  });
+});
+
+describe('the fsync share', () => {
+  const agg = (p50: number, p99: number, cpu: number, generator = 0.5) => {
+    const s = (median: number) => ({ median, min: median, max: median, n: 3 });
+    return { spread: { p50: s(p50), p99: s(p99), cpuPerDelivery: s(cpu), generatorCpuShare: s(generator) }, cpuPerDelivery: cpu, generatorCpuShare: generator };
+  };
+
+  test('states how much of the gap to the floor the fsync is, in words and numbers', () => {
+    const lines = fsyncShare([50, 100], { 50: agg(17_000, 35_000, 6), 100: agg(17_000, 35_000, 6) }, { 50: agg(12_000, 30_000, 5.5), 100: agg(9000, 20_000, 5, 0.95) }, { 50: agg(7000, 25_000, 8), 100: agg(7000, 25_000, 8) });
+    const text = lines.join('\n');
+    assert.match(text, /### The fsync before the fan-out/);
+    assert.match(text, /At 50 msg\/s: p50 17\.0 ms with the fsync, 12\.0 ms without, 7\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 5\.0 ms, 50% of it; p99 35\.0 ms with the fsync, 30\.0 ms without, 25\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 5\.0 ms, 50% of it\. Server CPU per delivery 6\.00 vs 5\.50 µs without the fsync \(1\.09×\)\.$/m);
+    // p99 without the fsync under the floor's: all of the gap; a generator-bound side is indicative only.
+    assert.match(text, /At 100 msg\/s: .*p99 35\.0 ms with the fsync, 20\.0 ms without, 25\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 15\.0 ms, all of it .*indicative only/);
+  });
+
+  test('says so when there is no gap, and stays silent without the variant', () => {
+    assert.match(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, { 50: agg(6000, 19_000, 5) }, { 50: agg(8000, 25_000, 8) }).join('\n'), /not slower than the floor here/);
+    assert.deepEqual(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, {}, { 50: agg(8000, 25_000, 8) }), []);
+  });
+});
+
+describe('the suite time', () => {
+  const summary = (totalSeconds: number, opts: object = {}) => ({ totalSeconds, opts: { quick: false, only: null, ...opts }, setup: { users: 10_000, ms: 20_000 }, scenarios: ['fanout', 'history'] });
+  const runs = { fanout: { seconds: 300, prepareSeconds: 0 }, history: { seconds: 11, prepareSeconds: 25 } };
+
+  test('lists every part with its time, and the rest', () => {
+    const { rows, overBudget } = suiteTime(summary(400), runs);
+    assert.deepEqual(rows.map(([what, s]: [string, number]) => [what, formatDuration(s)]), [
+      ['registering 10,000 Chatter users', '20 s'],
+      ['fanout', '5 min 00 s'],
+      ['history (set-up 25 s)', '36 s'],
+      ['the rest (start, building, the report)', '44 s'],
+    ]);
+    assert.equal(overBudget, null);
+  });
+
+  test('says loudly when the default suite passes 15 minutes, and only then', () => {
+    assert.match(suiteTime(summary(15 * 60 + 30), runs).overBudget ?? '', /^Over budget: this run of the default suite took 15\.5 minutes, more than the 15 minutes/);
+    assert.equal(suiteTime(summary(15 * 60), runs).overBudget, null);
+    assert.equal(suiteTime(summary(20 * 60, { quick: true }), runs).overBudget, null, 'quick runs are not the default suite');
+    assert.equal(suiteTime(summary(20 * 60, { only: ['rooms'] }), runs).overBudget, null, 'nor are runs of some scenarios');
   });
 });
 
