@@ -347,13 +347,18 @@ describe('end to end against real servers', () => {
 });
 
 describe('the fan-out plan', () => {
-  test('judges at 50 msg/s, keeps 100, and measures 64 B, 1 KB and 16 KB at the judged rate', () => {
+  test('judges at 50 msg/s, keeps 100, and measures 64 B and 1 KB at the judged rate, 16 KB slower', () => {
     const { steps } = fanout.plan({ quick: false });
-    assert.deepEqual(steps.map((s: { key: string }) => s.key), ['50', '100', '50@1024B', '50@16384B']);
+    assert.deepEqual(steps.map((s: { key: string }) => s.key), ['50', '100', '50@1024B', '10@16384B']);
     assert.ok(steps.every((s: { params: { clients: number } }) => s.params.clients === 1000));
     assert.deepEqual(fanout.targets.filter((t: string) => t.startsWith('chatter')), ['chatter', 'chatter-nopace', 'chatter-syncnormal']);
-    // --rates moves the size steps to the lowest rate asked.
-    assert.deepEqual(fanout.plan({ quick: false, rates: [25, 200], sizes: [1024] }).steps.map((s: { key: string }) => s.key), ['25', '200', '25@1024B']);
+    // The variants explain the judged rate's verdicts; at 100 msg/s only Chatter, the floor and the context peers run.
+    assert.equal(steps[0].targets, undefined);
+    assert.deepEqual(steps[1].targets, ['chatter', 'ws-coalesce', 'ws-floor', 'socketio']);
+    // --rates (finding the rates) runs every target at every rate, and moves the size steps to the lowest rate asked.
+    const asked = fanout.plan({ quick: false, rates: [25, 200], sizes: [1024] }).steps;
+    assert.deepEqual(asked.map((s: { key: string }) => s.key), ['25', '200', '25@1024B']);
+    assert.equal(asked[1].targets, undefined);
   });
 });
 
@@ -435,7 +440,7 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
   };
   const targets = ['chatter', 'chatter-nopace', 'ws-coalesce'];
   // At 100 msg/s Chatter meets everything; at 200 it misses p50 (pacing: unpaced meets it) and CPU
-  // (unpaced misses it too); at 1 KB it misses p99 and loses nothing; at 4,000 B a delivery is late.
+  // (unpaced misses it too); at 1 KB it misses p99 and loses nothing; at 16 KB (20 msg/s) a delivery is late.
   const runs = [
     run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000 }),
     run('chatter-nopace', 100, { cpu: 1.2, p50: 4000, p99: 9000 }),
@@ -445,8 +450,8 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
     run('ws-coalesce', 200, { cpu: 1, p50: 4000, p99: 9000 }),
     run('chatter', 100, { cpu: 1, p50: 5000, p99: 20_000, text: 1024 }),
     run('ws-coalesce', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 1024 }),
-    run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 4000, late: 3 }),
-    run('ws-coalesce', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 4000 }),
+    run('chatter', 20, { cpu: 1, p50: 5000, p99: 10_000, text: 16_384, late: 3 }),
+    run('ws-coalesce', 20, { cpu: 1, p50: 5000, p99: 10_000, text: 16_384 }),
   ];
   const profiles = [{ scenario: 'fanout', step: '200', name: 'fanout-200', flameLink: 'bench/flame-fanout-200.svg' }];
   const report = fanout.report(runs, { targets, profiles });
@@ -473,9 +478,12 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
     assert.equal(at('p99 latency at 100 msg/s, 1 KB text').met, false);
     assert.equal(at('p50 latency at 100 msg/s, 1 KB text').met, true);
     assert.match(report.markdown, /\*\*Not met with 1 KB text at 100 msg\/s: p99\.\*\* Besides what it does at any size/);
-    assert.doesNotMatch(report.markdown, /Not met with 4,000 B text/);
-    assert.equal(at('p99 latency at 100 msg/s, 4,000 B text').met, true);
-    assert.match(report.markdown, /\| 64 B \| latency p50 \(ms\) \| 5\.0 \| 4\.0 \| 1\.25× \|/, 'the 64-byte row is the main step at that rate');
+    assert.doesNotMatch(report.markdown, /Not met with 16 KB text/);
+    assert.equal(at('p99 latency at 20 msg/s, 16 KB text').met, true);
+    assert.match(report.markdown, /\| 64 B at 100\/s \| latency p50 \(ms\) \| 5\.0 \| 4\.0 \| 1\.25× \|/, 'the 64-byte row is the main step at that rate');
+    assert.match(report.markdown, /\| 16 KB at 20\/s \| latency p99 \(ms\) \| 10\.0 \| 10\.0 \| 1\.00× \|/);
+    assert.match(report.markdown, /64 B, 1 KB of message text at 100 msg\/s, and 16 KB at 20 msg\/s \(328 MB\/s of text delivered; at 100 msg\/s it would be 1,638 MB\/s/);
+    assert.match(report.markdown, /`CHATTER_MESSAGE_MAX_CHARS=16384`/);
     const guarantee = at('Chatter loses no deliveries');
     assert.equal(guarantee.met, false);
     assert.match(guarantee.measured, /^3 not received/);
