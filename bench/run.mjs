@@ -6,9 +6,10 @@
 //   --quick               small counts and short windows (~7 minutes on a busy 2-core machine)
 //   --only a,b            scenarios to run (ids: fanout, capacity, idle, reconnect, rooms, logins, history, web, abuse;
 //                         opt-in, only when named: connections-100k)
-//   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace)
+//   --targets a,b         servers to run (chatter, socketio, ws-floor, ws-coalesce, chatter-nopace, chatter-syncnormal)
 //   --rounds N            rounds per step (targets interleaved A B C A B C)
-//   --rates a,b           offered msg/s of the fan-out steps (experiments: which rates are server-bound)
+//   --rates a,b           offered msg/s of the fan-out steps (experiments: which rates are server-bound;
+//                         then every target runs at every rate, and every size at the lowest)
 //   --sizes a,b           message text bytes of the fan-out size steps ('' for none)
 //   --profile             one extra Chatter run per step with a CPU profile of the measured window
 //                         (without it, only the step the fan-out picks: where Chatter misses a target)
