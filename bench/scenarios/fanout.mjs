@@ -304,6 +304,7 @@ export default {
     const floor = agg['ws-floor'] ?? {};
     const sio = agg.socketio ?? {};
     const atRates = (get) => rates.map((r, i) => `${r}/s: ${get(r, i)}`).join(', ');
+    const fsync = fsyncShare(rates, c, agg['chatter-syncnormal'] ?? {}, co);
     let lateSize = 0;
     const judged = (target, a, b, key, bound, fmt, unit) => {
       if (!a || !b || !a.spread[key].n || !b.spread[key].n) return { target, measured: a || b ? `${a ? figure(a, key, fmt, unit) : '–'} vs ${b ? figure(b, key, fmt, unit) : '–'}` : '–', met: null };
@@ -331,6 +332,7 @@ export default {
       verdicts.push(context(`p99 latency at ${low} msg/s against the ws floor (issue 4: ≤ 1.2×)`, c[low] && floor[low] ? `${figure(c[low], 'p99', ms, ' ms')} vs ${figure(floor[low], 'p99', ms, ' ms')} (${ratioAt(floor, 'p99')(low)})` : '–'));
       verdictNotes.push('Every verdict is judged on the medians over the rounds (the ranges are shown beside them, not judged): a target met in its best round but not at the median is not met.');
       verdictNotes.push('The context rows favour Chatter: the ws floor and Socket.IO write each message to each socket on its own, while Chatter joins one turn\'s messages into one write per socket, so at high rates those ratios mostly measure coalescing. The coalescing floor does the same joining with nothing stored or checked; the targets above are stated against it.');
+      for (const { rate, text } of fsync.summaries) verdicts.push(context(`Share of Chatter's latency gap to the coalescing floor that is the fsync before the fan-out, at ${num(rate)} msg/s (the synchronous=NORMAL row)`, text));
       const lateC = rates.reduce((a, r) => a + (c[r]?.late ?? 0), 0);
       const roundsC = rates.reduce((a, r) => a + (c[r]?.rounds ?? 0), 0);
       verdicts.push({ target: 'Chatter loses no deliveries (not an issue target; a guarantee)', guarantee: true, late: lateC, rounds: roundsC, met: lateC === 0 });
@@ -405,7 +407,6 @@ export default {
       ? ['### The cost of pacing', '', 'Chatter paces large rooms: after a round of writes that took T ms, the room waits T ms (bounded by `CHATTER_FANOUT_PACE_MIN_MS` and `_MAX_MS`) before the next, so more messages join each write. It trades latency for CPU: every delivery may wait up to one pacing interval, and each write carries more messages. "Chatter, pacing off" is the same server with `CHATTER_FANOUT_PACE=0` (a write every event-loop turn, like the coalescing floor). Medians over the rounds:', '', ...pacing]
       : [];
 
-    const fsyncSection = fsyncShare(rates, c, agg['chatter-syncnormal'] ?? {}, co);
 
     // Where a target is missed: say so, and why, with the flame graph of a profiled run.
     const missedSection = [];
@@ -433,7 +434,7 @@ export default {
     if (verdicts.length) lines.push('', verdictTable(verdicts, 'issues 4 and 10'), ...verdictNotes.flatMap((n) => ['', `- ${n}`]));
     if (missedSection.length) lines.push('', ...missedSection);
     if (pacingSection.length) lines.push('', ...pacingSection);
-    if (fsyncSection.length) lines.push('', ...fsyncSection);
+    if (fsync.section.length) lines.push('', ...fsync.section);
     if (sizeSection.length) lines.push('', ...sizeSection);
 
     // Charts plot the medians, with the min-max range as a whisker.
@@ -497,13 +498,16 @@ const TARGET_BOUNDS = [
  */
 export function fsyncShare(rates, c, n, co) {
   const lines = [];
+  const summaries = [];
   for (const r of rates) {
     if (!c[r] || !n[r] || !co[r]) continue;
     const bound = [c[r], n[r], co[r]].some(generatorBound) ? ' (a side was generator-bound at the median: indicative only)' : '';
+    const brief = [];
     const parts = ['p50', 'p99'].map((key) => {
       const [full, normal, floor] = [c[r], n[r], co[r]].map((a) => a.spread[key].median);
       const gap = full - floor;
       const saved = full - normal;
+      brief.push(`${key} ${ms(saved)} of a ${ms(gap)} ms gap${gap > 0 ? ` (${pct(Math.max(0, Math.min(1, saved / gap)))})` : ''}`);
       const head = `${key} ${ms(full)} ms with the fsync, ${ms(normal)} ms without, ${ms(floor)} ms for the floor`;
       if (!(gap > 0)) return `${head}: Chatter is not slower than the floor here, so there is no gap to apportion`;
       const share = saved / gap;
@@ -512,15 +516,17 @@ export function fsyncShare(rates, c, n, co) {
     });
     const cpu = c[r].spread.cpuPerDelivery.median / n[r].spread.cpuPerDelivery.median;
     lines.push(`- At ${num(r)} msg/s: ${parts.join('; ')}. Server CPU per delivery ${num(c[r].cpuPerDelivery, 2)} vs ${num(n[r].cpuPerDelivery, 2)} µs without the fsync (${num(cpu, 2)}×).${bound}`);
+    summaries.push({ rate: r, text: `${brief.join('; ')}${bound ? ' (a side generator-bound: indicative)' : ''}` });
   }
-  if (!lines.length) return [];
-  return [
+  if (!lines.length) return { section: [], summaries };
+  const section = [
     '### The fsync before the fan-out',
     '',
     'Chatter acks and fans out a message only once its commit is on disk: SQLite in WAL mode with `synchronous=FULL` fsyncs the log at every commit (one commit per batch of sends, see docs/architecture.md). "Chatter, synchronous=NORMAL" is the same server with `CHATTER_SQLITE_SYNC=normal`, whose commits are not fsynced (durable against a crash of the process, not of the machine). The difference between the two is what the fsync costs; the rest of the gap to the coalescing floor is everything else Chatter does and the floor does not (authenticate, validate, store, ack, pace). Medians over the rounds:',
     '',
     ...lines,
   ];
+  return { section, summaries };
 }
 
 /** The figure keys on which Chatter's aggregate `a` misses its target against the coalescing floor's `b` (at the medians). */

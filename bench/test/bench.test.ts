@@ -438,12 +438,13 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
       },
     };
   };
-  const targets = ['chatter', 'chatter-nopace', 'ws-coalesce'];
+  const targets = ['chatter', 'chatter-nopace', 'chatter-syncnormal', 'ws-coalesce'];
   // At 100 msg/s Chatter meets everything; at 200 it misses p50 (pacing: unpaced meets it) and CPU
   // (unpaced misses it too); at 1 KB it misses p99 and loses nothing; at 16 KB (20 msg/s) a delivery is late.
   const runs = [
     run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000 }),
     run('chatter-nopace', 100, { cpu: 1.2, p50: 4000, p99: 9000 }),
+    run('chatter-syncnormal', 100, { cpu: 0.9, p50: 4500, p99: 9500 }),
     run('ws-coalesce', 100, { cpu: 1, p50: 4000, p99: 9000 }),
     run('chatter', 200, { cpu: 2, p50: 9000, p99: 10_000 }),
     run('chatter-nopace', 200, { cpu: 3, p50: 5000, p99: 9000 }),
@@ -468,6 +469,12 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
     assert.match(report.markdown, /CPU per delivery is missed with pacing off too, so pacing is not the cause/);
     assert.match(report.markdown, /\[flame graph\]\(bench\/flame-fanout-200\.svg\)/);
     assert.doesNotMatch(report.markdown, /Not met at 100 msg\/s/);
+  });
+
+  test('states the fsync\'s share of the gap to the floor in the summary and its own section', () => {
+    assert.match(at("Share of Chatter's latency gap to the coalescing floor that is the fsync before the fan-out, at 100 msg/s").measured, /^p50 0\.5 of a 1\.0 ms gap \(5\d%\); p99 0\.5 of a 1\.0 ms gap \(5\d%\)$/, 'histogram buckets: within 1%');
+    assert.match(report.markdown, /### The fsync before the fan-out[^]*At 100 msg\/s: p50 5\.0 ms with the fsync, 4\.5 ms without, 4\.0 ms for the floor: of the 1\.0 ms gap, the fsync accounts for 0\.5 ms, 5\d% of it/);
+    assert.match(report.markdown, /\| Chatter, synchronous=NORMAL \|/);
   });
 
   test('states the cost of pacing in numbers', () => {
@@ -498,8 +505,10 @@ describe('the fsync share', () => {
   };
 
   test('states how much of the gap to the floor the fsync is, in words and numbers', () => {
-    const lines = fsyncShare([50, 100], { 50: agg(17_000, 35_000, 6), 100: agg(17_000, 35_000, 6) }, { 50: agg(12_000, 30_000, 5.5), 100: agg(9000, 20_000, 5, 0.95) }, { 50: agg(7000, 25_000, 8), 100: agg(7000, 25_000, 8) });
-    const text = lines.join('\n');
+    const { section, summaries } = fsyncShare([50, 100], { 50: agg(17_000, 35_000, 6), 100: agg(17_000, 35_000, 6) }, { 50: agg(12_000, 30_000, 5.5), 100: agg(9000, 20_000, 5, 0.95) }, { 50: agg(7000, 25_000, 8), 100: agg(7000, 25_000, 8) });
+    const text = section.join('\n');
+    assert.deepEqual(summaries[0], { rate: 50, text: 'p50 5.0 of a 10.0 ms gap (50%); p99 5.0 of a 10.0 ms gap (50%)' });
+    assert.match(summaries[1].text, /p99 15\.0 of a 10\.0 ms gap \(100%\).*indicative/);
     assert.match(text, /### The fsync before the fan-out/);
     assert.match(text, /At 50 msg\/s: p50 17\.0 ms with the fsync, 12\.0 ms without, 7\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 5\.0 ms, 50% of it; p99 35\.0 ms with the fsync, 30\.0 ms without, 25\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 5\.0 ms, 50% of it\. Server CPU per delivery 6\.00 vs 5\.50 µs without the fsync \(1\.09×\)\.$/m);
     // p99 without the fsync under the floor's: all of the gap; a generator-bound side is indicative only.
@@ -507,8 +516,8 @@ describe('the fsync share', () => {
   });
 
   test('says so when there is no gap, and stays silent without the variant', () => {
-    assert.match(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, { 50: agg(6000, 19_000, 5) }, { 50: agg(8000, 25_000, 8) }).join('\n'), /not slower than the floor here/);
-    assert.deepEqual(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, {}, { 50: agg(8000, 25_000, 8) }), []);
+    assert.match(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, { 50: agg(6000, 19_000, 5) }, { 50: agg(8000, 25_000, 8) }).section.join('\n'), /not slower than the floor here/);
+    assert.deepEqual(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, {}, { 50: agg(8000, 25_000, 8) }), { section: [], summaries: [] });
   });
 });
 
