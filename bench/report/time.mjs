@@ -19,7 +19,7 @@ export function suiteTime(summary, allRuns) {
   if (summary.setup?.ms) rows.push([`registering ${num(summary.setup.users)} Chatter users`, summary.setup.ms / 1000]);
   for (const id of summary.scenarios) {
     const data = allRuns[id];
-    if (data) rows.push([`${id}${data.prepareSeconds ? ` (set-up ${formatDuration(data.prepareSeconds)})` : ''}`, (data.prepareSeconds ?? 0) + data.seconds]);
+    if (data) rows.push([`${id}${data.prepareSeconds >= 0.5 ? ` (set-up ${formatDuration(data.prepareSeconds)})` : ''}`, (data.prepareSeconds ?? 0) + data.seconds]);
   }
   const rest = summary.totalSeconds - rows.reduce((a, [, seconds]) => a + seconds, 0);
   if (rest >= 1) rows.push(['the rest (start, building, the report)', rest]);
