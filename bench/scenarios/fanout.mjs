@@ -27,10 +27,10 @@ const DEFAULT_RATES = [50, 100];
 const DEFAULT_SIZES = [1024, 16_384];
 /**
  * Sizes sent slower than the judged rate: 16 KB at 50 msg/s to 1,000 clients is 820 MB/s of text,
- * past what loopback and the generator carry on this machine (every target fell behind). At 16 KB
- * a delivery cost the generator ~56 µs (a quick run, 200 clients at 10 msg/s, on a busy machine),
- * so 10 msg/s to 1,000 clients (10,000 deliveries/s) keeps it near half its core, and 20 would
- * not; see `plan`.
+ * past what loopback and the generator carry on this machine (every target fell behind in a probe).
+ * At 10 msg/s to 1,000 clients a 16 KB delivery cost the generator 15-16 µs (one round each for
+ * Chatter and the floor, load average ~15): 17% of its core, room to spare for a quiet machine's
+ * spread and the judged verdicts; see `plan`.
  */
 const SIZE_RATES = { 16_384: 10 };
 
