@@ -16,10 +16,13 @@ const PEERS = {
 /**
  * Variants: a target run with a different setting, measured as a target of its own.
  * `chatter-nopace` is Chatter with its large-room pacing off (CHATTER_FANOUT_PACE=0), so the report
- * can show what pacing costs in latency and buys in CPU.
+ * can show what pacing costs in latency and buys in CPU. `chatter-syncnormal` is Chatter with SQLite's
+ * `synchronous=NORMAL` (CHATTER_SQLITE_SYNC=normal): its commits are not fsynced, so the difference
+ * to Chatter is what the fsync before the ack and the fan-out costs.
  */
 export const VARIANTS = {
   'chatter-nopace': { kind: 'chatter', env: { CHATTER_FANOUT_PACE: '0' } },
+  'chatter-syncnormal': { kind: 'chatter', env: { CHATTER_SQLITE_SYNC: 'normal' } },
 };
 
 /** The server a target runs and the protocol its clients speak: a variant's base kind. */
@@ -53,6 +56,9 @@ export const RAISED_LIMITS = {
   CHATTER_ROOM_CREATES_PER_HOUR: '1000000',
   CHATTER_MEMBERSHIP_CHANGES_PER_HOUR: '1000000',
   CHATTER_REACTIONS_PER_MINUTE: '1000000',
+  // The fan-out's 16 KB message-size step (the default longest message is 4,000 characters). It
+  // costs nothing per message: the frame and body limits are raised to fit, nothing else changes.
+  CHATTER_MESSAGE_MAX_CHARS: '16384',
 };
 
 /** Environment for a Chatter bench server: senders are not rate limited, logs stay quiet. */
@@ -101,7 +107,7 @@ async function waitHealthy(url, child, timeoutMs) {
 
 /**
  * Start a target server. Returns {kind, host, port, pid, url, child, stderr(), stop()}.
- * @param {'chatter'|'chatter-nopace'|'socketio'|'ws-floor'|'ws-coalesce'} target (a variant starts its base kind with its settings)
+ * @param {'chatter'|'chatter-nopace'|'chatter-syncnormal'|'socketio'|'ws-floor'|'ws-coalesce'} target (a variant starts its base kind with its settings)
  * @param {{cpu?: number, dataDir?: string, bcryptCost?: number, env?: object, nodeArgs?: string[]}} options
  */
 export async function startTarget(target, { cpu, dataDir, bcryptCost, env = {}, nodeArgs = [], inspect = false } = {}) {

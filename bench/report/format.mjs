@@ -1,6 +1,6 @@
 // Small formatting helpers shared by the scenario reports.
 
-export const TARGET_LABELS = { chatter: 'Chatter', 'chatter-nopace': 'Chatter, pacing off', socketio: 'Socket.IO 4', 'ws-floor': 'ws floor', 'ws-coalesce': 'coalescing floor' };
+export const TARGET_LABELS = { chatter: 'Chatter', 'chatter-nopace': 'Chatter, pacing off', 'chatter-syncnormal': 'Chatter, synchronous=NORMAL', socketio: 'Socket.IO 4', 'ws-floor': 'ws floor', 'ws-coalesce': 'coalescing floor' };
 
 export function label(target) {
   return TARGET_LABELS[target] ?? target;

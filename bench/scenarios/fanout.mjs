@@ -10,14 +10,29 @@ import { lineChart } from '../report/svg.mjs';
 import { atScale, countsMerge, countsText, label, ms, num, pct, ratio, sum, table, verdictTable } from '../report/format.mjs';
 
 // The coalescing floor is what the targets are stated against; Chatter with pacing off shows what
-// pacing costs and buys; the plain floor and Socket.IO are context.
-const TARGETS = ['chatter', 'chatter-nopace', 'ws-coalesce', 'ws-floor', 'socketio'];
+// pacing costs and buys, Chatter with synchronous=NORMAL what the fsync before the fan-out costs;
+// the plain floor and Socket.IO are context.
+const TARGETS = ['chatter', 'chatter-nopace', 'chatter-syncnormal', 'ws-coalesce', 'ws-floor', 'socketio'];
+/** Variants of Chatter that explain a verdict: by default run at the judged (lowest) rate only. */
+const VARIANT_TARGETS = ['chatter-nopace', 'chatter-syncnormal'];
 /** Targets run at every message size (the rest only at the default size). */
 const SIZE_TARGETS = ['chatter', 'ws-coalesce'];
 /** Context peers: one round per rate, not three (they are not judged, and time is the suite's budget). */
 const CONTEXT_ROUNDS = { 'ws-floor': 1, socketio: 1 };
 /** Message text length of the main steps (bytes). */
 const DEFAULT_TEXT = 64;
+/** Offered msg/s of the main steps (see `plan` for why these). */
+const DEFAULT_RATES = [50, 100];
+/** Message text lengths of the size steps, besides the main steps' 64 bytes. */
+const DEFAULT_SIZES = [1024, 16_384];
+/**
+ * Sizes sent slower than the judged rate: 16 KB at 50 msg/s to 1,000 clients is 820 MB/s of text,
+ * past what loopback and the generator carry on this machine (every target fell behind in a probe).
+ * At 10 msg/s to 1,000 clients a 16 KB delivery cost the generator 15-16 µs (one round each for
+ * Chatter and the floor, load average ~15): 17% of its core, room to spare for a quiet machine's
+ * spread and the judged verdicts; see `plan`.
+ */
+const SIZE_RATES = { 16_384: 10 };
 
 /**
  * Above this share of its core, the load generator, not the server, may be what limits a run: its
@@ -148,35 +163,46 @@ export default {
     //    does (a read(2) per write(2), plus the wake-ups), so a server that writes every message to
     //    every socket (ws floor, Socket.IO) saturates both cores together near 100 msg/s at 1,000
     //    clients (~10 µs per delivery on each side): their rows are context, marked when bound;
-    //  - 100 msg/s: Chatter's server 37-56% of its core, the generator 37-77%; the coalescing
-    //    floor's server 47-74%, its generator 45-98% (each message is written alone, so each read
-    //    costs a wake-up); the rate issue 4 set its latency target at;
-    //  - 200 msg/s: cheaper per delivery on both sides (reads and writes batch), both servers
-    //    further up their cores, the generator still below 90% when the machine is quiet;
-    //  - 500 msg/s: the coalescing floor's server 93-95% and its generator 94-99%: generator-bound.
-    // The capacity scenario goes further, marking the generator-bound steps.
-    const rates = ratesAsked ?? [100, 200];
-    // Message sizes at one server-bound rate; the 64-byte figures are the main step's at that rate.
-    const sizeRate = quick ? rates[0] : 100;
-    // The issue asks for 16 KB too, but Chatter's protocol caps a message at 4,000 characters
-    // (LIMITS.messageMaxChars in packages/protocol/src/limits.ts) and answers a longer one with
-    // validation_failed; its largest message is measured instead, and the report says so.
-    // The default runs 1 KB only: the 4,000-byte step (the protocol's largest message) cost the
-    // suite ~70 s, and the time went to the many-rooms scenario; `--sizes 1024,4000` runs both.
-    const sizes = sizesAsked ?? [1024];
+    //  - the coalescing floor writes each message alone at low rates (it does not pace), so the
+    //    generator reads, and wakes up, once per message per socket: in the run of record at
+    //    c91e870 (load average under 2) its generator was at 45% of its core at 25 msg/s, 73% at
+    //    50, 97% at 100 and 95% at 200 (3 rounds each), so 100 and 200 were never judged;
+    //  - 50 msg/s is the highest rate where no judged side's generator passed 90% (Chatter 59%,
+    //    the floor 73%, the plain floor 56%, Socket.IO 61%): it is the judged step, and the
+    //    1 KB message size runs at it (16 KB goes slower, below);
+    //  - 100 msg/s, the rate issue 4 set its latency target at, stays as a step: marked
+    //    generator-bound where it is, not judged;
+    //  - 200 msg/s left the default run (~90 s): the floor's generator is bound there too, and the
+    //    capacity scenario steps through 200 and far beyond on every target (`--rates 50,100,200`).
+    const rates = ratesAsked ?? DEFAULT_RATES;
+    // Message sizes at the judged rate, the 64-byte figures being the main step's there; 16 KB at
+    // SIZE_RATES' slower rate: at 50 msg/s (820 MB/s of text to 1,000 clients) both Chatter and
+    // the floor fell seconds behind in a probe (`--rates 50 --sizes 16384`; 385 and 1,049
+    // deliveries/s of 50,000, on a busy machine). 16 KB is over Chatter's default longest message
+    // (4,000 characters): the bench starts it with CHATTER_MESSAGE_MAX_CHARS=16384 (RAISED_LIMITS
+    // in lib/targets.mjs). With --rates every size runs at the lowest rate asked.
+    const sizeRateOf = (size) => (ratesAsked ? rates[0] : (SIZE_RATES[size] ?? rates[0]));
+    const sizes = sizesAsked ?? DEFAULT_SIZES;
     const window = { warmupMs: quick ? 700 : 1000, windowMs: quick ? 1500 : 2500, drainMs: quick ? 3000 : 5000 };
     // Every judged figure is the median of 3 interleaved rounds (quick mode: 1, shown without a
-    // range); context peers get 1. Each run takes ~9 s (~5 s of it server start, 1,000
-    // connections and shutdown; 1 s warm-up, 2.5 s window, which at 100 msg/s is still 250,000
-    // latency samples a round; up to 5 s of drain for peers with a backlog): 2 rates x (3 targets
-    // x 3 + 2 x 1) + 1 size x 2 targets x 3 = 28 runs and one profiled, ~4.5 minutes with the
-    // drains of the saturated peers. The drain stays 5 s: cutting it would turn late deliveries
-    // into apparent losses, and Chatter's no-loss guarantee is judged on it.
-    const steps = rates.map((rate) => ({ key: String(rate), params: { clients, senders: 10, rate, ...window, textLength: DEFAULT_TEXT } }));
-    if (!rates.includes(sizeRate) && sizes.length) sizes.unshift(DEFAULT_TEXT);
+    // range); context peers get 1. Each run takes ~7 s (server start, 1,000 connections and
+    // shutdown; 1 s warm-up, 2.5 s window, which at 50 msg/s is still 125,000 latency samples a
+    // round; up to 5 s of drain for peers with a backlog). The variants (pacing off,
+    // synchronous=NORMAL) explain a verdict, so by default they run at the judged rate only (at 100
+    // msg/s pacing off was generator-bound in the run of record, so its row there judged nothing):
+    // 50 msg/s: 4 x 3 + 2 x 1, 100 msg/s: 2 x 3 + 2 x 1, sizes: 2 x 2 x 3; 34 runs and one
+    // profiled, ~4 minutes. With --rates (finding the rates) every target runs at every rate. The
+    // drain stays 5 s: cutting it would turn late deliveries into apparent losses, and Chatter's
+    // no-loss guarantee is judged on it.
+    const steps = rates.map((rate, i) => ({
+      key: String(rate),
+      ...(i > 0 && !ratesAsked && { targets: TARGETS.filter((t) => !VARIANT_TARGETS.includes(t)) }),
+      params: { clients, senders: 10, rate, ...window, textLength: DEFAULT_TEXT },
+    }));
     for (const size of sizes) {
-      if (size === DEFAULT_TEXT && rates.includes(sizeRate)) continue;
-      steps.push({ key: `${sizeRate}@${size}B`, targets: SIZE_TARGETS, params: { clients, senders: 10, rate: sizeRate, ...window, textLength: size, sizeStep: true } });
+      const rate = sizeRateOf(size);
+      if (size === DEFAULT_TEXT && rates.includes(rate)) continue;
+      steps.push({ key: `${rate}@${size}B`, targets: SIZE_TARGETS, params: { clients, senders: 10, rate, ...window, textLength: size, sizeStep: true } });
     }
     return { rounds: quick ? 1 : 3, targetRounds: CONTEXT_ROUNDS, chatterUsers: clients, steps };
   },
@@ -234,7 +260,7 @@ export default {
     const contextRounds = [...new Set(targets.filter((t) => CONTEXT_ROUNDS[t]).flatMap((t) => rates.map((r) => agg[t][r]?.rounds).filter(Boolean)))];
     const roundsText = roundCounts.length ? roundCounts.join(' to ') : '0';
     const lines = [];
-    lines.push(`${num(clients)} clients in one room, 10 of them sending at the offered rate (open loop); every client receives every message (${num(clients)} deliveries per message). Each offered rate runs on a freshly started server, targets interleaved, ${roundsText} round(s) per target and rate${contextRounds.length ? ` (the context peers, ws floor and Socket.IO, ${contextRounds.join('/')}: they are not judged)` : ''}. **Every figure is the median over the rounds, with the min–max range in brackets** (a single round shows no range); ratios are ratios of medians, and a verdict holds only if it holds at the medians. Latency is end to end (send on the generator to receipt on the generator), its percentiles taken within each round. "Late" counts deliveries of window messages still queued (not received) at the end of the drain, totalled over the rounds, as are duplicates: a loss in any round matters. Server CPU covers all server threads; "of which in the kernel" is its system time, mostly the TCP send path of each socket write. The load generator reads deliveries on its own lean WebSocket client, without parsing them (the message number and send time are found in the received bytes; one clock read per socket read, shared by the messages that read brought, since they arrived together); a round counts as generator-bound when the generator's CPU was above ${pct(GENERATOR_BOUND_SHARE)} of its core, and a target at a rate is marked "generator-bound", with no verdict judged on it, when its median generator share is. The targets are stated against the **coalescing floor** (\`bench/peers/ws-coalesce.mjs\`: bare \`ws\` speaking Chatter's frames, nothing stored or checked, every frame serialized once and one turn's frames written as one pre-built WebSocket frame per socket), the honest lower bound for the way Chatter writes; the plain ws floor and Socket.IO, which write every message to every socket separately, are context. Chatter runs with its defaults, including the pacing of large rooms (a room whose last round of writes took T ms waits T ms before the next; see docs/architecture.md), which is what keeps its writes, and so its CPU, per delivery low at steady rates; "Chatter, pacing off" is the same server with \`CHATTER_FANOUT_PACE=0\`, to show the trade. The offered rates were chosen where the servers, not the generator, were the limit when the bench was tuned on a 2-core machine (the reasoning is in \`plan\` of \`bench/scenarios/fanout.mjs\`): the generator's read of a WebSocket message costs about what the server's write of it does, so a server that writes every message to every socket (the ws floor, Socket.IO) saturates both cores together near 100 msg/s at 1,000 clients and its rows are context, while the coalescing servers write, and make the generator read, less often per delivery; the capacity scenario below goes further. Whatever was chosen, the rows of this run where the generator was above ${pct(GENERATOR_BOUND_SHARE)} of its core are marked and not judged.`);
+    lines.push(`${num(clients)} clients in one room, 10 of them sending at the offered rate (open loop); every client receives every message (${num(clients)} deliveries per message). Each offered rate runs on a freshly started server, targets interleaved, ${roundsText} round(s) per target and rate${contextRounds.length ? ` (the context peers, ws floor and Socket.IO, ${contextRounds.join('/')}: they are not judged)` : ''}. **Every figure is the median over the rounds, with the min–max range in brackets** (a single round shows no range); ratios are ratios of medians, and a verdict holds only if it holds at the medians. Latency is end to end (send on the generator to receipt on the generator), its percentiles taken within each round. "Late" counts deliveries of window messages still queued (not received) at the end of the drain, totalled over the rounds, as are duplicates: a loss in any round matters. Server CPU covers all server threads; "of which in the kernel" is its system time, mostly the TCP send path of each socket write. The load generator reads deliveries on its own lean WebSocket client, without parsing them (the message number and send time are found in the received bytes; one clock read per socket read, shared by the messages that read brought, since they arrived together); a round counts as generator-bound when the generator's CPU was above ${pct(GENERATOR_BOUND_SHARE)} of its core, and a target at a rate is marked "generator-bound", with no verdict judged on it, when its median generator share is. The targets are stated against the **coalescing floor** (\`bench/peers/ws-coalesce.mjs\`: bare \`ws\` speaking Chatter's frames, nothing stored or checked, every frame serialized once and one turn's frames written as one pre-built WebSocket frame per socket), the honest lower bound for the way Chatter writes; the plain ws floor and Socket.IO, which write every message to every socket separately, are context. Chatter runs with its defaults, including the pacing of large rooms (a room whose last round of writes took T ms waits T ms before the next; see docs/architecture.md), which is what keeps its writes, and so its CPU, per delivery low at steady rates; "Chatter, pacing off" is the same server with \`CHATTER_FANOUT_PACE=0\`, to show the trade, and "Chatter, synchronous=NORMAL" the same server with \`CHATTER_SQLITE_SYNC=normal\` (commits not fsynced), to show what the fsync before the fan-out costs. The offered rates were chosen from measurements on this 2-core machine (the numbers are in \`plan\` of \`bench/scenarios/fanout.mjs\`, the method in bench/README.md): the generator's read of a WebSocket message costs about what the server's write of it does, and the coalescing floor, which does not pace, writes each message to each socket on its own at these rates, so its generator is the first to pass 90% of its core (near 100 msg/s); the verdicts are judged at the highest rate where no generator did, and the higher rate stays as context. The ws floor and Socket.IO, which write every message to every socket, saturate both cores together near 100 msg/s at 1,000 clients; their rows are context. The capacity scenario below goes further. Whatever was chosen, the rows of this run where the generator was above ${pct(GENERATOR_BOUND_SHARE)} of its core are marked and not judged.`);
     lines.push('');
     const header = ['Offered msg/s', 'Metric', ...targets.map(label)];
     const hasRatios = targets.includes('chatter');
@@ -281,6 +307,7 @@ export default {
     const floor = agg['ws-floor'] ?? {};
     const sio = agg.socketio ?? {};
     const atRates = (get) => rates.map((r, i) => `${r}/s: ${get(r, i)}`).join(', ');
+    const fsync = fsyncShare(rates, c, agg['chatter-syncnormal'] ?? {}, co);
     let lateSize = 0;
     const judged = (target, a, b, key, bound, fmt, unit) => {
       if (!a || !b || !a.spread[key].n || !b.spread[key].n) return { target, measured: a || b ? `${a ? figure(a, key, fmt, unit) : '–'} vs ${b ? figure(b, key, fmt, unit) : '–'}` : '–', met: null };
@@ -308,43 +335,56 @@ export default {
       verdicts.push(context(`p99 latency at ${low} msg/s against the ws floor (issue 4: ≤ 1.2×)`, c[low] && floor[low] ? `${figure(c[low], 'p99', ms, ' ms')} vs ${figure(floor[low], 'p99', ms, ' ms')} (${ratioAt(floor, 'p99')(low)})` : '–'));
       verdictNotes.push('Every verdict is judged on the medians over the rounds (the ranges are shown beside them, not judged): a target met in its best round but not at the median is not met.');
       verdictNotes.push('The context rows favour Chatter: the ws floor and Socket.IO write each message to each socket on its own, while Chatter joins one turn\'s messages into one write per socket, so at high rates those ratios mostly measure coalescing. The coalescing floor does the same joining with nothing stored or checked; the targets above are stated against it.');
+      for (const { rate, text } of fsync.summaries) verdicts.push(context(`Share of Chatter's latency gap to the coalescing floor that is the fsync before the fan-out, at ${num(rate)} msg/s (the synchronous=NORMAL row)`, text));
       const lateC = rates.reduce((a, r) => a + (c[r]?.late ?? 0), 0);
       const roundsC = rates.reduce((a, r) => a + (c[r]?.rounds ?? 0), 0);
       verdicts.push({ target: 'Chatter loses no deliveries (not an issue target; a guarantee)', guarantee: true, late: lateC, rounds: roundsC, met: lateC === 0 });
     }
-    // Message sizes: Chatter against the coalescing floor at one rate, each size on fresh servers.
+    // Message sizes: Chatter against the coalescing floor, each size at its own rate (the largest
+    // is sent slower: see SIZE_RATES) on fresh servers; the 64-byte row is the main step's.
     const sizeSection = [];
     const sizeMisses = [];
     const SIZE_NAMES = { cpuPerDelivery: 'CPU per delivery', p50: 'p50', p99: 'p99' };
     if (sizeRuns.length) {
-      const sizeRate = sizeRuns[0].params.rate;
-      const sizeList = [...new Set([...(runs.some((r) => r.params.rate === sizeRate) ? [DEFAULT_TEXT] : []), ...sizeRuns.map((r) => r.params.textLength)])].sort((a, b) => a - b);
-      const aggSize = (t, size) => (size === DEFAULT_TEXT && !sizeRuns.some((r) => r.params.textLength === size) ? agg[t]?.[sizeRate] ?? null : aggregate(sizeRuns.filter((r) => r.target === t && r.params.textLength === size && r.result)));
+      const pairs = [...new Map(sizeRuns.map((r) => [`${r.params.textLength}@${r.params.rate}`, { size: r.params.textLength, rate: r.params.rate }])).values()];
+      const judgedRate = rates[0];
+      if (pairs.some((p) => p.rate === judgedRate) && !pairs.some((p) => p.size === DEFAULT_TEXT && p.rate === judgedRate)) pairs.push({ size: DEFAULT_TEXT, rate: judgedRate, main: true });
+      pairs.sort((x, y) => x.size - y.size || x.rate - y.rate);
+      const aggSize = (t, { size, rate, main }) => (main ? agg[t]?.[rate] ?? null : aggregate(sizeRuns.filter((r) => r.target === t && r.params.textLength === size && r.params.rate === rate && r.result)));
       const sizeTargets = SIZE_TARGETS.filter((t) => targets.includes(t));
       const sizeLabel = (b) => (b >= 1024 && b % 1024 === 0 ? `${num(b / 1024)} KB` : `${num(b)} B`);
+      const rowLabel = (p) => `${sizeLabel(p.size)} at ${num(p.rate)}/s`;
       const srows = [];
-      for (const size of sizeList) {
+      for (const p of pairs) {
         for (const [name, key, fmt] of METRICS.filter(([, key]) => ['deliveredPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuShare', 'generatorCpuShare'].includes(key))) {
           const cells = sizeTargets.map((t) => {
-            const a = aggSize(t, size);
+            const a = aggSize(t, p);
             return a ? (MARKED.has(name) && generatorBound(a) ? `${figure(a, key, fmt)} (generator-bound)` : figure(a, key, fmt)) : '–';
           });
-          const a = aggSize('chatter', size);
-          const b = aggSize('ws-coalesce', size);
-          srows.push([sizeLabel(size), name, ...cells, a && b && !NO_RATIO.has(key) ? ratio(a.spread[key].median, b.spread[key].median) : '']);
+          const a = aggSize('chatter', p);
+          const b = aggSize('ws-coalesce', p);
+          srows.push([rowLabel(p), name, ...cells, a && b && !NO_RATIO.has(key) ? ratio(a.spread[key].median, b.spread[key].median) : '']);
         }
-        const late = sizeTargets.map((t) => num(aggSize(t, size)?.late ?? null));
-        srows.push([sizeLabel(size), 'late (still queued at the end of the drain), total', ...late, '']);
-        const a = aggSize('chatter', size);
-        const b = aggSize('ws-coalesce', size);
-        if (size !== DEFAULT_TEXT && targets.includes('chatter')) {
-          for (const [key, bound, what, fmt, unit] of TARGET_BOUNDS) verdicts.push(judged(`${what} at ${sizeRate} msg/s, ${sizeLabel(size)} text, ≤ ${bound.toFixed(1)}× the coalescing floor`, a, b, key, bound, fmt, unit));
+        const late = sizeTargets.map((t) => num(aggSize(t, p)?.late ?? null));
+        srows.push([rowLabel(p), 'late (still queued at the end of the drain), total', ...late, '']);
+        const a = aggSize('chatter', p);
+        const b = aggSize('ws-coalesce', p);
+        if (!p.main && targets.includes('chatter')) {
+          for (const [key, bound, what, fmt, unit] of TARGET_BOUNDS) verdicts.push(judged(`${what} at ${p.rate} msg/s, ${sizeLabel(p.size)} text, ≤ ${bound.toFixed(1)}× the coalescing floor`, a, b, key, bound, fmt, unit));
           const missed = a && b && !generatorBound(a) && !generatorBound(b) ? misses(a, b) : [];
-          if (missed.length) sizeMisses.push(`- **Not met with ${sizeLabel(size)} text at ${num(sizeRate)} msg/s: ${missed.map((k) => SIZE_NAMES[k]).join(' and ')}.** Besides what it does at any size (authenticate, validate, store in SQLite, ack before the fan-out), Chatter's work per message grows with the text where the floor's does not: it checks and normalises the text (well-formed, NFC, line ends, no control characters), and writes it to the database's write-ahead log and then its pages; no profile is taken at this size by default (\`--profile\` takes one per step).`);
+          if (missed.length) sizeMisses.push(`- **Not met with ${sizeLabel(p.size)} text at ${num(p.rate)} msg/s: ${missed.map((k) => SIZE_NAMES[k]).join(' and ')}.** Besides what it does at any size (authenticate, validate, store in SQLite, ack before the fan-out), Chatter's work per message grows with the text where the floor's does not: it checks and normalises the text (well-formed, NFC, line ends, no control characters), and writes it to the database's write-ahead log and then its pages; no profile is taken at this size by default (\`--profile\` takes one per step).`);
         }
-        if (a) lateSize += a.late;
+        if (a && !p.main) lateSize += a.late;
       }
-      sizeSection.push(`### Message sizes`, '', `The fan-out at ${num(sizeRate)} msg/s with ${sizeList.map(sizeLabel).join(', ')} of message text (the ${DEFAULT_TEXT}-byte figures are the main table's), Chatter against the coalescing floor, each size on fresh servers with the same rounds; the same targets apply. Larger messages move the cost from per-write overhead to copying bytes (JSON escaping, the kernel's copies on both sides of loopback).${sizeList.some((b) => b > 4000) ? '' : ' Issue 10 asks for 16 KB as well: Chatter cannot carry it, its protocol caps a message at 4,000 characters (`LIMITS.messageMaxChars`, `packages/protocol/src/limits.ts`) and answers a longer one with `validation_failed`, so its largest message is 4,000 bytes' + (sizeList.includes(4000) ? ', the top size here.' : ': `--sizes 1024,4000` measures it (the default run leaves it out for time).')}`, '', table(['Text', 'Metric', ...sizeTargets.map(label), 'Chatter / coalescing floor'], srows), ...(sizeMisses.length ? ['', ...sizeMisses] : []));
+      const sizes = [...new Set(pairs.map((p) => p.size))];
+      const atJudged = pairs.filter((p) => p.rate === judgedRate);
+      const others = pairs.filter((p) => p.rate !== judgedRate);
+      const mbps = (p, rate) => num((rate * p.size * clients) / 1e6, 0);
+      const rateText = [
+        ...(atJudged.length ? [`${atJudged.map((p) => sizeLabel(p.size)).join(', ')} of message text at ${num(judgedRate)} msg/s`] : []),
+        ...others.map((p) => `${sizeLabel(p.size)} at ${num(p.rate)} msg/s${p.rate < judgedRate ? ` (${mbps(p, p.rate)} MB/s of text delivered; at ${num(judgedRate)} msg/s it would be ${mbps(p, judgedRate)} MB/s, more than loopback and the generator carry on this machine: every target fell behind there)` : ''}`),
+      ].join(', and ');
+      sizeSection.push(`### Message sizes`, '', `The fan-out with ${rateText}${pairs.some((p) => p.main) ? ` (the ${DEFAULT_TEXT}-byte figures are the main table's)` : ''}, Chatter against the coalescing floor, each size on fresh servers with the same rounds; the same targets apply. Larger messages move the cost from per-write overhead to copying bytes (JSON escaping, the kernel's copies on both sides of loopback).${sizes.some((b) => b > 4000) ? ' Chatter\'s longest message is 4,000 characters by default; the bench starts it with `CHATTER_MESSAGE_MAX_CHARS=16384` (a server setting, advertised to clients in `hello.limits`; it raises the WebSocket frame and request body limits to fit and changes nothing else) in every scenario but the abuse reproductions, which run at the defaults.' : ''}`, '', table(['Text', 'Metric', ...sizeTargets.map(label), 'Chatter / coalescing floor'], srows), ...(sizeMisses.length ? ['', ...sizeMisses] : []));
     }
 
     // The issue sets these at 1,000 clients; the delivery guarantee (last) holds at any size.
@@ -369,6 +409,7 @@ export default {
     const pacingSection = pacing.length
       ? ['### The cost of pacing', '', 'Chatter paces large rooms: after a round of writes that took T ms, the room waits T ms (bounded by `CHATTER_FANOUT_PACE_MIN_MS` and `_MAX_MS`) before the next, so more messages join each write. It trades latency for CPU: every delivery may wait up to one pacing interval, and each write carries more messages. "Chatter, pacing off" is the same server with `CHATTER_FANOUT_PACE=0` (a write every event-loop turn, like the coalescing floor). Medians over the rounds:', '', ...pacing]
       : [];
+
 
     // Where a target is missed: say so, and why, with the flame graph of a profiled run.
     const missedSection = [];
@@ -396,6 +437,7 @@ export default {
     if (verdicts.length) lines.push('', verdictTable(verdicts, 'issues 4 and 10'), ...verdictNotes.flatMap((n) => ['', `- ${n}`]));
     if (missedSection.length) lines.push('', ...missedSection);
     if (pacingSection.length) lines.push('', ...pacingSection);
+    if (fsync.section.length) lines.push('', ...fsync.section);
     if (sizeSection.length) lines.push('', ...sizeSection);
 
     // Charts plot the medians, with the min-max range as a whisker.
@@ -451,6 +493,44 @@ const TARGET_BOUNDS = [
   ['p50', 1.5, 'p50 latency', (v) => ms(v), ' ms'],
   ['p99', 1.2, 'p99 latency', (v) => ms(v), ' ms'],
 ];
+
+/**
+ * How much of Chatter's latency gap to the coalescing floor is the fsync of each commit, before the
+ * ack and the fan-out: the same server with synchronous=NORMAL (`chatter-syncnormal`, commits not
+ * fsynced) against Chatter and the floor, at the medians. Share = (Chatter − NORMAL) / (Chatter − floor).
+ */
+export function fsyncShare(rates, c, n, co) {
+  const lines = [];
+  const summaries = [];
+  for (const r of rates) {
+    if (!c[r] || !n[r] || !co[r]) continue;
+    const bound = [c[r], n[r], co[r]].some(generatorBound) ? ' (a side was generator-bound at the median: indicative only)' : '';
+    const brief = [];
+    const parts = ['p50', 'p99'].map((key) => {
+      const [full, normal, floor] = [c[r], n[r], co[r]].map((a) => a.spread[key].median);
+      const gap = full - floor;
+      const saved = full - normal;
+      brief.push(`${key} ${ms(saved)} of a ${ms(gap)} ms gap${gap > 0 ? ` (${pct(Math.max(0, Math.min(1, saved / gap)))})` : ''}`);
+      const head = `${key} ${ms(full)} ms with the fsync, ${ms(normal)} ms without, ${ms(floor)} ms for the floor`;
+      if (!(gap > 0)) return `${head}: Chatter is not slower than the floor here, so there is no gap to apportion`;
+      const share = saved / gap;
+      const what = share <= 0 ? 'none of it (without the fsync Chatter was no faster)' : share >= 1 ? 'all of it (without the fsync Chatter was as fast as the floor or faster)' : `${pct(share)} of it`;
+      return `${head}: of the ${ms(gap)} ms gap, the fsync accounts for ${ms(saved)} ms, ${what}`;
+    });
+    const cpu = c[r].spread.cpuPerDelivery.median / n[r].spread.cpuPerDelivery.median;
+    lines.push(`- At ${num(r)} msg/s: ${parts.join('; ')}. Server CPU per delivery ${num(c[r].cpuPerDelivery, 2)} vs ${num(n[r].cpuPerDelivery, 2)} µs without the fsync (${num(cpu, 2)}×).${bound}`);
+    summaries.push({ rate: r, text: `${brief.join('; ')}${bound ? ' (a side generator-bound: indicative)' : ''}` });
+  }
+  if (!lines.length) return { section: [], summaries };
+  const section = [
+    '### The fsync before the fan-out',
+    '',
+    'Chatter acks and fans out a message only once its commit is on disk: SQLite in WAL mode with `synchronous=FULL` fsyncs the log at every commit (one commit per batch of sends, see docs/architecture.md). "Chatter, synchronous=NORMAL" is the same server with `CHATTER_SQLITE_SYNC=normal`, whose commits are not fsynced (durable against a crash of the process, not of the machine). The difference between the two is what the fsync costs; the rest of the gap to the coalescing floor is everything else Chatter does and the floor does not (authenticate, validate, store, ack, pace). Medians over the rounds:',
+    '',
+    ...lines,
+  ];
+  return { section, summaries };
+}
 
 /** The figure keys on which Chatter's aggregate `a` misses its target against the coalescing floor's `b` (at the medians). */
 export function misses(a, b) {

@@ -24,8 +24,9 @@ import {
 } from '../load/protocols.mjs';
 import { startTestServer } from '@chatter/server/testing';
 import WebSocket from 'ws';
-import { startTarget } from '../lib/targets.mjs';
-import fanout, { generatorBound } from '../scenarios/fanout.mjs';
+import { RAISED_LIMITS, startTarget } from '../lib/targets.mjs';
+import fanout, { fsyncShare, generatorBound } from '../scenarios/fanout.mjs';
+import { formatDuration, suiteTime } from '../report/time.mjs';
 import capacity, { brokeBecause } from '../scenarios/capacity.mjs';
 import { verdict } from '../report/format.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
@@ -325,6 +326,40 @@ describe('end to end against real servers', () => {
     assert.deepEqual(result.errors, {});
     assert.ok(result.acks >= result.sentInWindow, `acks ${result.acks} for ${result.sentInWindow} sent in the window`);
   });
+
+  test("chatter with the bench's raised message limit carries the 16 KB size step", async () => {
+    const server = await startTestServer({ messagesPerSecond: 1_000_000, messageBurst: 1_000_000, messageMaxChars: Number(RAISED_LIMITS.CHATTER_MESSAGE_MAX_CHARS) });
+    servers.push({ stop: () => server.close() });
+    const tokens = [];
+    for (let i = 0; i < 10; i++) tokens.push(await server.register(`bench_large_${i}`));
+    const port = Number(new URL(server.url).port);
+    const textLength = fanout.plan({ quick: false }).steps.at(-1).params.textLength;
+    assert.equal(textLength, 16_384);
+    const result = await fanout.load(
+      { clients: 10, senders: 2, rate: 20, warmupMs: 300, windowMs: 1000, drainMs: 2000, textLength },
+      { target: { kind: 'chatter', host: '127.0.0.1', port, pid: process.pid }, tokens, log: () => {} },
+    );
+    assert.deepEqual(result.errors, {}, 'no validation_failed: 16 KB is within the raised limit');
+    assert.ok(result.sentInWindow > 0);
+    assert.equal(result.undelivered, 0);
+    assert.equal(result.receivedDeliveries, result.sentInWindow * 10);
+  });
+});
+
+describe('the fan-out plan', () => {
+  test('judges at 50 msg/s, keeps 100, and measures 64 B and 1 KB at the judged rate, 16 KB slower', () => {
+    const { steps } = fanout.plan({ quick: false });
+    assert.deepEqual(steps.map((s: { key: string }) => s.key), ['50', '100', '50@1024B', '10@16384B']);
+    assert.ok(steps.every((s: { params: { clients: number } }) => s.params.clients === 1000));
+    assert.deepEqual(fanout.targets.filter((t: string) => t.startsWith('chatter')), ['chatter', 'chatter-nopace', 'chatter-syncnormal']);
+    // The variants explain the judged rate's verdicts; at 100 msg/s only Chatter, the floor and the context peers run.
+    assert.equal(steps[0].targets, undefined);
+    assert.deepEqual(steps[1].targets, ['chatter', 'ws-coalesce', 'ws-floor', 'socketio']);
+    // --rates (finding the rates) runs every target at every rate, and moves the size steps to the lowest rate asked.
+    const asked = fanout.plan({ quick: false, rates: [25, 200], sizes: [1024] }).steps;
+    assert.deepEqual(asked.map((s: { key: string }) => s.key), ['25', '200', '25@1024B']);
+    assert.equal(asked[1].targets, undefined);
+  });
 });
 
 describe('the fan-out report', () => {
@@ -403,20 +438,21 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
       },
     };
   };
-  const targets = ['chatter', 'chatter-nopace', 'ws-coalesce'];
+  const targets = ['chatter', 'chatter-nopace', 'chatter-syncnormal', 'ws-coalesce'];
   // At 100 msg/s Chatter meets everything; at 200 it misses p50 (pacing: unpaced meets it) and CPU
-  // (unpaced misses it too); at 1 KB it misses p99 and loses nothing; at 4,000 B a delivery is late.
+  // (unpaced misses it too); at 1 KB it misses p99 and loses nothing; at 16 KB (20 msg/s) a delivery is late.
   const runs = [
     run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000 }),
     run('chatter-nopace', 100, { cpu: 1.2, p50: 4000, p99: 9000 }),
+    run('chatter-syncnormal', 100, { cpu: 0.9, p50: 4500, p99: 9500 }),
     run('ws-coalesce', 100, { cpu: 1, p50: 4000, p99: 9000 }),
     run('chatter', 200, { cpu: 2, p50: 9000, p99: 10_000 }),
     run('chatter-nopace', 200, { cpu: 3, p50: 5000, p99: 9000 }),
     run('ws-coalesce', 200, { cpu: 1, p50: 4000, p99: 9000 }),
     run('chatter', 100, { cpu: 1, p50: 5000, p99: 20_000, text: 1024 }),
     run('ws-coalesce', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 1024 }),
-    run('chatter', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 4000, late: 3 }),
-    run('ws-coalesce', 100, { cpu: 1, p50: 5000, p99: 10_000, text: 4000 }),
+    run('chatter', 20, { cpu: 1, p50: 5000, p99: 10_000, text: 16_384, late: 3 }),
+    run('ws-coalesce', 20, { cpu: 1, p50: 5000, p99: 10_000, text: 16_384 }),
   ];
   const profiles = [{ scenario: 'fanout', step: '200', name: 'fanout-200', flameLink: 'bench/flame-fanout-200.svg' }];
   const report = fanout.report(runs, { targets, profiles });
@@ -435,6 +471,12 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
     assert.doesNotMatch(report.markdown, /Not met at 100 msg\/s/);
   });
 
+  test('states the fsync\'s share of the gap to the floor in the summary and its own section', () => {
+    assert.match(at("Share of Chatter's latency gap to the coalescing floor that is the fsync before the fan-out, at 100 msg/s").measured, /^p50 0\.5 of a 1\.0 ms gap \(5\d%\); p99 0\.5 of a 1\.0 ms gap \(5\d%\)$/, 'histogram buckets: within 1%');
+    assert.match(report.markdown, /### The fsync before the fan-out[^]*At 100 msg\/s: p50 5\.0 ms with the fsync, 4\.5 ms without, 4\.0 ms for the floor: of the 1\.0 ms gap, the fsync accounts for 0\.5 ms, 5\d% of it/);
+    assert.match(report.markdown, /\| Chatter, synchronous=NORMAL \|/);
+  });
+
   test('states the cost of pacing in numbers', () => {
     assert.match(report.markdown, /At 200 msg\/s: p50 9\.0 ms paced vs 5\.0 ms unpaced \(\+4\.0 ms, 1\.80×\); p99 10\.0 vs 9\.0 ms \(1\.11×\); server CPU per delivery 2\.00 vs 3\.00 µs \(0\.67×, pacing saves 33%\)/);
   });
@@ -443,13 +485,62 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
     assert.equal(at('p99 latency at 100 msg/s, 1 KB text').met, false);
     assert.equal(at('p50 latency at 100 msg/s, 1 KB text').met, true);
     assert.match(report.markdown, /\*\*Not met with 1 KB text at 100 msg\/s: p99\.\*\* Besides what it does at any size/);
-    assert.doesNotMatch(report.markdown, /Not met with 4,000 B text/);
-    assert.equal(at('p99 latency at 100 msg/s, 4,000 B text').met, true);
-    assert.match(report.markdown, /\| 64 B \| latency p50 \(ms\) \| 5\.0 \| 4\.0 \| 1\.25× \|/, 'the 64-byte row is the main step at that rate');
+    assert.doesNotMatch(report.markdown, /Not met with 16 KB text/);
+    assert.equal(at('p99 latency at 20 msg/s, 16 KB text').met, true);
+    assert.match(report.markdown, /\| 64 B at 100\/s \| latency p50 \(ms\) \| 5\.0 \| 4\.0 \| 1\.25× \|/, 'the 64-byte row is the main step at that rate');
+    assert.match(report.markdown, /\| 16 KB at 20\/s \| latency p99 \(ms\) \| 10\.0 \| 10\.0 \| 1\.00× \|/);
+    assert.match(report.markdown, /64 B, 1 KB of message text at 100 msg\/s, and 16 KB at 20 msg\/s \(328 MB\/s of text delivered; at 100 msg\/s it would be 1,638 MB\/s/);
+    assert.match(report.markdown, /`CHATTER_MESSAGE_MAX_CHARS=16384`/);
     const guarantee = at('Chatter loses no deliveries');
     assert.equal(guarantee.met, false);
     assert.match(guarantee.measured, /^3 not received/);
     assert.equal(report.verdicts.at(-1), guarantee, 'the guarantee comes last');
+  });
+});
+
+describe('the fsync share', () => {
+  const agg = (p50: number, p99: number, cpu: number, generator = 0.5) => {
+    const s = (median: number) => ({ median, min: median, max: median, n: 3 });
+    return { spread: { p50: s(p50), p99: s(p99), cpuPerDelivery: s(cpu), generatorCpuShare: s(generator) }, cpuPerDelivery: cpu, generatorCpuShare: generator };
+  };
+
+  test('states how much of the gap to the floor the fsync is, in words and numbers', () => {
+    const { section, summaries } = fsyncShare([50, 100], { 50: agg(17_000, 35_000, 6), 100: agg(17_000, 35_000, 6) }, { 50: agg(12_000, 30_000, 5.5), 100: agg(9000, 20_000, 5, 0.95) }, { 50: agg(7000, 25_000, 8), 100: agg(7000, 25_000, 8) });
+    const text = section.join('\n');
+    assert.deepEqual(summaries[0], { rate: 50, text: 'p50 5.0 of a 10.0 ms gap (50%); p99 5.0 of a 10.0 ms gap (50%)' });
+    assert.match(summaries[1].text, /p99 15\.0 of a 10\.0 ms gap \(100%\).*indicative/);
+    assert.match(text, /### The fsync before the fan-out/);
+    assert.match(text, /At 50 msg\/s: p50 17\.0 ms with the fsync, 12\.0 ms without, 7\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 5\.0 ms, 50% of it; p99 35\.0 ms with the fsync, 30\.0 ms without, 25\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 5\.0 ms, 50% of it\. Server CPU per delivery 6\.00 vs 5\.50 µs without the fsync \(1\.09×\)\.$/m);
+    // p99 without the fsync under the floor's: all of the gap; a generator-bound side is indicative only.
+    assert.match(text, /At 100 msg\/s: .*p99 35\.0 ms with the fsync, 20\.0 ms without, 25\.0 ms for the floor: of the 10\.0 ms gap, the fsync accounts for 15\.0 ms, all of it .*indicative only/);
+  });
+
+  test('says so when there is no gap, and stays silent without the variant', () => {
+    assert.match(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, { 50: agg(6000, 19_000, 5) }, { 50: agg(8000, 25_000, 8) }).section.join('\n'), /not slower than the floor here/);
+    assert.deepEqual(fsyncShare([50], { 50: agg(7000, 20_000, 6) }, {}, { 50: agg(8000, 25_000, 8) }), { section: [], summaries: [] });
+  });
+});
+
+describe('the suite time', () => {
+  const summary = (totalSeconds: number, opts: object = {}) => ({ totalSeconds, opts: { quick: false, only: null, ...opts }, setup: { users: 10_000, ms: 20_000 }, scenarios: ['fanout', 'history'] });
+  const runs = { fanout: { seconds: 300, prepareSeconds: 0 }, history: { seconds: 11, prepareSeconds: 25 } };
+
+  test('lists every part with its time, and the rest', () => {
+    const { rows, overBudget } = suiteTime(summary(400), runs);
+    assert.deepEqual(rows.map(([what, s]: [string, number]) => [what, formatDuration(s)]), [
+      ['registering 10,000 Chatter users', '20 s'],
+      ['fanout', '5 min 00 s'],
+      ['history (set-up 25 s)', '36 s'],
+      ['the rest (start, building, the report)', '44 s'],
+    ]);
+    assert.equal(overBudget, null);
+  });
+
+  test('says loudly when the default suite passes 15 minutes, and only then', () => {
+    assert.match(suiteTime(summary(15 * 60 + 30), runs).overBudget ?? '', /^Over budget: this run of the default suite took 15\.5 minutes, more than the 15 minutes/);
+    assert.equal(suiteTime(summary(15 * 60), runs).overBudget, null);
+    assert.equal(suiteTime(summary(20 * 60, { quick: true }), runs).overBudget, null, 'quick runs are not the default suite');
+    assert.equal(suiteTime(summary(20 * 60, { only: ['rooms'] }), runs).overBudget, null, 'nor are runs of some scenarios');
   });
 });
 

@@ -273,6 +273,11 @@ export class ChatterClient {
     return this.currentStatus;
   }
 
+  /** The longest message text the server takes, from its hello (`CHATTER_MESSAGE_MAX_CHARS`); the protocol's default before the first hello. */
+  get messageMaxChars(): number {
+    return this.limits.messageMaxChars;
+  }
+
   /** The signed-in user, from the server's hello; null before the first hello. */
   get user(): SelfUser | null {
     return this.store.self;

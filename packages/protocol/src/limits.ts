@@ -13,7 +13,7 @@ export const LIMITS = {
   passwordMin: 8,
   passwordMax: 128,
   emailMax: 254,
-  /** Maximum length of a message, in Unicode code points, after trimming. */
+  /** Maximum length of a message, in Unicode code points, after trimming: the default; a server sets its own (`CHATTER_MESSAGE_MAX_CHARS`) and sends it in `hello.limits`. */
   messageMaxChars: 4000,
   /** Client-generated message ids: 1-64 characters of letters, digits, `_` and `-`. */
   clientIdPattern: '^[A-Za-z0-9_\\-]{1,64}$',

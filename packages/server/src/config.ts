@@ -1,6 +1,7 @@
 import proxyAddr from '@fastify/proxy-addr';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIMITS } from '@chatter/protocol';
 
 /**
  * Every setting, its environment variable and its default. README's config table mirrors this
@@ -104,6 +105,11 @@ export interface Config {
   reactionsPerMinute: number;
   /** At most one typing notice per user and room is forwarded in this many ms. */
   typingForwardMs: number;
+  /**
+   * Longest message text, in Unicode code points after normalising (advertised in `hello.limits`).
+   * The frame and body limits must hold such a message: see `messageEnvelopeBytes`.
+   */
+  messageMaxChars: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -221,6 +227,47 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     userSearchesPerMinute: read(env, 'CHATTER_USER_SEARCHES_PER_MINUTE', 30, int(1, 1_000_000), 'a whole number >= 1'),
     reactionsPerMinute: read(env, 'CHATTER_REACTIONS_PER_MINUTE', 60, int(1, 1_000_000), 'a whole number >= 1'),
     typingForwardMs: read(env, 'CHATTER_TYPING_FORWARD_MS', 2500, int(0, 60_000), 'milliseconds, 0-60000'),
+    messageMaxChars: read(env, 'CHATTER_MESSAGE_MAX_CHARS', LIMITS.messageMaxChars, int(1, MESSAGE_MAX_CHARS_CAP), `a whole number 1-${MESSAGE_MAX_CHARS_CAP}`),
   };
-  return { ...config, ...overrides };
+  const set = { frame: Boolean(env.CHATTER_MAX_FRAME_BYTES?.trim()), body: Boolean(env.CHATTER_BODY_LIMIT_BYTES?.trim()) };
+  const merged = { ...fitMessageLimits(config, set), ...overrides };
+  // Overrides are the caller's own (tests build servers with deliberately small frames): checked
+  // against the message limit only when they change it.
+  if (overrides.messageMaxChars === undefined) return merged;
+  return fitMessageLimits(merged, { frame: set.frame || overrides.maxFrameBytes !== undefined, body: set.body || overrides.bodyLimitBytes !== undefined });
+}
+
+/** The largest `CHATTER_MESSAGE_MAX_CHARS`: 64 Ki characters, a quarter of a megabyte of UTF-8 per message at worst. */
+export const MESSAGE_MAX_CHARS_CAP = 65_536;
+
+/**
+ * Bytes a send or edit (WebSocket frame or REST body) carrying a message of `maxChars` characters
+ * may take: 4 bytes per code point (UTF-8's most, which is also what JSON.stringify writes for any
+ * character the protocol allows: `"` and `\` escape to 2 bytes) plus 384 for the rest of the
+ * frame (type, room id, client id, ref). At the default of 4,000 characters that is 16,384, the
+ * default body limit.
+ */
+export function messageEnvelopeBytes(maxChars: number): number {
+  return 4 * maxChars + 384;
+}
+
+/**
+ * A message the server accepts must fit in the frame and the body it comes in, or a legal message
+ * would be cut off with 1009 or 413. A limit left at its default is raised to fit; one set below
+ * what the message limit needs is a configuration error naming both settings.
+ */
+function fitMessageLimits(config: Config, explicit: { frame: boolean; body: boolean }): Config {
+  const need = messageEnvelopeBytes(config.messageMaxChars);
+  const fit = (name: string, value: number, isExplicit: boolean): number => {
+    if (value >= need) return value;
+    if (isExplicit) {
+      throw new ConfigError(`Invalid ${name}=${JSON.stringify(String(value))}: CHATTER_MESSAGE_MAX_CHARS=${config.messageMaxChars} needs at least ${need} bytes (4 per character + 384).`);
+    }
+    return need;
+  };
+  return {
+    ...config,
+    maxFrameBytes: fit('CHATTER_MAX_FRAME_BYTES', config.maxFrameBytes, explicit.frame),
+    bodyLimitBytes: fit('CHATTER_BODY_LIMIT_BYTES', config.bodyLimitBytes, explicit.body),
+  };
 }

@@ -73,6 +73,7 @@ describe('loadConfig', () => {
       userSearchesPerMinute: 30,
       reactionsPerMinute: 60,
       typingForwardMs: 2500,
+      messageMaxChars: 4000,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -142,6 +143,7 @@ describe('loadConfig', () => {
       CHATTER_USER_SEARCHES_PER_MINUTE: '8',
       CHATTER_REACTIONS_PER_MINUTE: '9',
       CHATTER_TYPING_FORWARD_MS: '0',
+      CHATTER_MESSAGE_MAX_CHARS: '8000',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -203,6 +205,7 @@ describe('loadConfig', () => {
       userSearchesPerMinute: 8,
       reactionsPerMinute: 9,
       typingForwardMs: 0,
+      messageMaxChars: 8000,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -303,6 +306,9 @@ describe('loadConfig', () => {
     ['CHATTER_USER_SEARCHES_PER_MINUTE', 'many'],
     ['CHATTER_REACTIONS_PER_MINUTE', '0'],
     ['CHATTER_TYPING_FORWARD_MS', '60001'],
+    ['CHATTER_MESSAGE_MAX_CHARS', '0'],
+    ['CHATTER_MESSAGE_MAX_CHARS', '65537'],
+    ['CHATTER_MESSAGE_MAX_CHARS', '16k'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {
@@ -318,6 +324,26 @@ describe('loadConfig', () => {
       );
     });
   }
+
+  test('a longer message limit raises the frame and body limits left at their defaults, and refuses ones set too small', () => {
+    // 16,384 characters of 4-byte UTF-8 and the frame around them: 4 × 16,384 + 384 bytes.
+    const raised = loadConfig({ CHATTER_MESSAGE_MAX_CHARS: '16384' });
+    assert.deepEqual([raised.messageMaxChars, raised.maxFrameBytes, raised.bodyLimitBytes], [16_384, 65_920, 65_920]);
+    const roomy = loadConfig({ CHATTER_MESSAGE_MAX_CHARS: '16384', CHATTER_MAX_FRAME_BYTES: '1048576', CHATTER_BODY_LIMIT_BYTES: '70000' });
+    assert.deepEqual([roomy.maxFrameBytes, roomy.bodyLimitBytes], [1_048_576, 70_000]);
+    for (const [name, value] of [['CHATTER_MAX_FRAME_BYTES', '65536'], ['CHATTER_BODY_LIMIT_BYTES', '16384']] as const) {
+      assert.throws(
+        () => loadConfig({ CHATTER_MESSAGE_MAX_CHARS: '16384', [name]: value }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes(`${name}="${value}"`) && err.message.includes('CHATTER_MESSAGE_MAX_CHARS=16384') && err.message.includes('65920'),
+      );
+    }
+    // The default message limit fits the default limits exactly (the body limit is 16,384).
+    assert.throws(() => loadConfig({ CHATTER_BODY_LIMIT_BYTES: '16383' }), /CHATTER_BODY_LIMIT_BYTES="16383".*CHATTER_MESSAGE_MAX_CHARS=4000/);
+    // Overrides: raised when they change the message limit, else kept as given (tests shrink frames on purpose).
+    const over = loadConfig({}, { messageMaxChars: 16_384 });
+    assert.deepEqual([over.maxFrameBytes, over.bodyLimitBytes], [65_920, 65_920]);
+    assert.equal(loadConfig({}, { maxFrameBytes: 4096 }).maxFrameBytes, 4096);
+  });
 
   test('the first bad variable is reported even when others are fine', () => {
     assert.throws(() => loadConfig({ CHATTER_PORT: '8080', CHATTER_LOG_LEVEL: 'loud' }), /CHATTER_LOG_LEVEL/);

@@ -122,7 +122,7 @@ export class ChatApp implements CommandContext {
       this.notice(`Not sent: ${this.sessionEnded}`, 'error');
       return;
     }
-    const max = LIMITS.messageMaxChars;
+    const max = this.client.messageMaxChars;
     const length = codePointLength(trimmed);
     if (length > max) {
       this.notice(`Message too long: ${length} characters, the limit is ${max}. Nothing was sent.`, 'error');

@@ -56,7 +56,7 @@ interface Turn {
 
 type ConversationsConfig = Pick<
   Config,
-  'roomCreatesPerHour' | 'dmOpensPerHour' | 'membershipChangesPerHour' | 'userSearchesPerMinute' | 'reactionsPerMinute' | 'typingForwardMs'
+  'roomCreatesPerHour' | 'dmOpensPerHour' | 'membershipChangesPerHour' | 'userSearchesPerMinute' | 'reactionsPerMinute' | 'typingForwardMs' | 'messageMaxChars'
 >;
 
 const HOUR = 3_600_000;
@@ -134,11 +134,11 @@ export class Conversations {
   /**
    * Validate and normalise a message's text (the protocol's rule, `normalizeMessageText`); returns
    * the text every path (ack, live fan-out, storage, history) will carry, or throws
-   * validation_failed on `text`.
+   * validation_failed on `text`. `maxChars` is the server's setting (`CHATTER_MESSAGE_MAX_CHARS`).
    */
-  static checkText(text: string): string {
+  static checkText(text: string, maxChars: number = LIMITS.messageMaxChars): string {
     const normalized = normalizeMessageText(text);
-    const problem = messageTextProblem(normalized);
+    const problem = messageTextProblem(normalized, maxChars);
     if (problem) throw AppError.validation({ text: problem });
     return normalized;
   }
@@ -148,7 +148,7 @@ export class Conversations {
   async send(actor: Actor, roomId: string, clientId: string, text: string): Promise<Outcome> {
     const turn = this.turn(actor.id);
     try {
-      const clean = Conversations.checkText(text);
+      const clean = Conversations.checkText(text, this.config.messageMaxChars);
       await writable(this.store, actor.id, roomId);
       const mentions = await this.mentions(clean);
       return await this.submit({ kind: 'message_created', roomId, actorId: actor.id, clientId, at: Date.now(), text: clean, mentions }, actor, undefined, turn);
@@ -161,7 +161,7 @@ export class Conversations {
   async edit(actor: Actor, roomId: string, messageId: number, text: string, clientId: string | null): Promise<Outcome> {
     const turn = this.turn(actor.id);
     try {
-      const clean = Conversations.checkText(text);
+      const clean = Conversations.checkText(text, this.config.messageMaxChars);
       await writable(this.store, actor.id, roomId);
       const message = await this.existing(roomId, messageId);
       if (message.authorId !== actor.id) throw new AppError('forbidden', 'Only its author can edit a message.');

@@ -208,7 +208,7 @@ export class Gateway {
         sessionExpiresAt: new Date(auth.session.expiresAt).toISOString(),
         serverTime: new Date().toISOString(),
         limits: {
-          messageMaxChars: LIMITS.messageMaxChars,
+          messageMaxChars: config.messageMaxChars,
           historyPageMax: LIMITS.historyPageMax,
           resumeMaxEvents: LIMITS.resumeMaxEvents,
           messagesPerSecond: config.messagesPerSecond,

@@ -181,7 +181,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
               This room is archived: it is read-only.
             </p>
           ) : (
-          <Composer room={state.info ? (state.info.kind === 'dm' ? roomTitle(state.info, state.me.id) : `#${roomTitle(state.info, state.me.id)}`) : '#' + state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} mentions={mentions} />
+          <Composer room={state.info ? (state.info.kind === 'dm' ? roomTitle(state.info, state.me.id) : `#${roomTitle(state.info, state.me.id)}`) : '#' + state.room} offline={view !== 'online'} deviceOffline={!state.deviceOnline} waiting={waiting} onSend={(t) => model.send(t)} onTyping={() => model.typing()} inputRef={composerInput} draftKey={draftKey(state.me.id, state.room)} mentions={mentions} maxChars={model.client.messageMaxChars} />
           )}
         </ErrorBoundary>
       </main>

@@ -18,6 +18,8 @@ interface ComposerProps {
   inputRef: React.RefObject<HTMLTextAreaElement | null>;
   /** Where the unsent text of this room is kept, so that a reload does not lose it. */
   draftKey: string;
+  /** The server's longest message (from its hello); the protocol's default until then. */
+  maxChars?: number;
   /** People `@` offers: the room's members first, then anyone the search finds. */
   mentions?: { members: readonly PublicUser[]; search: (prefix: string) => Promise<readonly PublicUser[]> };
 }
@@ -67,7 +69,7 @@ export function clearDrafts(userId: number): void {
 }
 
 /** Enter sends, Shift+Enter adds a line. Offline it still takes messages: they wait in the outbox. */
-export function Composer({ room, offline, deviceOffline, waiting, onSend, onTyping, inputRef, draftKey: key, mentions }: ComposerProps) {
+export function Composer({ room, offline, deviceOffline, waiting, onSend, onTyping, inputRef, draftKey: key, mentions, maxChars = LIMITS.messageMaxChars }: ComposerProps) {
   const [text, setText] = useState(() => loadDraft(key));
   const [caret, setCaret] = useState(0);
   const [closedAt, setClosedAt] = useState<number | null>(null);
@@ -125,10 +127,10 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, onTypi
   };
   const normalized = normalizeMessageText(text);
   const length = codePointLength(normalized);
-  const tooLong = length > LIMITS.messageMaxChars;
+  const tooLong = length > maxChars;
   // The server's rule, so a text it would refuse (control characters pasted from a terminal, say)
   // is explained here instead of leaving and failing.
-  const problem = length > 0 && !tooLong ? messageTextProblem(normalized) : null;
+  const problem = length > 0 && !tooLong ? messageTextProblem(normalized, maxChars) : null;
   const canSend = length > 0 && !tooLong && !problem;
 
   // Another room has its own draft.
@@ -186,7 +188,7 @@ export function Composer({ room, offline, deviceOffline, waiting, onSend, onTypi
     }
   };
 
-  const remaining = LIMITS.messageMaxChars - length;
+  const remaining = maxChars - length;
   return (
     <div className={`composer${offline ? ' is-offline' : ''}`}>
       {offline && (
