@@ -104,6 +104,8 @@ export interface Config {
   reactionsPerMinute: number;
   /** At most one typing notice per user and room is forwarded in this many ms. */
   typingForwardMs: number;
+  /** Serialized room events kept for replays, all rooms together (bytes; 0: none). See realtime/event-frames.ts. */
+  replayCacheBytes: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     userSearchesPerMinute: read(env, 'CHATTER_USER_SEARCHES_PER_MINUTE', 30, int(1, 1_000_000), 'a whole number >= 1'),
     reactionsPerMinute: read(env, 'CHATTER_REACTIONS_PER_MINUTE', 60, int(1, 1_000_000), 'a whole number >= 1'),
     typingForwardMs: read(env, 'CHATTER_TYPING_FORWARD_MS', 2500, int(0, 60_000), 'milliseconds, 0-60000'),
+    replayCacheBytes: read(env, 'CHATTER_REPLAY_CACHE_BYTES', 16 * 1024 * 1024, int(0, 1024 * 1024 * 1024), 'bytes, 0-1073741824'),
   };
   return { ...config, ...overrides };
 }
