@@ -45,8 +45,11 @@ export interface EventFramesOptions {
 const ROOM_SHARE = 4;
 /** The first store page of a replay; later ones are sized from the bytes the earlier ones weighed. */
 const FIRST_PAGE = 16;
-/** The first store page of a refresh. */
-const REFRESH_PAGE = 16;
+/**
+ * The first store page of a refresh: usually the run is at the head or a few events short of it,
+ * and when it is far behind (a reader far back in a busy room) the run is dropped after this page.
+ */
+const REFRESH_PAGE = 4;
 
 /**
  * The room logs' recent tails, serialized once and shared by every replay (a resume, an `events`
@@ -163,7 +166,6 @@ export class EventFrames {
       if (!run) return undefined;
       const average = run.pieces.length > 0 ? run.bytes / run.pieces.length : 1;
       const fits = Math.max(1, Math.min(LIMITS.resumeMaxEvents, Math.floor(this.roomMaxBytes / average)));
-      // A small first page: usually the run is at the head or a few events short of it.
       const page = await this.store.getEvents(room, { after: run.through, limit: Math.min(LIMITS.eventsPageMax, fits, first ? REFRESH_PAGE : fits) });
       first = false;
       if (this.runs.get(room) !== run) continue; // replaced meanwhile: start again with the new one
