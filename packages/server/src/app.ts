@@ -20,6 +20,7 @@ import { validatorCompiler } from './http/validation.js';
 import { loggerOptions } from './logger.js';
 import { Conversations } from './conversations/actions.js';
 import conversationRoutes from './conversations/routes.js';
+import { EventFrames } from './realtime/event-frames.js';
 import { Gateway } from './realtime/gateway.js';
 import { SqliteStore } from './storage/sqlite.js';
 import type { ChatStore } from './storage/types.js';
@@ -38,6 +39,8 @@ declare module 'fastify' {
     /** The actions layer: every change to a room, its events and their recipients. */
     conversations: Conversations;
     gateway: Gateway;
+    /** The rooms' recent log, serialized once for every replay (realtime/event-frames.ts). */
+    eventFrames: EventFrames;
     /** preHandler: sets `request.auth` or answers 401. Cookie-authenticated writes must pass the Origin check. */
     requireAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** Throws forbidden_origin unless the request's Origin is this server's or an allowed one. */
@@ -87,6 +90,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('sessions', new SessionService(store, bus, config.sessionTtlMs, config.sessionMaxAgeMs));
   const conversations = new Conversations(store, bus, app.log, config);
   app.decorate('conversations', conversations);
+  const eventFrames = new EventFrames(store, { maxBytes: config.replayCacheBytes, bus });
+  app.decorate('eventFrames', eventFrames);
 
   // Every body, query and param is checked by our own compiled validators, so failures carry
   // one sentence per field (see @chatter/protocol/validate) instead of raw JSON-schema output.
@@ -178,6 +183,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook('preClose', () => gateway.shutdown());
   app.addHook('onClose', async () => {
     conversations.close();
+    eventFrames.close();
     await bus.close();
     await store.close();
   });

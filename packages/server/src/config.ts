@@ -110,6 +110,8 @@ export interface Config {
    * The frame and body limits must hold such a message: see `messageEnvelopeBytes`.
    */
   messageMaxChars: number;
+  /** Serialized room events kept for replays, all rooms together (bytes; 0: none). See realtime/event-frames.ts. */
+  replayCacheBytes: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -228,6 +230,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     reactionsPerMinute: read(env, 'CHATTER_REACTIONS_PER_MINUTE', 60, int(1, 1_000_000), 'a whole number >= 1'),
     typingForwardMs: read(env, 'CHATTER_TYPING_FORWARD_MS', 2500, int(0, 60_000), 'milliseconds, 0-60000'),
     messageMaxChars: read(env, 'CHATTER_MESSAGE_MAX_CHARS', LIMITS.messageMaxChars, int(1, MESSAGE_MAX_CHARS_CAP), `a whole number 1-${MESSAGE_MAX_CHARS_CAP}`),
+    replayCacheBytes: read(env, 'CHATTER_REPLAY_CACHE_BYTES', 16 * 1024 * 1024, int(0, 1024 * 1024 * 1024), 'bytes, 0-1073741824'),
   };
   const set = { frame: Boolean(env.CHATTER_MAX_FRAME_BYTES?.trim()), body: Boolean(env.CHATTER_BODY_LIMIT_BYTES?.trim()) };
   const merged = { ...fitMessageLimits(config, set), ...overrides };

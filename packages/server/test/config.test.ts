@@ -74,6 +74,7 @@ describe('loadConfig', () => {
       reactionsPerMinute: 60,
       typingForwardMs: 2500,
       messageMaxChars: 4000,
+      replayCacheBytes: 16 * 1024 * 1024,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -144,6 +145,7 @@ describe('loadConfig', () => {
       CHATTER_REACTIONS_PER_MINUTE: '9',
       CHATTER_TYPING_FORWARD_MS: '0',
       CHATTER_MESSAGE_MAX_CHARS: '8000',
+      CHATTER_REPLAY_CACHE_BYTES: '0',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -206,6 +208,7 @@ describe('loadConfig', () => {
       reactionsPerMinute: 9,
       typingForwardMs: 0,
       messageMaxChars: 8000,
+      replayCacheBytes: 0,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -309,6 +312,7 @@ describe('loadConfig', () => {
     ['CHATTER_MESSAGE_MAX_CHARS', '0'],
     ['CHATTER_MESSAGE_MAX_CHARS', '65537'],
     ['CHATTER_MESSAGE_MAX_CHARS', '16k'],
+    ['CHATTER_REPLAY_CACHE_BYTES', '-1'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -262,7 +262,7 @@ export class Gateway {
         this.hub.send(conn, { type: 'resume_gap', room, afterSeq, latestSeq });
         continue;
       }
-      const reply = await eventsReply(this.app.store, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume');
+      const reply = await eventsReply(this.app.eventFrames, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume');
       this.hub.sendSerialized(conn, reply.json);
       this.hub.markReplayed(conn, room, reply.lastSeq);
     }
@@ -369,7 +369,7 @@ export class Gateway {
           if (frame.type === 'events') {
             if (!a.member) return this.sendError(conn, 'not_a_member', 'Join the room first.', ref);
             const { room, after, limit = LIMITS.eventsPageMax } = frame;
-            const reply = await eventsReply(store, room, after, limit, config.replyMaxBytes, 'request', ref);
+            const reply = await eventsReply(this.app.eventFrames, room, after, limit, config.replyMaxBytes, 'request', ref);
             this.hub.sendSerialized(conn, reply.json);
             return;
           }

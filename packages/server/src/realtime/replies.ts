@@ -1,6 +1,7 @@
-import { LIMITS, type EventsFrame, type HistoryFrame } from '@chatter/protocol';
-import { presentReplayed, presentStored } from '../conversations/present.js';
+import type { EventsFrame, HistoryFrame } from '@chatter/protocol';
+import { presentStored } from '../conversations/present.js';
 import type { ChatStore, MessageWithAuthor } from '../storage/types.js';
+import type { EventFrames } from './event-frames.js';
 
 /**
  * Replies that read the log, bounded in bytes as well as in items. A page of 100 messages can be
@@ -75,11 +76,12 @@ export async function historyReply(
 }
 
 /**
- * The room's log after `after`, up to `limit` events and the byte budget, read a page at a time so
- * that no more than one page of rows is in memory besides the reply.
+ * The room's log after `after`, up to `limit` events and the byte budget, from the shared serialized
+ * tail of the log (`EventFrames`) and the store for what is older. The caller has checked that the
+ * reader may read the room's log.
  */
 export async function eventsReply(
-  store: ChatStore,
+  frames: EventFrames,
   room: string,
   after: number,
   limit: number,
@@ -87,26 +89,7 @@ export async function eventsReply(
   reason: EventsFrame['reason'],
   ref?: string,
 ): Promise<Reply> {
-  const pieces: Piece[] = [];
-  let bytes = 0;
-  let cursor = after;
-  let hasMore = false;
-  for (;;) {
-    const page = await store.getEvents(room, { after: cursor, limit: Math.min(LIMITS.eventsPageMax, limit - pieces.length) });
-    const fitted = fit(page.events, presentReplayed, maxBytes - bytes, 'oldest', pieces.length === 0);
-    for (const p of fitted.pieces) pieces.push(p);
-    bytes += fitted.bytes;
-    if (fitted.cut) {
-      hasMore = true;
-      break;
-    }
-    if (!page.hasMore || page.events.length === 0) break;
-    if (pieces.length >= limit) {
-      hasMore = true;
-      break;
-    }
-    cursor = pieces.at(-1)!.seq;
-  }
+  const { pieces, hasMore } = await frames.read(room, after, limit, maxBytes);
   const through = pieces.at(-1)?.seq ?? after;
   const head = `{"type":"events","room":${JSON.stringify(room)},"after":${after},"through":${through},"events":[`;
   const tail = `],"hasMore":${hasMore},"reason":"${reason}"${optionalRef(ref)}}`;
