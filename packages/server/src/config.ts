@@ -104,6 +104,8 @@ export interface Config {
   reactionsPerMinute: number;
   /** At most one typing notice per user and room is forwarded in this many ms. */
   typingForwardMs: number;
+  /** A user whose connection was lost (no close frame) is announced gone only if not back within this many ms (0: at once). */
+  presenceLeaveGraceMs: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     userSearchesPerMinute: read(env, 'CHATTER_USER_SEARCHES_PER_MINUTE', 30, int(1, 1_000_000), 'a whole number >= 1'),
     reactionsPerMinute: read(env, 'CHATTER_REACTIONS_PER_MINUTE', 60, int(1, 1_000_000), 'a whole number >= 1'),
     typingForwardMs: read(env, 'CHATTER_TYPING_FORWARD_MS', 2500, int(0, 60_000), 'milliseconds, 0-60000'),
+    presenceLeaveGraceMs: read(env, 'CHATTER_PRESENCE_LEAVE_GRACE_MS', 30_000, int(0, 3_600_000), 'milliseconds, 0-3600000'),
   };
   return { ...config, ...overrides };
 }

@@ -73,6 +73,7 @@ describe('loadConfig', () => {
       userSearchesPerMinute: 30,
       reactionsPerMinute: 60,
       typingForwardMs: 2500,
+      presenceLeaveGraceMs: 30_000,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -142,6 +143,7 @@ describe('loadConfig', () => {
       CHATTER_USER_SEARCHES_PER_MINUTE: '8',
       CHATTER_REACTIONS_PER_MINUTE: '9',
       CHATTER_TYPING_FORWARD_MS: '0',
+      CHATTER_PRESENCE_LEAVE_GRACE_MS: '0',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -203,6 +205,7 @@ describe('loadConfig', () => {
       userSearchesPerMinute: 8,
       reactionsPerMinute: 9,
       typingForwardMs: 0,
+      presenceLeaveGraceMs: 0,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -303,6 +306,8 @@ describe('loadConfig', () => {
     ['CHATTER_USER_SEARCHES_PER_MINUTE', 'many'],
     ['CHATTER_REACTIONS_PER_MINUTE', '0'],
     ['CHATTER_TYPING_FORWARD_MS', '60001'],
+    ['CHATTER_PRESENCE_LEAVE_GRACE_MS', '-1'],
+    ['CHATTER_PRESENCE_LEAVE_GRACE_MS', 'soon'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -64,6 +64,7 @@ export class Gateway {
         fanoutPaceMinMs: config.fanoutPaceMinMs,
         fanoutPaceMaxMs: config.fanoutPaceMaxMs,
         closeGraceMs: config.closeGraceMs,
+        presenceLeaveGraceMs: config.presenceLeaveGraceMs,
       },
       app.log,
     );
@@ -278,9 +279,9 @@ export class Gateway {
   }
 
   /** Registered when the connection starts; reservations are released by `releaseOnClose`. */
-  private static onSocketClose(this: WebSocket): void {
+  private static onSocketClose(this: WebSocket, code: number): void {
     const { gateway, conn } = this as ChatSocket;
-    if (gateway && conn) gateway.hub.remove(conn);
+    if (gateway && conn) gateway.hub.remove(conn, code);
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -444,6 +445,7 @@ export class Gateway {
       if (read === conn.readAtPing) {
         this.app.log.debug({ userId: conn.user.id }, 'heartbeat timeout');
         conn.closing = true;
+        conn.closeCode = CLOSE_CODES.heartbeat_timeout;
         conn.ws.terminate();
         continue;
       }
