@@ -16,6 +16,7 @@ import { readCpuSplitMicros } from '../lib/proc.mjs';
 import { Histogram, spread } from '../lib/stats.mjs';
 import { BenchClient, RUN_TAG, connectAll, sleep, waitQuiet } from '../load/clients.mjs';
 import { closeWindow, openWindow } from '../load/measure.mjs';
+import { maybeProfile } from '../load/profiler.mjs';
 import { OPEN } from '../load/rawws.mjs';
 import { atScale, countsMerge, countsText, label, ms, num, pct, ratio, table, verdictTable } from '../report/format.mjs';
 import { GENERATOR_BOUND_SHARE } from './fanout.mjs';
@@ -259,9 +260,12 @@ export default {
     windowFirst = run.next;
     const othersBefore = otherEvents();
     inWindow = true;
+    // A profiling run (--profile; not counted) profiles the window and the return separately.
+    const windowProfile = await maybeProfile(target, `rooms-window-${p.mutateEvery ? 'edits' : 'messages'}`);
     const win = openWindow(target.pid);
     await sleep(p.windowMs);
     const measured = closeWindow(win);
+    await windowProfile?.stop();
     inWindow = false;
     const othersInWindow = otherEvents() - othersBefore;
     windowEnd = run.stop();
@@ -301,6 +305,7 @@ export default {
     await waitQuiet({ quietMs: 300, maxMs: 5000 });
     for (const c of clients) c.drop();
     const storm = startRoomSenders(clients, p, { firstMsgNo: windowEnd, kinds, lastAuthor });
+    const returnProfile = await maybeProfile(target, `rooms-return-${p.mutateEvery ? 'edits' : 'messages'}`);
     const s0 = performance.now();
     const stormWin = openWindow(target.pid);
     const resumeOf = chatter ? (c) => c.resumeState() : undefined;
@@ -320,6 +325,7 @@ export default {
     const backMs = performance.now() - s0;
     const stormMeasured = closeWindow(stormWin);
     storm.stop();
+    await returnProfile?.stop();
     // Back: hello received and, for Chatter, every room's replay (`connecting` ends with the last).
     const back = clients.filter((c) => c.ready && !c.connecting).length;
     // For a return that is not complete: where the missing ones were (no hello yet, or waiting
