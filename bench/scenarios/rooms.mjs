@@ -16,6 +16,7 @@ import { readCpuSplitMicros } from '../lib/proc.mjs';
 import { Histogram, spread } from '../lib/stats.mjs';
 import { BenchClient, RUN_TAG, connectAll, sleep, waitQuiet } from '../load/clients.mjs';
 import { closeWindow, openWindow } from '../load/measure.mjs';
+import { maybeProfile } from '../load/profiler.mjs';
 import { OPEN } from '../load/rawws.mjs';
 import { atScale, countsMerge, countsText, label, ms, num, pct, ratio, table, verdictTable } from '../report/format.mjs';
 import { GENERATOR_BOUND_SHARE } from './fanout.mjs';
@@ -34,6 +35,19 @@ const CPU_RATIO_BOUND = 1.0;
 const P99_RATIO_BOUND = 1.2;
 /** Edits and reactions may make a figure at most this much worse than messages alone. */
 const MUTATION_BOUND = 1.1;
+
+/**
+ * How many connections a run has: 10,000, 500 in quick mode, or `BENCH_ROOMS_CONNECTIONS` (a
+ * multiple of 10 from 300, to look into the scenario at a reduced scale in a minute or two; a
+ * report at another scale than 10,000 says so in each verdict).
+ */
+export function scaledConnections(quick, env = process.env) {
+  const raw = env.BENCH_ROOMS_CONNECTIONS;
+  if (raw === undefined || raw === '') return quick ? 500 : FULL_CONNECTIONS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 300 || n % HOME !== 0) throw new Error(`BENCH_ROOMS_CONNECTIONS must be a multiple of ${HOME}, at least 300 (got ${raw})`);
+  return n;
+}
 
 /**
  * The rooms of connection i (as indexes among `roomCount`): its home room, then two more. For each
@@ -117,9 +131,11 @@ export default {
   defaultTargets: DEFAULT_TARGETS,
 
   plan({ quick }) {
-    const connections = quick ? 500 : FULL_CONNECTIONS;
+    const connections = scaledConnections(quick);
     const rooms = connections / HOME;
-    const rate = quick ? 50 : 1000;
+    // The full scale's 1,000 msg/s is one message per room per second: a reduced scale keeps that
+    // (and so each room's traffic and every connection's share of it), quick mode a twentieth.
+    const rate = quick ? 50 : rooms;
     // ~20-25 s a Chatter run at full scale (server start, 10,000 connections, 1 s warm-up, 2.5 s
     // window at 25,000 deliveries/s, the drain, the reconnect storm, shutdown), ~10 s a coalescing
     // floor's: 3 rounds of both, and 3 of Chatter with edits and reactions, ~3.5 minutes with the
@@ -244,9 +260,12 @@ export default {
     windowFirst = run.next;
     const othersBefore = otherEvents();
     inWindow = true;
+    // A profiling run (--profile; not counted) profiles the window and the return separately.
+    const windowProfile = await maybeProfile(target, `rooms-window-${p.mutateEvery ? 'edits' : 'messages'}`);
     const win = openWindow(target.pid);
     await sleep(p.windowMs);
     const measured = closeWindow(win);
+    await windowProfile?.stop();
     inWindow = false;
     const othersInWindow = otherEvents() - othersBefore;
     windowEnd = run.stop();
@@ -286,19 +305,27 @@ export default {
     await waitQuiet({ quietMs: 300, maxMs: 5000 });
     for (const c of clients) c.drop();
     const storm = startRoomSenders(clients, p, { firstMsgNo: windowEnd, kinds, lastAuthor });
+    const returnProfile = await maybeProfile(target, `rooms-return-${p.mutateEvery ? 'edits' : 'messages'}`);
     const s0 = performance.now();
     const stormWin = openWindow(target.pid);
     const resumeOf = chatter ? (c) => c.resumeState() : undefined;
-    await connectAll(clients, { concurrency: 400, deadlineMs: p.maxBackMs, resumeOf });
+    // Why connects failed while coming back (a failed one is retried): summed over the attempts.
+    const returnErrors = {};
+    const attempt = async (list, deadlineMs) => {
+      const r = await connectAll(list, { concurrency: 400, deadlineMs, resumeOf });
+      for (const [k, v] of Object.entries(r.errors)) returnErrors[k] = (returnErrors[k] ?? 0) + v;
+    };
+    await attempt(clients, p.maxBackMs);
     // Like a real client, one that fails or is closed again while coming back retries.
     while (!clients.every((c) => c.ready && !c.connecting) && performance.now() - s0 < p.maxBackMs) {
       const down = clients.filter((c) => !c.ready && !c.connecting);
-      if (down.length) await connectAll(down, { concurrency: 400, deadlineMs: p.maxBackMs - (performance.now() - s0), resumeOf });
+      if (down.length) await attempt(down, p.maxBackMs - (performance.now() - s0));
       else await sleep(20);
     }
     const backMs = performance.now() - s0;
     const stormMeasured = closeWindow(stormWin);
     storm.stop();
+    await returnProfile?.stop();
     // Back: hello received and, for Chatter, every room's replay (`connecting` ends with the last).
     const back = clients.filter((c) => c.ready && !c.connecting).length;
     // For a return that is not complete: where the missing ones were (no hello yet, or waiting
@@ -362,6 +389,7 @@ export default {
       notBack,
       closeCodes,
       errors,
+      returnErrors,
     };
   },
 
@@ -508,6 +536,12 @@ function aggregate(results) {
     resumeGapFrames: results.reduce((a, r) => a + r.resumeGapFrames, 0),
     notBack: countsMerge(results.map((r) => r.notBack ?? {})),
     closeCodes: countsMerge(results.map((r) => r.closeCodes)),
-    errors: countsMerge(results.map((r) => ({ ...r.errors, ...Object.fromEntries(Object.entries(r.connectErrors ?? {}).map(([k, v]) => [`connect: ${k}`, v])) }))),
+    errors: countsMerge(
+      results.map((r) => ({
+        ...r.errors,
+        ...Object.fromEntries(Object.entries(r.connectErrors ?? {}).map(([k, v]) => [`connect: ${k}`, v])),
+        ...Object.fromEntries(Object.entries(r.returnErrors ?? {}).map(([k, v]) => [`coming back: ${k}`, v])),
+      })),
+    ),
   };
 }

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { startTarget } from '../lib/targets.mjs';
 import { BenchClient } from '../load/clients.mjs';
 import { messageEventFrame } from '../load/protocols.mjs';
-import rooms, { isMutation, roomsOf, senderOf } from '../scenarios/rooms.mjs';
+import rooms, { isMutation, roomsOf, scaledConnections, senderOf } from '../scenarios/rooms.mjs';
 
 describe('the room layout', () => {
   test('each connection is in 3 distinct rooms and each room has 30 members, 10 of them at home', () => {
@@ -33,6 +33,16 @@ describe('the room layout', () => {
     assert.equal(seen.size, 500, 'every connection sends');
     assert.deepEqual([...Array(3000).keys()].filter((n) => isMutation(n, 1000)), [999, 1999, 2999]);
     assert.equal([...Array(3000).keys()].filter((n) => isMutation(n, 0)).length, 0);
+  });
+});
+
+describe('the scale', () => {
+  test('10,000 connections (500 quick) unless BENCH_ROOMS_CONNECTIONS names another multiple of 10 from 300', () => {
+    assert.equal(scaledConnections(false, {}), 10_000);
+    assert.equal(scaledConnections(true, {}), 500);
+    assert.equal(scaledConnections(false, { BENCH_ROOMS_CONNECTIONS: '2000' }), 2000);
+    assert.equal(scaledConnections(true, { BENCH_ROOMS_CONNECTIONS: '' }), 500);
+    for (const bad of ['290', '2005', 'many']) assert.throws(() => scaledConnections(false, { BENCH_ROOMS_CONNECTIONS: bad }), /BENCH_ROOMS_CONNECTIONS/);
   });
 });
 

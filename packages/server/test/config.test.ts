@@ -75,6 +75,7 @@ describe('loadConfig', () => {
       typingForwardMs: 2500,
       messageMaxChars: 4000,
       replayCacheBytes: 16 * 1024 * 1024,
+      presenceLeaveGraceMs: 30_000,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -146,6 +147,7 @@ describe('loadConfig', () => {
       CHATTER_TYPING_FORWARD_MS: '0',
       CHATTER_MESSAGE_MAX_CHARS: '8000',
       CHATTER_REPLAY_CACHE_BYTES: '0',
+      CHATTER_PRESENCE_LEAVE_GRACE_MS: '0',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -209,6 +211,7 @@ describe('loadConfig', () => {
       typingForwardMs: 0,
       messageMaxChars: 8000,
       replayCacheBytes: 0,
+      presenceLeaveGraceMs: 0,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -313,6 +316,8 @@ describe('loadConfig', () => {
     ['CHATTER_MESSAGE_MAX_CHARS', '65537'],
     ['CHATTER_MESSAGE_MAX_CHARS', '16k'],
     ['CHATTER_REPLAY_CACHE_BYTES', '-1'],
+    ['CHATTER_PRESENCE_LEAVE_GRACE_MS', '-1'],
+    ['CHATTER_PRESENCE_LEAVE_GRACE_MS', 'soon'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

@@ -64,6 +64,7 @@ export class Gateway {
         fanoutPaceMinMs: config.fanoutPaceMinMs,
         fanoutPaceMaxMs: config.fanoutPaceMaxMs,
         closeGraceMs: config.closeGraceMs,
+        presenceLeaveGraceMs: config.presenceLeaveGraceMs,
       },
       app.log,
     );
@@ -217,7 +218,8 @@ export class Gateway {
       };
       hub.send(conn, hello);
       for (const room of conn.rooms) hub.sendPresence(conn, room);
-      if (options.resume) await this.replay(conn, options.resume);
+      // The rooms just read answer, for each room resumed, what `access` would (a member, and its lastSeq).
+      if (options.resume) await this.replay(conn, options.resume, new Map(rooms.map((r) => [r.id, r.lastSeq])));
       const resumed = options.resume ?? {};
       if (options.history > 0) {
         // The most recently active rooms first (listMyRooms' order), as many as the protocol says.
@@ -243,17 +245,24 @@ export class Gateway {
    * `LIMITS.resumeMaxEvents`: `resume_gap`. Rooms the user may not see are refused in one
    * `room_not_found` error frame, and public channels they are not in in one `not_a_member`, however
    * many were named: the same answers `access` gives every other frame.
+   *
+   * `mine`: each room the user is in with its lastSeq, read with the `hello` just sent; asking
+   * `access` again for each resumed room would read the same two rows once more per room, on the
+   * path every client of a reconnect storm takes. A room the socket has left since is asked again.
    */
-  private async replay(conn: Connection, state: ResumeState): Promise<void> {
+  private async replay(conn: Connection, state: ResumeState, mine?: Map<string, number>): Promise<void> {
     const invisible: string[] = [];
     const notMember: string[] = [];
     for (const [room, afterSeq] of Object.entries(state) as [string, number][]) {
-      const a = await access(this.app.store, conn.user.id, room);
-      if (!a?.member) {
-        (a ? notMember : invisible).push(room);
-        continue;
+      let latestSeq = mine?.get(room);
+      if (latestSeq === undefined || !conn.rooms.includes(room)) {
+        const a = await access(this.app.store, conn.user.id, room);
+        if (!a?.member) {
+          (a ? notMember : invisible).push(room);
+          continue;
+        }
+        latestSeq = a.room.lastSeq;
       }
-      const latestSeq = a.room.lastSeq;
       if (afterSeq > latestSeq) {
         this.hub.send(conn, { type: 'resume_ahead', room, afterSeq, latestSeq });
         continue;
@@ -283,9 +292,9 @@ export class Gateway {
   }
 
   /** Registered when the connection starts; reservations are released by `releaseOnClose`. */
-  private static onSocketClose(this: WebSocket): void {
+  private static onSocketClose(this: WebSocket, code: number): void {
     const { gateway, conn } = this as ChatSocket;
-    if (gateway && conn) gateway.hub.remove(conn);
+    if (gateway && conn) gateway.hub.remove(conn, code);
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -449,6 +458,7 @@ export class Gateway {
       if (read === conn.readAtPing) {
         this.app.log.debug({ userId: conn.user.id }, 'heartbeat timeout');
         conn.closing = true;
+        conn.closeCode = CLOSE_CODES.heartbeat_timeout;
         conn.ws.terminate();
         continue;
       }

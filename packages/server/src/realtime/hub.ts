@@ -1,4 +1,4 @@
-import { CLOSE_CODES, FRAME_SEPARATOR, LIMITS, type PresenceCountFrame, type PresenceFrame, type PublicUser, type ServerFrame, type UserJoinedFrame, type UserLeftFrame } from '@chatter/protocol';
+import { CLOSE_CODES, FATAL_CLOSE_CODES, FRAME_SEPARATOR, LIMITS, type PresenceCountFrame, type PresenceFrame, type PublicUser, type ServerFrame, type UserJoinedFrame, type UserLeftFrame } from '@chatter/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
@@ -33,6 +33,8 @@ export interface Connection {
   /** Bytes read from the peer when the last heartbeat ping went out (see the gateway's heartbeat). */
   readAtPing: number;
   closing: boolean;
+  /** The code this server closed the socket with (0 while it has not): the peer's own close says nothing of why. */
+  closeCode: number;
   /** Last time the user did something on this socket (any frame but ping); slides the session. */
   activeAt: number;
   /** This connection's frame budget (the user's is in the gateway's UserBudgets). */
@@ -56,8 +58,17 @@ export class Hub {
   private readonly rooms = new Map<string, Set<Connection>>();
   /** Each user's sockets on this node: for frames to one user and membership changes. */
   private readonly byUser = new Map<number, Set<Connection>>();
-  /** room -> userId -> number of this user's sockets in the room. */
-  private readonly online = new Map<string, Map<number, { user: PublicUser; sockets: number }>>();
+  /** room -> userId -> this user's sockets in the room (an entry with none is departing: see `departures`). */
+  private readonly online = new Map<string, Map<number, OnlineEntry>>();
+  /**
+   * Users whose last socket in a room closed, oldest first, announced gone only once
+   * `presenceLeaveGraceMs` has passed without them coming back. Read from `departuresHead` on (a
+   * queue without a shift per departure: a storm drops tens of thousands at once).
+   */
+  private departures: Departure[] = [];
+  private departuresHead = 0;
+  private departureTimer: NodeJS.Timeout | null = null;
+  private departureTokens = 0;
   private readonly roomOut = new Map<string, { frames: string[]; seqs: number[] }>();
   /** Rooms whose last write round was long enough to pace the next one (see `flush`). */
   private readonly roomPace = new Map<string, RoomPace>();
@@ -74,10 +85,12 @@ export class Hub {
   /** Rooms announced in count-only mode (more than LIMITS.presenceListMax online), with the count last sent. */
   private readonly largeRooms = new Map<string, number>();
   /**
-   * The encoded `presence` frame of each large room, shared by every newcomer until the next
-   * presence batch. In a connection storm that saves building a 200-user list per connect.
+   * The serialized `presence` frame of each room, shared by every newcomer until who is online there
+   * changes (a small room, whose list is exact) or until the next presence batch (a large one, whose
+   * list is partial and whose count is the one last announced). In a reconnect storm, where nobody's
+   * presence changes (see `departures`), every returning member of a room gets the same string.
    */
-  private readonly largeSnapshots = new Map<string, Buffer>();
+  private readonly snapshots = new Map<string, string>();
   private nextId = 1;
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
@@ -105,6 +118,7 @@ export class Hub {
       pendingMembership: null,
       readAtPing: -1,
       closing: false,
+      closeCode: 0,
       activeAt: Date.now(),
       frames: fullBucket(burst, Date.now()),
       strikes: 0,
@@ -159,9 +173,11 @@ export class Hub {
     let users = this.online.get(room);
     if (!users) this.online.set(room, (users = new Map()));
     const entry = users.get(conn.user.id);
-    if (entry) entry.sockets++;
-    else {
-      users.set(conn.user.id, { user: conn.user, sockets: 1 });
+    // Back before their departure was announced: to the others they never left.
+    if (entry) {
+      if (entry.sockets++ === 0) entry.departure = 0;
+    } else {
+      users.set(conn.user.id, { user: conn.user, sockets: 1, departure: 0 });
       this.notePresence(room, 'user_joined', conn.user);
     }
   }
@@ -173,20 +189,28 @@ export class Hub {
     conn.rooms = conn.rooms.filter((r) => r !== room);
     if (conn.held.length > 0) conn.held = conn.held.filter((b) => b.room !== room);
     conn.replayedTo?.delete(room);
-    this.unsubscribeRoom(conn, room);
+    // No longer a member: gone from the room's presence at once, not after a grace.
+    this.unsubscribeRoom(conn, room, false);
   }
 
-  /** Forget a closed socket; announces the user gone from rooms where it was their last socket. */
-  remove(conn: Connection): void {
+  /**
+   * Forget a closed socket; announces the user gone from rooms where it was their last socket: at
+   * once when the close was meant (a close frame from the client, or a reason the client cannot
+   * reconnect from), after `presenceLeaveGraceMs` when the connection was lost and may come back
+   * (see `departures`). `peerCode` is the close code `ws` reports (1006: no close frame).
+   */
+  remove(conn: Connection, peerCode: number): void {
     if (!this.connections.delete(conn)) return;
     this.dirty.delete(conn);
     const sockets = this.byUser.get(conn.user.id);
     sockets?.delete(conn);
     if (sockets?.size === 0) this.byUser.delete(conn.user.id);
-    for (const room of conn.rooms) this.unsubscribeRoom(conn, room);
+    const lost = conn.closeCode === 0 ? peerCode === ABNORMAL_CLOSURE : !FATAL_CLOSE_CODES.includes(conn.closeCode);
+    for (const room of conn.rooms) this.unsubscribeRoom(conn, room, lost);
   }
 
-  private unsubscribeRoom(conn: Connection, room: string): void {
+  /** `depart`: the connection was lost, so a user left with no socket in the room may yet come back (see `departures`). */
+  private unsubscribeRoom(conn: Connection, room: string, depart: boolean): void {
     const members = this.rooms.get(room);
     members?.delete(conn);
     if (members?.size === 0) {
@@ -200,15 +224,63 @@ export class Hub {
     }
     const users = this.online.get(room);
     const entry = users?.get(conn.user.id);
-    if (!users || !entry) return;
-    if (--entry.sockets === 0) {
-      users.delete(conn.user.id);
-      if (users.size === 0) this.online.delete(room);
-      this.notePresence(room, 'user_left', conn.user);
+    if (!users || !entry || entry.sockets === 0) return;
+    if (--entry.sockets > 0) return;
+    if (depart && this.options.presenceLeaveGraceMs > 0) {
+      entry.departure = ++this.departureTokens;
+      this.departures.push({ room, userId: conn.user.id, entry, token: entry.departure, at: performance.now() });
+      this.departureTimer ??= this.armDepartures();
+      return;
     }
+    this.goOffline(room, users, conn.user.id, entry);
+  }
+
+  private goOffline(room: string, users: Map<number, OnlineEntry>, userId: number, entry: OnlineEntry): void {
+    users.delete(userId);
+    if (users.size === 0) this.online.delete(room);
+    this.notePresence(room, 'user_left', entry.user);
+  }
+
+  private armDepartures(): NodeJS.Timeout {
+    const first = this.departures[this.departuresHead]!;
+    const wait = Math.max(0, first.at + this.options.presenceLeaveGraceMs - performance.now());
+    const timer = setTimeout(() => this.sweepDepartures(), wait);
+    timer.unref();
+    return timer;
+  }
+
+  /**
+   * Announce, with the next presence batch, the users whose grace ran out with no socket back in the
+   * room. A departure whose user came back (and perhaps left again: a newer one is queued) is skipped.
+   */
+  private sweepDepartures(): void {
+    this.departureTimer = null;
+    const limit = performance.now() - this.options.presenceLeaveGraceMs;
+    const queue = this.departures;
+    let head = this.departuresHead;
+    for (; head < queue.length && queue[head]!.at <= limit; head++) {
+      const { room, userId, entry, token } = queue[head]!;
+      const users = this.online.get(room);
+      if (entry.departure !== token || users?.get(userId) !== entry) continue;
+      this.goOffline(room, users, userId, entry);
+    }
+    if (head === queue.length) {
+      this.departures = [];
+      this.departuresHead = 0;
+      return;
+    }
+    // Compact once the consumed part dominates, so the array does not grow with every departure ever.
+    if (head > 1024 && head * 2 > queue.length) {
+      this.departures = queue.slice(head);
+      head = 0;
+    }
+    this.departuresHead = head;
+    this.departureTimer = this.armDepartures();
   }
 
   private notePresence(room: string, kind: 'user_joined' | 'user_left', user: PublicUser): void {
+    // A small room's snapshot lists everyone exactly; a large one's holds until the next batch.
+    if (!this.largeRooms.has(room)) this.snapshots.delete(room);
     let changes = this.presencePending.get(room);
     if (!changes) this.presencePending.set(room, (changes = new Map()));
     const earlier = changes.get(user.id);
@@ -227,7 +299,7 @@ export class Hub {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
     for (const [room, changes] of this.presencePending) {
-      this.largeSnapshots.delete(room);
+      this.snapshots.delete(room);
       const count = this.online.get(room)?.size ?? 0;
       if (count > LIMITS.presenceListMax) {
         if (this.largeRooms.get(room) !== count) {
@@ -272,17 +344,15 @@ export class Hub {
    * announced, so the next `presence_count` brings everyone, newcomers included, up to date.
    */
   sendPresence(conn: Connection, room: string): void {
-    const lastCount = this.largeRooms.get(room);
-    if (lastCount === undefined) return this.send(conn, this.presenceFrame(room));
-    let encoded = this.largeSnapshots.get(room);
-    if (!encoded) {
-      encoded = Buffer.from(JSON.stringify({ ...this.presenceFrame(room), count: lastCount }));
-      this.largeSnapshots.set(room, encoded);
+    let json = this.snapshots.get(room);
+    if (json === undefined) {
+      const lastCount = this.largeRooms.get(room);
+      const frame = this.presenceFrame(room);
+      json = JSON.stringify(lastCount === undefined ? frame : { ...frame, count: lastCount });
+      // Only for a room someone is in: the map must not keep rooms nobody is online in.
+      if (this.online.has(room)) this.snapshots.set(room, json);
     }
-    if (conn.closing) return;
-    conn.out.push(encoded);
-    this.dirty.add(conn);
-    this.schedule();
+    this.sendSerialized(conn, json);
   }
 
   /** Queue a frame for one socket; written at the end of this turn, before room traffic. */
@@ -359,6 +429,7 @@ export class Hub {
    */
   private closeNow(conn: Connection, code: number, reason: string): void {
     conn.closing = true;
+    conn.closeCode = code;
     conn.ws.close(code, reason);
     let left = conn.ws.bufferedAmount;
     const watch = setInterval(() => {
@@ -407,7 +478,7 @@ export class Hub {
 
   /** Use the new profile from now on: in presence lists and as the author of this user's messages. */
   private updateUser(user: PublicUser): void {
-    this.largeSnapshots.clear();
+    this.snapshots.clear();
     for (const conn of this.connections) if (conn.user.id === user.id) conn.user = user;
     for (const users of this.online.values()) {
       const entry = users.get(user.id);
@@ -541,6 +612,8 @@ export class Hub {
   /** Shutdown: write what is queued, then close every socket with 1001. */
   closeAll(): void {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    if (this.departureTimer) clearTimeout(this.departureTimer);
+    this.departureTimer = null;
     this.presencePending.clear();
     this.flush(true);
     for (const pace of this.roomPace.values()) if (pace.timer) clearTimeout(pace.timer);
@@ -554,6 +627,8 @@ export interface HubOptions {
   /** Unsent bytes above which a socket is closed as a slow consumer. */
   sendBufferCap: number;
   presenceIntervalMs: number;
+  /** A user whose last socket in a room closed is announced gone only if not back within this (ms; 0: at once). */
+  presenceLeaveGraceMs: number;
   /** A room whose write round took T ms is written again no sooner than `fanoutPace` × T after it. */
   fanoutPace: number;
   /** Write rounds shorter than this never delay the next one. */
@@ -562,6 +637,25 @@ export interface HubOptions {
   fanoutPaceMaxMs: number;
   /** A closing socket whose peer reads nothing of its backlog for this long is cut off. */
   closeGraceMs: number;
+}
+
+/** What `ws` reports for a connection that ended without a close frame (RFC 6455, 7.1.5). */
+const ABNORMAL_CLOSURE = 1006;
+
+/** One user online in one room: their sockets there, and the token of their pending departure (0: none). */
+interface OnlineEntry {
+  user: PublicUser;
+  sockets: number;
+  departure: number;
+}
+
+/** A user's last socket in a room closed at `at` (performance.now()); `token` tells it from a later one. */
+interface Departure {
+  room: string;
+  userId: number;
+  entry: OnlineEntry;
+  token: number;
+  at: number;
 }
 
 /** When a room's last write round ended and how long it took (ms); the timer of a deferred round. */
