@@ -133,7 +133,8 @@ export const HistoryResponse = Type.Object({
    * log the page covers: from its oldest message (from the room's start when `hasMore` is false) up
    * to the cursor (`before`), or to `lastSeq` for the newest page; for an `after` page, from the
    * cursor to its newest message (to `lastSeq` when `hasMore` is false). Oldest first; at most as
-   * many as the page's `limit`, the newest kept (a run of them shows as one line anyway).
+   * many as the page's `limit`, the newest kept (a run of them shows as one line anyway). The
+   * members the room was created with are part of its creation, not joins, and are left out.
    */
   membership: Type.Array(MembershipEvent, {
     description: "The room's membership events in the span of the log the page covers, oldest first; at most `limit`, the newest kept.",

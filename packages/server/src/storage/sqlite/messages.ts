@@ -21,11 +21,16 @@ export class MessageReads {
       after: db.prepare(`${WITH_AUTHOR} WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq ASC LIMIT ?`),
       // Along the partial index events_membership (named: unanalysed, SQLite takes the primary key and
       // steps over every message and reaction event of the span), newest first; the kind list must be the index's.
+      // The members a room was created with (its creator's events at its creation time) are part of
+      // the creation, which no one sees as a line: they are not joins.
       membership: db.prepare(
         `SELECT e.*, u.username AS user_username, u.avatar_key AS user_avatar_key
-         FROM events e INDEXED BY events_membership LEFT JOIN users u ON u.id = e.user_id
+         FROM events e INDEXED BY events_membership
+           JOIN rooms r ON r.id = e.room_id
+           LEFT JOIN users u ON u.id = e.user_id
          WHERE e.room_id = ? AND e.seq BETWEEN ? AND ?
            AND e.kind IN ('member_joined', 'member_invited', 'member_left', 'member_removed')
+           AND NOT (e.created_at = r.created_at AND e.actor_id IS r.created_by)
          ORDER BY e.seq DESC LIMIT ?`,
       ),
       one: db.prepare(`${WITH_AUTHOR} WHERE m.id = ? AND m.room_id = ?`),
