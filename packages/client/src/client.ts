@@ -13,6 +13,7 @@ import {
   type HelloFrame,
   type HistoryFrame,
   type Message,
+  type MembershipEvent,
   type MyRoom,
   type NotifyLevel,
   type PublicUser,
@@ -422,14 +423,17 @@ export class ChatterClient {
    * `loadRoom` / `loadOlder` for that). Rejects with `ChatterApiError` code `offline` when not
    * connected, `timeout`, or the server's error.
    */
-  async requestHistory(room: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
+  async requestHistory(
+    room: string,
+    q: { before?: number; after?: number; limit?: number } = {},
+  ): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; membership: MembershipEvent[] }> {
     const frame: Record<string, unknown> = { type: 'history', room };
     if (q.before !== undefined) frame.before = q.before;
     if (q.after !== undefined) frame.after = q.after;
     if (q.limit !== undefined) frame.limit = q.limit;
     const reply = await this.request(frame);
     if (reply.type !== 'history') throw new ChatterApiError({ status: 0, code: 'invalid_response', message: 'The server answered with the wrong frame.' });
-    return { messages: reply.messages, hasMore: reply.hasMore, lastSeq: reply.lastSeq };
+    return { messages: reply.messages, hasMore: reply.hasMore, lastSeq: reply.lastSeq, membership: reply.membership };
   }
 
   /**
@@ -871,7 +875,7 @@ export class ChatterClient {
     if (after !== null) this.catchUp(room, after);
   }
 
-  private takePage(room: string, page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number }, kind: 'replace' | 'newest' | 'older'): void {
+  private takePage(room: string, page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number; membership: readonly MembershipEvent[] }, kind: 'replace' | 'newest' | 'older'): void {
     const applied = this.store.applyPage(room, page, kind);
     if (kind === 'replace') this.events.emit('reset', { room });
     this.delivered(room, applied);

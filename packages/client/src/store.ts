@@ -319,7 +319,11 @@ export class ChatterStore {
    * (it sets `applied` to the page's `lastSeq` when the room has no baseline). `newest`: the newest
    * page of a room whose end arrived live. `older`: a page before the oldest held message.
    */
-  applyPage(roomId: string, page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number }, kind: 'replace' | 'newest' | 'older'): RoomEvent[] {
+  applyPage(
+    roomId: string,
+    page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number; membership?: readonly MembershipEvent[] },
+    kind: 'replace' | 'newest' | 'older',
+  ): RoomEvent[] {
     const r = this.roomStates.get(roomId);
     if (!r) return [];
     if (kind === 'replace' && r.applied === null) {
@@ -330,6 +334,9 @@ export class ChatterStore {
       for (const seq of [...r.held.keys()]) if (seq <= page.lastSeq) r.held.delete(seq);
     }
     for (const copy of page.messages) this.takeCopy(r, copy);
+    // The membership events of the page's span: lines only. What they change (members, counts) is
+    // applied when the event itself is, live or replayed, or is already in the room's info.
+    for (const e of page.membership ?? []) addNotice(r.notices, e);
     if (kind === 'older' || !r.loaded) r.hasMoreOlder = page.hasMore;
     if (kind !== 'older') r.loaded = true;
     if (r.applied !== null && page.lastSeq > r.info.lastSeq) r.info = { ...r.info, lastSeq: page.lastSeq };
@@ -568,7 +575,7 @@ export class ChatterStore {
       case 'member_invited':
       case 'member_left':
       case 'member_removed': {
-        r.notices.push(e);
+        addNotice(r.notices, e);
         const joined = e.kind === 'member_joined' || e.kind === 'member_invited';
         if (r.members) applyToMembers(r.members, e);
         r.memberEvents?.push(e);
@@ -794,6 +801,14 @@ function react(reactions: readonly Reaction[], emoji: string, userId: number, co
   return out;
 }
 
+/** Insert a membership event in seq order; one already held (from a page or live) is not added again. */
+function addNotice(notices: MembershipEvent[], e: MembershipEvent): void {
+  let i = notices.length;
+  while (i > 0 && notices[i - 1]!.seq > e.seq) i--;
+  if (i > 0 && notices[i - 1]!.seq === e.seq) return;
+  notices.splice(i, 0, e);
+}
+
 /** Messages and membership events by seq; consecutive membership events fold into one item. */
 function buildTimeline(messages: readonly Message[], notices: readonly MembershipEvent[]): TimelineItem[] {
   const items: TimelineItem[] = [];
@@ -803,13 +818,11 @@ function buildTimeline(messages: readonly Message[], notices: readonly Membershi
     if (run) items.push({ kind: 'membership', key: `e:${run[0]!.seq}`, events: run });
     run = null;
   };
-  const oldest = messages[0]?.seq ?? 0;
+  // A notice older than the oldest message held is still in its place: notices come live (after the
+  // room's baseline, from where every message is held) or with a page (within the span of the log
+  // whose messages the page holds). Older messages, once loaded, go above it.
   for (const m of messages) {
-    while (n < notices.length && notices[n]!.seq < m.seq) {
-      const e = notices[n++]!;
-      if (e.seq < oldest) continue; // before the loaded window: its place among older messages is unknown
-      (run ??= []).push(e);
-    }
+    while (n < notices.length && notices[n]!.seq < m.seq) (run ??= []).push(notices[n++]!);
     flush();
     items.push({ kind: 'message', key: `m:${m.id}`, message: m });
   }

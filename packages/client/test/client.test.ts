@@ -1,7 +1,7 @@
 import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { ChatterApi, ChatterApiError, type PendingChange, type PendingMessage } from '../src/index.js';
+import { ChatterApi, ChatterApiError, describeMembership, type PendingChange, type PendingMessage } from '../src/index.js';
 import { assertAscending, closeAllClients, memoryStore, messageBatches, recordClient, seed, texts, uniqueName, waitFor, type Recorded } from './helpers.js';
 
 /**
@@ -105,6 +105,31 @@ describe('ChatterClient against a real server', () => {
     assert.equal(bad.code, 'validation_failed');
     c.client.close();
     await assert.rejects(c.client.requestHistory('general', { before: oldest }), (err: ChatterApiError) => err.code === 'offline');
+  });
+
+  test('a join shows above the first messages, live and on a new device alike', async () => {
+    const [ana, cyrus] = await Promise.all([server.register(uniqueName('ana')), server.register(uniqueName('cyrus'))]);
+    const post = (token: string, path: string, json?: unknown) =>
+      fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(json ?? {}) }).then((r) => r.json() as Promise<{ room: { id: string } }>);
+    const a = recordClient(server.url, ana.token);
+    a.client.connect();
+    await waitFor(() => a.client.status === 'online', 'online');
+    const room = (await post(ana.token, '/api/rooms', { name: uniqueName('plaza'), visibility: 'public' })).room.id;
+    await waitFor(() => a.client.store.room(room) !== null, 'the room arrives');
+    await a.client.loadRoom(room);
+    await post(cyrus.token, `/api/rooms/${room}/join`);
+    const lines = (c: Recorded) =>
+      (c.client.store.room(room)?.timeline ?? []).map((i) => (i.kind === 'message' ? i.message.text : describeMembership(i.events, ana.user.id)));
+    await waitFor(() => lines(a).length === 1, 'the join arrives');
+    a.client.send(room, 'welcome');
+    a.client.send(room, 'lunch at noon');
+    await waitFor(() => a.view(room).length === 2, 'both messages');
+    assert.deepEqual(lines(a), [`${cyrus.username} joined`, 'welcome', 'lunch at noon']);
+    // A new device gets the room with its history page: the same lines.
+    const fresh = recordClient(server.url, ana.token);
+    fresh.client.connect();
+    await waitFor(() => fresh.resets.includes(room), 'initial history of the room');
+    assert.deepEqual(lines(fresh), lines(a));
   });
 
   test('send validates locally: empty, too long and bad room ids throw with fields', async () => {

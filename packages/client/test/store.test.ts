@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Message, MessageBody, MyRoom, PublicUser, RoomEvent, SelfUser } from '@chatter/protocol';
-import { ChatterStore, describeMembership, describeTyping, type RoomView } from '../src/index.js';
+import { ChatterStore, describeMembership, describeTyping, type MembershipEvent, type RoomView } from '../src/index.js';
 
 const me: SelfUser = { id: 1, username: 'me', avatarUrl: null, email: null, createdAt: '2026-01-01T00:00:00Z' };
 const ana: PublicUser = { id: 2, username: 'ana', avatarUrl: null };
@@ -76,8 +76,8 @@ const reacted = (seq: number, m: Message, userId: number, count: number, on = tr
   count,
 });
 const hidden = (seq: number): RoomEvent => ({ ...base(seq), kind: 'hidden' });
-const joined = (seq: number, user: PublicUser): RoomEvent => ({ ...base(seq), kind: 'member_joined', user, role: 'member' });
-const left = (seq: number, user: PublicUser): RoomEvent => ({ ...base(seq), kind: 'member_left', user });
+const joined = (seq: number, user: PublicUser): MembershipEvent => ({ ...base(seq), kind: 'member_joined', user, role: 'member' });
+const left = (seq: number, user: PublicUser): MembershipEvent => ({ ...base(seq), kind: 'member_left', user });
 
 function storeWith(lastSeq = 0, over: Partial<MyRoom> = {}): ChatterStore {
   const store = new ChatterStore();
@@ -95,6 +95,12 @@ function shown(view: RoomView | null) {
     mentions: view.info.mentions,
     applied: view.applied,
   };
+}
+
+/** A room's timeline as its lines: message texts and folded membership runs. */
+function lines(view: RoomView | null): string[] {
+  assert.ok(view);
+  return view.timeline.map((i) => (i.kind === 'message' ? i.message.text : describeMembership(i.events, me.id)));
 }
 
 describe('ChatterStore apply rules', () => {
@@ -268,6 +274,46 @@ describe('ChatterStore apply rules', () => {
     assert.equal(describeMembership(run.events), 'ana and bo joined; ana left');
     const many = Array.from({ length: 14 }, (_, i) => ({ ...base(i + 1), kind: 'member_joined' as const, user: { id: 10 + i, username: `u${i}`, avatarUrl: null }, role: 'member' as const }));
     assert.equal(describeMembership(many), 'u0, u1 and 12 others joined');
+  });
+
+  test('a fully loaded room keeps its joined line above its first message, loaded or only live', () => {
+    const cyrus: PublicUser = { id: 4, username: 'cyrus', avatarUrl: null };
+    const loaded = storeWith(2);
+    loaded.applyPage('general', { messages: [], hasMore: false, lastSeq: 2, membership: [] }, 'newest');
+    const live = storeWith(2);
+    for (const store of [loaded, live]) {
+      store.receive('general', [joined(3, cyrus)]);
+      store.commit();
+      assert.deepEqual(lines(store.room('general')), ['cyrus joined']);
+      store.receive('general', [created(message(4, me, 'welcome')), created(message(5, me, 'lunch'))]);
+      store.commit();
+      assert.deepEqual(lines(store.room('general')), ['cyrus joined', 'welcome', 'lunch']);
+    }
+    // A page of the room's start carries the joins before its first message: they go on top.
+    const reloaded = storeWith(5);
+    reloaded.applyPage('general', { messages: [message(4, me, 'welcome'), message(5, me, 'lunch')], hasMore: false, lastSeq: 5, membership: [joined(3, cyrus)] }, 'replace');
+    reloaded.commit();
+    assert.deepEqual(lines(reloaded.room('general')), ['cyrus joined', 'welcome', 'lunch']);
+  });
+
+  test('a membership event from a page and live, in either order or twice, is one line', () => {
+    const page = { messages: [message(1, ana, 'hello')], hasMore: false, lastSeq: 3, membership: [joined(2, bo), left(3, ana)] };
+    const events = [joined(2, bo), left(3, ana), created(message(4, bo, 'hi'))];
+    const pageFirst = storeWith(1);
+    pageFirst.applyPage('general', page, 'newest');
+    pageFirst.receive('general', events);
+    pageFirst.applyPage('general', page, 'newest');
+    const liveFirst = storeWith(1);
+    liveFirst.receive('general', events);
+    liveFirst.applyPage('general', page, 'newest');
+    for (const store of [pageFirst, liveFirst]) {
+      store.commit();
+      const view = store.room('general')!;
+      assert.deepEqual(lines(view), ['hello', 'bo joined; ana left', 'hi']);
+      assert.deepEqual(view.timeline.flatMap((i) => (i.kind === 'membership' ? i.events.map((e) => e.seq) : [])), [2, 3]);
+    }
+    // The counts move once, with the event, not with the page.
+    assert.equal(pageFirst.room('general')!.info.memberCount, liveFirst.room('general')!.info.memberCount);
   });
 
   test('room events change the room; leaving forgets its messages', () => {

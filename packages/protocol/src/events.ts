@@ -92,3 +92,7 @@ export type RoomEventOf<K extends RoomEventKind> = Extract<RoomEvent, { kind: K 
 
 /** Membership kinds: the timeline folds runs of them into one line ("Ana, Bo and 12 others joined"). */
 export const MEMBERSHIP_EVENT_KINDS = ['member_joined', 'member_invited', 'member_left', 'member_removed'] as const satisfies readonly RoomEventKind[];
+
+/** An event of one of the `MEMBERSHIP_EVENT_KINDS`: what a history page carries besides its messages. */
+export const MembershipEvent = Type.Union([MemberJoinedEvent, MemberInvitedEvent, MemberLeftEvent, MemberRemovedEvent]);
+export type MembershipEvent = Static<typeof MembershipEvent>;

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { LIMITS } from './limits.js';
-import { RoomEvent } from './events.js';
+import { MembershipEvent, RoomEvent } from './events.js';
 import { Message, MyRoom, NotifyLevel, PublicUser, SelfUser } from './models.js';
 
 /*
@@ -226,6 +226,11 @@ export const HistoryFrame = Type.Object({
   hasMore: Type.Boolean(),
   /** The room's newest seq when the page was read: every event up to it is reflected in the page. */
   lastSeq: Type.Integer(),
+  /**
+   * The room's membership events in the span of the log the page covers, as in `HistoryResponse`;
+   * a page cut at the byte budget covers only the messages it carries.
+   */
+  membership: Type.Array(MembershipEvent),
   /**
    * `initial`: recent messages after hello; `request`: answer to a history frame. A page stops
    * early at the server's reply byte budget; `hasMore` then says more exist.

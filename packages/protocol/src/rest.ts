@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MembershipEvent } from './events.js';
 import { LIMITS } from './limits.js';
 import { Member, Message, MyRoom, NotifyLevel, PublicUser, Room, RoomVisibility, SelfUser } from './models.js';
 
@@ -127,6 +128,17 @@ export const HistoryResponse = Type.Object({
    * for the room and load it again.
    */
   lastSeq: Type.Integer({ description: "The room's newest sequence; an `after` beyond it means the client is ahead of the server." }),
+  /**
+   * The room's membership events (joined, invited, left, removed) whose seq lies in the span of the
+   * log the page covers: from its oldest message (from the room's start when `hasMore` is false) up
+   * to the cursor (`before`), or to `lastSeq` for the newest page; for an `after` page, from the
+   * cursor to its newest message (to `lastSeq` when `hasMore` is false). Oldest first; at most as
+   * many as the page's `limit`, the newest kept (a run of them shows as one line anyway). The
+   * members the room was created with are part of its creation, not joins, and are left out.
+   */
+  membership: Type.Array(MembershipEvent, {
+    description: "The room's membership events in the span of the log the page covers, oldest first; at most `limit`, the newest kept.",
+  }),
 });
 export type HistoryResponse = Static<typeof HistoryResponse>;
 

@@ -1143,9 +1143,9 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
 
       test('an empty or unknown room has no messages, and rooms do not leak into each other', async () => {
         const { store } = await seeded(4);
-        assert.deepEqual(await store.getMessages('empty', { limit: 10 }), { messages: [], hasMore: false, lastSeq: 0 });
-        assert.deepEqual(await store.getMessages('empty', { after: 0, limit: 10 }), { messages: [], hasMore: false, lastSeq: 0 });
-        assert.deepEqual(await store.getMessages('nope', { limit: 10 }), { messages: [], hasMore: false, lastSeq: 0 });
+        assert.deepEqual(await store.getMessages('empty', { limit: 10 }), { messages: [], hasMore: false, lastSeq: 0, membership: [] });
+        assert.deepEqual(await store.getMessages('empty', { after: 0, limit: 10 }), { messages: [], hasMore: false, lastSeq: 0, membership: [] });
+        assert.deepEqual(await store.getMessages('nope', { limit: 10 }), { messages: [], hasMore: false, lastSeq: 0, membership: [] });
         assert.equal(await store.getMessage('empty', (await store.getMessages('general', { limit: 1 })).messages[0]!.id), null, 'getMessage checks the room');
       });
     });

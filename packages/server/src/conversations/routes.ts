@@ -33,7 +33,7 @@ import type { RoomRecord } from '../storage/types.js';
 import { publicUser } from '../users/present.js';
 import { readable } from './access.js';
 import type { Actor, Outcome } from './actions.js';
-import { presentMember, presentMyRoom, presentRoom, presentStored } from './present.js';
+import { presentMember, presentMyRoom, presentRoom, presentReplayed, presentStored } from './present.js';
 
 /**
  * `Idempotency-Key`: the client's id for the change, as a WebSocket frame's `clientId` (same
@@ -218,7 +218,7 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
       await readable(store, request.auth!.user.id, room);
       const { before, after, limit = 50 } = request.query;
       const page = await store.getMessages(room, { before, after, limit: Math.min(limit, LIMITS.historyPageMax) });
-      return { room, messages: page.messages.map(presentStored), hasMore: page.hasMore, lastSeq: page.lastSeq };
+      return { room, messages: page.messages.map(presentStored), hasMore: page.hasMore, lastSeq: page.lastSeq, membership: page.membership.map(presentReplayed) };
     },
   );
 

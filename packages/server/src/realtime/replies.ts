@@ -68,10 +68,18 @@ export async function historyReply(
   ref?: string,
 ): Promise<Reply> {
   const page = await store.getMessages(room, range);
-  const { pieces, cut } = fit<MessageWithAuthor>(page.messages, presentStored, maxBytes, range.after !== undefined ? 'oldest' : 'newest');
+  const forward = range.after !== undefined;
+  const { pieces, bytes, cut } = fit<MessageWithAuthor>(page.messages, presentStored, maxBytes, forward ? 'oldest' : 'newest');
   const hasMore = page.hasMore || cut;
+  // A page cut short covers the log only as far as the messages it carries; the next page covers the rest.
+  let membership = page.membership;
+  if (cut && pieces.length > 0) {
+    const edge = forward ? pieces.at(-1)!.seq : pieces[0]!.seq;
+    membership = membership.filter((e) => (forward ? e.seq < edge : e.seq > edge));
+  }
+  const notices = fit(membership, presentReplayed, maxBytes - bytes, 'newest', false).pieces;
   const head = `{"type":"history","room":${JSON.stringify(room)},"messages":[`;
-  const tail = `],"hasMore":${hasMore},"lastSeq":${page.lastSeq},"reason":"${reason}"${optionalRef(ref)}}`;
+  const tail = `],"hasMore":${hasMore},"lastSeq":${page.lastSeq},"membership":[${notices.map((p) => p.json).join(',')}],"reason":"${reason}"${optionalRef(ref)}}`;
   return { json: head + pieces.map((p) => p.json).join(',') + tail, count: pieces.length, lastSeq: page.lastSeq, hasMore };
 }
 

@@ -254,7 +254,13 @@ export interface HistoryPage {
   hasMore: boolean;
   /** The room's lastSeq, read in the same transaction as the page: the page reflects every event up to it. */
   lastSeq: number;
+  /**
+   * Membership events (joined, invited, left, removed) in the span of the log the page covers
+   * (see `MessageReads.page`), oldest first, at most `limit` of them, the newest kept.
+   */
+  membership: EventWithRefs[];
 }
+
 
 /** Thrown by createUser when a unique column collides. The database decides, not a prior read. */
 export class UniqueViolation extends Error {

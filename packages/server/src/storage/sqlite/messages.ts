@@ -1,7 +1,7 @@
 import { LIMITS } from '@chatter/protocol';
 import type Database from 'better-sqlite3';
-import type { HistoryPage, HistoryRange, MessageRecord, MessageWithAuthor, ReactionSummary } from '../types.js';
-import { toMessage, toMessageWithAuthor, type Row } from './rows.js';
+import type { EventWithRefs, HistoryPage, HistoryRange, MessageRecord, MessageWithAuthor, ReactionSummary } from '../types.js';
+import { toEvent, toMessage, toMessageWithAuthor, type Row } from './rows.js';
 
 const WITH_AUTHOR = `SELECT m.*, u.username AS author_username, u.avatar_key AS author_avatar_key
   FROM messages m JOIN users u ON u.id = m.author_id`;
@@ -19,6 +19,20 @@ export class MessageReads {
       // Newest page below a cursor, read backwards along the (room_id, seq) index.
       before: db.prepare(`${WITH_AUTHOR} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`),
       after: db.prepare(`${WITH_AUTHOR} WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq ASC LIMIT ?`),
+      // Along the partial index events_membership (named: unanalysed, SQLite takes the primary key and
+      // steps over every message and reaction event of the span), newest first; the kind list must be the index's.
+      // The members a room was created with (its creator's events at its creation time) are part of
+      // the creation, which no one sees as a line: they are not joins.
+      membership: db.prepare(
+        `SELECT e.*, u.username AS user_username, u.avatar_key AS user_avatar_key
+         FROM events e INDEXED BY events_membership
+           JOIN rooms r ON r.id = e.room_id
+           LEFT JOIN users u ON u.id = e.user_id
+         WHERE e.room_id = ? AND e.seq BETWEEN ? AND ?
+           AND e.kind IN ('member_joined', 'member_invited', 'member_left', 'member_removed')
+           AND NOT (e.created_at = r.created_at AND e.actor_id IS r.created_by)
+         ORDER BY e.seq DESC LIMIT ?`,
+      ),
       one: db.prepare(`${WITH_AUTHOR} WHERE m.id = ? AND m.room_id = ?`),
       byIds: db.prepare(`${WITH_AUTHOR} WHERE m.id IN (SELECT value FROM json_each(?))`),
       record: db.prepare('SELECT * FROM messages WHERE id = ?'),
@@ -54,7 +68,15 @@ export class MessageReads {
       hasMore = rows.length > limit;
       rows = rows.slice(0, limit).reverse();
     }
-    return { messages: this.complete(rows, true), hasMore, lastSeq };
+    const { from, through } = span(range, rows, hasMore, lastSeq);
+    const membership = (this.stmts.membership.all(roomId, from, through, limit) as Row[]).reverse().map(
+      (r): EventWithRefs => ({
+        ...toEvent(r),
+        message: null,
+        user: r.user_username === null ? null : { id: r.user_id as number, username: r.user_username as string, avatarKey: (r.user_avatar_key as string | null) ?? null },
+      }),
+    );
+    return { messages: this.complete(rows, true), hasMore, lastSeq, membership };
   }
 
   one(roomId: string, messageId: number): MessageWithAuthor | null {
@@ -98,4 +120,16 @@ export class MessageReads {
     }
     return messages;
   }
+}
+
+/**
+ * The seqs a page of messages covers, bounds included: from its oldest message (from the room's
+ * start when nothing older exists) up to the cursor or the room's end; for an `after` page, from the
+ * cursor up to its newest message (to the end when nothing newer exists). The pages a client walks
+ * through cover every seq once, so a membership event shows once, in its place among the messages.
+ */
+function span(range: HistoryRange, rows: readonly Row[], hasMore: boolean, lastSeq: number): { from: number; through: number } {
+  const end = Math.min(lastSeq, (range.before ?? Number.MAX_SAFE_INTEGER) - 1);
+  if (range.after !== undefined) return { from: range.after + 1, through: hasMore ? (rows.at(-1)!.seq as number) : end };
+  return { from: hasMore ? (rows[0]!.seq as number) : 0, through: end };
 }

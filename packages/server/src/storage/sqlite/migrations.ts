@@ -135,4 +135,9 @@ export const MIGRATIONS: readonly string[] = [
   // only mentions until now, which is what the new default does, so nobody's notifications change.
   `ALTER TABLE members ADD COLUMN notify_level TEXT;   -- 'all' | 'mentions' | 'none', NULL: the default
    UPDATE members SET notify_level = notify WHERE notify <> 'all';`,
+  // A history page carries the membership events of its span: this reads them without stepping over
+  // the message and reaction events between them. The query's WHERE repeats the same kind list, or
+  // SQLite will not use a partial index.
+  `CREATE INDEX events_membership ON events(room_id, seq)
+     WHERE kind IN ('member_joined', 'member_invited', 'member_left', 'member_removed');`,
 ];
