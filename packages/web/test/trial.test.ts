@@ -47,7 +47,7 @@ const TIMELINE = `(() => {
     if (!msg) continue;
     const name = msg.querySelector('.msg-author');
     if (name) author = name.textContent.trim();
-    const reactions = [...msg.querySelectorAll('.reaction')].map((r) =>
+    const reactions = [...msg.querySelectorAll('.reaction:not(.add)')].map((r) =>
       r.querySelector('.reaction-emoji').textContent + ' ' + r.querySelector('.reaction-count').textContent + (r.getAttribute('aria-pressed') === 'true' ? ' mine' : ''));
     out.push({
       kind: 'message',

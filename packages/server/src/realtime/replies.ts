@@ -1,5 +1,5 @@
 import type { EventsFrame, HistoryFrame } from '@chatter/protocol';
-import { presentStored } from '../conversations/present.js';
+import { presentReplayed, presentStored } from '../conversations/present.js';
 import type { ChatStore, MessageWithAuthor } from '../storage/types.js';
 import type { EventFrames } from './event-frames.js';
 
