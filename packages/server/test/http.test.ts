@@ -198,7 +198,7 @@ describe('HTTP', () => {
     test('without a cursor: the newest page (default 50), oldest first, with full messages', async () => {
       const res = await history('');
       assert.equal(res.status, 200);
-      assert.deepEqual(Object.keys(res.body).sort(), ['hasMore', 'lastSeq', 'messages', 'room']);
+      assert.deepEqual(Object.keys(res.body).sort(), ['hasMore', 'lastSeq', 'membership', 'messages', 'room']);
       assert.equal(res.body.room, DEFAULT_ROOM);
       assert.equal(res.body.lastSeq, q(TOTAL));
       assert.equal(res.body.hasMore, false);

@@ -217,6 +217,7 @@ export class Gateway {
         },
       };
       hub.send(conn, hello);
+      conn.greeted = true;
       for (const room of conn.rooms) hub.sendPresence(conn, room);
       // The rooms just read answer, for each room resumed, what `access` would (a member, and its lastSeq).
       if (options.resume) await this.replay(conn, options.resume, new Map(rooms.map((r) => [r.id, r.lastSeq])));

@@ -35,6 +35,12 @@ export interface Connection {
   closing: boolean;
   /** The code this server closed the socket with (0 while it has not): the peer's own close says nothing of why. */
   closeCode: number;
+  /**
+   * `hello` went out: the client knows it was connected and will come back. Only such a connection,
+   * lost, keeps its user online for the leave grace; one that dies while being set up never told
+   * its client anything, so its user is announced gone at once.
+   */
+  greeted: boolean;
   /** Last time the user did something on this socket (any frame but ping); slides the session. */
   activeAt: number;
   /** This connection's frame budget (the user's is in the gateway's UserBudgets). */
@@ -119,6 +125,7 @@ export class Hub {
       readAtPing: -1,
       closing: false,
       closeCode: 0,
+      greeted: false,
       activeAt: Date.now(),
       frames: fullBucket(burst, Date.now()),
       strikes: 0,
@@ -205,7 +212,7 @@ export class Hub {
     const sockets = this.byUser.get(conn.user.id);
     sockets?.delete(conn);
     if (sockets?.size === 0) this.byUser.delete(conn.user.id);
-    const lost = conn.closeCode === 0 ? peerCode === ABNORMAL_CLOSURE : !FATAL_CLOSE_CODES.includes(conn.closeCode);
+    const lost = conn.greeted && (conn.closeCode === 0 ? peerCode === ABNORMAL_CLOSURE : !FATAL_CLOSE_CODES.includes(conn.closeCode));
     for (const room of conn.rooms) this.unsubscribeRoom(conn, room, lost);
   }
 
