@@ -833,9 +833,10 @@ function buildTimeline(messages: readonly Message[], notices: readonly Membershi
 
 /**
  * One line for a run of membership events: "Ana, Bo and 12 others joined", "Ana joined; Bo left".
- * Each person counts once per verb, at their last event of the run.
+ * Each person counts once per verb, at their last event of the run. `everyone`: name them all (for
+ * a tooltip on the folded line).
  */
-export function describeMembership(events: readonly MembershipEvent[], selfId?: number): string {
+export function describeMembership(events: readonly MembershipEvent[], selfId?: number, everyone = false): string {
   const verbs: Array<[string, string[]]> = [];
   const add = (verb: string, name: string) => {
     let entry = verbs.find(([v]) => v === verb);
@@ -852,9 +853,13 @@ export function describeMembership(events: readonly MembershipEvent[], selfId?: 
   return verbs
     .map(([verb, names]) => {
       const v = names.length === 1 && names[0] !== 'You' ? verb.replace('were ', 'was ') : verb;
-      return `${listNames(names)} ${v}`;
+      return `${everyone ? listAll(names) : listNames(names)} ${v}`;
     })
     .join('; ');
+}
+
+function listAll(names: readonly string[]): string {
+  return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 function listNames(names: readonly string[]): string {

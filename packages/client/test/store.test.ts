@@ -274,6 +274,7 @@ describe('ChatterStore apply rules', () => {
     assert.equal(describeMembership(run.events), 'ana and bo joined; ana left');
     const many = Array.from({ length: 14 }, (_, i) => ({ ...base(i + 1), kind: 'member_joined' as const, user: { id: 10 + i, username: `u${i}`, avatarUrl: null }, role: 'member' as const }));
     assert.equal(describeMembership(many), 'u0, u1 and 12 others joined');
+    assert.equal(describeMembership(many.slice(0, 4), 10, true), 'You, u1, u2 and u3 joined', 'everyone named, for the tooltip');
   });
 
   test('a fully loaded room keeps its joined line above its first message, loaded or only live', () => {

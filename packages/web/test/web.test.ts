@@ -146,10 +146,11 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await register(b.page, server.url, 'bob');
 
     // Presence: alice sees bob come online in the count and the list; joining the room (on
-    // registration, everyone joins general) is the membership line in the timeline.
+    // registration, everyone joins general) is the membership line in the timeline, folded with
+    // the earlier tests' joins into "..., and N others joined", which names everyone on hover.
     await a.page.locator('.online-pill').filter({ hasText: '2' }).waitFor();
     await a.page.locator('.user-list').getByText('bob').waitFor();
-    await a.page.locator('.row-system').filter({ hasText: 'bob joined' }).waitFor();
+    await a.page.locator('.row-system .system-pill[title$="and bob joined"]').filter({ hasText: /and \d+ others joined/ }).waitFor();
 
     await sendMessage(a.page, 'Hi Bob! Are you there?');
     await b.page.locator('.row-msg.other .bubble-text').filter({ hasText: 'Hi Bob! Are you there?' }).waitFor();

@@ -20,7 +20,7 @@ export type Row =
   /** "New messages": before the first message that was unread when the room was opened. */
   | { type: 'unread'; key: string }
   /** Consecutive membership events, folded: "Ana, Bo and 12 others joined". */
-  | { type: 'membership'; key: string; text: string; at: string; events: readonly MembershipEvent[] }
+  | { type: 'membership'; key: string; text: string; at: string; events: readonly MembershipEvent[]; /** Everyone named, when `text` folds some into "others". */ everyone?: string }
   | {
       type: 'message';
       key: string;
@@ -146,7 +146,9 @@ export function buildTimeline(input: TimelineInput): Row[] {
       const first = item.events[0]!;
       const stamp = stampOf(first, first.at);
       pushDay(stamp.day, first.at);
-      rows.push({ type: 'membership', key: item.key, text: describeMembership(item.events, me.id), at: item.events.at(-1)!.at, events: item.events });
+      const text = describeMembership(item.events, me.id);
+      const everyone = describeMembership(item.events, me.id, true);
+      rows.push({ type: 'membership', key: item.key, text, at: item.events.at(-1)!.at, events: item.events, ...(everyone !== text ? { everyone } : {}) });
       prev = null;
       continue;
     }

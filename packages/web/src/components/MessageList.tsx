@@ -114,7 +114,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
         case 'unread':
           return <UnreadRow />;
         case 'membership':
-          return <MembershipRow text={row.text} at={row.at} arrivedAt={arrivals.get(row.key)} />;
+          return <MembershipRow text={row.text} everyone={row.everyone} at={row.at} arrivedAt={arrivals.get(row.key)} />;
         case 'message': {
           const author = row.own ? me : row.author;
           return (

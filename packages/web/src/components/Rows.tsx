@@ -67,11 +67,22 @@ export function UnreadRow() {
 }
 
 /** Membership changes (joined, left, added, removed), folded into one line per run. */
-export const MembershipRow = memo(function MembershipRow({ text, at, arrivedAt }: { text: string; at: string; arrivedAt?: number | undefined }) {
+export const MembershipRow = memo(function MembershipRow({
+  text,
+  everyone,
+  at,
+  arrivedAt,
+}: {
+  text: string;
+  /** Everyone named, when `text` folds some into "others": the line's tooltip. */
+  everyone?: string | undefined;
+  at: string;
+  arrivedAt?: number | undefined;
+}) {
   const entrance = useEntrance(arrivedAt);
   return (
     <div className={`row-system${entrance}`}>
-      <span className="system-pill">
+      <span className="system-pill" title={everyone}>
         <span className="system-dot" aria-hidden="true" />
         <span className="system-text">{text}</span>
         <Time iso={at} className="system-time" />
