@@ -3,12 +3,15 @@
  * inside a private tmux server (prompts and the full-screen client), reading the screen back with
  * capture-pane. Nothing is faked: the CLI talks to a real server over real sockets.
  */
+import { ChatterClient } from '@chatter/client';
+import type { TestUser } from '@chatter/server/testing';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../../..');
@@ -291,4 +294,25 @@ export class TmuxSession {
   kill(): void {
     spawnSync('tmux', ['-L', this.tmux.socket, 'kill-session', '-t', this.name], { stdio: 'ignore' });
   }
+}
+
+/** The environment of a full-screen client signed in as `token` on `url`, with no config file of its own. */
+export function chatEnv(url: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { CHATTER_SERVER: url, CHATTER_TOKEN: token, CHATTER_CONFIG_DIR: '/nonexistent-chatter-test-config', ...extra };
+}
+
+/** A second user on the SDK, resolved once its socket is online. */
+export async function connectAs(url: string, user: TestUser, history = 0): Promise<ChatterClient> {
+  const client = new ChatterClient({ url, token: user.token, WebSocket, history });
+  const online = new Promise<void>((resolve) => {
+    const off = client.on('status', (s) => {
+      if (s.status === 'online') {
+        off();
+        resolve();
+      }
+    });
+  });
+  client.connect();
+  await online;
+  return client;
 }

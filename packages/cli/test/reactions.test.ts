@@ -2,8 +2,7 @@ import { ChatterApi, ChatterClient } from '@chatter/client';
 import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket } from 'ws';
-import { Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv as envFor, connectAs, Tmux, uniqueName, type TmuxSession } from './helpers.js';
 
 /*
  * Reactions in the full-screen client (tmux, 100x30) against a real server, with a second user on
@@ -20,10 +19,7 @@ before(async () => {
   server = await startTestServer({ messagesPerSecond: 10_000, messageBurst: 10_000 });
   alice = await server.register(uniqueName('alice'));
   bob = await server.register(uniqueName('bob'));
-  bobClient = new ChatterClient({ url: server.url, token: bob.token, WebSocket, history: 0 });
-  const online = new Promise<void>((resolve) => bobClient.on('status', (s) => s.status === 'online' && resolve()));
-  bobClient.connect();
-  await online;
+  bobClient = await connectAs(server.url, bob);
 });
 
 after(async () => {
@@ -33,7 +29,7 @@ after(async () => {
 });
 
 function chatEnv(token: string): Record<string, string> {
-  return { CHATTER_SERVER: server.url, CHATTER_TOKEN: token, CHATTER_CONFIG_DIR: '/nonexistent-chatter-test-config' };
+  return envFor(server.url, token);
 }
 
 function lastLine(screen: string): string {

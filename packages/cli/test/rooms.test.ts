@@ -2,8 +2,7 @@ import { ChatterApi, ChatterClient } from '@chatter/client';
 import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket } from 'ws';
-import { runCli, sleep, Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv as envFor, connectAs, runCli, sleep, Tmux, uniqueName, type TmuxSession } from './helpers.js';
 
 /*
  * Rooms and DMs in the full-screen client (tmux, 100x30) and in send/tail, against a real server,
@@ -22,10 +21,7 @@ before(async () => {
   alice = await server.register(uniqueName('alice'));
   bob = await server.register(uniqueName('bob'));
   bobApi = new ChatterApi({ baseUrl: server.url, token: bob.token });
-  bobClient = new ChatterClient({ url: server.url, token: bob.token, WebSocket, history: 0 });
-  const online = new Promise<void>((resolve) => bobClient.on('status', (s) => s.status === 'online' && resolve()));
-  bobClient.connect();
-  await online;
+  bobClient = await connectAs(server.url, bob);
 });
 
 after(async () => {
@@ -35,7 +31,7 @@ after(async () => {
 });
 
 function chatEnv(token: string): Record<string, string> {
-  return { CHATTER_SERVER: server.url, CHATTER_TOKEN: token, CHATTER_CONFIG_DIR: '/nonexistent-chatter-test-config' };
+  return envFor(server.url, token);
 }
 
 function header(screen: string): string {

@@ -3,8 +3,7 @@ import type { HistoryResponse, Message } from '@chatter/protocol';
 import { spawnServer, startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket } from 'ws';
-import { runCli, sleep, Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv, connectAs, runCli, sleep, Tmux, uniqueName, type TmuxSession } from './helpers.js';
 
 /*
  * The full-screen client in a real terminal (tmux, 80x24), against a real server: what a person
@@ -27,25 +26,6 @@ after(async () => {
   tmux.destroy();
   await server.close();
 });
-
-function chatEnv(url: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { CHATTER_SERVER: url, CHATTER_TOKEN: token, CHATTER_CONFIG_DIR: '/nonexistent-chatter-test-config', ...extra };
-}
-
-async function connectAs(url: string, user: TestUser, history = 0): Promise<ChatterClient> {
-  const client = new ChatterClient({ url, token: user.token, WebSocket, history });
-  const online = new Promise<void>((resolve) => {
-    const off = client.on('status', (s) => {
-      if (s.status === 'online') {
-        off();
-        resolve();
-      }
-    });
-  });
-  client.connect();
-  await online;
-  return client;
-}
 
 /** Resolves with the stored message's id. */
 async function sendAndWaitAck(client: ChatterClient, text: string, room = 'general'): Promise<number> {
