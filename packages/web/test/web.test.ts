@@ -496,8 +496,13 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     assert.ok((await r.page.locator('.vlist-row').count()) < 80, 'only the rows near the viewport are in the DOM');
 
     // Scroll up a little: the newest message from someone else now shows a button, not a jump.
-    await scroller.evaluate((el) => (el.scrollTop -= 900));
-    await r.page.waitForTimeout(200);
+    // The app re-renders in the same task, before the browser dispatches the scroll event (here an
+    // "online" event; in life a frame arriving): the list must honour the reader's move, not snap back.
+    await scroller.evaluate((el) => {
+      el.scrollTop -= 900;
+      window.dispatchEvent(new Event('online'));
+    });
+    await r.page.getByRole('button', { name: 'Jump to latest messages' }).waitFor();
     const firstVisible = () =>
       r.page.evaluate(() => {
         const view = document.querySelector('.message-scroller')!.getBoundingClientRect();

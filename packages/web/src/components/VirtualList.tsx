@@ -115,9 +115,16 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   const gliding = useRef(false);
   /** scrollTop we set ourselves: the scroll event it causes is not the reader moving. */
   const ownScrollTop = useRef<number | null>(null);
+  /**
+   * scrollTop as of the last scroll event or our own move. The reader's scroll changes scrollTop
+   * at once but its event comes with the next frame; a render in between (a frame arriving) must
+   * see the move, or a pinned list would snap the reader back to the bottom.
+   */
+  const knownTop = useRef<number | null>(null);
   const setScrollTop = (el: HTMLElement, top: number) => {
     el.scrollTop = top;
     ownScrollTop.current = el.scrollTop;
+    knownTop.current = el.scrollTop;
   };
 
   const syncView = useCallback(() => {
@@ -146,6 +153,7 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
       if (!atBottom) return void syncView();
       gliding.current = false;
     }
+    knownTop.current = el.scrollTop;
     if (atBottom !== pinned.current) {
       pinned.current = atBottom;
       latest.current.onPinnedChange?.(atBottom);
@@ -161,6 +169,13 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   useLayoutEffect(() => {
     const el = scrollerRef.current;
     if (!el) return;
+    // The reader moved away from the bottom and the scroll event is still to come: unpin now.
+    const moved = knownTop.current !== null && Math.abs(el.scrollTop - knownTop.current) > 1;
+    if (pinned.current && moved && !gliding.current && el.scrollHeight - el.scrollTop - el.clientHeight >= PIN_THRESHOLD) {
+      pinned.current = false;
+      latest.current.onPinnedChange?.(false);
+      recordAnchor(el.scrollTop);
+    }
     const i = anchor.current ? indexOf.get(anchor.current.key) : undefined;
     if (pinned.current) {
       const bottom = el.scrollHeight - el.clientHeight;
@@ -178,6 +193,7 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
     } else {
       recordAnchor(el.scrollTop);
     }
+    knownTop.current = el.scrollTop;
     syncView();
   });
 
