@@ -22,3 +22,13 @@ test('close() while hashes are running lets them finish or fail, never aborts th
     await assert.rejects(hasher.hash('after close', 4), /closed/);
   }
 });
+
+test('a hash still running when close() stops waiting is failed, not left pending, and its thread ends by itself', async () => {
+  const hasher = new PasswordHasher({ workers: 1 });
+  // Cost 15 takes seconds; close gives up waiting after 1 ms, long before the hash ends.
+  const job = hasher.hash('slow', 15);
+  await hasher.close(1);
+  await assert.rejects(job, /closed/);
+  // The thread was not terminated inside bcrypt (that aborts the process): it finishes and exits.
+  await hasher.stopped();
+});

@@ -75,6 +75,7 @@ interface Job {
  */
 export class PasswordHasher {
   private readonly idle: Worker[] = [];
+  private readonly threads = new Set<Worker>();
   private readonly running = new Map<Worker, Job>();
   private readonly queues: Record<HashPriority, Job[]> = { signin: [], signup: [] };
   private workerCount = 0;
@@ -82,6 +83,8 @@ export class PasswordHasher {
   private readonly maxQueued: number;
   /** Moving average of one job's duration, for Retry-After estimates. */
   private jobMs = 250;
+  private endedAll!: () => void;
+  private readonly allEnded = new Promise<void>((resolve) => (this.endedAll = resolve));
 
   constructor(options: { workers?: number; maxQueued?: number } = {}) {
     const size = options.workers ?? 2;
@@ -101,17 +104,26 @@ export class PasswordHasher {
         this.dispatch();
       });
       worker.on('error', (err) => {
-        // The thread is gone: fail its job, and every waiting one if no thread is left to run them.
         this.running.get(worker)?.reject(err);
+        this.running.delete(worker);
+      });
+      worker.on('exit', () => {
+        // The thread is gone: fail a job it never answered, and every waiting one if no thread is
+        // left to run them. A promise left pending here would hang its request forever.
+        const lost = new Error(this.closed ? 'The password hasher is closed.' : 'A password hashing thread stopped.');
+        this.threads.delete(worker);
+        this.running.get(worker)?.reject(lost);
         this.running.delete(worker);
         const at = this.idle.indexOf(worker);
         if (at >= 0) this.idle.splice(at, 1);
         if (--this.workerCount === 0) {
-          for (const job of [...this.queues.signin, ...this.queues.signup]) job.reject(err);
+          for (const job of [...this.queues.signin, ...this.queues.signup]) job.reject(lost);
           this.queues.signin.length = this.queues.signup.length = 0;
+          this.endedAll();
         }
       });
       worker.unref();
+      this.threads.add(worker);
       this.idle.push(worker);
       this.workerCount++;
     }
@@ -152,12 +164,13 @@ export class PasswordHasher {
 
   /**
    * Stop: fail what waits, let each thread finish the hash it is in, then let it end. A thread must
-   * not be terminated inside bcrypt's native call: node-addon-api turns the termination into a C++
+   * never be terminated: inside bcrypt's native call node-addon-api turns the termination into a C++
    * exception that nothing catches, and the whole process aborts ("terminate called after throwing
-   * an instance of 'Napi::Error'"). So each thread is asked to exit, and only one still running past
-   * a deadline is terminated.
+   * an instance of 'Napi::Error'"). So each thread is asked to exit after its job. One still hashing
+   * after `timeoutMs` (a slow hash on a loaded machine: the threads run at nice 19) has its job
+   * failed and is left to finish and exit by itself; it is unref'd, so it never holds the process.
    */
-  async close(): Promise<void> {
+  async close(timeoutMs = 5000): Promise<void> {
     this.closed = true;
     const error = new Error('The password hasher is closed.');
     for (const job of [...this.queues.signin, ...this.queues.signup]) job.reject(error);
@@ -166,12 +179,25 @@ export class PasswordHasher {
     this.idle.length = 0;
     await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
       if (worker.threadId === -1) return resolve(); // already gone
-      const deadline = setTimeout(() => void worker.terminate().then(() => resolve()), 5000);
+      const deadline = setTimeout(() => {
+        this.running.get(worker)?.reject(error);
+        this.running.delete(worker);
+        resolve();
+      }, timeoutMs);
       worker.once('exit', () => {
         clearTimeout(deadline);
         resolve();
       });
       worker.postMessage({ op: 'exit' });
     })));
+  }
+
+  /**
+   * Resolves once every thread has ended, including one `close` stopped waiting for. The threads are
+   * unref'd; waiting for them refs them, so the wait itself keeps the process alive.
+   */
+  stopped(): Promise<void> {
+    for (const worker of this.threads) worker.ref();
+    return this.allEnded;
   }
 }
