@@ -192,6 +192,23 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
 }
 
 /** The bubble texts in the list, in order. */
+/**
+ * Two animation frames: the browser has since dispatched the scroll events and run the resize
+ * observers of what happened before (both are steps of a frame's rendering).
+ */
+export async function frames(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+}
+
+/** Wait for a condition of the test's own process that no event announces; fails with `reason`. */
+export async function until(check: () => boolean, reason: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${reason} (after ${timeoutMs} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export function bubbles(page: Page) {
   return page.locator('.row-msg .bubble-text');
 }

@@ -80,8 +80,11 @@ describe('web app across a server restart', { skip: skip ?? false }, () => {
     await a.locator('.row-msg.own.state-sent', { hasText: text }).waitFor({ timeout: 20_000 });
     await b.locator('.bubble-text', { hasText: text }).waitFor({ timeout: 20_000 });
 
-    // Exactly once: give any duplicate time to show up, then count everywhere.
-    await a.waitForTimeout(1000);
+    // Exactly once: a marker sent after it from the same outbox comes after any resend of it, so
+    // once the marker is in on both sides, a duplicate would be too.
+    await sendMessage(a, 'marker after the restart');
+    await a.locator('.row-msg.own.state-sent', { hasText: 'marker after the restart' }).waitFor();
+    await b.locator('.bubble-text', { hasText: 'marker after the restart' }).waitFor();
     assert.equal(await countBubbles(a, text), 1);
     assert.equal(await countBubbles(b, text), 1);
     const res = await fetch(`${proc.url}/api/rooms/general/messages?limit=100`, { headers: { authorization: `Bearer ${observer.token}` } });
@@ -125,7 +128,8 @@ describe('web app across a server restart', { skip: skip ?? false }, () => {
     await again.goto(proc.url);
     await waitForChat(again);
     await again.locator('.row-msg.own.state-sent', { hasText: text }).waitFor({ timeout: 20_000 });
-    await again.waitForTimeout(800);
+    await sendMessage(again, 'marker after the reload');
+    await again.locator('.row-msg.own.state-sent', { hasText: 'marker after the reload' }).waitFor();
     assert.equal(await countBubbles(again, text), 1);
 
     // The device itself going offline is shown as Offline, not as a server problem.

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, launch, openPage, screenshotDir, setScheme, signIn } from './harness.js';
+import { browserSkipReason, ensureBuilt, frames, launch, openPage, screenshotDir, setScheme, signIn } from './harness.js';
 
 /*
  * Rooms in the web app, in a real Chromium against a real server: the room list with its sections,
@@ -143,7 +143,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
         const rows = [...el.querySelectorAll('.vlist-row')].filter((r) => r.getBoundingClientRect().bottom > top + 1);
         return rows[0]?.getAttribute('data-key') ?? '';
       });
-    await page.waitForTimeout(50); // let the scroll event settle the anchor (no state to wait for)
+    await frames(page); // the scroll event has set the anchor
     const leftAt = await firstVisible();
 
     await row(page, 'design').locator('a').click();

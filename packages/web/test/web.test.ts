@@ -8,6 +8,7 @@ import {
   browserSkipReason,
   bubbles,
   ensureBuilt,
+  frames,
   launch,
   openPage,
   register,
@@ -15,6 +16,7 @@ import {
   setScheme,
   shot,
   signIn,
+  until,
   waitForChat,
 } from './harness.js';
 
@@ -530,13 +532,13 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     for (let page = 0; page < 3; page++) {
       await scroller.evaluate((el) => (el.scrollTop = 0));
       await r.page.waitForFunction(() => document.querySelector('.row-loading .spinner') !== null);
-      for (let i = 0; i < 50 && held.length === 0; i++) await r.page.waitForTimeout(20);
+      await until(() => held.length > 0, 'the older page never came');
       assert.equal(held.length, 1, 'one page requested');
       const anchor = await firstVisible();
       assert.ok(anchor && anchor.y < 800, 'a message is visible at the top');
       held.shift()!();
       await r.page.waitForFunction(() => document.querySelector('.row-loading .spinner') === null);
-      await r.page.waitForTimeout(150); // let the new rows be measured
+      await frames(r.page); // the new rows are measured
       const y = await r.page.evaluate((text) => {
         const same = [...document.querySelectorAll('.row-msg .bubble-text')].find((b) => b.textContent === text);
         return same ? same.getBoundingClientRect().top : null;
