@@ -515,9 +515,9 @@ export class Hub {
    * 20 ms between messages, fixed pacing cost p50 1.6× and p99 1.5× and saved no CPU). That is
    * also when the writes matter: a room whose messages come faster than its rounds take would keep
    * the event loop writing back to back, and paced at the default of 1, its writes take at most
-   * about half of the loop. A small room
-   * (round under `fanoutPaceMinMs`) is never held, and the delay a paced room adds is bounded by
-   * the time its own round takes (which its members already wait, half of it on average).
+   * about half of the loop. A small room (round under `fanoutPaceMinMs`) is never held, and the
+   * delay a paced room adds is bounded by the time its own round takes (which its members already
+   * wait, half of it on average).
    *
    * `force` (shutdown) writes every room now.
    */
