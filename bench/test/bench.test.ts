@@ -479,6 +479,23 @@ describe('pacing, sizes and the profiled step in the fan-out report', () => {
 
   test('states the cost of pacing in numbers', () => {
     assert.match(report.markdown, /At 200 msg\/s: p50 9\.0 ms paced vs 5\.0 ms unpaced \(\+4\.0 ms, 1\.80×\); p99 10\.0 vs 9\.0 ms \(1\.11×\); server CPU per delivery 2\.00 vs 3\.00 µs \(0\.67×, pacing saves 33%\)/);
+    assert.doesNotMatch(report.markdown, /ranges of p50 and p99 overlap/, 'one round each: no range to compare');
+  });
+
+  test('says when paced and unpaced differ by no more than their rounds do', () => {
+    // A rate where the room is not held: the two rows are the same server, up to the noise.
+    const quiet = [
+      run('chatter', 50, { cpu: 1, p50: 8000, p99: 20_000 }),
+      run('chatter-nopace', 50, { cpu: 1, p50: 8500, p99: 21_000 }),
+      run('ws-coalesce', 50, { cpu: 1, p50: 6000, p99: 18_000 }),
+      run('chatter', 50, { cpu: 1, p50: 9000, p99: 22_000 }),
+      run('chatter-nopace', 50, { cpu: 1, p50: 9500, p99: 23_000 }),
+      run('ws-coalesce', 50, { cpu: 1, p50: 6000, p99: 18_000 }),
+    ];
+    assert.match(fanout.report(quiet, { targets, profiles: [] }).markdown, /At 50 msg\/s: p50 [^\n]*\. The paced and unpaced ranges of p50 and p99 overlap: at this rate the two differ by no more than rounds do\./);
+    // Held: paced p50 well above every unpaced round.
+    const held = quiet.map((r, i) => (r.target === 'chatter' ? run('chatter', 50, { cpu: 1, p50: 14_000 + i, p99: 22_000 }) : r));
+    assert.doesNotMatch(fanout.report(held, { targets, profiles: [] }).markdown, /ranges of p50 and p99 overlap/);
   });
 
   test('judges every size against the coalescing floor, and counts its late deliveries against the guarantee', () => {

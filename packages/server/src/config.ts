@@ -36,7 +36,10 @@ export interface Config {
   historyOnConnect: number;
   /** Presence changes are announced in batches at most this often (ms). */
   presenceIntervalMs: number;
-  /** A room whose write round took T ms is written again no sooner than `fanoutPace` × T after it (0: every turn). */
+  /**
+   * A room whose write round took T ms, and whose messages arrive more often than one per
+   * `fanoutPace` × T, is written again no sooner than `fanoutPace` × T after it (0: every turn).
+   */
   fanoutPace: number;
   /** Write rounds shorter than this (ms) never delay the next one. */
   fanoutPaceMinMs: number;
