@@ -232,6 +232,16 @@ async function main() {
     const runOne = async (step, round, target, { profileDir } = {}) => {
       let server;
       const run = { scenario: scenario.id, target, step: step.key, round, params: step.params };
+      // Where a run's wall time goes (server start, the generator's task, server stop): the
+      // suite's time budget is spent here, and the start and stop are overhead, not measurement.
+      const timing = { startMs: 0, loadMs: 0, stopMs: 0 };
+      run.timing = timing;
+      let mark = performance.now();
+      const lap = (key) => {
+        const now = performance.now();
+        timing[key] = now - mark;
+        mark = now;
+      };
       try {
         if (profileDir) mkdirSync(profileDir, { recursive: true });
         server = await startTarget(target, {
@@ -242,6 +252,7 @@ async function main() {
           env: plan.targetEnv?.(target, step) ?? {},
           inspect: Boolean(profileDir),
         });
+        lap('startMs');
         const task = {
           scenario: scenario.id,
           params: step.params,
@@ -259,10 +270,13 @@ async function main() {
           verbose: opts.verbose,
         };
         Object.assign(run, await runLoad(task, { cpu: loadCpu, workDir, verbose: opts.verbose }));
+        lap('loadMs');
       } catch (err) {
         run.error = String(err.message ?? err);
       } finally {
+        mark = performance.now();
         await server?.stop();
+        lap('stopMs');
       }
       if (run.error && server) run.serverStderr = server.stderr().slice(-3000);
       return run;

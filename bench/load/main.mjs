@@ -10,7 +10,7 @@ const task = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const scenario = scenarioById(task.scenario);
 const tokens = task.tokensFile ? JSON.parse(readFileSync(task.tokensFile, 'utf8')) : [];
 const log = (...args) => {
-  if (task.verbose) console.error(`[load ${task.scenario} ${task.target.kind}]`, ...args);
+  if (task.verbose) console.error(`[load ${task.scenario} ${task.target.kind} +${process.uptime().toFixed(1)}s]`, ...args);
 };
 
 try {
