@@ -250,7 +250,8 @@ async function main() {
           dataDir: prepared.dataDirs?.[step.key] ?? prepared.dataDir ?? sharedDataDir,
           bcryptCost: plan.bcryptCost ?? 4,
           env: plan.targetEnv?.(target, step) ?? {},
-          inspect: Boolean(profileDir),
+          // A scenario may read every target's memory through the inspector (`plan.inspect`).
+          inspect: Boolean(profileDir) || Boolean(plan.inspect),
         });
         lap('startMs');
         const task = {
@@ -263,6 +264,7 @@ async function main() {
             port: server.port,
             url: server.url,
             pid: server.pid,
+            inspectorUrl: server.inspectorUrl,
             ...(profileDir && server.inspectorUrl && { profile: { url: server.inspectorUrl, dir: profileDir } }),
           },
           tokensFile: prepared.tokensFile ?? tokensFile,
@@ -415,7 +417,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     const failed = data.runs.filter((r) => r.error);
     const section = [`## ${scenario.title}`, ''];
     if (ok.length) {
-      const rep = scenario.report(data.runs, { targets: data.targets, quick: opts.quick, prepared: data.prepared, profiles: profiles.filter((p) => p.scenario === scenario.id) });
+      const rep = scenario.report(data.runs, { targets: data.targets, quick: opts.quick, prepared: data.prepared, profiles: profiles.filter((p) => p.scenario === scenario.id), profileRuns: data.profileRuns ?? [] });
       section.push(rep.markdown);
       for (const chart of rep.charts ?? []) {
         const file = join(chartsDir, chart.file);
