@@ -92,28 +92,38 @@ function ensureChatterBuilt() {
   return r.status === 0 && existsSync(CHATTER_MAIN);
 }
 
-function runLoad(task, { cpu, workDir, verbose, timeoutMs = 15 * 60_000 }) {
-  const file = join(workDir, `task-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(task));
-  const child = track(spawnPinned(process.execPath, [join(ROOT, 'bench/load/main.mjs'), file], { cpu, cwd: ROOT, env: process.env }));
-  return new Promise((resolve) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d) => (out += d.toString()));
-    child.stderr.on('data', (d) => {
-      err += d.toString();
-      if (verbose) process.stderr.write(d);
-      if (err.length > 100000) err = err.slice(-50000);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      rmSync(file, { force: true });
-      const line = out.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('ERROR '));
-      if (line?.startsWith('RESULT ')) resolve({ result: JSON.parse(line.slice(7)) });
-      else resolve({ error: line ? JSON.parse(line.slice(6)) : `load generator exited ${code ?? signal}: ${err.slice(-1500)}` });
-    });
+/**
+ * Start a load generator process now, to be handed its task later: the generator loads its modules
+ * (every scenario) while the server under test starts on the other core, instead of after it.
+ * Returns {run(task) -> Promise<{result}|{error}>, kill()}; the task goes over stdin.
+ */
+function startLoad({ cpu, verbose, timeoutMs = 15 * 60_000 }) {
+  const child = track(spawnPinned(process.execPath, [join(ROOT, 'bench/load/main.mjs')], { cpu, cwd: ROOT, env: process.env, stdio: ['pipe', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d.toString()));
+  child.stderr.on('data', (d) => {
+    err += d.toString();
+    if (verbose) process.stderr.write(d);
+    if (err.length > 100000) err = err.slice(-50000);
   });
+  // An EPIPE if the generator died before its task arrived: its exit says why.
+  child.stdin.on('error', () => {});
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    async run(task) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.stdin.end(`${JSON.stringify(task)}\n`);
+      const { code, signal } = await exited;
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('ERROR '));
+      if (line?.startsWith('RESULT ')) return { result: JSON.parse(line.slice(7)) };
+      return { error: line ? JSON.parse(line.slice(6)) : `load generator exited ${code ?? signal}: ${err.slice(-1500)}` };
+    },
+    kill() {
+      child.kill('SIGKILL');
+    },
+  };
 }
 
 function machineInfo() {
@@ -242,6 +252,7 @@ async function main() {
         timing[key] = now - mark;
         mark = now;
       };
+      const load = startLoad({ cpu: loadCpu, verbose: opts.verbose });
       try {
         if (profileDir) mkdirSync(profileDir, { recursive: true });
         server = await startTarget(target, {
@@ -271,11 +282,12 @@ async function main() {
           extra: prepared.extra ?? {},
           verbose: opts.verbose,
         };
-        Object.assign(run, await runLoad(task, { cpu: loadCpu, workDir, verbose: opts.verbose }));
+        Object.assign(run, await load.run(task));
         lap('loadMs');
       } catch (err) {
         run.error = String(err.message ?? err);
       } finally {
+        load.kill(); // a no-op once it has exited; a generator whose server never started goes too
         mark = performance.now();
         await server?.stop();
         lap('stopMs');
