@@ -54,3 +54,15 @@ describe('logins during fan-out', () => {
     assert.equal(logins.plan({ quick: false }).rounds, 3);
   });
 });
+
+describe('logins with synchronous=NORMAL as an A/B', () => {
+  test('runs only when asked for, and is reported apart from the verdict', () => {
+    assert.deepEqual(logins.defaultTargets, ['chatter']);
+    assert.ok(logins.targets.includes('chatter-syncnormal'));
+    const normal = (a: number, w: number) => ({ ...run(a, w), target: 'chatter-syncnormal' });
+    const report = logins.report([run(30, 40), normal(30, 31), run(35, 45), normal(35, 36), run(40, 50), normal(40, 41)]);
+    assert.equal(report.verdicts.length, 1);
+    assert.equal(report.verdicts[0].met, false, 'judged on Chatter alone');
+    assert.match(report.markdown, /synchronous=NORMAL.*chat p99 3[45]\.\d \(30\.\d–40\.\d\) ms alone, 36\.\d \(3\d\.\d–4\d\.\d\) ms with logins, 1\.0\d×/);
+  });
+});
