@@ -523,13 +523,17 @@ describe('the fsync share', () => {
 
 describe('the suite time', () => {
   const summary = (totalSeconds: number, opts: object = {}) => ({ totalSeconds, opts: { quick: false, only: null, ...opts }, setup: { users: 10_000, ms: 20_000 }, scenarios: ['fanout', 'history'] });
-  const runs = { fanout: { seconds: 300, prepareSeconds: 0 }, history: { seconds: 11, prepareSeconds: 25 } };
+  const timing = (startMs: number, stopMs: number) => ({ timing: { startMs, loadMs: 5000, stopMs } });
+  const runs = {
+    fanout: { seconds: 300, prepareSeconds: 0, runs: [timing(1200, 300), timing(800, 200)], profileRuns: [timing(1500, 500)] },
+    history: { seconds: 11, prepareSeconds: 25, runs: [timing(100, 100)] },
+  };
 
   test('lists every part with its time, and the rest', () => {
     const { rows, overBudget } = suiteTime(summary(400), runs);
     assert.deepEqual(rows.map(([what, s]: [string, number]) => [what, formatDuration(s)]), [
       ['registering 10,000 Chatter users', '20 s'],
-      ['fanout', '5 min 00 s'],
+      ['fanout (3 server starts and stops 5 s)', '5 min 00 s'],
       ['history (set-up 25 s)', '36 s'],
       ['the rest (start, building, the report)', '44 s'],
     ]);
