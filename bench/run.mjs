@@ -255,7 +255,8 @@ async function main() {
       const load = startLoad({ cpu: loadCpu, verbose: opts.verbose });
       try {
         if (profileDir) mkdirSync(profileDir, { recursive: true });
-        server = await startTarget(target, {
+        // A scenario whose measurement is all in its set-up (the web app's) starts no server per run.
+        if (plan.server !== false) server = await startTarget(target, {
           cpu: serverCpu,
           // A scenario may give each step its own database (prepared.dataDirs[step.key]).
           dataDir: prepared.dataDirs?.[step.key] ?? prepared.dataDir ?? sharedDataDir,
@@ -271,12 +272,12 @@ async function main() {
           target: {
             kind: baseKind(target),
             variant: target,
-            host: server.host,
-            port: server.port,
-            url: server.url,
-            pid: server.pid,
-            inspectorUrl: server.inspectorUrl,
-            ...(profileDir && server.inspectorUrl && { profile: { url: server.inspectorUrl, dir: profileDir } }),
+            host: server?.host,
+            port: server?.port,
+            url: server?.url,
+            pid: server?.pid,
+            inspectorUrl: server?.inspectorUrl,
+            ...(profileDir && server?.inspectorUrl && { profile: { url: server.inspectorUrl, dir: profileDir } }),
           },
           tokensFile: prepared.tokensFile ?? tokensFile,
           extra: prepared.extra ?? {},
