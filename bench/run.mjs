@@ -92,28 +92,38 @@ function ensureChatterBuilt() {
   return r.status === 0 && existsSync(CHATTER_MAIN);
 }
 
-function runLoad(task, { cpu, workDir, verbose, timeoutMs = 15 * 60_000 }) {
-  const file = join(workDir, `task-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(task));
-  const child = track(spawnPinned(process.execPath, [join(ROOT, 'bench/load/main.mjs'), file], { cpu, cwd: ROOT, env: process.env }));
-  return new Promise((resolve) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d) => (out += d.toString()));
-    child.stderr.on('data', (d) => {
-      err += d.toString();
-      if (verbose) process.stderr.write(d);
-      if (err.length > 100000) err = err.slice(-50000);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      rmSync(file, { force: true });
-      const line = out.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('ERROR '));
-      if (line?.startsWith('RESULT ')) resolve({ result: JSON.parse(line.slice(7)) });
-      else resolve({ error: line ? JSON.parse(line.slice(6)) : `load generator exited ${code ?? signal}: ${err.slice(-1500)}` });
-    });
+/**
+ * Start a load generator process now, to be handed its task later: the generator loads its modules
+ * (every scenario) while the server under test starts on the other core, instead of after it.
+ * Returns {run(task) -> Promise<{result}|{error}>, kill()}; the task goes over stdin.
+ */
+function startLoad({ cpu, verbose, timeoutMs = 15 * 60_000 }) {
+  const child = track(spawnPinned(process.execPath, [join(ROOT, 'bench/load/main.mjs')], { cpu, cwd: ROOT, env: process.env, stdio: ['pipe', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d.toString()));
+  child.stderr.on('data', (d) => {
+    err += d.toString();
+    if (verbose) process.stderr.write(d);
+    if (err.length > 100000) err = err.slice(-50000);
   });
+  // An EPIPE if the generator died before its task arrived: its exit says why.
+  child.stdin.on('error', () => {});
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    async run(task) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.stdin.end(`${JSON.stringify(task)}\n`);
+      const { code, signal } = await exited;
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('ERROR '));
+      if (line?.startsWith('RESULT ')) return { result: JSON.parse(line.slice(7)) };
+      return { error: line ? JSON.parse(line.slice(6)) : `load generator exited ${code ?? signal}: ${err.slice(-1500)}` };
+    },
+    kill() {
+      child.kill('SIGKILL');
+    },
+  };
 }
 
 function machineInfo() {
@@ -232,37 +242,56 @@ async function main() {
     const runOne = async (step, round, target, { profileDir } = {}) => {
       let server;
       const run = { scenario: scenario.id, target, step: step.key, round, params: step.params };
+      // Where a run's wall time goes (server start, the generator's task, server stop): the
+      // suite's time budget is spent here, and the start and stop are overhead, not measurement.
+      const timing = { startMs: 0, loadMs: 0, stopMs: 0 };
+      run.timing = timing;
+      let mark = performance.now();
+      const lap = (key) => {
+        const now = performance.now();
+        timing[key] = now - mark;
+        mark = now;
+      };
+      const load = startLoad({ cpu: loadCpu, verbose: opts.verbose });
       try {
         if (profileDir) mkdirSync(profileDir, { recursive: true });
-        server = await startTarget(target, {
+        // A scenario whose measurement is all in its set-up (the web app's) starts no server per run.
+        if (plan.server !== false) server = await startTarget(target, {
           cpu: serverCpu,
           // A scenario may give each step its own database (prepared.dataDirs[step.key]).
           dataDir: prepared.dataDirs?.[step.key] ?? prepared.dataDir ?? sharedDataDir,
           bcryptCost: plan.bcryptCost ?? 4,
           env: plan.targetEnv?.(target, step) ?? {},
-          inspect: Boolean(profileDir),
+          // A scenario may read every target's memory through the inspector (`plan.inspect`).
+          inspect: Boolean(profileDir) || Boolean(plan.inspect),
         });
+        lap('startMs');
         const task = {
           scenario: scenario.id,
           params: step.params,
           target: {
             kind: baseKind(target),
             variant: target,
-            host: server.host,
-            port: server.port,
-            url: server.url,
-            pid: server.pid,
-            ...(profileDir && server.inspectorUrl && { profile: { url: server.inspectorUrl, dir: profileDir } }),
+            host: server?.host,
+            port: server?.port,
+            url: server?.url,
+            pid: server?.pid,
+            inspectorUrl: server?.inspectorUrl,
+            ...(profileDir && server?.inspectorUrl && { profile: { url: server.inspectorUrl, dir: profileDir } }),
           },
           tokensFile: prepared.tokensFile ?? tokensFile,
           extra: prepared.extra ?? {},
           verbose: opts.verbose,
         };
-        Object.assign(run, await runLoad(task, { cpu: loadCpu, workDir, verbose: opts.verbose }));
+        Object.assign(run, await load.run(task));
+        lap('loadMs');
       } catch (err) {
         run.error = String(err.message ?? err);
       } finally {
+        load.kill(); // a no-op once it has exited; a generator whose server never started goes too
+        mark = performance.now();
         await server?.stop();
+        lap('stopMs');
       }
       if (run.error && server) run.serverStderr = server.stderr().slice(-3000);
       return run;
@@ -401,7 +430,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
     const failed = data.runs.filter((r) => r.error);
     const section = [`## ${scenario.title}`, ''];
     if (ok.length) {
-      const rep = scenario.report(data.runs, { targets: data.targets, quick: opts.quick, prepared: data.prepared, profiles: profiles.filter((p) => p.scenario === scenario.id) });
+      const rep = scenario.report(data.runs, { targets: data.targets, quick: opts.quick, prepared: data.prepared, profiles: profiles.filter((p) => p.scenario === scenario.id), profileRuns: data.profileRuns ?? [] });
       section.push(rep.markdown);
       for (const chart of rep.charts ?? []) {
         const file = join(chartsDir, chart.file);

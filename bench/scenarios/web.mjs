@@ -21,7 +21,8 @@ export default {
 
   plan({ quick }) {
     const messages = messagesFor(quick);
-    return { rounds: 1, chatterDataDir: 'own', steps: [{ key: String(messages), params: { messages } }] };
+    // `ui.ts` starts its own server in `prepare`: the run only hands its figures on, with no server.
+    return { rounds: 1, chatterDataDir: 'own', server: false, steps: [{ key: String(messages), params: { messages } }] };
   },
 
   async prepare(ctx) {

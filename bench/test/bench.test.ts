@@ -27,7 +27,7 @@ import WebSocket from 'ws';
 import { RAISED_LIMITS, startTarget } from '../lib/targets.mjs';
 import fanout, { fsyncShare, generatorBound } from '../scenarios/fanout.mjs';
 import { formatDuration, suiteTime } from '../report/time.mjs';
-import capacity, { brokeBecause } from '../scenarios/capacity.mjs';
+import capacity, { brokeBecause, worthRetrying } from '../scenarios/capacity.mjs';
 import { verdict } from '../report/format.mjs';
 import { callTree, flameGraphSvg } from '../report/flame.mjs';
 
@@ -540,13 +540,17 @@ describe('the fsync share', () => {
 
 describe('the suite time', () => {
   const summary = (totalSeconds: number, opts: object = {}) => ({ totalSeconds, opts: { quick: false, only: null, ...opts }, setup: { users: 10_000, ms: 20_000 }, scenarios: ['fanout', 'history'] });
-  const runs = { fanout: { seconds: 300, prepareSeconds: 0 }, history: { seconds: 11, prepareSeconds: 25 } };
+  const timing = (startMs: number, stopMs: number) => ({ timing: { startMs, loadMs: 5000, stopMs } });
+  const runs = {
+    fanout: { seconds: 300, prepareSeconds: 0, runs: [timing(1200, 300), timing(800, 200)], profileRuns: [timing(1500, 500)] },
+    history: { seconds: 11, prepareSeconds: 25, runs: [timing(100, 100)] },
+  };
 
   test('lists every part with its time, and the rest', () => {
     const { rows, overBudget } = suiteTime(summary(400), runs);
     assert.deepEqual(rows.map(([what, s]: [string, number]) => [what, formatDuration(s)]), [
       ['registering 10,000 Chatter users', '20 s'],
-      ['fanout', '5 min 00 s'],
+      ['fanout (3 server starts and stops 5 s)', '5 min 00 s'],
       ['history (set-up 25 s)', '36 s'],
       ['the rest (start, building, the report)', '44 s'],
     ]);
@@ -575,6 +579,16 @@ describe('the capacity step-up', () => {
     assert.match(brokeBecause(step(100, { delivered: 100_000, p99: 260_000 })) ?? '', /^p99 2(59|60)\.\d ms > 250 ms$/);
     assert.match(brokeBecause(step(100, { delivered: 89_000, p99: 1000 })) ?? '', /delivered 89,000\/s < 90% of 100,000\/s offered/);
     assert.match(brokeBecause(step(100, { delivered: 100_000, p99: 1000, late: 5 })) ?? '', /5 late at the end of the drain/);
+  });
+
+  test('retries a break a stall could explain, not a target past its knee', () => {
+    const at = (share: number, over: Parameters<typeof step>[1]) => ({ ...step(100, over), serverCpuShare: share });
+    assert.equal(worthRetrying(at(0.6, { delivered: 100_000, p99: 400_000 })), true, 'p99 alone, with room on the core: maybe a stall');
+    assert.equal(worthRetrying(at(0.99, { delivered: 100_000, p99: 400_000 })), true, 'p99 alone at a full core: still kept up');
+    assert.equal(worthRetrying(at(0.6, { delivered: 80_000, p99: 400_000 })), true, 'behind but idle part of the time, and caught up in the drain');
+    assert.equal(worthRetrying(at(0.99, { delivered: 80_000, p99: 400_000 })), false, 'behind with the whole core busy: saturated');
+    assert.equal(worthRetrying(at(0.6, { delivered: 50_000, p99: 400_000, late: 10 })), false, 'still behind after the drain');
+    assert.equal(worthRetrying({ ...step(100, { delivered: 80_000, p99: 400_000 }), serverCpuShare: null }), true, 'no CPU reading: give it the benefit of the doubt');
   });
 
   test('reports the highest step sustained as capacity, the retried step and where each target broke', () => {

@@ -8,7 +8,9 @@ import connections, {
   PER_ADDRESS,
   PER_USER,
   connectionsPlan,
+  capReason,
   connectionsThatFit,
+  openFilesHardLimit,
   openFilesLimit,
   sourceAddress,
   userOf,
@@ -66,5 +68,22 @@ describe('connections-100k scenario', () => {
     assert.equal(connectionsThatFit(5000, [Infinity, 20_000]), 5000);
     const own = openFilesLimit();
     assert.ok(own === null || own > 0);
+    const hard = openFilesHardLimit();
+    assert.ok(hard === null || (own !== null && hard >= own), 'the hard limit bounds the soft one');
+  });
+
+  test('says why it is capped, and that nothing is judged then', () => {
+    assert.equal(capReason(100_000, 100_000, { server: 150_000, generator: 150_000 }), null);
+    const why = capReason(100_000, 19_500, { server: 20_000, generator: 20_000 }) ?? '';
+    assert.match(why, /^capped at 19,500 of 100,000 connections: the open-file limit is 20,000 for the server and 20,000 for the generator/);
+    assert.match(why, /`ulimit -Hn` must be at least 100,500/);
+    assert.match(why, /not judged/);
+    const r = { connections: 100_000, attempted: 19_500, capped: why, fdLimits: { server: 20_000, generator: 20_000 }, connected: 19_500, seated: 19_500, back: 19_500, allBack: true, users: 10_000, perUser: 10, addresses: 7, setupPerSec: 1000, perConnectionKiB: 8, heapPerConnectionKiB: 4, rssAfterKiB: 200_000, stoppedMs: 1, healthyMs: 2, backMs: 3, backAfterHealthyMs: 1, retries: 0, gaps: 0, duplicates: 0, messages: 40, rssAfterRestartKiB: 1, connectErrors: {}, reconnectErrors: {}, closeCodes: {} };
+    const report = connections.report([{ target: 'chatter', result: r }], { prepared: null });
+    assert.match(report.markdown, /^\*\*Not the 100,000 connections this scenario is for: capped at 19,500/);
+    for (const v of report.verdicts) {
+      assert.equal(v.met, null);
+      assert.equal(v.reason, 'capped at 19,500 connections by the open-file hard limit');
+    }
   });
 });
