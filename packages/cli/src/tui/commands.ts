@@ -1,4 +1,4 @@
-import type { PublicUser } from '@chatter/protocol';
+import type { NotifyLevel, PublicUser } from '@chatter/protocol';
 import { completeShortcode, resolveEmoji } from '../emoji.js';
 
 /**
@@ -43,6 +43,10 @@ export interface CommandContext {
   createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void>;
   /** Add people to the current room. */
   invite(usernames: string[]): Promise<void>;
+  /** The user's notification level in the current room (the one in effect), once it is known. */
+  notifyLevel(): { level: NotifyLevel; kind: 'channel' | 'dm' } | null;
+  /** Set it (for every device of the user's: the server tells them). */
+  setNotify(level: NotifyLevel): Promise<void>;
   /** Show a line in the message pane that is not a chat message. */
   notice(text: string, tone?: 'info' | 'error' | 'output'): void;
   /** Online users of a room (default: the current one). */
@@ -76,6 +80,8 @@ export interface RoomEntry {
   current: boolean;
   /** Notification level `none`, from any of the user's devices: its unread count is not called out. */
   muted?: boolean;
+  /** The notification level in effect (the user's choice, or the default of the room's kind). */
+  notify?: NotifyLevel;
 }
 
 /**
