@@ -189,6 +189,43 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('phone: the menu button shows when other rooms call (unread, mentions; not muted ones), and clears', async () => {
+    const pat = await server.register('pat');
+    const quy = await server.register('quy');
+    const quyApi = apiOf(quy);
+    const side = (await quyApi.createRoom({ name: 'side', visibility: 'public' })).room;
+    const hush = (await quyApi.createRoom({ name: 'hush', visibility: 'public' })).room;
+    await apiOf(pat).joinRoom(side.id);
+    await apiOf(pat).joinRoom(hush.id);
+    await apiOf(pat).updateMembership(hush.id, { notify: 'none' });
+    const { page, context, errors } = await openPage(browser, 'phone');
+    await signIn(page, server.url, 'pat');
+    const menuButton = page.locator('.menu-btn');
+    assert.equal(await menuButton.getAttribute('aria-label'), 'Open menu');
+    const qc = await connect(quy);
+    // A muted room does not call; a marker in general (the open room) proves it arrived first.
+    await sent(qc, hush.id, 'quiet please');
+    await sent(qc, 'general', 'marker one');
+    await page.locator('.bubble-text', { hasText: 'marker one' }).waitFor();
+    assert.equal(await menuButton.getAttribute('aria-label'), 'Open menu');
+    assert.equal(await menuButton.locator('.menu-badge').count(), 0);
+    await sent(qc, side.id, 'over here');
+    await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu: 1 other room with unread messages');
+    await menuButton.locator('.menu-badge:not(.mention)').waitFor();
+    await sent(qc, side.id, 'hey @pat');
+    await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu: 1 other room with unread messages, 1 mention');
+    await menuButton.locator('.menu-badge.mention', { hasText: '@1' }).waitFor();
+    await looks(page, 'menu-calls-phone');
+    // Opening the room answers the call.
+    await menuButton.tap();
+    await row(page, 'side').locator('a').tap();
+    await page.getByLabel('Message #side').waitFor();
+    await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu');
+    assert.equal(await menuButton.locator('.menu-badge').count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('dialogs: create a private room, invite, rename, remove, archive; browse and join; DMs 1:1 and in a group, the same people landing in the same one', async () => {
     await server.register('carl');
     const dora = await server.register('dora');
