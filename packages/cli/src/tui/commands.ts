@@ -107,6 +107,8 @@ export interface ChatCommand {
   summary: string;
   /** More lines for `/help <command>`. */
   details?: string[];
+  /** Left out of /help's list (a shorthand another command's line names); `/help <command>` still explains it. */
+  unlisted?: boolean;
   /**
    * Candidates for the argument being typed (`index` counts from 0). Default: user names, which
    * is what most commands (/dm, /react...) will want.
@@ -188,7 +190,10 @@ export function builtinCommands(): ChatCommand[] {
           return ctx.notice(lines.join('\n'), 'output');
         }
         // One row per command, short enough for 80 columns, so the whole list fits a 24-row terminal.
-        const rows = ctx.commands.list().map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
+        const rows = ctx.commands
+          .list()
+          .filter((c) => !c.unlisted)
+          .map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
         ctx.notice(
           [
             'Commands: (/help <command> for examples)',
@@ -270,7 +275,7 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'react',
       args: '[n|#id] <emoji>',
-      summary: 'React with an emoji or :shortcode: (n: nth newest).',
+      summary: 'React with an emoji or :code: (n: nth newest).',
       details: [
         '/react 👍           the newest message',
         '/react 3 :tada:     the 3rd newest message (1 = the newest), by shortcode',

@@ -139,8 +139,8 @@ export function roomCommands(): ChatCommand[] {
     },
     {
       name: 'notify',
-      args: '[all|mentions|none]',
-      summary: 'What notifies you in this room; or set it.',
+      args: '[level]',
+      summary: 'Notifications here: all, mentions, none.',
       details: [
         '/notify           show the level here',
         '/notify all       every message',
@@ -164,6 +164,7 @@ export function roomCommands(): ChatCommand[] {
     {
       name: 'mute',
       summary: 'Mute this room (/notify none).',
+      unlisted: true,
       complete: () => [],
       async run(ctx, args) {
         if (args) return ctx.notice('Usage: /mute (mutes the room you are looking at)', 'error');
@@ -173,6 +174,7 @@ export function roomCommands(): ChatCommand[] {
     {
       name: 'unmute',
       summary: "Unmute this room: back to its kind's default.",
+      unlisted: true,
       details: ['Rooms go back to mentions only, DMs to every message; /notify all|mentions chooses.'],
       complete: () => [],
       async run(ctx, args) {
