@@ -221,7 +221,10 @@ describe('message actions from the keyboard', { skip: skip ?? false }, () => {
     const node = await page.evaluateHandle(() => document.activeElement);
     await page.locator('.message-scroller').evaluate((el) => (el.scrollTop = el.scrollHeight));
     await message(page, 'backlog 299').waitFor();
-    assert.equal(await node.evaluate((n) => n === document.activeElement && n.isConnected), true);
+    assert.equal(await node.evaluate((n) => n !== null && n === document.activeElement && n.isConnected), true);
+    // It is the row kept out of the window's flow, where it belongs (VirtualList's "kept" row).
+    assert.equal(await page.locator('.vlist-row.kept').count(), 1);
+    assert.equal(await node.evaluate((n) => !!n && !!(n as Element).closest('.vlist-row.kept')), true);
     // Rows arriving meanwhile change nothing.
     await say(pc, 'arrived while focused');
     await message(page, 'arrived while focused').waitFor();
