@@ -146,6 +146,7 @@ export function roomCommands(): ChatCommand[] {
         '/notify all       every message',
         '/notify mentions  only messages that mention you (the default in rooms)',
         '/notify none      nothing: muted, its unread count is not called out (also /mute)',
+        '/unmute           back to the default of the room (or DM)',
         'DMs notify every message unless you choose otherwise. The level is your account\'s: the web app and your other terminals follow it.',
       ],
       complete: (_ctx, index, partial) => (index === 0 ? (['all', 'mentions', 'none'] as const).filter((l) => l.startsWith(partial.toLowerCase())) : []),
