@@ -229,6 +229,41 @@ describe('rooms in the full-screen chat', () => {
       session.kill();
     }
   });
+
+  test('/notify sets the level on the server for every device; a change made elsewhere shows live (status bar, /rooms)', async () => {
+    const dee = await server.register(uniqueName('dee'));
+    const deeApi = new ChatterApi({ baseUrl: server.url, token: dee.token });
+    const phone = await connectAs(server.url, dee);
+    const level = async () => (await deeApi.rooms()).rooms.find((r) => r.id === 'general')?.notify;
+    const session = tmux.start([], chatEnv(dee.token), { cols: 100, rows: 30 });
+    try {
+      await session.waitFor('● online');
+      await command(session, '/notify');
+      await session.waitFor('#general notifies mentions of you only (the default).');
+      await command(session, '/notify all');
+      await session.waitFor('#general now notifies every message, on all your devices.');
+      assert.equal(await level(), 'all');
+      // The other device follows (membership_updated).
+      await waitUntil(async () => phone.store.rooms().find((r) => r.id === 'general')?.notify === 'all', "the other device's level");
+      assert.match(header(await session.waitFor('(notify: all)')), /#general \(notify: all\)/);
+
+      // Muted from the web app: the status bar and /rooms say so at once.
+      await deeApi.updateMembership('general', { notify: 'none' });
+      await session.waitFor('#general (muted)');
+      await command(session, '/rooms');
+      await session.waitFor(/> 1 #general\s+muted/);
+      await command(session, '/unmute');
+      await session.waitFor('#general now notifies mentions of you only, on all your devices.');
+      assert.equal(await level(), 'mentions');
+      await session.waitFor((s) => !header(s).includes('(muted)') && !header(s).includes('(notify:'));
+      session.type('/quit');
+      session.keys('Enter');
+      assert.equal(await session.waitForExit(), 0);
+    } finally {
+      session.kill();
+      phone.close();
+    }
+  });
 });
 
 describe('send and tail in any room or DM', () => {

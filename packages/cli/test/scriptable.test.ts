@@ -106,10 +106,33 @@ describe('chatter send', () => {
     assert.match(r.stderr, /Nothing to send/);
   });
 
-  test('a message over the limit is refused before connecting', async () => {
-    const r = await runInProcess(['send', 'x'.repeat(4001)], env());
+  test("a message over the server's limit is refused, and nothing is stored", async () => {
+    const text = `${uniqueName('long')} ${'x'.repeat(4001)}`;
+    const r = await runInProcess(['send', text], env());
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /4001 characters long; the limit is 4000/);
+    assert.match(r.stderr, new RegExp(`${[...text].length} characters long; the limit on ${server.url.replace(/[.]/g, '\\.')} is 4000\\. Nothing was sent\\.`));
+    assert.equal((await history()).filter((m) => m.text === text).length, 0);
+  });
+
+  test("the limit is the server's: a server that takes longer messages takes them from `send` too", async () => {
+    const roomy = await startTestServer({ messageMaxChars: 10_000 });
+    try {
+      const writer = await roomy.register(uniqueName('writer'));
+      const on = { CHATTER_CONFIG_DIR: config.dir, CHATTER_SERVER: roomy.url, CHATTER_TOKEN: writer.token };
+      const long = `${'y'.repeat(9_000)} end`;
+      const ok = await runInProcess(['send', '--json', long], on);
+      assert.equal(ok.code, 0, ok.stderr);
+      const id = (JSON.parse(ok.stdout) as { id: number }).id;
+      const res = await fetch(`${roomy.url}/api/rooms/general/messages?limit=10`, { headers: { Authorization: `Bearer ${writer.token}` } });
+      const stored = ((await res.json()) as HistoryResponse).messages.find((m) => m.id === id);
+      assert.equal(stored?.text, long);
+      const over = await runInProcess(['send', 'z'.repeat(10_001)], on);
+      assert.equal(over.code, 1);
+      assert.match(over.stderr, /10001 characters long; the limit on .* is 10000\. Nothing was sent\./);
+      assertNoStackTrace(over.stderr);
+    } finally {
+      await roomy.close();
+    }
   });
 
   test('a room the user is not in: the CLI says so, before connecting, and exits 1', async () => {

@@ -17,7 +17,7 @@ import { entryLines, mentions } from '../src/tui/layout.js';
 import { LineEditor } from '../src/tui/line-editor.js';
 import { RoomLog } from '../src/tui/room-log.js';
 import { ChatterStore } from '@chatter/client';
-import type { Message, RoomEvent, SelfUser } from '@chatter/protocol';
+import type { Message, NotifyLevel, RoomEvent, SelfUser } from '@chatter/protocol';
 import { isEmoji } from '@chatter/protocol';
 import { completeShortcode, resolveEmoji, shortcodes } from '../src/emoji.js';
 import { tempConfigDir } from './helpers.js';
@@ -269,6 +269,8 @@ function fakeContext(users: string[], self = 'me'): CommandContext & { notices: 
     openDm: async (names) => void sent.push(`dm:${names.join(',')}`),
     createRoom: async (name, visibility) => void sent.push(`create:${name}:${visibility}`),
     invite: async (names) => void sent.push(`invite:${names.join(',')}`),
+    notifyLevel: () => ({ level: 'mentions', kind: 'channel' }),
+    setNotify: async (level) => void sent.push(`notify:${level}`),
     notice: (t) => notices.push(t),
     online: () => users.map((username, id) => ({ id, username, avatarUrl: null })),
     onlineCount: () => users.length,
@@ -340,6 +342,41 @@ describe('commands and completion', () => {
     const lines = ctx.notices.at(-1)!.split('\n');
     assert.ok(lines.includes('> 1 #general  (2)'), lines.join('\n'));
     assert.ok(lines.includes('  2 #noisy  (40)  muted'), lines.join('\n'));
+  });
+
+  test('/notify shows and sets the level, /mute and /unmute; /rooms marks levels other than the default', async () => {
+    const ctx = fakeContext([]);
+    let level: NotifyLevel = 'mentions';
+    ctx.notifyLevel = () => ({ level, kind: 'channel' });
+    ctx.setNotify = async (l) => {
+      ctx.sent.push(`notify:${l}`);
+      level = l;
+    };
+    await ctx.commands.execute(ctx, '/notify');
+    assert.equal(ctx.notices.at(-1), '#general notifies mentions of you only (the default). /notify all|mentions|none changes it.');
+    await ctx.commands.execute(ctx, '/notify loud');
+    assert.equal(ctx.notices.at(-1), 'Usage: /notify [all|mentions|none]');
+    await ctx.commands.execute(ctx, '/notify ALL');
+    assert.equal(ctx.notices.at(-1), '#general now notifies every message, on all your devices.');
+    await ctx.commands.execute(ctx, '/notify all');
+    assert.equal(ctx.notices.at(-1), '#general already notifies every message.');
+    await ctx.commands.execute(ctx, '/unmute');
+    assert.match(ctx.notices.at(-1)!, /is not muted/);
+    await ctx.commands.execute(ctx, '/mute');
+    await ctx.commands.execute(ctx, '/unmute');
+    assert.deepEqual(ctx.sent, ['notify:all', 'notify:none', 'notify:mentions']);
+    assert.deepEqual(complete(ctx, '/notify m')?.candidates, ['mentions']);
+
+    const entry = { topic: '', mentions: 0, current: false, unread: 0 };
+    ctx.roomList = () => [
+      { ...entry, kind: 'channel', n: 1, id: 'a', label: '#loud', notify: 'all' },
+      { ...entry, kind: 'channel', n: 2, id: 'b', label: '#quiet', notify: 'mentions' },
+      { ...entry, kind: 'dm', n: 3, id: 'c', label: '@bob', notify: 'mentions' },
+      { ...entry, kind: 'dm', n: 4, id: 'd', label: '@cy', notify: 'all' },
+    ];
+    await ctx.commands.execute(ctx, '/rooms');
+    const lines = ctx.notices.at(-1)!.split('\n');
+    for (const line of ['  1 #loud  notify: all', '  2 #quiet', '  3 @bob  notify: mentions', '  4 @cy']) assert.ok(lines.includes(line), `${line}\n${lines.join('\n')}`);
   });
 
   test('Tab completes commands, command arguments and user names', () => {

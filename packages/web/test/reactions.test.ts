@@ -188,7 +188,7 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
     await signIn(f.page, server.url, 'fay');
     const msg = message(f.page, 'keyboard people welcome');
     await msg.waitFor();
-    // The "add reaction" after a message's chips is in the Tab order (the hover actions are not).
+    // The "add reaction" after a message's chips (keyboard.test.ts reaches it, and the actions, by Tab from the message).
     const add = msg.locator('.reactions').getByRole('button', { name: 'Add reaction…' });
     await add.focus();
     await f.page.keyboard.press('Enter');

@@ -189,6 +189,69 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('phone: the menu button shows when other rooms call (unread, mentions; not muted ones), and clears', async () => {
+    const pat = await server.register('pat');
+    const quy = await server.register('quy');
+    const quyApi = apiOf(quy);
+    const side = (await quyApi.createRoom({ name: 'side', visibility: 'public' })).room;
+    const hush = (await quyApi.createRoom({ name: 'hush', visibility: 'public' })).room;
+    await apiOf(pat).joinRoom(side.id);
+    await apiOf(pat).joinRoom(hush.id);
+    await apiOf(pat).updateMembership(hush.id, { notify: 'none' });
+    const { page, context, errors } = await openPage(browser, 'phone');
+    await signIn(page, server.url, 'pat');
+    const menuButton = page.locator('.menu-btn');
+    assert.equal(await menuButton.getAttribute('aria-label'), 'Open menu');
+    const qc = await connect(quy);
+    // A muted room does not call; a marker in general (the open room) proves it arrived first.
+    await sent(qc, hush.id, 'quiet please');
+    await sent(qc, 'general', 'marker one');
+    await page.locator('.bubble-text', { hasText: 'marker one' }).waitFor();
+    assert.equal(await menuButton.getAttribute('aria-label'), 'Open menu');
+    assert.equal(await menuButton.locator('.menu-badge').count(), 0);
+    await sent(qc, side.id, 'over here');
+    await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu: 1 other room with unread messages');
+    await menuButton.locator('.menu-badge:not(.mention)').waitFor();
+    await sent(qc, side.id, 'hey @pat');
+    await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu: 1 other room with unread messages, 1 mention');
+    await menuButton.locator('.menu-badge.mention', { hasText: '@1' }).waitFor();
+    await looks(page, 'menu-calls-phone');
+    // Opening the room answers the call.
+    await menuButton.tap();
+    await row(page, 'side').locator('a').tap();
+    await page.getByLabel('Message #side').waitFor();
+    await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu');
+    assert.equal(await menuButton.locator('.menu-badge').count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('phone: "Browse rooms" fills the screen with the list, the search stays in view', async () => {
+    await server.register('rita');
+    // Two makers: one may create ten rooms an hour.
+    for (const maker of [await server.register('shelver1'), await server.register('shelver2')]) {
+      for (let i = 0; i < 7; i++) await apiOf(maker).createRoom({ name: `shelf-${maker.username}-${i}`, visibility: 'public' });
+    }
+    const { page, context, errors } = await openPage(browser, 'phone');
+    await signIn(page, server.url, 'rita');
+    await page.locator('.menu-btn').tap();
+    await page.getByRole('button', { name: 'Browse rooms' }).tap();
+    const browse = page.getByRole('dialog', { name: 'Browse rooms' });
+    const list = browse.getByRole('list', { name: 'Public rooms' });
+    await list.locator('li').nth(14).waitFor();
+    const viewport = page.viewportSize()!;
+    const box = (await list.boundingBox())!;
+    // More rooms than fit: the list reaches the bottom of the screen (a desktop popup's cap was 46%).
+    assert.ok(box.y + box.height > viewport.height - 40, `list ends at ${box.y + box.height} of ${viewport.height}`);
+    assert.ok(box.y + box.height <= viewport.height + 1, 'the list ends on screen: it scrolls, the page does not');
+    assert.ok(await list.evaluate((el) => el.scrollHeight > el.clientHeight), 'the list scrolls');
+    const search = (await browse.getByLabel('Search public rooms').boundingBox())!;
+    assert.ok(search.y >= 0 && search.y < box.y);
+    await looks(page, 'dialog-browse-full-phone');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('dialogs: create a private room, invite, rename, remove, archive; browse and join; DMs 1:1 and in a group, the same people landing in the same one', async () => {
     await server.register('carl');
     const dora = await server.register('dora');

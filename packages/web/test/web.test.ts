@@ -647,17 +647,24 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     assert.notEqual(outline.outline, 'none');
     assert.notEqual(outline.width, '0px');
 
-    // Tab order backwards from the composer: the message list (and links inside it), the theme
-    // toggle, then the profile button in the sidebar.
+    // Tab order backwards from the composer: the message list (one stop: its newest message; see
+    // keyboard.test.ts), the theme toggle, then the profile button in the sidebar.
     const seen: string[] = [];
     await k.page.keyboard.press('Shift+Tab'); // back to the composer
     for (let i = 0; i < 40 && seen.at(-1) !== 'Profile and settings for jules'; i++) {
       await k.page.keyboard.press('Shift+Tab');
-      seen.push(await k.page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName ?? ''));
+      seen.push(
+        await k.page.evaluate(() => {
+          const el = document.activeElement;
+          if (el?.getAttribute('role') === 'article') return `message: ${el.querySelector('.bubble-text')?.textContent ?? ''}`;
+          return el?.getAttribute('aria-label') ?? el?.tagName ?? '';
+        }),
+      );
     }
     const at = (label: string | RegExp) => seen.findIndex((s) => (typeof label === 'string' ? s === label : label.test(s)));
-    assert.ok(at('Messages in #general') >= 0, `message list is reachable: ${seen.join(' < ')}`);
-    assert.ok(at(/Switch to (dark|light) theme/) > at('Messages in #general'), seen.join(' < '));
+    assert.ok(at('message: typed without a mouse') >= 0, `message list is reachable: ${seen.join(' < ')}`);
+    assert.equal(seen.filter((s) => s.startsWith('message: ')).length, 1, `the list is one Tab stop: ${seen.join(' < ')}`);
+    assert.ok(at(/Switch to (dark|light) theme/) > at('message: typed without a mouse'), seen.join(' < '));
     assert.ok(at('Profile and settings for jules') > at(/Switch to/), seen.join(' < '));
     await k.page.keyboard.press('Enter');
     const dialog = k.page.getByRole('dialog', { name: 'Profile & settings' });

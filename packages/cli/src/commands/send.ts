@@ -1,5 +1,5 @@
 import { ChatterApi, ChatterApiError, ChatterClient, type AckFrame } from '@chatter/client';
-import { DEFAULT_ROOM, LIMITS, codePointLength } from '@chatter/protocol';
+import { DEFAULT_ROOM, codePointLength } from '@chatter/protocol';
 import { WebSocket } from 'ws';
 import type { OptionValues } from '../args.js';
 import { CliError, EXIT, rejectedTokenMessage, requireToken, resolveSession, type Session } from '../context.js';
@@ -60,10 +60,8 @@ export async function send(args: string[], options: OptionValues, io: IO): Promi
     text = (await readAll(io.stdin)).replace(/\s+$/, '');
   }
   if (!text.trim()) throw new CliError('Nothing to send: the message is empty.', EXIT.usage);
+  // The length limit is the server's (CHATTER_MESSAGE_MAX_CHARS, in its hello): checked once connected.
   const length = codePointLength(text.trim());
-  if (length > LIMITS.messageMaxChars) {
-    throw new CliError(`The message is ${length} characters long; the limit is ${LIMITS.messageMaxChars}. Nothing was sent.`);
-  }
   const timeoutS = options.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(options.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError('--timeout takes a number of seconds > 0.', EXIT.usage);
   const token = requireToken(session);
@@ -107,12 +105,20 @@ export async function send(args: string[], options: OptionValues, io: IO): Promi
       }),
       client.on('session_ended', () => finish(new CliError(rejectedTokenMessage(session)))),
     ];
-    try {
-      clientId = client.send(room, text!).clientId;
-    } catch (error) {
-      finish(new CliError(error instanceof ChatterApiError ? error.message : String(error), EXIT.usage));
-      return;
-    }
+    // Sent once the server has said hello, and with it its limits; a resumed connection says hello
+    // again, but the message is queued by then (the outbox resends it with the same client id).
+    offs.push(
+      client.on('hello', () => {
+        if (clientId) return;
+        const max = client.messageMaxChars;
+        if (length > max) return finish(new CliError(`The message is ${length} characters long; the limit on ${session.server} is ${max}. Nothing was sent.`));
+        try {
+          clientId = client.send(room, text!).clientId;
+        } catch (error) {
+          finish(new CliError(error instanceof ChatterApiError ? error.message : String(error), EXIT.usage));
+        }
+      }),
+    );
     client.connect();
   });
   if (options.json) {

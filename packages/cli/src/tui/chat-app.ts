@@ -1,5 +1,5 @@
 import { ChatterApiError, describeTyping, type ChatterApi, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
-import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type MyRoom, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type MyRoom, type NotifyLevel, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { findMyRoom, findPublicRoom, findUsers, orderRooms, roomLabel } from '../rooms.js';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
@@ -8,7 +8,7 @@ import { Screen, type ScreenOutput } from '../term/screen.js';
 import { stringWidth } from '../term/width.js';
 import { wrapSpans } from '../term/wrap.js';
 import { builtinCommands, CommandRegistry, type CommandContext, type MessageRef, type RoomEntry } from './commands.js';
-import { countBadge, roomCommands } from './room-commands.js';
+import { countBadge, levelMark, roomCommands } from './room-commands.js';
 import { commonPrefix, complete, type Completion } from './completion.js';
 import { barRow, messageSpans, paneLines, TEXT_INDENT, totalLines } from './layout.js';
 import { LineEditor } from './line-editor.js';
@@ -261,7 +261,18 @@ export class ChatApp implements CommandContext {
       mentions: r.mentions,
       current: r.id === this.currentRoom,
       muted: r.notify === 'none',
+      notify: r.notify,
     }));
+  }
+
+  notifyLevel(): { level: NotifyLevel; kind: 'channel' | 'dm' } | null {
+    const info = this.client.store.rooms().find((r) => r.id === this.currentRoom);
+    return info ? { level: info.notify, kind: info.kind } : null;
+  }
+
+  async setNotify(level: NotifyLevel): Promise<void> {
+    const room = this.currentRoom;
+    await this.rest(() => this.client.setNotify(room, level), undefined);
   }
 
   switchRoom(ref: string): boolean {
@@ -954,6 +965,9 @@ export class ChatApp implements CommandContext {
       .sort((a, b) => a.localeCompare(b));
     const info = this.view()?.info;
     const left: Span[] = [{ text: ` ${sanitize(info ? roomLabel(info, this.self?.id) : `#${this.currentRoom}`, false)}`, style: { bold: true } }];
+    // Its level where it is not the default ("muted", "notify: all"): /notify changes it.
+    const level = info ? levelMark(info.notify, info.kind) : '';
+    if (level) left.push({ text: ` (${level})` });
     if (info?.topic) left.push({ text: ` · ${sanitize(info.topic, false).replace(/\n/g, ' ')}`, style: { italic: true } });
     // Presence is only known while connected; a stale list would mislead.
     // In a large room the list is partial: the count comes from the server.

@@ -1,4 +1,4 @@
-import type { PublicUser } from '@chatter/protocol';
+import type { NotifyLevel, PublicUser } from '@chatter/protocol';
 import { completeShortcode, resolveEmoji } from '../emoji.js';
 
 /**
@@ -43,6 +43,10 @@ export interface CommandContext {
   createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void>;
   /** Add people to the current room. */
   invite(usernames: string[]): Promise<void>;
+  /** The user's notification level in the current room (the one in effect), once it is known. */
+  notifyLevel(): { level: NotifyLevel; kind: 'channel' | 'dm' } | null;
+  /** Set it (for every device of the user's: the server tells them). */
+  setNotify(level: NotifyLevel): Promise<void>;
   /** Show a line in the message pane that is not a chat message. */
   notice(text: string, tone?: 'info' | 'error' | 'output'): void;
   /** Online users of a room (default: the current one). */
@@ -76,6 +80,8 @@ export interface RoomEntry {
   current: boolean;
   /** Notification level `none`, from any of the user's devices: its unread count is not called out. */
   muted?: boolean;
+  /** The notification level in effect (the user's choice, or the default of the room's kind). */
+  notify?: NotifyLevel;
 }
 
 /**
@@ -101,6 +107,8 @@ export interface ChatCommand {
   summary: string;
   /** More lines for `/help <command>`. */
   details?: string[];
+  /** Left out of /help's list (a shorthand another command's line names); `/help <command>` still explains it. */
+  unlisted?: boolean;
   /**
    * Candidates for the argument being typed (`index` counts from 0). Default: user names, which
    * is what most commands (/dm, /react...) will want.
@@ -182,7 +190,10 @@ export function builtinCommands(): ChatCommand[] {
           return ctx.notice(lines.join('\n'), 'output');
         }
         // One row per command, short enough for 80 columns, so the whole list fits a 24-row terminal.
-        const rows = ctx.commands.list().map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
+        const rows = ctx.commands
+          .list()
+          .filter((c) => !c.unlisted)
+          .map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
         ctx.notice(
           [
             'Commands: (/help <command> for examples)',
@@ -264,7 +275,7 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'react',
       args: '[n|#id] <emoji>',
-      summary: 'React with an emoji or :shortcode: (n: nth newest).',
+      summary: 'React with an emoji or :code: (n: nth newest).',
       details: [
         '/react 👍           the newest message',
         '/react 3 :tada:     the 3rd newest message (1 = the newest), by shortcode',

@@ -1,3 +1,4 @@
+import { DEFAULT_NOTIFY, type NotifyLevel } from '@chatter/protocol';
 import type { ChatCommand, CommandContext, RoomEntry } from './commands.js';
 
 /** Badges as the status line and /rooms show them: `3` unread, `3 @1` with one mention. */
@@ -15,10 +16,27 @@ function roomNames(ctx: CommandContext, partial: string): string[] {
     .map((r) => r.label.slice(1));
 }
 
+/** What a level means, as /notify says it. */
+const LEVEL_WORDS: Readonly<Record<NotifyLevel, string>> = { all: 'every message', mentions: 'mentions of you only', none: 'nothing (muted)' };
+
+/** A room's level where it is not its kind's default: "muted", "notify: all", "notify: mentions". */
+export function levelMark(notify: NotifyLevel | undefined, kind: 'channel' | 'dm'): string {
+  if (notify === undefined || notify === DEFAULT_NOTIFY[kind]) return '';
+  return notify === 'none' ? 'muted' : `notify: ${notify}`;
+}
+
 function formatRoom(r: RoomEntry): string {
   const badge = countBadge(r.unread, r.mentions);
   const topic = r.topic ? `  ${r.topic}` : '';
-  return `${r.current ? '>' : ' '}${String(r.n).padStart(2)} ${r.label}${badge ? `  (${badge})` : ''}${r.muted ? '  muted' : ''}${topic}`;
+  const level = levelMark(r.notify ?? (r.muted ? 'none' : undefined), r.kind);
+  return `${r.current ? '>' : ' '}${String(r.n).padStart(2)} ${r.label}${badge ? `  (${badge})` : ''}${level ? `  ${level}` : ''}${topic}`;
+}
+
+async function setLevel(ctx: CommandContext, level: NotifyLevel): Promise<void> {
+  const now = ctx.notifyLevel();
+  if (now?.level === level) return ctx.notice(`${ctx.roomLabel} already notifies ${LEVEL_WORDS[level]}.`, 'info');
+  await ctx.setNotify(level);
+  if (ctx.notifyLevel()?.level === level) ctx.notice(`${ctx.roomLabel} now notifies ${LEVEL_WORDS[level]}, on all your devices.`, 'info');
 }
 
 /** Rooms and DMs: /rooms, /join, /leave, /dm, /create, /invite. */
@@ -117,6 +135,55 @@ export function roomCommands(): ChatCommand[] {
         const names = args.split(/[\s,]+/).filter(Boolean);
         if (names.length === 0) return ctx.notice('Usage: /invite <user> [user...]', 'error');
         await ctx.invite(names);
+      },
+    },
+    {
+      name: 'notify',
+      args: '[level]',
+      summary: 'Notifications here: all, mentions, none.',
+      details: [
+        '/notify           show the level here',
+        '/notify all       every message',
+        '/notify mentions  only messages that mention you (the default in rooms)',
+        '/notify none      nothing: muted, its unread count is not called out (also /mute)',
+        '/unmute           back to the default of the room (or DM)',
+        'DMs notify every message unless you choose otherwise. The level is your account\'s: the web app and your other terminals follow it.',
+      ],
+      complete: (_ctx, index, partial) => (index === 0 ? (['all', 'mentions', 'none'] as const).filter((l) => l.startsWith(partial.toLowerCase())) : []),
+      async run(ctx, args) {
+        const arg = args.trim().toLowerCase();
+        if (!arg) {
+          const now = ctx.notifyLevel();
+          if (!now) return ctx.notice('The level of this room is not known yet (not connected).', 'error');
+          const def = now.level === DEFAULT_NOTIFY[now.kind] ? ' (the default)' : '';
+          return ctx.notice(`${ctx.roomLabel} notifies ${LEVEL_WORDS[now.level]}${def}. /notify all|mentions|none changes it.`, 'output');
+        }
+        if (arg !== 'all' && arg !== 'mentions' && arg !== 'none') return ctx.notice('Usage: /notify [all|mentions|none]', 'error');
+        await setLevel(ctx, arg);
+      },
+    },
+    {
+      name: 'mute',
+      summary: 'Mute this room (/notify none).',
+      unlisted: true,
+      complete: () => [],
+      async run(ctx, args) {
+        if (args) return ctx.notice('Usage: /mute (mutes the room you are looking at)', 'error');
+        await setLevel(ctx, 'none');
+      },
+    },
+    {
+      name: 'unmute',
+      summary: "Unmute this room: back to its kind's default.",
+      unlisted: true,
+      details: ['Rooms go back to mentions only, DMs to every message; /notify all|mentions chooses.'],
+      complete: () => [],
+      async run(ctx, args) {
+        if (args) return ctx.notice('Usage: /unmute (unmutes the room you are looking at)', 'error');
+        const now = ctx.notifyLevel();
+        if (!now) return ctx.notice('The level of this room is not known yet (not connected).', 'error');
+        if (now.level !== 'none') return ctx.notice(`${ctx.roomLabel} is not muted: it notifies ${LEVEL_WORDS[now.level]}.`, 'info');
+        await setLevel(ctx, DEFAULT_NOTIFY[now.kind]);
       },
     },
   ];

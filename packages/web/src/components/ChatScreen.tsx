@@ -66,6 +66,23 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
   useEffect(() => {
     document.title = unreadTotal > 0 ? `(${unreadTotal}) Chatter` : 'Chatter';
   }, [unreadTotal]);
+  // What calls from the other rooms, for the phone's menu button (the room list is behind it there):
+  // rooms with unread messages (not muted ones) and mentions, as the room list counts them.
+  const shownRoom = state.room;
+  const elsewhereKey = useSyncExternalStore(
+    useCallback((fn: () => void) => store.subscribeRooms(fn), [store]),
+    () => {
+      let rooms = 0;
+      let mentions = 0;
+      for (const r of store.rooms()) {
+        if (r.id === shownRoom) continue;
+        if ((r.unread > 0 && r.notify !== 'none') || r.mentions > 0) rooms++;
+        mentions += r.mentions;
+      }
+      return `${rooms}:${mentions}`;
+    },
+  );
+  const [elsewhereRooms, elsewhereMentions] = elsewhereKey.split(':').map(Number) as [number, number];
 
   // Members of the room first (not me), then whoever the user search finds.
   const roomMembers = state.members;
@@ -168,6 +185,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           status={state.status}
           deviceOnline={state.deviceOnline}
           menuOpen={menuOpen}
+          elsewhere={{ rooms: elsewhereRooms, mentions: elsewhereMentions }}
           onMenu={() => setMenuOpen(true)}
           onRetry={() => model.client.retryNow()}
           menuButtonRef={menuButton}

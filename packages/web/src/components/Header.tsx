@@ -17,25 +17,38 @@ interface HeaderProps {
   status: StatusEvent;
   deviceOnline: boolean;
   menuOpen: boolean;
+  /** Other rooms calling for attention (unread, not muted; mentions): a badge on the phone's menu button. */
+  elsewhere: { rooms: number; mentions: number };
   onMenu: () => void;
   onRetry: () => void;
   menuButtonRef: React.Ref<HTMLButtonElement>;
 }
 
-export function Header({ room, info, meId, onDetails, onlineCount, status, deviceOnline, menuOpen, onMenu, onRetry, menuButtonRef }: HeaderProps) {
+export function Header({ room, info, meId, onDetails, onlineCount, status, deviceOnline, menuOpen, elsewhere, onMenu, onRetry, menuButtonRef }: HeaderProps) {
   const { theme, toggle } = useTheme();
+  const calls = [
+    elsewhere.rooms > 0 && `${elsewhere.rooms} other room${elsewhere.rooms === 1 ? '' : 's'} with unread messages`,
+    elsewhere.mentions > 0 && `${elsewhere.mentions} mention${elsewhere.mentions === 1 ? '' : 's'}`,
+  ].filter(Boolean);
   return (
     <header className="chat-header">
       <button
         ref={menuButtonRef}
         type="button"
         className="icon-btn menu-btn"
-        aria-label="Open menu"
+        aria-label={calls.length ? `Open menu: ${calls.join(', ')}` : 'Open menu'}
         aria-expanded={menuOpen}
         aria-controls="sidebar"
         onClick={onMenu}
       >
         <MenuIcon />
+        {elsewhere.mentions > 0 ? (
+          <span className="menu-badge mention" aria-hidden="true">
+            @{elsewhere.mentions > 99 ? '99+' : elsewhere.mentions}
+          </span>
+        ) : (
+          elsewhere.rooms > 0 && <span className="menu-badge" aria-hidden="true" />
+        )}
       </button>
       <div className="room-title">
         {info ? <RoomIcon room={info} meId={meId} size={20} /> : <HashIcon size={20} className="room-hash" />}

@@ -7,12 +7,14 @@ import { roomTitle } from '../rooms/names';
 import { connectionView } from './ConnectionIndicator';
 import { ArrowDownIcon } from './icons';
 import { DayRow, estimateRow, MembershipRow, MessageRow, StartRow, UnreadRow, type MessageActions } from './Rows';
-import { VirtualList, type ListPosition, type VirtualListHandle } from './VirtualList';
+import { VirtualList, type ListPosition, type RowFocus, type VirtualListHandle } from './VirtualList';
 
 /** The picker and its emoji data load the first time someone opens it: not in the initial bundle. */
 const EmojiPicker = lazy(() => import('./EmojiPicker'));
 
 const anchorable = (row: Row) => row.type === 'message' || row.type === 'membership';
+/** Escape from the message list: back to writing. */
+const toComposer = () => document.getElementById('composer-input')?.focus();
 
 function newestSeq(items: readonly TimelineItem[]): number {
   for (let i = items.length - 1; i >= 0; i--) {
@@ -105,7 +107,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
   );
 
   const renderItem = useCallback(
-    (row: Row) => {
+    (row: Row, _index: number, focus: RowFocus) => {
       switch (row.type) {
         case 'start':
           return <StartRow state={row.state} room={title} dm={dm} />;
@@ -114,7 +116,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
         case 'unread':
           return <UnreadRow />;
         case 'membership':
-          return <MembershipRow text={row.text} everyone={row.everyone} at={row.at} arrivedAt={arrivals.get(row.key)} />;
+          return <MembershipRow text={row.text} everyone={row.everyone} at={row.at} arrivedAt={arrivals.get(row.key)} focus={focus} />;
         case 'message': {
           const author = row.own ? me : row.author;
           return (
@@ -127,6 +129,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
               actions={actions}
               picking={row.id !== null && row.id === pickingId}
               nameOf={nameOf}
+              focus={focus}
               {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
             />
           );
@@ -144,6 +147,8 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           estimate={estimateRow}
           renderItem={renderItem}
           anchorable={anchorable}
+          focusable={anchorable}
+          onEscape={toComposer}
           onNearTop={model.loadOlder}
           onPinnedChange={onPinnedChange}
           label={`Messages in ${dm ? title : `#${title}`}`}

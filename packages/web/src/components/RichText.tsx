@@ -29,7 +29,7 @@ function withMentions(text: string, mentioned: readonly string[], key: number): 
 }
 
 /** Message text as text nodes and safe links, without bidi controls. User content never reaches the DOM as HTML. */
-export const RichText = memo(function RichText({ text, mentioned = NO_NAMES }: { text: string; mentioned?: readonly string[] }) {
+export const RichText = memo(function RichText({ text, mentioned = NO_NAMES, tabIndex }: { text: string; mentioned?: readonly string[]; /** Links out of the Tab order (-1) unless their message has the focus. */ tabIndex?: number }) {
   const segments = linkify(stripBidi(text));
   return (
     <>
@@ -37,7 +37,7 @@ export const RichText = memo(function RichText({ text, mentioned = NO_NAMES }: {
         s.kind === 'text' ? (
           <Fragment key={i}>{withMentions(s.text, mentioned, i)}</Fragment>
         ) : (
-          <a key={i} href={s.href} target="_blank" rel="noopener noreferrer nofollow ugc">
+          <a key={i} href={s.href} target="_blank" rel="noopener noreferrer nofollow ugc" tabIndex={tabIndex}>
             {s.text}
           </a>
         ),

@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type Ref } from 'react';
+import { memo, useCallback, useEffect, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState, type FocusEvent, type KeyboardEvent, type ReactNode, type Ref } from 'react';
 import { flushSync } from 'react-dom';
 import { SizeIndex } from '../chat/sizeIndex';
 
@@ -19,7 +19,21 @@ import { SizeIndex } from '../chat/sizeIndex';
  * depend on which rows are rendered and the rows on the scroll position; pinned to the bottom, a
  * new scrollbar narrowing every row made the two chase each other from one layout effect to the
  * next until React gave up ("Maximum update depth exceeded", error 185).
+ *
+ * Keyboard: with `focusable`, the list is one Tab stop (a roving tabindex, as in Slack and
+ * Discord). Each focusable row marks its focus target with `data-row-focus`; Up/Down move between
+ * those rows, Home/End go to the first and last, Escape calls `onEscape`. Moving past the rendered
+ * window scrolls and renders the next row first. The focused row stays rendered (positioned where
+ * it belongs) while the window moves away from it, so recycling never drops the focus; and when
+ * the focused element itself goes away (an action bar that closes, a row that changes) the focus
+ * goes back to its row rather than to the page.
  */
+
+/**
+ * A row's part in the roving focus: `none`, out of the Tab order; `stop`, the list's one Tab stop;
+ * `within`, the focused row while the focus is in the list (its buttons and links are tabbable).
+ */
+export type RowFocus = 'none' | 'stop' | 'within';
 
 export interface VirtualListHandle {
   scrollToBottom(smooth?: boolean): void;
@@ -29,7 +43,11 @@ export interface VirtualListHandle {
 interface VirtualListProps<T extends { key: string }> {
   items: readonly T[];
   estimate: (item: T) => number;
-  renderItem: (item: T, index: number) => ReactNode;
+  renderItem: (item: T, index: number, focus: RowFocus) => ReactNode;
+  /** Rows that take part in the roving focus (see above); without it the list itself is the Tab stop. */
+  focusable?: (item: T) => boolean;
+  /** Escape on a focused row: where the focus goes next (the composer). */
+  onEscape?: () => void;
   /** Rows that move with their content; others (like day headers that re-home) are never anchors. */
   anchorable?: (item: T) => boolean;
   onNearTop?: () => void;
@@ -56,7 +74,7 @@ const TAIL = 16;
 const NEAR_TOP = 400;
 
 export function VirtualList<T extends { key: string }>(props: VirtualListProps<T>) {
-  const { items, estimate, renderItem, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef, initialAnchor = null, onLeave } = props;
+  const { items, estimate, renderItem, focusable, onEscape, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef, initialAnchor = null, onLeave } = props;
   const scrollerRef = useRef<HTMLDivElement>(null);
   /** Measured heights by row key; they outlive re-windowing and new item arrays. */
   const heights = useRef(new Map<string, number>());
@@ -93,8 +111,34 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   const start = n === 0 ? 0 : index.indexAt(view.top - overscan);
   const end = n === 0 ? 0 : Math.min(n, index.indexAt(view.top + view.height + overscan) + 1);
 
-  const latest = useRef({ items, index, indexOf, anchorable, onNearTop, onPinnedChange, onLeave, start, end });
-  latest.current = { items, index, indexOf, anchorable, onNearTop, onPinnedChange, onLeave, start, end };
+  /** The row that has (or last had) the focus, by key; it is the Tab stop while it is rendered. */
+  const [active, setActive] = useState<string | null>(null);
+  /** The focus is in the list: the active row stays rendered, and gets the focus back if it loses it to nothing. */
+  const [focusWithin, setFocusWithin] = useState(false);
+  const within = useRef(false);
+  within.current = focusWithin;
+  /** A row to focus as soon as it is rendered (moved to from beyond the window). */
+  const pendingFocus = useRef<string | null>(null);
+  const activeIndex = active === null ? undefined : indexOf.get(active);
+  const kept = focusWithin && activeIndex !== undefined && (activeIndex < start || activeIndex >= end) ? activeIndex : undefined;
+  let tabStop: number | undefined;
+  if (focusable) {
+    if (activeIndex !== undefined && (kept !== undefined || (activeIndex >= start && activeIndex < end))) tabStop = activeIndex;
+    else {
+      // The newest focusable row that starts in the view, else any rendered one.
+      for (let i = end - 1; i >= start; i--) {
+        if (!focusable(items[i]!)) continue;
+        tabStop ??= i;
+        if (index.offset(i) + pad < view.top + view.height) {
+          tabStop = i;
+          break;
+        }
+      }
+    }
+  }
+
+  const latest = useRef({ items, index, indexOf, anchorable, focusable, onEscape, onNearTop, onPinnedChange, onLeave, start, end, pad });
+  latest.current = { items, index, indexOf, anchorable, focusable, onEscape, onNearTop, onPinnedChange, onLeave, start, end, pad };
   useLayoutEffect(() => () => latest.current.onLeave?.(pinned.current ? null : anchor.current), []);
 
   /**
@@ -195,7 +239,124 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
     }
     knownTop.current = el.scrollTop;
     syncView();
+    // Focus a row moved to from beyond the window, now that it is rendered; or give the focus back
+    // to the active row when what had it went away (the page would otherwise get it).
+    const lost = within.current && (document.activeElement === null || document.activeElement === document.body);
+    const key = pendingFocus.current ?? (lost ? active : null);
+    if (key !== null) {
+      const target = rowTarget(el, key);
+      if (target) {
+        pendingFocus.current = null;
+        target.focus({ preventScroll: true });
+        target.scrollIntoView({ block: 'nearest' });
+      }
+    }
   });
+
+  // The focus leaves the list for something else, or for nothing (a click on the page).
+  useEffect(() => {
+    if (!focusWithin) return;
+    const el = scrollerRef.current;
+    const leave = (e: Event) => {
+      if (el && e.target instanceof Node && !el.contains(e.target)) setFocusWithin(false);
+    };
+    document.addEventListener('focusin', leave);
+    document.addEventListener('pointerdown', leave, true);
+    return () => {
+      document.removeEventListener('focusin', leave);
+      document.removeEventListener('pointerdown', leave, true);
+    };
+  }, [focusWithin]);
+
+  const onFocus = useCallback((e: FocusEvent<HTMLDivElement>) => {
+    const el = scrollerRef.current;
+    const { items, indexOf, focusable } = latest.current;
+    if (!el || !focusable) return;
+    setFocusWithin(true);
+    if (e.target === el) {
+      // The list itself (a click between rows): its Tab stop takes the focus, where there is one.
+      const stop = el.querySelector<HTMLElement>('[data-row-focus][tabindex="0"]');
+      stop?.focus({ preventScroll: true });
+      return;
+    }
+    const key = (e.target as HTMLElement).closest<HTMLElement>('[data-key]')?.dataset.key;
+    const i = key === undefined ? undefined : indexOf.get(key);
+    if (key !== undefined && i !== undefined && focusable(items[i]!)) setActive(key);
+  }, []);
+
+  /** Focus the row at `i`, scrolling it into view; one beyond the window is rendered first. */
+  const focusRow = useCallback(
+    (i: number) => {
+      const el = scrollerRef.current;
+      const { items, index, pad } = latest.current;
+      const item = items[i];
+      if (!el || !item) return;
+      const target = rowTarget(el, item.key);
+      if (target) {
+        target.focus({ preventScroll: true });
+        target.scrollIntoView({ block: 'nearest' });
+        return;
+      }
+      // Where the index says it is (measured, or estimated until it renders), made the anchor: its
+      // bottom edge stays put while the rows between are measured, so it ends up in view.
+      const top = index.offset(i) + pad;
+      const bottom = index.offset(i + 1) + pad;
+      if (pinned.current) {
+        pinned.current = false;
+        latest.current.onPinnedChange?.(false);
+      }
+      gliding.current = false;
+      setScrollTop(el, top < el.scrollTop ? top : Math.min(top, bottom - el.clientHeight));
+      anchor.current = { key: item.key, delta: index.offset(i + 1) - el.scrollTop };
+      pendingFocus.current = item.key;
+      setActive(item.key);
+      syncView();
+    },
+    [syncView],
+  );
+
+  const onKeyDown = useCallback(
+    (e: KeyboardEvent<HTMLDivElement>) => {
+      gliding.current = false;
+      const { items, indexOf, focusable, onEscape, onNearTop } = latest.current;
+      const target = e.target as HTMLElement;
+      if (!focusable || e.defaultPrevented || !target.hasAttribute('data-row-focus') || e.altKey || e.ctrlKey || e.metaKey) return;
+      const key = target.closest<HTMLElement>('[data-key]')?.dataset.key;
+      const at = key === undefined ? undefined : indexOf.get(key);
+      if (at === undefined) return;
+      let next: number | undefined;
+      const find = (from: number, step: 1 | -1) => {
+        for (let i = from; i >= 0 && i < items.length; i += step) if (focusable(items[i]!)) return i;
+        return undefined;
+      };
+      switch (e.key) {
+        case 'ArrowUp':
+          next = find(at - 1, -1);
+          // At the first row loaded: ask for older ones (Up again reaches them).
+          if (next === undefined) onNearTop?.();
+          break;
+        case 'ArrowDown':
+          next = find(at + 1, 1);
+          break;
+        case 'Home':
+          next = find(0, 1);
+          break;
+        case 'End':
+          next = find(items.length - 1, -1);
+          break;
+        case 'Escape':
+          if (!onEscape) return;
+          e.preventDefault();
+          onEscape();
+          return;
+        default:
+          return;
+      }
+      e.preventDefault();
+      if (next !== undefined && next !== at) focusRow(next);
+    },
+    [focusRow],
+  );
 
   // A glide that ended short of the bottom (rows grew on the way) finishes with a snap.
   useEffect(() => {
@@ -277,14 +438,21 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   }, []);
 
   const rendered: ReactNode[] = [];
-  for (let i = start; i < end; i++) {
+  const focusOf = (i: number): RowFocus => (i !== tabStop ? 'none' : focusWithin ? 'within' : 'stop');
+  const row = (i: number, top?: number) => {
     const item = items[i]!;
     rendered.push(
-      <Measured key={item.key} id={item.key} observer={observer}>
-        {renderItem(item, i)}
+      <Measured key={item.key} id={item.key} observer={observer} top={top}>
+        {renderItem(item, i, focusOf(i))}
       </Measured>,
     );
-  }
+  };
+  // The focused row beyond the window sits where it belongs, out of the flow. Before or after the
+  // window's rows, as in the list, so React never moves its node (a move would drop the focus).
+  const keptTop = kept === undefined ? undefined : index.offset(kept) - index.offset(start);
+  if (kept !== undefined && kept < start) row(kept, keptTop);
+  for (let i = start; i < end; i++) row(i);
+  if (kept !== undefined && kept >= end) row(kept, keptTop);
 
   return (
     <div
@@ -293,9 +461,11 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
       onScroll={onScroll}
       onWheel={stopGliding}
       onTouchStart={stopGliding}
-      onKeyDown={stopGliding}
+      onKeyDown={onKeyDown}
+      onFocus={onFocus}
       onPointerDown={stopGliding}
-      tabIndex={0}
+      // With focusable rows, one of them is the Tab stop; the list itself only when none is rendered.
+      tabIndex={tabStop === undefined ? 0 : -1}
       role="region"
       aria-label={label}
     >
@@ -308,7 +478,15 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   );
 }
 
-const Measured = memo(function Measured({ id, observer, children }: { id: string; observer: ResizeObserver | null; children: ReactNode }) {
+/** The focus target of a rendered row, if it is rendered. */
+function rowTarget(scroller: HTMLElement, key: string): HTMLElement | null {
+  for (const row of scroller.querySelectorAll<HTMLElement>('.vlist-row')) {
+    if (row.dataset.key === key) return row.querySelector<HTMLElement>('[data-row-focus]');
+  }
+  return null;
+}
+
+const Measured = memo(function Measured({ id, observer, top, children }: { id: string; observer: ResizeObserver | null; top?: number | undefined; children: ReactNode }) {
   const ref = useRef<HTMLDivElement>(null);
   useLayoutEffect(() => {
     const el = ref.current;
@@ -317,7 +495,7 @@ const Measured = memo(function Measured({ id, observer, children }: { id: string
     return () => observer.unobserve(el);
   }, [observer]);
   return (
-    <div ref={ref} data-key={id} role="listitem" className="vlist-row">
+    <div ref={ref} data-key={id} role="listitem" className={`vlist-row${top === undefined ? '' : ' kept'}`} style={top === undefined ? undefined : { top }}>
       {children}
     </div>
   );
