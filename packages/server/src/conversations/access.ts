@@ -75,7 +75,6 @@ export function isDefaultRoom(roomId: string): boolean {
 /** What a write needs to know of one membership; nothing here changes but by a membership or room event. */
 interface Grant {
   role: MemberRecord['role'];
-  kind: RoomRecord['kind'];
   /** Shared by every grant of the room: `forgetRoom` turns it off for all of them at once. */
   room: { live: boolean };
 }
@@ -115,14 +114,14 @@ export class AccessCache {
   }
 
   /** `writable`, without reading the store when the answer is known. Throws exactly as `writable`. */
-  async writable(userId: number, roomId: string): Promise<Pick<Access, 'canAdmin'> & { kind: RoomRecord['kind'] }> {
+  async writable(userId: number, roomId: string): Promise<Pick<Access, 'canAdmin'>> {
     const key = grantKey(roomId, userId);
     const known = this.grants.get(key);
-    if (known?.room.live) return { canAdmin: known.role === 'owner' || known.role === 'admin', kind: known.kind };
+    if (known?.room.live) return { canAdmin: known.role === 'owner' || known.role === 'admin' };
     const epoch = this.epoch;
     const a = await writable(this.store, userId, roomId);
-    if (this.maxEntries > 0 && epoch === this.epoch) this.keep(key, roomId, { role: a.member.role, kind: a.room.kind });
-    return { canAdmin: a.canAdmin, kind: a.room.kind };
+    if (this.maxEntries > 0 && epoch === this.epoch) this.keep(key, roomId, a.member.role);
+    return { canAdmin: a.canAdmin };
   }
 
   /** The user's membership of the room changed (left, removed, a new role). */
@@ -146,14 +145,14 @@ export class AccessCache {
     this.grants.clear();
   }
 
-  private keep(key: string, roomId: string, facts: { role: MemberRecord['role']; kind: RoomRecord['kind'] }): void {
+  private keep(key: string, roomId: string, role: MemberRecord['role']): void {
     let room = this.rooms.get(roomId);
     if (!room) {
       room = { live: true };
       this.rooms.set(roomId, room);
     }
     this.grants.delete(key);
-    this.grants.set(key, { ...facts, room });
+    this.grants.set(key, { role, room });
     if (this.grants.size > this.maxEntries) {
       const oldest = this.grants.keys().next().value as string;
       this.grants.delete(oldest);
