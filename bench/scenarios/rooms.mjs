@@ -21,8 +21,11 @@ import { OPEN } from '../load/rawws.mjs';
 import { atScale, countsMerge, countsText, label, ms, num, pct, ratio, table, verdictTable } from '../report/format.mjs';
 import { GENERATOR_BOUND_SHARE } from './fanout.mjs';
 
-const TARGETS = ['chatter', 'ws-coalesce', 'ws-floor', 'socketio'];
-/** The targets are stated against the coalescing floor; the other peers are context, on request. */
+const TARGETS = ['chatter', 'ws-coalesce', 'ws-floor', 'socketio', 'chatter-syncnormal'];
+/**
+ * The targets are stated against the coalescing floor; the other peers are context, on request, and
+ * so is Chatter with `synchronous=NORMAL` (`--targets chatter,chatter-syncnormal`: the fsync's share).
+ */
 const DEFAULT_TARGETS = ['chatter', 'ws-coalesce'];
 /** Connections whose first ("home") room a room is; a message in a room is sent by one of them. */
 const HOME = 10;

@@ -117,6 +117,8 @@ export interface Config {
   replayCacheBytes: number;
   /** A user whose connection was lost (no close frame) is announced gone only if not back within this many ms (0: at once). */
   presenceLeaveGraceMs: number;
+  /** (user, room) memberships remembered for sends, edits, reactions and typing (0: none). See conversations/access.ts. */
+  accessCacheEntries: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -237,6 +239,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     messageMaxChars: read(env, 'CHATTER_MESSAGE_MAX_CHARS', LIMITS.messageMaxChars, int(1, MESSAGE_MAX_CHARS_CAP), `a whole number 1-${MESSAGE_MAX_CHARS_CAP}`),
     replayCacheBytes: read(env, 'CHATTER_REPLAY_CACHE_BYTES', 16 * 1024 * 1024, int(0, 1024 * 1024 * 1024), 'bytes, 0-1073741824'),
     presenceLeaveGraceMs: read(env, 'CHATTER_PRESENCE_LEAVE_GRACE_MS', 30_000, int(0, 3_600_000), 'milliseconds, 0-3600000'),
+    accessCacheEntries: read(env, 'CHATTER_ACCESS_CACHE_ENTRIES', 100_000, int(0, 100_000_000), 'a whole number 0-100000000'),
   };
   const set = { frame: Boolean(env.CHATTER_MAX_FRAME_BYTES?.trim()), body: Boolean(env.CHATTER_BODY_LIMIT_BYTES?.trim()) };
   const merged = { ...fitMessageLimits(config, set), ...overrides };

@@ -76,6 +76,7 @@ describe('loadConfig', () => {
       messageMaxChars: 4000,
       replayCacheBytes: 16 * 1024 * 1024,
       presenceLeaveGraceMs: 30_000,
+      accessCacheEntries: 100_000,
     });
     assert.ok(config.webDir.endsWith(join('packages', 'web', 'dist')), config.webDir);
   });
@@ -148,6 +149,7 @@ describe('loadConfig', () => {
       CHATTER_MESSAGE_MAX_CHARS: '8000',
       CHATTER_REPLAY_CACHE_BYTES: '0',
       CHATTER_PRESENCE_LEAVE_GRACE_MS: '0',
+      CHATTER_ACCESS_CACHE_ENTRIES: '0',
     });
     assert.deepEqual(config, {
       host: '0.0.0.0',
@@ -212,6 +214,7 @@ describe('loadConfig', () => {
       messageMaxChars: 8000,
       replayCacheBytes: 0,
       presenceLeaveGraceMs: 0,
+      accessCacheEntries: 0,
     });
     assert.equal(loadConfig({ CHATTER_DB_FILE: 'elsewhere/x.db' }).dbFile, resolve('elsewhere/x.db'));
     assert.equal(loadConfig({ CHATTER_COOKIE_SECURE: 'auto' }).cookieSecure, 'auto');
@@ -318,6 +321,7 @@ describe('loadConfig', () => {
     ['CHATTER_REPLAY_CACHE_BYTES', '-1'],
     ['CHATTER_PRESENCE_LEAVE_GRACE_MS', '-1'],
     ['CHATTER_PRESENCE_LEAVE_GRACE_MS', 'soon'],
+    ['CHATTER_ACCESS_CACHE_ENTRIES', '-1'],
   ];
   for (const [name, value] of bad) {
     test(`${name}=${JSON.stringify(value)} is a ConfigError naming the variable`, () => {

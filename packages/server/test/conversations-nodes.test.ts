@@ -56,4 +56,19 @@ describe('membership across nodes', () => {
     assert.deepEqual(onB.messages().map((m) => m.text), ['across nodes']);
     await Promise.all([onB.close(), witnessOnB.close(), ownerOnA.close()]);
   });
+  test('removed on node A, the next send on node B is refused as by A, though B remembered the member', async () => {
+    const owner = await a.register(uniqueName('owner'));
+    const guest = await a.register(uniqueName('guest'));
+    const room = (await call(a.url, 'POST', '/api/rooms', { token: owner.token, json: { name: 'x-node-access', visibility: 'private' } })).body.room.id as string;
+    assert.equal((await call(a.url, 'POST', `/api/rooms/${room}/members`, { token: owner.token, json: { userId: guest.user.id } })).status, 200);
+    const onB = connect(b.wsUrl, { token: guest.token, params: { history: '0' } });
+    await onB.next('hello');
+    onB.send({ type: 'send', room, clientId: 'g1', text: 'from B' });
+    await onB.next('ack', (f) => f.clientId === 'g1');
+
+    assert.equal((await call(a.url, 'DELETE', `/api/rooms/${room}/members/${guest.user.id}`, { token: owner.token })).status, 200);
+    onB.send({ type: 'send', room, clientId: 'g2', text: 'after the removal' });
+    assert.equal((await onB.next('error', (e) => e.ref === 'g2')).code, 'room_not_found');
+    await onB.close();
+  });
 });

@@ -913,6 +913,22 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         assert.deepEqual([read?.unread, read?.mentions], [3, 3]);
       });
 
+      test('a room far behind its reader (many times the cap) counts the same way: not their own, not deleted', async () => {
+        const { store, alice, bob } = await withRooms();
+        // 3 of alice's that mention bob, 20 of bob's own, then one of alice's deleted: 24 events
+        // past bob's read position, 6 times a cap of 4.
+        allOk(await store.applyChanges(Array.from({ length: 3 }, (_, i) => send('general', alice.id, `f${i}`, '@bob', [bob.id]))));
+        allOk(await store.applyChanges(Array.from({ length: 20 }, (_, i) => send('general', bob.id, `own${i}`, '@bob', [bob.id]))));
+        const [gone] = allOk(await store.applyChanges([send('general', alice.id, 'gone', '@bob', [bob.id])]));
+        allOk(await store.applyChanges([{ kind: 'message_deleted', roomId: 'general', actorId: alice.id, clientId: null, at: T0 + 2000, messageId: gone!.message!.id }]));
+        const far = await store.getUserRoom(bob.id, 'general', 4);
+        assert.deepEqual([far?.unread, far?.mentions], [3, 3]);
+        assert.deepEqual((await store.listUserRooms(bob.id, 4)).filter((x) => x.room.id === 'general').map((x) => [x.unread, x.mentions]), [[3, 3]]);
+        assert.deepEqual((await store.listUserRooms(bob.id, 2)).filter((x) => x.room.id === 'general').map((x) => [x.unread, x.mentions]), [[2, 2]], 'and stop at the cap');
+        const near = await store.getUserRoom(bob.id, 'general', 999);
+        assert.deepEqual([near?.unread, near?.mentions], [3, 3]);
+      });
+
       test('markRead moves forward only, never past the log, and returns the counts after', async () => {
         const { store, alice, bob } = await withRooms();
         const sent = allOk(await store.applyChanges([send('general', alice.id, 'x1'), send('general', alice.id, 'x2', '@bob', [bob.id]), send('general', alice.id, 'x3')]));

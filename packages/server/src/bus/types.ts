@@ -28,7 +28,12 @@ export type BusEvent =
   /** These sessions ended (logout, password change): close their sockets with 4002. */
   | { kind: 'sessions_ended'; sessionIds: number[] }
   /** A user's public profile changed: nodes refresh the copies they hold (presence, message authors). */
-  | { kind: 'user_updated'; user: PublicUser };
+  | { kind: 'user_updated'; user: PublicUser }
+  /**
+   * Who may write in a room changed: a member left, was removed or got a new role (`userId`), or the
+   * room was archived or restored (`userId` null). Nodes forget what they remembered of it (AccessCache).
+   */
+  | { kind: 'access_changed'; room: string; userId: number | null };
 
 export interface FanoutBus {
   publish(event: BusEvent): void;

@@ -24,7 +24,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { ChangeResult, ChatStore, EventRecord, MessageRecord, RoomChange, RoomRecord, UserRoom } from '../storage/types.js';
 import { publicUser } from '../users/present.js';
-import { administrable, isDefaultRoom, memberOf, readable, writable } from './access.js';
+import { AccessCache, administrable, isDefaultRoom, memberOf, readable, writable } from './access.js';
 import { presentEvent, presentMyRoom } from './present.js';
 
 /** What a change came to: the event it stored (null when it changed nothing) and whether it was a retry. */
@@ -56,7 +56,7 @@ interface Turn {
 
 type ConversationsConfig = Pick<
   Config,
-  'roomCreatesPerHour' | 'dmOpensPerHour' | 'membershipChangesPerHour' | 'userSearchesPerMinute' | 'reactionsPerMinute' | 'typingForwardMs' | 'messageMaxChars'
+  'roomCreatesPerHour' | 'dmOpensPerHour' | 'membershipChangesPerHour' | 'userSearchesPerMinute' | 'reactionsPerMinute' | 'typingForwardMs' | 'messageMaxChars' | 'accessCacheEntries'
 >;
 
 const HOUR = 3_600_000;
@@ -107,6 +107,9 @@ export class Conversations {
   /** `room userId` -> when their last typing notice was forwarded. Never stored. */
   private readonly typingAt = new Map<string, number>();
   private readonly typingSweep: NodeJS.Timeout;
+  /** Who may write where, for the hot paths; forgotten in `commit` (see AccessCache). */
+  readonly access: AccessCache;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: ChatStore,
@@ -119,6 +122,13 @@ export class Conversations {
     this.membershipChanges = new Throttle(config.membershipChangesPerHour, HOUR);
     this.searches = new Throttle(config.userSearchesPerMinute, MINUTE);
     this.reactions = new Throttle(config.reactionsPerMinute, MINUTE);
+    this.access = new AccessCache(store, config.accessCacheEntries);
+    // Changes committed by other nodes (this one's own are forgotten at once, in `commit`).
+    this.unsubscribe = bus.subscribe((event) => {
+      if (event.kind !== 'access_changed') return;
+      if (event.userId === null) this.access.forgetRoom(event.room);
+      else this.access.forget(event.room, event.userId);
+    });
     this.typingSweep = setInterval(() => {
       const stale = Date.now() - config.typingForwardMs;
       for (const [key, at] of this.typingAt) if (at <= stale) this.typingAt.delete(key);
@@ -129,6 +139,7 @@ export class Conversations {
   close(): void {
     for (const t of [this.roomCreations, this.dmOpenings, this.membershipChanges, this.searches, this.reactions]) t.close();
     clearInterval(this.typingSweep);
+    this.unsubscribe();
   }
 
   /**
@@ -149,7 +160,7 @@ export class Conversations {
     const turn = this.turn(actor.id);
     try {
       const clean = Conversations.checkText(text, this.config.messageMaxChars);
-      await writable(this.store, actor.id, roomId);
+      await this.access.writable(actor.id, roomId);
       const mentions = await this.mentions(clean);
       return await this.submit({ kind: 'message_created', roomId, actorId: actor.id, clientId, at: Date.now(), text: clean, mentions }, actor, undefined, turn);
     } finally {
@@ -162,7 +173,7 @@ export class Conversations {
     const turn = this.turn(actor.id);
     try {
       const clean = Conversations.checkText(text, this.config.messageMaxChars);
-      await writable(this.store, actor.id, roomId);
+      await this.access.writable(actor.id, roomId);
       const message = await this.existing(roomId, messageId);
       if (message.authorId !== actor.id) throw new AppError('forbidden', 'Only its author can edit a message.');
       const mentions = await this.mentions(clean);
@@ -176,7 +187,7 @@ export class Conversations {
   async delete(actor: Actor, roomId: string, messageId: number, clientId: string | null): Promise<Outcome> {
     const turn = this.turn(actor.id);
     try {
-      const a = await writable(this.store, actor.id, roomId);
+      const a = await this.access.writable(actor.id, roomId);
       const message = await this.store.getMessage(roomId, messageId);
       if (!message) throw new AppError('message_not_found');
       if (message.authorId !== actor.id && !a.canAdmin) throw new AppError('forbidden', 'Only its author or an admin can delete a message.');
@@ -196,7 +207,7 @@ export class Conversations {
     const turn = this.turn(actor.id);
     try {
       if (!isEmoji(emoji)) throw AppError.validation({ emoji: 'Use one emoji.' });
-      await writable(this.store, actor.id, roomId);
+      await this.access.writable(actor.id, roomId);
       this.charge(this.reactions, actor.id, 'reactions');
       return await this.submit({ kind: on ? 'reaction_added' : 'reaction_removed', roomId, actorId: actor.id, clientId, at: Date.now(), messageId, emoji }, actor, undefined, turn);
     } finally {
@@ -432,7 +443,7 @@ export class Conversations {
    * `typingForwardMs` per user and room whatever the client sends. Never stored.
    */
   async typing(user: Actor, roomId: string): Promise<void> {
-    await writable(this.store, user.id, roomId);
+    await this.access.writable(user.id, roomId);
     const key = `${roomId} ${user.id}`;
     const now = Date.now();
     const last = this.typingAt.get(key);
@@ -583,6 +594,11 @@ export class Conversations {
       for (const j of batch) j.reject(error);
       return;
     }
+    // Before anyone is answered: the next frame of a member removed in this batch must miss.
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      if (r.ok && r.event && !r.duplicate) this.forgetAccess(batch[i]!.change);
+    }
     // The rooms of new members, read before anything is published so that the whole batch goes out
     // in commit order in one turn (only membership batches pay for this read).
     const joined = new Map<number, Promise<Map<number, MyRoom>>>();
@@ -613,6 +629,29 @@ export class Conversations {
       if (!event || duplicate) continue;
       this.guard('publish', () => this.publishChange(job, event, result.message ?? null, rooms.get(i)));
     }
+  }
+
+  /**
+   * What a committed change makes `access` forget: here at once (a bus may deliver later, and the
+   * batch is answered next), and on every other node through the bus.
+   */
+  private forgetAccess(change: RoomChange): void {
+    let userId: number | null;
+    switch (change.kind) {
+      case 'member_left':
+      case 'member_removed':
+      case 'member_role_changed':
+        userId = change.userId;
+        this.access.forget(change.roomId, userId);
+        break;
+      case 'room_archived':
+        userId = null;
+        this.access.forgetRoom(change.roomId);
+        break;
+      default:
+        return;
+    }
+    this.guard('publish', () => this.bus.publish({ kind: 'access_changed', room: change.roomId, userId }));
   }
 
   private publishChange(job: Job, event: EventRecord, message: MessageRecord | null, joined: Map<number, MyRoom> | undefined): void {

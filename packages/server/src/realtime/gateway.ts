@@ -24,7 +24,7 @@ import { publicUser, selfUser } from '../users/present.js';
 import { Admission, type Reservation } from './admission.js';
 import { FRAME_COSTS, UserBudgets, strike } from './budget.js';
 import { Hub, type Connection } from './hub.js';
-import { eventsReply, historyReply } from './replies.js';
+import { emptyEventsReply, eventsReply, historyReply } from './replies.js';
 import { bearerToken, destroySocket, handshakeProblem, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
 
 /**
@@ -272,7 +272,12 @@ export class Gateway {
         this.hub.send(conn, { type: 'resume_gap', room, afterSeq, latestSeq });
         continue;
       }
-      const reply = await eventsReply(this.app.eventFrames, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume');
+      // Nothing new since the hello's read (the common case for most rooms of a reconnect storm):
+      // answered without reading the log, which would cost a transaction per room.
+      const reply =
+        afterSeq === latestSeq && mine?.get(room) === latestSeq
+          ? emptyEventsReply(room, afterSeq, 'resume')
+          : await eventsReply(this.app.eventFrames, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume');
       this.hub.sendSerialized(conn, reply.json);
       this.hub.markReplayed(conn, room, reply.lastSeq);
     }

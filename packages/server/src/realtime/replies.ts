@@ -84,6 +84,16 @@ export async function historyReply(
 }
 
 /**
+ * The reply for a log known to hold nothing after `after`: no read. A resume knows it when `after`
+ * is the room's lastSeq as read for the connection's `hello` (the socket was subscribed before that
+ * read, so every later event reaches it live).
+ */
+export function emptyEventsReply(room: string, after: number, reason: EventsFrame['reason'], ref?: string): Reply {
+  const json = `{"type":"events","room":${JSON.stringify(room)},"after":${after},"through":${after},"events":[],"hasMore":false,"reason":"${reason}"${optionalRef(ref)}}`;
+  return { json, count: 0, lastSeq: after, hasMore: false };
+}
+
+/**
  * The room's log after `after`, up to `limit` events and the byte budget, from the shared serialized
  * tail of the log (`EventFrames`) and the store for what is older. The caller has checked that the
  * reader may read the room's log.
