@@ -152,9 +152,9 @@ export default {
       windowMs: quick ? 1500 : 2500,
       drainMs: 3000,
       connectDeadlineMs: 120_000,
-      // Three times the target: a return still incomplete by then is reported as how many were back,
-      // and waiting longer only spends the suite's 15 minutes on a verdict already known.
-      maxBackMs: 3 * BACK_TARGET_MS,
+      // Twice the target: a return still incomplete by then is reported as how many were back, and
+      // waiting longer only spends the suite's 15 minutes (six Chatter returns) on a verdict already known.
+      maxBackMs: 2 * BACK_TARGET_MS,
     };
     // Quick mode's few events would hold no edit at 1 in 1,000: 1 in 50 there, to exercise the path.
     const mutateEvery = quick ? 50 : 1000;
