@@ -93,9 +93,11 @@ interface Grant {
  * - A change committed on another node sharing the store reaches this one as an `access_changed`
  *   bus message, which the actions layer turns into the same `forget` / `forgetRoom`.
  * - The store re-checks membership and the archive inside the transaction that writes a message,
- *   edit or reaction, so even an entry the bus has not yet reached can never store a change; in
- *   that window it can only let a typing notice through or answer `not_a_member` instead of
- *   `room_not_found`.
+ *   edit or reaction, so even an entry the bus has not yet reached cannot store a non-member's
+ *   change; in that window it can let a typing notice through, answer `not_a_member` instead of
+ *   `room_not_found`, or let an admin demoted on another node delete someone else's message (the
+ *   role is not re-checked in the transaction: the same race an uncached read just before the
+ *   commit has, widened to the bus's latency).
  * - At most `maxEntries` are kept; the oldest go first (a miss costs one read, as before).
  */
 export class AccessCache {
