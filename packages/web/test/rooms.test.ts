@@ -376,6 +376,59 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('a room just created or joined opens by its name while its room_joined is still on the way', async () => {
+    await server.register('nia');
+    const olaf = await server.register('olaf');
+    await apiOf(olaf).createRoom({ name: 'harbour', visibility: 'public' });
+    const { page, context, errors } = await openPage(browser);
+    // From the first room_joined on, what the server sends is held (in order) until the test lets it go: the
+    // frame of a loaded server or network that comes after the REST answer.
+    let holding = false;
+    const held: (() => void)[] = [];
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      const real = ws.connectToServer();
+      real.onMessage((data) => {
+        if (typeof data === 'string' && data.includes('"type":"room_joined"')) holding = true;
+        if (holding) held.push(() => ws.send(data));
+        else ws.send(data);
+      });
+    });
+    const release = () => {
+      holding = false;
+      for (const send of held.splice(0)) send();
+    };
+    await signIn(page, server.url, 'nia');
+    const title = page.locator('.chat-main h1');
+
+    await page.getByRole('button', { name: 'Create a room' }).click();
+    const create = page.getByRole('dialog', { name: 'Create a room' });
+    await create.getByLabel('Name').fill('pier');
+    await create.getByRole('button', { name: 'Create room' }).click();
+    await create.waitFor({ state: 'hidden' });
+    // The dialog closes in the render that opens the room: what the header shows now is what the user saw first.
+    assert.ok(holding, 'room_joined is held');
+    assert.equal(await title.textContent(), 'pier');
+    await page.getByLabel('Message #pier').waitFor();
+    release();
+    // A message sent there is confirmed (its ack comes after the room_joined let go): the room is one room.
+    await page.getByLabel('Message #pier').fill('first words');
+    await page.getByLabel('Message #pier').press('Enter');
+    await page.locator('.row-msg.own:not(:has(.delivery-status))', { hasText: 'first words' }).waitFor();
+    assert.equal(await row(page, 'pier').count(), 1);
+
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    const browse = page.getByRole('dialog', { name: 'Browse rooms' });
+    await browse.getByRole('button', { name: 'Join harbour' }).click();
+    await browse.waitFor({ state: 'hidden' });
+    assert.ok(holding, 'room_joined is held');
+    assert.equal(await title.textContent(), 'harbour');
+    release();
+    await page.getByLabel('Message #harbour').waitFor();
+
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('read state: opened at "new messages", read only when seen (at the bottom, visible, focused); the title counts unread', async () => {
     const fay = await server.register('fay');
     const gus = await server.register('gus');
