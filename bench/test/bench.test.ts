@@ -287,18 +287,25 @@ describe('end to end against real servers', () => {
     };
     const sender = await open('s');
     const receivers = [await open('r1'), await open('r2')];
-    const until = async (done: () => boolean) => {
-      for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(done(), 'timed out');
-    };
+    /** Resolves at the WebSocket message after which `done` holds (counted, not timed: a loaded machine is slow). */
+    const until = (ws: WebSocket, done: () => boolean) =>
+      new Promise<void>((resolve) => {
+        if (done()) return resolve();
+        const check = () => {
+          if (!done()) return;
+          ws.off('message', check);
+          resolve();
+        };
+        ws.on('message', check);
+      });
     // Ten sends in one TCP write, so the peer reads them in one event-loop turn.
     const socket = (sender.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
     socket.cork();
     for (let i = 0; i < 10; i++) sender.ws.send(JSON.stringify({ type: 'send', room: 'general', clientId: `c_${i}`, text: benchText(i, 1000 + i) }));
     socket.uncork();
     const messageFrames = (seen: typeof sender.seen) => seen.frames.filter((f) => f.type === 'event' && f.event?.kind === 'message_created');
-    for (const { seen } of [...receivers, sender]) {
-      await until(() => messageFrames(seen).length === 10);
+    for (const { ws, seen } of [...receivers, sender]) {
+      await until(ws, () => messageFrames(seen).length === 10);
       assert.deepEqual(messageFrames(seen).map((f) => parseBenchText(f.event!.message.text)?.msgNo), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       assert.deepEqual(messageFrames(seen).map((f) => f.event!.message.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }

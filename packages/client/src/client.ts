@@ -19,6 +19,7 @@ import {
   type PublicUser,
   type ResumeState,
   type RoomEvent,
+  type RoomResponse,
   type SelfUser,
   type ServerFrame,
 } from '@chatter/protocol';
@@ -364,6 +365,18 @@ export class ChatterClient {
     this.store.commit();
     this.readQueue.set(room, Math.max(seq, this.readQueue.get(room) ?? 0));
     this.flushReads();
+  }
+
+  /**
+   * The user is in a room by a REST answer (create, join, open a DM): hold it at once. The server's
+   * `room_joined` is still on its way on the socket (or lost to a reconnect, which `hello` repairs),
+   * and a screen that opens the room meanwhile would have only its id to show for its name.
+   */
+  joined(res: RoomResponse): void {
+    if (!res.membership || this.store.room(res.room.id)) return;
+    // Joined just now: the activity the room list sorts on, until room_joined gives the server's.
+    this.store.joinRoom({ ...res.room, ...res.membership, lastActivityAt: new Date().toISOString() });
+    this.store.commit();
   }
 
   /** The user is typing in a room: call on every keystroke; a notice goes out at most every `LIMITS.typingIntervalMs`. */

@@ -148,6 +148,31 @@ describe('SDK: message changes, read state and typing', () => {
     assert.deepEqual(b.client.store.room('general')!.typing, [], 'cleared by the message');
   });
 
+  test('a room entered by a REST answer is held at once, by name, before its room_joined; the server\'s state then replaces it', async () => {
+    const alice = await server.register(uniqueName('ja'));
+    const a = recordClient(server.url, alice.token);
+    const api = new ChatterApi({ baseUrl: server.url, token: alice.token });
+    // Not connected: no room_joined can come before the answer is used (on a loaded machine it can come long after).
+    const res = await api.createRoom({ name: 'Answered', visibility: 'public' });
+    a.client.joined(res);
+    const held = a.client.store.room(res.room.id);
+    assert.equal(held?.info.name, 'Answered', 'held by name, so a screen opening it never shows only its id');
+    assert.equal(held.info.role, 'owner');
+    assert.equal(held.loaded, false, 'its messages are loaded as for any room');
+    a.client.joined({ ...res, room: { ...res.room, name: 'stale answer' } });
+    assert.equal(a.client.store.room(res.room.id)?.info.name, 'Answered', 'a room held already is not overwritten by an answer');
+
+    await online(a);
+    const mine = (await api.rooms()).rooms.find((r) => r.id === res.room.id)!;
+    assert.deepEqual(a.client.store.room(res.room.id)?.info, mine, "the hello's state replaces the answer's");
+    const other = await api.createRoom({ name: 'Unjoined', visibility: 'public' });
+    const bob = await server.register(uniqueName('jb'));
+    const b = recordClient(server.url, bob.token);
+    // An answer without membership (a public room previewed) holds nothing.
+    b.client.joined(await new ChatterApi({ baseUrl: server.url, token: bob.token }).room(other.room.id));
+    assert.equal(b.client.store.room(other.room.id), null);
+  });
+
   test('rooms: joined, renamed and left live; a change in one room never wakes another room\'s subscribers', async () => {
     const [alice, bob] = await Promise.all([server.register(uniqueName('ma')), server.register(uniqueName('mb'))]);
     const a = recordClient(server.url, alice.token);

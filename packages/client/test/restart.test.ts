@@ -96,7 +96,9 @@ describe('SDK against a server process that stops, dies and freezes', () => {
       const frozenAt = Date.now();
       await waitFor(() => c.client.status !== 'online', 'dead connection noticed', 5000);
       const noticed = Date.now() - frozenAt;
-      assert.ok(noticed >= 500 && noticed < 2000, `noticed after ${noticed} ms`);
+      // Not before the timeout; that the heartbeat noticed (not a slower TCP timeout) is its close code,
+      // since an upper bound in ms would depend on the machine's load.
+      assert.ok(noticed >= 500, `noticed after ${noticed} ms`);
       assert.equal(c.statuses.find((s) => s.status === 'reconnecting')?.closeCode, 4009);
     } finally {
       process.kill(pid, 'SIGCONT');

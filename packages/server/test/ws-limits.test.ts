@@ -198,8 +198,13 @@ describe('limits and bad input on the socket', () => {
       assert.equal(server.app.gateway.hub.connections.size, 0);
       // A peer that answers stays.
       const alive = connect(server.wsUrl, { token: u.token });
+      const pinged = new Promise<void>((resolve) => {
+        let pings = 0;
+        alive.ws.on('ping', () => ++pings === 3 && resolve());
+      });
       await alive.next('hello');
-      await sleep(700);
+      // Three heartbeats answered (counted, not timed: a loaded machine spaces them further apart).
+      await pinged;
       alive.send({ type: 'ping', ref: 'ok' });
       assert.equal((await alive.next('pong')).ref, 'ok');
       await alive.close();

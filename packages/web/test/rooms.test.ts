@@ -65,6 +65,21 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     return c;
   }
 
+  /**
+   * The server's read_state for a room with `unread` left, as another device of the user gets it:
+   * the position is stored. (The page clears its own counts before the server confirms.)
+   */
+  function readState(c: ChatterClient, room: string, unread: number): Promise<void> {
+    return new Promise((resolve) => {
+      const off = c.on('frame', (f) => {
+        if (f.type === 'read_state' && f.room === room && f.unread === unread) {
+          off();
+          resolve();
+        }
+      });
+    });
+  }
+
   /** Wait until the other client's change is in the room's log (its ack is applied). */
   async function sent(c: ChatterClient, room: string, text: string): Promise<void> {
     const done = new Promise<void>((resolve) => {
@@ -361,6 +376,59 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('a room just created or joined opens by its name while its room_joined is still on the way', async () => {
+    await server.register('nia');
+    const olaf = await server.register('olaf');
+    await apiOf(olaf).createRoom({ name: 'harbour', visibility: 'public' });
+    const { page, context, errors } = await openPage(browser);
+    // From the first room_joined on, what the server sends is held (in order) until the test lets it go: the
+    // frame of a loaded server or network that comes after the REST answer.
+    let holding = false;
+    const held: (() => void)[] = [];
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      const real = ws.connectToServer();
+      real.onMessage((data) => {
+        if (typeof data === 'string' && data.includes('"type":"room_joined"')) holding = true;
+        if (holding) held.push(() => ws.send(data));
+        else ws.send(data);
+      });
+    });
+    const release = () => {
+      holding = false;
+      for (const send of held.splice(0)) send();
+    };
+    await signIn(page, server.url, 'nia');
+    const title = page.locator('.chat-main h1');
+
+    await page.getByRole('button', { name: 'Create a room' }).click();
+    const create = page.getByRole('dialog', { name: 'Create a room' });
+    await create.getByLabel('Name').fill('pier');
+    await create.getByRole('button', { name: 'Create room' }).click();
+    await create.waitFor({ state: 'hidden' });
+    // The dialog closes in the render that opens the room: what the header shows now is what the user saw first.
+    assert.ok(holding, 'room_joined is held');
+    assert.equal(await title.textContent(), 'pier');
+    await page.getByLabel('Message #pier').waitFor();
+    release();
+    // A message sent there is confirmed (its ack comes after the room_joined let go): the room is one room.
+    await page.getByLabel('Message #pier').fill('first words');
+    await page.getByLabel('Message #pier').press('Enter');
+    await page.locator('.row-msg.own:not(:has(.delivery-status))', { hasText: 'first words' }).waitFor();
+    assert.equal(await row(page, 'pier').count(), 1);
+
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    const browse = page.getByRole('dialog', { name: 'Browse rooms' });
+    await browse.getByRole('button', { name: 'Join harbour' }).click();
+    await browse.waitFor({ state: 'hidden' });
+    assert.ok(holding, 'room_joined is held');
+    assert.equal(await title.textContent(), 'harbour');
+    release();
+    await page.getByLabel('Message #harbour').waitFor();
+
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('read state: opened at "new messages", read only when seen (at the bottom, visible, focused); the title counts unread', async () => {
     const fay = await server.register('fay');
     const gus = await server.register('gus');
@@ -388,14 +456,19 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
 
     // Not at the bottom: nothing is read, even after a new message comes in.
     const gc = await connect(gus);
+    // Fay's phone: it hears when the server has stored a read position.
+    const phone = await connect(fay);
     await sent(gc, news.id, 'one more');
     await page.getByRole('button', { name: /1 new message/ }).waitFor();
     assert.equal(await unreadOnServer(), 41);
-    assert.equal(await page.title(), '(41) Chatter');
+    // The title follows the badge after the render (an effect).
+    await page.waitForFunction(() => document.title === '(41) Chatter');
     // At the bottom, it is read here and on the server.
+    let stored = readState(phone, news.id, 0);
     await page.getByRole('button', { name: /1 new message/ }).click();
     await row(page, 'news').locator('.unread-badge').waitFor({ state: 'detached' });
     await page.waitForFunction(() => document.title === 'Chatter');
+    await stored;
     assert.equal(await unreadOnServer(), 0);
 
     // In a hidden tab, what arrives is not seen, though the room is open and at the bottom.
@@ -404,8 +477,10 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await page.locator('.bubble-text', { hasText: 'while you were away' }).waitFor();
     await page.waitForFunction(() => document.title === '(1) Chatter');
     assert.equal(await unreadOnServer(), 1);
+    stored = readState(phone, news.id, 0);
     await page.evaluate(visibility('visible'));
     await page.waitForFunction(() => document.title === 'Chatter');
+    await stored;
     assert.equal(await unreadOnServer(), 0);
 
     assert.deepEqual(errors, []);

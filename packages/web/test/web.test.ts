@@ -71,9 +71,11 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     await page.getByText('Enter your password.').waitFor();
     assert.equal(await page.getByLabel('Username or email').getAttribute('aria-invalid'), 'true');
 
-    // Wrong password, with the request slowed so the busy state can be seen.
+    // Wrong password, the request held until the busy state has been seen (a delay could end first on a loaded machine).
+    let letGo!: () => void;
+    const seen = new Promise<void>((resolve) => (letGo = resolve));
     await page.route('**/api/login', async (route) => {
-      await new Promise((r) => setTimeout(r, 400));
+      await seen;
       await route.continue();
     });
     await page.getByLabel('Username or email').fill('nobody');
@@ -82,6 +84,7 @@ describe('web app in Chromium', { skip: skip ?? false }, () => {
     const busy = page.getByRole('button', { name: 'Signing in…' });
     await busy.waitFor();
     assert.equal(await busy.getAttribute('aria-busy'), 'true');
+    letGo();
     await page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).waitFor();
     await page.unroute('**/api/login');
     await shot(page, 'auth-error-desktop-light');

@@ -1,5 +1,5 @@
 import { ChatterApiError, describeTyping, type ChatterApi, type ChatterClient, type PendingMessage, type RoomView, type StatusEvent } from '@chatter/client';
-import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type MyRoom, type NotifyLevel, type PublicUser, type SelfUser } from '@chatter/protocol';
+import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type MyRoom, type NotifyLevel, type PublicUser, type RoomResponse, type SelfUser } from '@chatter/protocol';
 import { findMyRoom, findPublicRoom, findUsers, orderRooms, roomLabel } from '../rooms.js';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
@@ -305,7 +305,7 @@ export class ChatApp implements CommandContext {
       const room = await findPublicRoom(this.opts.api, ref);
       if (!room) return this.notice(`No public room "${ref}". /rooms public lists them; a private room needs an invitation.`, 'error');
       const joined = await this.opts.api.joinRoom(room.id);
-      this.arrive(joined.room, `Joined #${joined.room.name}.`);
+      this.arrive(joined, `Joined #${joined.room.name}.`);
     }, undefined);
   }
 
@@ -330,15 +330,15 @@ export class ChatApp implements CommandContext {
       const users = (await findUsers(this.opts.api, usernames)).filter((u) => u.id !== this.self?.id);
       if (users.length === 0) return this.notice('A DM needs someone other than you: /dm <user>.', 'error');
       if (users.length > LIMITS.dmMaxUsers - 1) return this.notice(`A group DM has at most ${LIMITS.dmMaxUsers} people, you included.`, 'error');
-      const { room } = await this.opts.api.openDm(users.map((u) => u.id));
-      this.arrive(room, null);
+      this.arrive(await this.opts.api.openDm(users.map((u) => u.id)), null);
     }, undefined);
   }
 
   async createRoom(name: string, visibility: 'public' | 'private', topic?: string): Promise<void> {
     await this.rest(async () => {
-      const { room } = await this.opts.api.createRoom({ name, visibility, ...(topic && { topic }) });
-      this.arrive(room, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
+      const res = await this.opts.api.createRoom({ name, visibility, ...(topic && { topic }) });
+      const { room } = res;
+      this.arrive(res, `Created ${visibility === 'private' ? 'the private room' : ''}#${room.name}${visibility === 'private' ? ': /invite <user> to add people' : ''}.`.replace('room#', 'room #'));
     }, undefined);
   }
 
@@ -365,19 +365,13 @@ export class ChatApp implements CommandContext {
 
   /**
    * Open a room the user just entered. The server's `room_joined` puts it in the store; the REST
-   * answer can come first, so the room is entered in the store from the answer too (the store
-   * takes the two in either order).
+   * answer can come first, so the room is entered in the store from the answer too, before the
+   * screen opens it: the header names the room from the first frame on, never by its id.
    */
-  private arrive(room: { id: string; lastSeq: number }, notice: string | null): void {
+  private arrive(res: RoomResponse, notice: string | null): void {
+    const { room } = res;
     const id = room.id;
-    if (!this.client.store.room(id)) {
-      void this.opts.api.rooms().then(({ rooms }) => {
-        const mine = rooms.find((r) => r.id === id);
-        if (mine && !this.client.store.room(id)) this.client.store.joinRoom(mine);
-        this.client.store.commit();
-        if (this.currentRoom === id) this.load(id);
-      }, () => {});
-    }
+    this.client.joined(res);
     this.open(id);
     // After what the room held when the answer was written, not before its older messages.
     if (notice) this.log(id).addEvent(notice, 'info', new Date().toISOString(), Math.max(room.lastSeq, this.client.store.applied(id)));

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import type { SelfUser } from '@chatter/protocol';
+import type { RoomResponse, SelfUser } from '@chatter/protocol';
 import { api } from '../api';
 import { ChatModel, localOutbox, roomFromHash } from '../chat/model';
 import { desktopNotifications, shouldNotify, showNotification } from '../rooms/notify';
@@ -97,12 +97,14 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
   const [dialog, setDialog] = useState<RoomDialog>(null);
   const closeDialog = useCallback(() => setDialog(null), []);
   const openFromDialog = useCallback(
-    (id: string) => {
+    (id: string, entered?: RoomResponse) => {
+      // Held from the answer, so the room opens by its name even before the socket's room_joined.
+      if (entered) model.client.joined(entered);
       setDialog(null);
       setMenuOpen(false);
       openRoom(id);
     },
-    [openRoom],
+    [model, openRoom],
   );
 
   const drawer = useMediaQuery('(max-width: 767px)');

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type ReactNode } from 'react';
 import type { ChatterClient } from '@chatter/client';
-import { DEFAULT_NOTIFY, LIMITS, type NotifyLevel, type PublicUser, type Room } from '@chatter/protocol';
+import { DEFAULT_NOTIFY, LIMITS, type NotifyLevel, type PublicUser, type Room, type RoomResponse } from '@chatter/protocol';
 import { api, describeError } from '../api';
 import { roomTitle } from '../rooms/names';
 import { stripBidi } from '../text';
@@ -72,7 +72,7 @@ function useSearch<T>(q: string, load: (q: string) => Promise<T[]>, enabled = tr
   return state;
 }
 
-export function BrowseRoomsDialog({ open, onClose, onOpenRoom }: { open: boolean; onClose: () => void; onOpenRoom: (id: string) => void }) {
+export function BrowseRoomsDialog({ open, onClose, onOpenRoom }: { open: boolean; onClose: () => void; onOpenRoom: (id: string, entered?: RoomResponse) => void }) {
   const [q, setQ] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -85,8 +85,7 @@ export function BrowseRoomsDialog({ open, onClose, onOpenRoom }: { open: boolean
     setBusy(room.id);
     setError(null);
     try {
-      await api.joinRoom(room.id, newKey());
-      onOpenRoom(room.id);
+      onOpenRoom(room.id, await api.joinRoom(room.id, newKey()));
     } catch (err) {
       setError(describeError(err).message);
     } finally {
@@ -132,7 +131,7 @@ export function BrowseRoomsDialog({ open, onClose, onOpenRoom }: { open: boolean
   );
 }
 
-export function CreateRoomDialog({ open, onClose, onOpenRoom }: { open: boolean; onClose: () => void; onOpenRoom: (id: string) => void }) {
+export function CreateRoomDialog({ open, onClose, onOpenRoom }: { open: boolean; onClose: () => void; onOpenRoom: (id: string, entered?: RoomResponse) => void }) {
   const [name, setName] = useState('');
   const [topic, setTopic] = useState('');
   const [visibility, setVisibility] = useState<'public' | 'private'>('public');
@@ -154,7 +153,7 @@ export function CreateRoomDialog({ open, onClose, onOpenRoom }: { open: boolean;
     setBusy(true);
     try {
       const res = await api.createRoom({ name: name.trim(), ...(topic.trim() && { topic: topic.trim() }), visibility }, key.current);
-      onOpenRoom(res.room.id);
+      onOpenRoom(res.room.id, res);
     } catch (err) {
       setErrors(describeError(err));
     } finally {
@@ -271,7 +270,7 @@ function UserPicker({ meId, picked, onChange, max, exclude = [] }: { meId: numbe
   );
 }
 
-export function NewDmDialog({ open, meId, onClose, onOpenRoom }: { open: boolean; meId: number; onClose: () => void; onOpenRoom: (id: string) => void }) {
+export function NewDmDialog({ open, meId, onClose, onOpenRoom }: { open: boolean; meId: number; onClose: () => void; onOpenRoom: (id: string, entered?: RoomResponse) => void }) {
   const [picked, setPicked] = useState<PublicUser[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -287,7 +286,7 @@ export function NewDmDialog({ open, meId, onClose, onOpenRoom }: { open: boolean
     try {
       // No key needed for a retry: the same people always open the same conversation.
       const res = await api.openDm(picked.map((u) => u.id));
-      onOpenRoom(res.room.id);
+      onOpenRoom(res.room.id, res);
     } catch (err) {
       setError(describeError(err).message);
     } finally {
