@@ -401,8 +401,9 @@ export class ChatterClient {
   async loadRoom(room: string, limit: number = LIMITS.historyOnConnect): Promise<void> {
     const view = this.store.room(room);
     if (!view || view.loaded) return;
+    const epoch = this.windowOf(room);
     const page = await this.requestHistory(room, { limit });
-    this.takePage(room, page, 'newest');
+    if (this.windowOf(room) === epoch) this.takePage(room, page, 'newest');
   }
 
   /** Load a page of older messages of a room into the store (infinite scroll). Resolves with whether more exist. */
@@ -414,7 +415,9 @@ export class ChatterClient {
       await this.loadRoom(room, limit);
       return this.store.room(room)?.hasMoreOlder ?? false;
     }
+    const epoch = this.windowOf(room);
     const page = await this.requestHistory(room, { before: oldest, limit });
+    if (this.windowOf(room) !== epoch) return this.store.room(room)?.hasMoreOlder ?? false;
     this.takePage(room, page, 'older');
     return page.hasMore;
   }
@@ -439,8 +442,9 @@ export class ChatterClient {
     const view = this.store.room(room);
     if (!view?.hasMoreNewer) return false;
     const newest = view.messages.at(-1)?.seq ?? 0;
+    const epoch = this.windowOf(room);
     const page = await this.requestHistory(room, { after: newest, limit });
-    this.takePage(room, page, 'newer');
+    if (this.windowOf(room) === epoch) this.takePage(room, page, 'newer');
     return this.store.room(room)?.hasMoreNewer ?? false;
   }
 
@@ -920,11 +924,21 @@ export class ChatterClient {
     if (after !== null) this.catchUp(room, after);
   }
 
+  /**
+   * How many times the room's messages were replaced by a window (`loadAround`, `jumpToLatest`): a
+   * page asked for before the last one is next to messages no longer held, and is dropped.
+   */
+  private readonly windows = new Map<string, number>();
+  private windowOf(room: string): number {
+    return this.windows.get(room) ?? 0;
+  }
+
   private takePage(
     room: string,
     page: { messages: readonly Message[]; hasMore: boolean; hasNewer?: boolean; lastSeq: number; membership: readonly MembershipEvent[] },
     kind: 'replace' | 'newest' | 'older' | 'newer' | 'window',
   ): void {
+    if (kind === 'window') this.windows.set(room, this.windowOf(room) + 1);
     const applied = this.store.applyPage(room, page, kind);
     if (kind === 'replace' || kind === 'window') this.events.emit('reset', { room });
     this.delivered(room, applied);
