@@ -55,7 +55,8 @@ export interface ChatterClientEvents {
   message: Message;
   /**
    * What the client held of a room was replaced by a fresh page (first connect, or after the
-   * server said the client was too far behind or ahead): show the store's room again.
+   * server said the client was too far behind or ahead, or a window around a message or back at
+   * the end, `loadAround` / `jumpToLatest`): show the store's room again.
    */
   reset: { room: string };
   ack: AckFrame;
@@ -413,8 +414,9 @@ export class ChatterClient {
   async loadRoom(room: string, limit: number = LIMITS.historyOnConnect): Promise<void> {
     const view = this.store.room(room);
     if (!view || view.loaded) return;
+    const epoch = this.windowOf(room);
     const page = await this.requestHistory(room, { limit });
-    this.takePage(room, page, 'newest');
+    if (this.windowOf(room) === epoch) this.takePage(room, page, 'newest');
   }
 
   /** Load a page of older messages of a room into the store (infinite scroll). Resolves with whether more exist. */
@@ -426,27 +428,74 @@ export class ChatterClient {
       await this.loadRoom(room, limit);
       return this.store.room(room)?.hasMoreOlder ?? false;
     }
+    const epoch = this.windowOf(room);
     const page = await this.requestHistory(room, { before: oldest, limit });
+    if (this.windowOf(room) !== epoch) return this.store.room(room)?.hasMoreOlder ?? false;
     this.takePage(room, page, 'older');
     return page.hasMore;
   }
 
   /**
+   * Replace what the store holds of a room with the page around one message (a message link), which
+   * may be far back in history. The room's view then has `hasMoreNewer` until `loadNewer` pages
+   * reach its end again (or `jumpToLatest`). Rejects like `requestHistory`: a message that is not
+   * there and one the user may not see both reject with a 404 code (`message_not_found`,
+   * `room_not_found`). A deleted message is on the page as its tombstone.
+   */
+  async loadAround(room: string, messageId: number, limit: number = this.limits.historyPageMax): Promise<void> {
+    const page = await this.requestHistory(room, { around: messageId, limit });
+    this.takePage(room, page, 'window');
+  }
+
+  /**
+   * Load a page of messages after the newest held one, when the room's view stops before its end
+   * (`hasMoreNewer`, after `loadAround`). Resolves with whether more are still to load.
+   */
+  async loadNewer(room: string, limit: number = this.limits.historyPageMax): Promise<boolean> {
+    const view = this.store.room(room);
+    if (!view?.hasMoreNewer) return false;
+    const newest = view.messages.at(-1)?.seq ?? 0;
+    const epoch = this.windowOf(room);
+    const page = await this.requestHistory(room, { after: newest, limit });
+    if (this.windowOf(room) === epoch) this.takePage(room, page, 'newer');
+    return this.store.room(room)?.hasMoreNewer ?? false;
+  }
+
+  /**
+   * Back to the room's end after `loadAround`: its newest page replaces what is held, and live
+   * messages are held again. Nothing to do when the view is at the end already.
+   */
+  async jumpToLatest(room: string, limit: number = LIMITS.historyOnConnect): Promise<void> {
+    if (!this.store.room(room)?.hasMoreNewer) return;
+    const page = await this.requestHistory(room, { limit });
+    this.takePage(room, page, 'window');
+    // Live messages applied after the page was read were not held: the pages after it bring them.
+    for (let i = 0; i < 10 && (await this.loadNewer(room)); i++);
+  }
+
+  /**
    * A page of a room's history over the socket, returned only (the store is not changed; use
-   * `loadRoom` / `loadOlder` for that). Rejects with `ChatterApiError` code `offline` when not
-   * connected, `timeout`, or the server's error.
+   * `loadRoom` / `loadOlder` / `loadAround` / `loadNewer` for that). Rejects with `ChatterApiError`
+   * code `offline` when not connected, `timeout`, or the server's error.
    */
   async requestHistory(
     room: string,
-    q: { before?: number; after?: number; limit?: number } = {},
-  ): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; membership: MembershipEvent[] }> {
+    q: { before?: number; after?: number; around?: number; limit?: number } = {},
+  ): Promise<{ messages: Message[]; hasMore: boolean; hasNewer?: boolean; lastSeq: number; membership: MembershipEvent[] }> {
     const frame: Record<string, unknown> = { type: 'history', room };
     if (q.before !== undefined) frame.before = q.before;
     if (q.after !== undefined) frame.after = q.after;
+    if (q.around !== undefined) frame.around = q.around;
     if (q.limit !== undefined) frame.limit = q.limit;
     const reply = await this.request(frame);
     if (reply.type !== 'history') throw new ChatterApiError({ status: 0, code: 'invalid_response', message: 'The server answered with the wrong frame.' });
-    return { messages: reply.messages, hasMore: reply.hasMore, lastSeq: reply.lastSeq, membership: reply.membership };
+    return {
+      messages: reply.messages,
+      hasMore: reply.hasMore,
+      ...(reply.hasNewer !== undefined && { hasNewer: reply.hasNewer }),
+      lastSeq: reply.lastSeq,
+      membership: reply.membership,
+    };
   }
 
   /**
@@ -888,9 +937,23 @@ export class ChatterClient {
     if (after !== null) this.catchUp(room, after);
   }
 
-  private takePage(room: string, page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number; membership: readonly MembershipEvent[] }, kind: 'replace' | 'newest' | 'older'): void {
+  /**
+   * How many times the room's messages were replaced by a window (`loadAround`, `jumpToLatest`): a
+   * page asked for before the last one is next to messages no longer held, and is dropped.
+   */
+  private readonly windows = new Map<string, number>();
+  private windowOf(room: string): number {
+    return this.windows.get(room) ?? 0;
+  }
+
+  private takePage(
+    room: string,
+    page: { messages: readonly Message[]; hasMore: boolean; hasNewer?: boolean; lastSeq: number; membership: readonly MembershipEvent[] },
+    kind: 'replace' | 'newest' | 'older' | 'newer' | 'window',
+  ): void {
+    if (kind === 'window') this.windows.set(room, this.windowOf(room) + 1);
     const applied = this.store.applyPage(room, page, kind);
-    if (kind === 'replace') this.events.emit('reset', { room });
+    if (kind === 'replace' || kind === 'window') this.events.emit('reset', { room });
     this.delivered(room, applied);
     this.outbox.settle(room, this.store.applied(room), (clientId) => this.holdsOwn(room, clientId));
     this.store.commit();

@@ -57,6 +57,13 @@ export interface RoomView {
   loaded: boolean;
   /** Older messages exist before the oldest held one. */
   hasMoreOlder: boolean;
+  /**
+   * The messages held stop before the room's end: the reader jumped back to a message
+   * (`ChatterClient.loadAround`). Newer ones come a page at a time (`loadNewer`) until the window
+   * meets the room's end again, or at once with `jumpToLatest`. Meanwhile live messages are counted
+   * (unread, activity) but not held: they belong after pages not loaded yet.
+   */
+  hasMoreNewer: boolean;
   /** Last seq applied with nothing missing before it; null while the room is being reloaded. */
   applied: number | null;
   /** Who is typing now (not the user themselves). */
@@ -85,6 +92,8 @@ interface RoomState {
   notices: MembershipEvent[];
   loaded: boolean;
   hasMoreOlder: boolean;
+  /** See `RoomView.hasMoreNewer`. */
+  hasMoreNewer: boolean;
   typing: Map<number, { user: PublicUser; until: number }>;
   members: Map<number, Member> | null;
   /**
@@ -241,6 +250,7 @@ export class ChatterStore {
         notices: [],
         loaded: false,
         hasMoreOlder: info.lastSeq > 0,
+        hasMoreNewer: false,
         typing: new Map(),
         members: null,
         memberEvents: null,
@@ -280,6 +290,7 @@ export class ChatterStore {
     r.held.clear();
     r.applied = null;
     r.loaded = false;
+    r.hasMoreNewer = false;
     this.forgetMembers(r);
     this.touch(id);
   }
@@ -299,6 +310,7 @@ export class ChatterStore {
     r.countedThrough = Math.max(r.countedThrough, lastSeq);
     r.loaded = false;
     r.hasMoreOlder = lastSeq > 0;
+    r.hasMoreNewer = false;
     this.forgetMembers(r);
     this.touch(id);
   }
@@ -318,15 +330,28 @@ export class ChatterStore {
    * A page of messages. `replace`: the room's newest page after a reset or on a fresh connection
    * (it sets `applied` to the page's `lastSeq` when the room has no baseline). `newest`: the newest
    * page of a room whose end arrived live. `older`: a page before the oldest held message.
+   * `newer`: a page after the newest held message (`hasMore`: newer ones exist). `window`: a page
+   * that replaces every message held (the page around a message, with `hasNewer`; the newest page,
+   * without): what was held may not be contiguous with it.
+   *
+   * A window that may stop before the room's end holds no live message until pages after it meet
+   * the end. It has met it when a page reaches the end of the log as the page read it (`hasMore` /
+   * `hasNewer` false) and that end is not behind what this store has applied: live messages
+   * applied beyond a page's `lastSeq` were not held, so one more page fetches them.
    */
   applyPage(
     roomId: string,
-    page: { messages: readonly Message[]; hasMore: boolean; lastSeq: number; membership?: readonly MembershipEvent[] },
-    kind: 'replace' | 'newest' | 'older',
+    page: { messages: readonly Message[]; hasMore: boolean; hasNewer?: boolean; lastSeq: number; membership?: readonly MembershipEvent[] },
+    kind: 'replace' | 'newest' | 'older' | 'newer' | 'window',
   ): RoomEvent[] {
     const r = this.roomStates.get(roomId);
     if (!r) return [];
-    if (kind === 'replace' && r.applied === null) {
+    if (kind === 'window') {
+      for (const mid of r.ids) this.messages.delete(mid);
+      r.ids = [];
+      r.notices = [];
+    }
+    if ((kind === 'replace' || kind === 'window') && r.applied === null) {
       r.applied = page.lastSeq;
       // The server's log may be shorter than what was held (resume_ahead): its end is the room's end.
       r.info = { ...r.info, lastSeq: page.lastSeq };
@@ -337,7 +362,11 @@ export class ChatterStore {
     // The membership events of the page's span: lines only. What they change (members, counts) is
     // applied when the event itself is, live or replayed, or is already in the room's info.
     for (const e of page.membership ?? []) addNotice(r.notices, e);
-    if (kind === 'older' || !r.loaded) r.hasMoreOlder = page.hasMore;
+    if (kind === 'older' || kind === 'window' || (kind !== 'newer' && !r.loaded)) r.hasMoreOlder = page.hasMore;
+    if (kind === 'newer' || kind === 'window') {
+      const more = kind === 'newer' ? page.hasMore : (page.hasNewer ?? false);
+      r.hasMoreNewer = more || (r.applied !== null && page.lastSeq < r.applied);
+    } else if (kind === 'replace') r.hasMoreNewer = false;
     if (kind !== 'older') r.loaded = true;
     if (r.applied !== null && page.lastSeq > r.info.lastSeq) r.info = { ...r.info, lastSeq: page.lastSeq };
     this.touch(roomId);
@@ -542,8 +571,9 @@ export class ChatterStore {
     switch (e.kind) {
       case 'message_created': {
         const m = e.message;
-        // A held copy came from a page, whose version is at least this event's seq: it stays.
-        if (!this.messages.has(m.id)) this.insert(r, m);
+        // A held copy came from a page, whose version is at least this event's seq: it stays. Past
+        // a window that stops short of the room's end, the message waits for the page that holds it.
+        if (!this.messages.has(m.id) && !r.hasMoreNewer) this.insert(r, m);
         this.profiles.set(m.author.id, m.author);
         if (r.typing.delete(m.author.id)) this.scheduleTypingExpiry();
         const info: Partial<MyRoom> = { lastActivityAt: e.at };
@@ -575,7 +605,7 @@ export class ChatterStore {
       case 'member_invited':
       case 'member_left':
       case 'member_removed': {
-        addNotice(r.notices, e);
+        if (!r.hasMoreNewer || e.seq < this.newestHeldSeq(r)) addNotice(r.notices, e);
         const joined = e.kind === 'member_joined' || e.kind === 'member_invited';
         if (r.members) applyToMembers(r.members, e);
         r.memberEvents?.push(e);
@@ -644,6 +674,11 @@ export class ChatterStore {
     if (!held) this.insert(r, copy);
     else if (copy.version >= held.version && copy !== held) this.messages.set(copy.id, copy);
     this.profiles.set(copy.author.id, this.profiles.get(copy.author.id) ?? copy.author);
+  }
+
+  private newestHeldSeq(r: RoomState): number {
+    const id = r.ids.at(-1);
+    return id === undefined ? 0 : this.messages.get(id)!.seq;
   }
 
   /** Insert a message id at its place by seq (nearly always the end). */
@@ -736,6 +771,7 @@ export class ChatterStore {
       timeline: buildTimeline(messages, r.notices),
       loaded: r.loaded,
       hasMoreOlder: r.hasMoreOlder,
+      hasMoreNewer: r.hasMoreNewer,
       applied: r.applied,
       typing,
       members: this.memberList(r),

@@ -101,6 +101,8 @@ export const HistoryRequestFrame = Type.Object(
     room: RoomId,
     before: Type.Optional(Seq),
     after: Type.Optional(Seq),
+    /** A message id: the page around it (a message link), as `GET /api/rooms/{id}/messages?around=`. Not with `before` or `after`. */
+    around: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a message id.' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.historyPageMax, errorMessage: `Use 1-${LIMITS.historyPageMax}.` })),
     ref: Ref,
   },
@@ -223,7 +225,10 @@ export const HistoryFrame = Type.Object({
   room: Type.String(),
   /** Oldest first, each as it is now (edited text, tombstone, reactions) with its version. */
   messages: Type.Array(Message),
+  /** More messages exist in the direction asked (older for `before` and `around`, newer for `after`). */
   hasMore: Type.Boolean(),
+  /** Only on an `around` page: newer messages exist after it. */
+  hasNewer: Type.Optional(Type.Boolean()),
   /** The room's newest seq when the page was read: every event up to it is reflected in the page. */
   lastSeq: Type.Integer(),
   /**

@@ -107,6 +107,11 @@ export const HistoryQuery = Type.Object(
   {
     before: Type.Optional(SeqParam),
     after: Type.Optional(SeqParam),
+    /**
+     * A message id: the page around it (a message link), the message itself, older ones before it
+     * and newer ones after it. Not with `before` or `after`.
+     */
+    around: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, errorMessage: 'Use a message id.' })),
     limit: Type.Optional(
       Type.Integer({ minimum: 1, maximum: LIMITS.historyPageMax, errorMessage: `Use 1-${LIMITS.historyPageMax}.` }),
     ),
@@ -119,8 +124,10 @@ export const HistoryResponse = Type.Object({
   room: Type.String(),
   /** Oldest first. */
   messages: Type.Array(Message),
-  /** True when more messages exist in the direction asked (older for `before`, newer for `after`). */
+  /** True when more messages exist in the direction asked (older for `before` and `around`, newer for `after`). */
   hasMore: Type.Boolean(),
+  /** Only on an `around` page: newer messages exist after it (the page does not reach the room's end). */
+  hasNewer: Type.Optional(Type.Boolean({ description: 'Only on an `around` page: newer messages exist after it.' })),
   /**
    * The room's newest sequence when the page was read: every event up to it is reflected in the page (at least every `seq` in it). An `after`
    * beyond it means the client holds messages this server does not (its database was restored

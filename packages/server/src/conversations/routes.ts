@@ -32,6 +32,7 @@ import { AppError } from '../errors.js';
 import type { RoomRecord } from '../storage/types.js';
 import { publicUser } from '../users/present.js';
 import { readable } from './access.js';
+import { readAround } from './around.js';
 import type { Actor, Outcome } from './actions.js';
 import { presentMember, presentMyRoom, presentRoom, presentReplayed, presentStored } from './present.js';
 
@@ -207,7 +208,8 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
       ...auth,
       schema: {
         tags,
-        summary: 'A page of history (members, and anyone for a public room). `before` pages back from a sequence (default: the newest); `after` pages forward.',
+        summary:
+          'A page of history (members, and anyone for a public room). `before` pages back from a sequence (default: the newest); `after` pages forward; `around` is the page around a message (a message link), with `hasNewer`.',
         params: RoomIdParams,
         querystring: HistoryQuery,
         response: { 200: HistoryResponse, ...errors },
@@ -216,8 +218,21 @@ export default async function conversationRoutes(app: FastifyInstance): Promise<
     async (request) => {
       const room = request.params.id;
       await readable(store, request.auth!.user.id, room);
-      const { before, after, limit = 50 } = request.query;
-      const page = await store.getMessages(room, { before, after, limit: Math.min(limit, LIMITS.historyPageMax) });
+      const { before, after, around, limit: asked = 50 } = request.query;
+      const limit = Math.min(asked, LIMITS.historyPageMax);
+      if (around !== undefined) {
+        if (before !== undefined || after !== undefined) throw AppError.validation({ around: 'Not with before or after.' });
+        const { older, newer, lastSeq } = await readAround(store, room, around, limit);
+        return {
+          room,
+          messages: [...older.messages, ...newer.messages].map(presentStored),
+          hasMore: older.hasMore,
+          hasNewer: newer.hasMore,
+          lastSeq,
+          membership: [...older.membership, ...newer.membership].map(presentReplayed),
+        };
+      }
+      const page = await store.getMessages(room, { before, after, limit });
       return { room, messages: page.messages.map(presentStored), hasMore: page.hasMore, lastSeq: page.lastSeq, membership: page.membership.map(presentReplayed) };
     },
   );

@@ -24,6 +24,7 @@ import { publicUser, selfUser } from '../users/present.js';
 import { Admission, type Reservation } from './admission.js';
 import { FRAME_COSTS, UserBudgets, strike } from './budget.js';
 import { Hub, type Connection } from './hub.js';
+import { aroundReply } from './around-reply.js';
 import { emptyEventsReply, eventsReply, historyReply } from './replies.js';
 import { bearerToken, destroySocket, handshakeProblem, parseConnectParams, rejectUpgrade, releaseOnClose, type ConnectOptions } from './upgrade.js';
 
@@ -388,7 +389,17 @@ export class Gateway {
             this.hub.sendSerialized(conn, reply.json);
             return;
           }
-          const { room, before, after, limit = 50 } = frame;
+          const { room, before, after, around, limit = 50 } = frame;
+          if (around !== undefined) {
+            try {
+              if (before !== undefined || after !== undefined) throw AppError.validation({ around: 'Not with before or after.' });
+              this.hub.sendSerialized(conn, (await aroundReply(store, room, around, limit, config.replyMaxBytes, ref)).json);
+            } catch (err) {
+              if (err instanceof AppError) return this.sendAppError(conn, err, ref);
+              throw err;
+            }
+            return;
+          }
           const reply = await historyReply(store, room, { before, after, limit }, config.replyMaxBytes, 'request', ref);
           this.hub.sendSerialized(conn, reply.json);
         } finally {

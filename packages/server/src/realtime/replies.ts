@@ -32,7 +32,7 @@ interface Piece {
  * Serialize items (oldest first), keeping the `oldest` or `newest` ones that fit in `budget` bytes,
  * and at least one when `atLeastOne` (a reply must make progress, whatever one item weighs).
  */
-function fit<T extends { seq: number }>(
+export function fit<T extends { seq: number }>(
   rows: T[],
   present: (row: T) => unknown,
   budget: number,
@@ -56,7 +56,7 @@ function fit<T extends { seq: number }>(
   return { pieces, bytes, cut: false };
 }
 
-const optionalRef = (ref: string | undefined) => (ref !== undefined ? `,"ref":${JSON.stringify(ref)}` : '');
+export const optionalRef = (ref: string | undefined) => (ref !== undefined ? `,"ref":${JSON.stringify(ref)}` : '');
 
 /** A page as a `history` request asks for it: with `after`, the oldest that fit; else the newest. */
 export async function historyReply(

@@ -1,4 +1,4 @@
-import { ChatterClient, type OutboxStore, type PendingChange, type PendingMessage, type RoomView, type StatusEvent, type TimelineItem } from '@chatter/client';
+import { ChatterApiError, ChatterClient, type OutboxStore, type PendingChange, type PendingMessage, type RoomView, type StatusEvent, type TimelineItem } from '@chatter/client';
 import { DEFAULT_ROOM, type Member, type Message, type MyRoom, type PublicUser, type SelfUser } from '@chatter/protocol';
 import { api } from '../api';
 import { stripBidi } from '../text';
@@ -40,6 +40,21 @@ export interface ChatState {
   dividerAfter: number | null;
   /** The room's members once loaded (for mentions), kept current by the store. */
   members: readonly Member[] | null;
+  /**
+   * The messages shown stop before the room's end (the reader followed a link to an older
+   * message): newer ones load as the reader scrolls down, and "jump to latest" goes back to the end.
+   */
+  hasMoreNewer: boolean;
+  loadingNewer: boolean;
+  /**
+   * The message a link led to: the list opens on it, highlighted. `window` changes with every jump
+   * and every return to the end, so the list starts over where it should be.
+   */
+  jump: { messageId: number; window: number } | null;
+  /** Bumped when the messages held were replaced (a jump, a return to the end): the list starts over. */
+  window: number;
+  /** A short confirmation ("Link copied"), or a link to copy by hand when the clipboard refused. */
+  toast: { text: string; link?: string; id: number } | null;
 }
 
 /** Where each room was left: its scroll position (null at the bottom). Kept for the page's life. */
@@ -48,15 +63,34 @@ export interface ScrollPosition {
   delta: number;
 }
 
+/**
+ * The address: `#room-id` opens a room, `#room-id/m/123` a message in it (a message link). A hash
+ * route, as rooms always were, so a link works with any server path and reload (the page is one).
+ */
+export function parseHash(hash: string): { room: string; messageId: number | null } {
+  const [roomPart = '', ...rest] = hash.replace(/^#/, '').split('/');
+  let room = DEFAULT_ROOM;
+  try {
+    room = decodeURIComponent(roomPart) || DEFAULT_ROOM;
+  } catch {
+    /* a malformed address opens the default room */
+  }
+  const id = rest.length === 2 && rest[0] === 'm' && /^[1-9][0-9]{0,15}$/.test(rest[1]!) ? Number(rest[1]) : null;
+  return { room, messageId: id !== null && Number.isSafeInteger(id) ? id : null };
+}
+
 /** The room in the address (#room-id), or the default room. */
 export function roomFromHash(hash: string): string {
-  try {
-    const id = decodeURIComponent(hash.replace(/^#/, ''));
-    return id === '' ? DEFAULT_ROOM : id;
-  } catch {
-    return DEFAULT_ROOM;
-  }
+  return parseHash(hash).room;
 }
+
+/** The address of a message: this page, with the message's route. */
+export function messageLink(room: string, messageId: number): string {
+  return `${location.origin}${location.pathname}${location.search}#${encodeURIComponent(room)}/m/${messageId}`;
+}
+
+/** Said for a link to a message that is not there, whether it never was, or is in a room the reader may not see. */
+export const MISSING_MESSAGE = 'That message isn’t there, or you can’t see it.';
 
 /** Messages on connect, and per page of older history (LIMITS.historyPageMax is the server's ceiling). */
 const FIRST_PAGE = 50;
@@ -114,15 +148,20 @@ export class ChatModel {
   ) {
     const outboxStore = localOutbox(me.id);
     this.client = new ChatterClient({ history: FIRST_PAGE, outboxStore, api });
-    const room = typeof location === 'undefined' ? DEFAULT_ROOM : roomFromHash(location.hash);
+    const { room, messageId } = typeof location === 'undefined' ? { room: DEFAULT_ROOM, messageId: null } : parseHash(location.hash);
+    this.wanted = messageId;
     this.state = {
       me,
       status: { status: 'connecting', attempt: 0 },
       deviceOnline: typeof navigator === 'undefined' ? true : navigator.onLine,
       arrivals: this.arrivals,
+      window: 0,
       ...this.roomState(room),
     };
   }
+
+  /** A message the address names, to show once connected (the room's messages are known then). */
+  private wanted: number | null;
 
   /** What the screen holds of one room before its store view arrives: a room just opened. */
   private roomState(room: string) {
@@ -142,6 +181,10 @@ export class ChatModel {
       info: null,
       dividerAfter: null,
       members: null,
+      hasMoreNewer: false,
+      loadingNewer: false,
+      jump: null,
+      toast: null,
     } satisfies Partial<ChatState>;
   }
 
@@ -156,6 +199,96 @@ export class ChatModel {
   setPinned = (pinned: boolean): void => {
     this.pinned = pinned;
     if (pinned) this.markSeen();
+  };
+
+  /**
+   * Follow the address: open its room, and the message it names (loaded around it when it is not
+   * held, however far back). Called on start and on every change of the address.
+   */
+  navigate(hash: string): void {
+    const { room, messageId } = parseHash(hash);
+    this.open(room);
+    if (messageId === null) return;
+    this.wanted = messageId;
+    this.takeWanted();
+  }
+
+  private takeWanted(): void {
+    const messageId = this.wanted;
+    // The client's own status: during its hello it is online, and the screen's state not yet.
+    if (messageId === null || this.client.status !== 'online') return;
+    this.wanted = null;
+    const room = this.state.room;
+    if (this.client.store.room(room)) return void this.jumpTo(room, messageId);
+    // A room I am not in: whether it exists is not mine to know, so the same words as for a missing message.
+    this.open(DEFAULT_ROOM);
+    this.missing();
+  }
+
+  private async jumpTo(room: string, messageId: number): Promise<void> {
+    const view = this.client.store.room(room);
+    if (!view?.messages.some((m) => m.id === messageId)) {
+      try {
+        await this.client.loadAround(room, messageId, FIRST_PAGE);
+      } catch (err) {
+        if (room === this.state.room) this.missing(err);
+        return;
+      }
+    }
+    if (room !== this.state.room) return;
+    const window = this.state.window + 1;
+    this.pinned = false;
+    this.dividerTaken = true;
+    const deleted = this.client.store.message(messageId)?.deleted ?? false;
+    this.update({ window, jump: { messageId, window }, dividerAfter: null, notice: deleted ? 'That message was deleted.' : null });
+  }
+
+  /** The link led nowhere: say so (the same words for "not there" and "not allowed"), and show the room as usual. */
+  private missing(err?: unknown): void {
+    const notFound = !err || (err instanceof ChatterApiError && (err.code === 'message_not_found' || err.code === 'room_not_found' || err.code === 'validation_failed'));
+    this.update({ jump: null, notice: notFound ? MISSING_MESSAGE : 'Could not load that message. Try the link again.' });
+    if (typeof history !== 'undefined') history.replaceState(null, '', `#${encodeURIComponent(this.state.room)}`);
+  }
+
+  /** Copy a message's link, saying it was copied; where the clipboard is refused, show the link to copy by hand. */
+  copyLink = (messageId: number): void => {
+    const link = messageLink(this.state.room, messageId);
+    const id = (this.state.toast?.id ?? 0) + 1;
+    const clipboard = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
+    if (!clipboard?.writeText) return this.update({ toast: { text: 'Copy this link:', link, id } });
+    clipboard.writeText(link).then(
+      () => this.update({ toast: { text: 'Link copied', id } }),
+      () => this.update({ toast: { text: 'Copy this link:', link, id } }),
+    );
+  };
+
+  dismissToast = (): void => this.update({ toast: null });
+
+  /** Scrolled to the bottom of a window that stops short of the room's end: the next page. */
+  loadNewer = (): void => {
+    const { loadingNewer, hasMoreNewer, room, status } = this.state;
+    if (loadingNewer || !hasMoreNewer || status.status !== 'online') return;
+    this.update({ loadingNewer: true });
+    this.client.loadNewer(room, OLDER_PAGE).then(
+      () => this.update({ loadingNewer: false }),
+      (err: unknown) => this.update({ loadingNewer: false, olderError: err instanceof Error ? err.message : 'Could not load newer messages.' }),
+    );
+  };
+
+  /** "Jump to latest" from a window away from the end: the room's newest messages, live again. */
+  jumpToLatest = async (): Promise<void> => {
+    const room = this.state.room;
+    if (!this.state.hasMoreNewer) return;
+    try {
+      await this.client.jumpToLatest(room, FIRST_PAGE);
+    } catch (err) {
+      this.update({ olderError: err instanceof Error ? err.message : 'Could not load the latest messages.' });
+      return;
+    }
+    if (room !== this.state.room) return;
+    this.pinned = true;
+    this.update({ window: this.state.window + 1, jump: null });
+    this.markSeen();
   };
 
   /** Show another room. Its messages come from the store (loaded on first opening). */
@@ -238,6 +371,7 @@ export class ChatModel {
       typing: view.typing,
       ready: view.loaded,
       hasMore: view.hasMoreOlder,
+      hasMoreNewer: view.hasMoreNewer,
       info: view.info,
       members: view.members,
     });
@@ -277,7 +411,7 @@ export class ChatModel {
   private markSeen(): void {
     if (typeof document === 'undefined' || document.visibilityState !== 'visible' || !document.hasFocus()) return;
     // Scrolled up, the newest messages are not on the screen: they stay unread until the reader gets there.
-    if (!this.state.ready || !this.pinned || this.state.status.status !== 'online') return;
+    if (!this.state.ready || !this.pinned || this.state.hasMoreNewer || this.state.status.status !== 'online') return;
     this.client.markRead(this.state.room);
   }
 
@@ -295,6 +429,8 @@ export class ChatModel {
     on(
       c.on('hello', (hello) => {
         this.update({ me: hello.user });
+        // A message link, now that the rooms are known (one in a room I am not in says so).
+        this.takeWanted();
         // An address naming a room I am not in (a stale link, a room I left) opens the default room.
         if (!this.client.store.room(this.state.room)) this.open(DEFAULT_ROOM);
         this.fromStore();
@@ -329,6 +465,8 @@ export class ChatModel {
 
   send(text: string): void {
     this.client.send(this.state.room, text);
+    // What one sends shows at the end: back there from a window far up.
+    void this.jumpToLatest();
   }
 
   /** Edit, delete and react in the open room (through the outbox: offline they wait, like messages). */

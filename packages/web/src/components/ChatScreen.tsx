@@ -53,7 +53,8 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
     if (roomFromHash(location.hash) !== state.room) history.replaceState(null, '', `#${encodeURIComponent(state.room)}`);
   }, [state.room]);
   useEffect(() => {
-    const onHash = () => model.open(roomFromHash(location.hash));
+    // A room, or a message in it (a link pasted or clicked).
+    const onHash = () => model.navigate(location.hash);
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, [model]);
@@ -193,7 +194,7 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
           menuButtonRef={menuButton}
         />
         <ErrorBoundary what="the message list" className="messages">
-          <MessageList key={state.room} state={state} model={model} />
+          <MessageList key={`${state.room}:${state.window}`} state={state} model={model} />
         </ErrorBoundary>
         <ErrorBoundary what="the message box" className="composer">
           {state.info?.archived ? (

@@ -36,19 +36,30 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
   // Where the list starts: where the reader left this room, else at "new messages", else the bottom.
   // Taken when the list appears (the room's messages are in), and kept.
   const start = useRef<ListPosition | null | undefined>(undefined);
+  const jump = state.jump?.window === state.window ? state.jump.messageId : null;
   if (ready && start.current === undefined) {
     const saved = model.positions.get(room);
-    start.current = saved ?? (rows.some((r) => r.type === 'unread') ? { key: 'unread', delta: 44 } : null);
+    // A message a link led to: its row's bottom a little below the middle of the view.
+    const linked = jump === null ? undefined : rows.find((r) => r.type === 'message' && r.id === jump);
+    start.current = linked
+      ? { key: linked.key, delta: Math.round(Math.max(200, window.innerHeight - 140) / 2) + 40 }
+      : jump !== null
+        ? (saved ?? null)
+        : (saved ?? (rows.some((r) => r.type === 'unread') ? { key: 'unread', delta: 44 } : null));
   }
   const onLeave = useCallback((p: ListPosition | null) => model.positions.set(room, p), [model, room]);
   const [pinned, setPinned] = useState(true);
   const [unseen, setUnseen] = useState(0);
 
-  // Count messages from others that arrive below the fold.
+  // Count messages from others that arrive below the fold. Pages loaded below a window far back
+  // (a message link) are not arrivals: only what comes while the list holds the room's end is.
   const lastSeq = useRef(newestSeq(items));
+  const wasDetached = useRef(state.hasMoreNewer);
   useEffect(() => {
     const newest = newestSeq(items);
-    if (newest > lastSeq.current && !(listRef.current?.isPinned() ?? true)) {
+    const paged = wasDetached.current || state.hasMoreNewer;
+    wasDetached.current = state.hasMoreNewer;
+    if (newest > lastSeq.current && !paged && !(listRef.current?.isPinned() ?? true)) {
       let n = 0;
       for (let i = items.length - 1; i >= 0; i--) {
         const item = items[i]!;
@@ -59,7 +70,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
       if (n > 0) setUnseen((u) => u + n);
     }
     lastSeq.current = Math.max(lastSeq.current, newest);
-  }, [items, me.id]);
+  }, [items, me.id, state.hasMoreNewer]);
 
   // Sending something takes you to the bottom to see it.
   const outgoingCount = useRef(outgoing.length);
@@ -96,6 +107,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
         model.actions.react(messageId, emoji, on);
       },
       pick: (messageId, anchor) => setPicker((p) => (p?.messageId === messageId && p.anchor === anchor ? null : { messageId, anchor })),
+      copyLink: model.copyLink,
     }),
     [model, meId],
   );
@@ -130,13 +142,14 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
               picking={row.id !== null && row.id === pickingId}
               nameOf={nameOf}
               focus={focus}
+              linked={row.id !== null && row.id === jump}
               {...(row.state === 'failed' && { onRetry: () => onRetry(row.clientId) })}
             />
           );
         }
       }
     },
-    [title, dm, arrivals, me, offline, onRetry, actions, pickingId, nameOf],
+    [title, dm, arrivals, me, offline, onRetry, actions, pickingId, nameOf, jump],
   );
 
   return (
@@ -156,6 +169,8 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           handleRef={listRef}
           initialAnchor={start.current ?? null}
           onLeave={onLeave}
+          detached={state.hasMoreNewer}
+          onNearBottom={model.loadNewer}
         />
       ) : (
         <MessagesSkeleton />
@@ -164,7 +179,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
         <button
           type="button"
           className={`jump-btn${unseen > 0 ? ' has-new' : ''}`}
-          onClick={() => listRef.current?.scrollToBottom(true)}
+          onClick={() => (state.hasMoreNewer ? void model.jumpToLatest() : listRef.current?.scrollToBottom(true))}
           aria-label={unseen > 0 ? `${unseen} new message${unseen === 1 ? '' : 's'}: jump to latest` : 'Jump to latest messages'}
         >
           {unseen > 0 && (
@@ -191,6 +206,7 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
           </button>
         </div>
       )}
+      {state.toast && <Toast toast={state.toast} onDone={model.dismissToast} />}
       {picker && (
         <Suspense fallback={null}>
           <EmojiPicker
@@ -208,6 +224,34 @@ export function MessageList({ state, model }: { state: ChatState; model: ChatMod
       <div className="sr-only" aria-live="polite" aria-atomic="true">
         {state.announcement?.text}
       </div>
+    </div>
+  );
+}
+
+/** "Link copied" for a moment; or, where the clipboard was refused, the link selected to copy by hand. */
+function Toast({ toast, onDone }: { toast: NonNullable<ChatState['toast']>; onDone: () => void }) {
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (toast.link !== undefined) {
+      input.current?.focus();
+      input.current?.select();
+      return;
+    }
+    const timer = setTimeout(onDone, 2500);
+    return () => clearTimeout(timer);
+  }, [toast, onDone]);
+  return (
+    <div className="toast" role="status">
+      {toast.text}
+      {toast.link !== undefined && (
+        <>
+          {' '}
+          <input ref={input} className="toast-link" readOnly value={toast.link} aria-label="Message link" onKeyDown={(e) => (e.key === 'Escape' || e.key === 'Enter') && onDone()} />
+          <button type="button" className="link-button" onClick={onDone}>
+            Done
+          </button>
+        </>
+      )}
     </div>
   );
 }

@@ -28,6 +28,17 @@ function withMentions(text: string, mentioned: readonly string[], key: number): 
   return out;
 }
 
+/** Same page, another route (`#room` or `#room/m/id`): following it only changes the hash. */
+function isInApp(href: string): boolean {
+  if (typeof location === 'undefined') return false;
+  try {
+    const url = new URL(href);
+    return url.origin === location.origin && url.pathname === location.pathname && url.search === location.search && url.hash.length > 1;
+  } catch {
+    return false;
+  }
+}
+
 /** Message text as text nodes and safe links, without bidi controls. User content never reaches the DOM as HTML. */
 export const RichText = memo(function RichText({ text, mentioned = NO_NAMES, tabIndex }: { text: string; mentioned?: readonly string[]; /** Links out of the Tab order (-1) unless their message has the focus. */ tabIndex?: number }) {
   const segments = linkify(stripBidi(text));
@@ -37,9 +48,16 @@ export const RichText = memo(function RichText({ text, mentioned = NO_NAMES, tab
         s.kind === 'text' ? (
           <Fragment key={i}>{withMentions(s.text, mentioned, i)}</Fragment>
         ) : (
-          <a key={i} href={s.href} target="_blank" rel="noopener noreferrer nofollow ugc" tabIndex={tabIndex}>
-            {s.text}
-          </a>
+          isInApp(s.href) ? (
+            // A link into this app (a message link): it opens here, as a change of the address, not in a new tab.
+            <a key={i} href={s.href} className="in-app" tabIndex={tabIndex}>
+              {s.text}
+            </a>
+          ) : (
+            <a key={i} href={s.href} target="_blank" rel="noopener noreferrer nofollow ugc" tabIndex={tabIndex}>
+              {s.text}
+            </a>
+          )
         ),
       )}
     </>

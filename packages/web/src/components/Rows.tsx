@@ -7,7 +7,7 @@ import { Avatar } from './Avatar';
 import { Name } from './Name';
 import { RichText } from './RichText';
 import { DeliveryStatus } from './DeliveryStatus';
-import { AddReactionIcon, AlertIcon, Spinner } from './icons';
+import { AddReactionIcon, AlertIcon, LinkIcon, Spinner } from './icons';
 import type { RowFocus } from './VirtualList';
 
 /** Rows mounted within this window of their arrival animate in; older ones (history, re-windowed) do not. */
@@ -112,6 +112,8 @@ interface MessageRowProps {
   nameOf?: (userId: number) => string | undefined;
   /** Its part in the list's keyboard focus (see VirtualList): the row is focusable, its controls tabbable only while it has the focus. */
   focus?: RowFocus;
+  /** The message a link led to: highlighted for a moment. */
+  linked?: boolean;
 }
 
 /** What a reader can do to a stored message. Stable callbacks, so rows stay memoised. */
@@ -121,13 +123,15 @@ export interface MessageActions {
   remove(messageId: number): void;
   /** Open the emoji picker for a message, beside `anchor` (which gets focus back when it closes). */
   pick(messageId: number, anchor: HTMLElement): void;
+  /** Copy the message's link (its address in this app) to the clipboard. */
+  copyLink(messageId: number): void;
 }
 
 /** The quick reactions offered on every message. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'] as const;
 const LONG_PRESS_MS = 500;
 
-export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId, actions, picking = false, nameOf, focus = 'none' }: MessageRowProps) {
+export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, offline = false, onRetry, meId, actions, picking = false, nameOf, focus = 'none', linked = false }: MessageRowProps) {
   const entrance = useEntrance(arrivedAt);
   const [editing, setEditing] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
@@ -153,7 +157,7 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
   }, [editing]);
   const side = row.own ? 'own' : 'other';
   const actionable = actions !== undefined && row.id !== null && !row.deleted && row.state === 'sent';
-  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${row.mentionsMe ? ' mentions-me' : ''}${entrance}${menuOpen || picking || keyboard ? ' actions-open' : ''}`;
+  const cls = `row-msg ${side}${row.groupStart ? ' group-start' : ''}${row.groupEnd ? ' group-end' : ''} state-${row.state}${row.mentionsMe ? ' mentions-me' : ''}${linked ? ' linked' : ''}${entrance}${menuOpen || picking || keyboard ? ' actions-open' : ''}`;
   const name = row.own ? 'You' : author.username;
   const cancelPress = () => {
     if (press.current) clearTimeout(press.current);
@@ -179,6 +183,9 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
     } else if (key === 'r' || key === '+') {
       e.preventDefault();
       bar.current?.pick();
+    } else if (key === 'l') {
+      e.preventDefault();
+      actions.copyLink(row.id!);
     } else if (row.own && (key === 'Delete' || key === 'Backspace')) {
       // Asked twice, as with the mouse: the focus goes to "Delete for everyone?".
       e.preventDefault();
@@ -229,6 +236,10 @@ export const MessageRow = memo(function MessageRow({ row, author, arrivedAt, off
             actions.remove(row.id!);
           }}
           onPick={(anchor) => actions.pick(row.id!, anchor)}
+          onCopyLink={() => {
+            setMenuOpen(false);
+            actions.copyLink(row.id!);
+          }}
         />
       )}
       <div className="msg-gutter">{row.groupStart ? <Avatar user={author} size={36} /> : <Time iso={row.createdAt} className="msg-side-time" />}</div>
@@ -330,6 +341,7 @@ function ActionBar({
   onEdit,
   onDelete,
   onPick,
+  onCopyLink,
 }: {
   handle: Ref<ActionBarHandle>;
   /** Its message has the keyboard focus: the bar is in the Tab order. */
@@ -342,6 +354,7 @@ function ActionBar({
   onEdit: () => void;
   onDelete: () => void;
   onPick: (anchor: HTMLElement) => void;
+  onCopyLink: () => void;
 }) {
   const bar = useRef<HTMLDivElement>(null);
   const addButton = useRef<HTMLButtonElement>(null);
@@ -403,6 +416,9 @@ function ActionBar({
       })}
       <button ref={addButton} type="button" className="msg-action add-reaction" aria-label="Add reaction…" aria-haspopup="dialog" title="Add reaction (R)" tabIndex={stop(i++)} onClick={(e) => onPick(e.currentTarget)}>
         <AddReactionIcon size={17} />
+      </button>
+      <button type="button" className="msg-action copy-link" aria-label="Copy link" title="Copy link (L)" tabIndex={stop(i++)} onClick={onCopyLink}>
+        <LinkIcon size={16} />
       </button>
       {own && (
         <button type="button" className="msg-action" title="Edit (E)" tabIndex={stop(i++)} onClick={onEdit}>

@@ -61,6 +61,12 @@ interface VirtualListProps<T extends { key: string }> {
   initialAnchor?: ListPosition | null;
   /** Told where the reader was when the list goes away (null: at the bottom), to come back to it. */
   onLeave?: (position: ListPosition | null) => void;
+  /**
+   * The last item is not the end (a window of older messages a link opened): the list never pins to
+   * the bottom, keeps its anchor as rows are added below, and asks for them near the bottom.
+   */
+  detached?: boolean;
+  onNearBottom?: () => void;
 }
 
 export interface ListPosition {
@@ -74,7 +80,7 @@ const TAIL = 16;
 const NEAR_TOP = 400;
 
 export function VirtualList<T extends { key: string }>(props: VirtualListProps<T>) {
-  const { items, estimate, renderItem, focusable, onEscape, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef, initialAnchor = null, onLeave } = props;
+  const { items, estimate, renderItem, focusable, onEscape, anchorable, onNearTop, onPinnedChange, overscan = 800, className = '', label, handleRef, initialAnchor = null, onLeave, detached = false, onNearBottom } = props;
   const scrollerRef = useRef<HTMLDivElement>(null);
   /** Measured heights by row key; they outlive re-windowing and new item arrays. */
   const heights = useRef(new Map<string, number>());
@@ -137,8 +143,8 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
     }
   }
 
-  const latest = useRef({ items, index, indexOf, anchorable, focusable, onEscape, onNearTop, onPinnedChange, onLeave, start, end, pad });
-  latest.current = { items, index, indexOf, anchorable, focusable, onEscape, onNearTop, onPinnedChange, onLeave, start, end, pad };
+  const latest = useRef({ items, index, indexOf, anchorable, focusable, onEscape, onNearTop, onPinnedChange, onLeave, start, end, pad, detached, onNearBottom });
+  latest.current = { items, index, indexOf, anchorable, focusable, onEscape, onNearTop, onPinnedChange, onLeave, start, end, pad, detached, onNearBottom };
   useLayoutEffect(() => () => latest.current.onLeave?.(pinned.current ? null : anchor.current), []);
 
   /**
@@ -191,7 +197,8 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   const onScroll = useCallback(() => {
     const el = scrollerRef.current;
     if (!el) return;
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < PIN_THRESHOLD;
+    const below = el.scrollHeight - el.scrollTop - el.clientHeight;
+    const atBottom = !latest.current.detached && below < PIN_THRESHOLD;
     // A smooth "jump to latest" passes through positions that are not the bottom; it stays pinned.
     if (gliding.current) {
       if (!atBottom) return void syncView();
@@ -207,6 +214,7 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
     if (!own) recordAnchor(el.scrollTop);
     syncView();
     if (el.scrollTop < NEAR_TOP) latest.current.onNearTop?.();
+    if (latest.current.detached && below < NEAR_TOP) latest.current.onNearBottom?.();
   }, [recordAnchor, syncView]);
 
   // Keep the view still after every render: rows added, removed or re-measured.
@@ -230,7 +238,7 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
       const target = index.offset(i + 1) - anchor.current.delta;
       if (Math.abs(el.scrollTop - target) > 1) setScrollTop(el, target);
       // Anchored where the room is shorter than the view (or than what lies below the anchor): it is at the bottom.
-      if (el.scrollHeight - el.scrollTop - el.clientHeight < PIN_THRESHOLD) {
+      if (!detached && el.scrollHeight - el.scrollTop - el.clientHeight < PIN_THRESHOLD) {
         pinned.current = true;
         latest.current.onPinnedChange?.(true);
       }
@@ -375,6 +383,7 @@ export function VirtualList<T extends { key: string }>(props: VirtualListProps<T
   useEffect(() => {
     const el = scrollerRef.current;
     if (el && el.scrollTop < NEAR_TOP) latest.current.onNearTop?.();
+    if (el && latest.current.detached && el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_TOP) latest.current.onNearBottom?.();
   }, [items.length]);
 
   const observer = useMemo(() => {
