@@ -26,6 +26,13 @@ export interface CommandContext {
    * user; `count` is exact), or null when there is no such message.
    */
   reactionsOf(ref: MessageRef): { /** Its author's name, or "you". */ author: string; text: string; reactions: Array<{ emoji: string; count: number; names: string[] }> } | null;
+  /** The web app's link to a message of the current room (and who wrote what), or null when there is no such message. */
+  linkTo(ref: MessageRef): { link: string; author: string; text: string } | null;
+  /**
+   * Open a message link (`<server>/#<room>/m/<id>`, the web app's "Copy link" or `/link`): its
+   * room, scrolled to the message, loaded around it however far back it is.
+   */
+  openLink(link: string): Promise<void>;
   /** Show or hide message ids (`#123`) in front of messages; returns whether they are shown now. */
   toggleIds(): boolean;
   /** The user's rooms and DMs, in the order Alt+1..9 numbers them. */
@@ -290,6 +297,28 @@ export function builtinCommands(): ChatCommand[] {
         const emoji = resolveEmoji(rest);
         if (!emoji) return ctx.notice(`Not an emoji or a known shortcode: ${rest}. Try /react :thumbsup:, /react +1 or an emoji itself.`, 'error');
         ctx.react(emoji, ref);
+      },
+    },
+    {
+      name: 'link',
+      args: '[n|#id]',
+      summary: 'Print the link to a message, for a browser.',
+      details: [
+        '/link        the newest message here',
+        '/link 3      the 3rd newest message here (1 = the newest)',
+        '/link #1234  the message with id 1234 (/ids shows ids)',
+        'The link opens the message in the web app; /open <link> opens one here.',
+      ],
+      complete: () => [],
+      run(ctx, args) {
+        const { ref, rest } = parseMessageRef(args);
+        if (rest) return ctx.notice('Usage: /link [n|#id], for example /link 2 for the 2nd newest message.', 'error');
+        const found = ctx.linkTo(ref ?? { nth: 1 });
+        if (!found) return ctx.notice(!ref ? 'No message here to link to.' : 'id' in ref ? `No message #${ref.id} in this room (or it was deleted). /ids shows ids.` : `There are fewer than ${ref.nth} messages here.`, 'error');
+        const quote = found.text.length > 40 ? `${found.text.slice(0, 40)}…` : found.text;
+        const whose = found.author === 'you' ? 'your' : `${found.author}'s`;
+        // The link alone on its line, so that selecting the line copies nothing else.
+        ctx.notice(`Link to ${whose} "${quote}":\n${found.link}`, 'output');
       },
     },
     {
