@@ -203,7 +203,7 @@ export function builtinCommands(): ChatCommand[] {
           .map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
         ctx.notice(
           [
-            'Commands: (/help <command> for examples)',
+            'Commands: (/help <command> for examples; /ids shows ids for #id)',
             ...rows,
             'Keys: Tab complete · Alt+1..9, Ctrl+N/P switch room · Up/Down recall',
             '      PgUp/PgDn scroll · Esc latest · Alt+Enter new line · Ctrl+C quit',
@@ -324,6 +324,8 @@ export function builtinCommands(): ChatCommand[] {
     {
       name: 'ids',
       summary: 'Show or hide message ids, for #id.',
+      // Named by /help's first line instead: the list must fit a 24-row terminal.
+      unlisted: true,
       complete: () => [],
       run(ctx) {
         ctx.notice(ctx.toggleIds() ? 'Message ids shown: /edit #id, /delete #id, /react #id <emoji>. /ids again hides them.' : 'Message ids hidden.', 'info');
