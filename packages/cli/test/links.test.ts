@@ -102,8 +102,17 @@ describe('message links in the terminal', () => {
       await session.waitFor('Newer messages not loaded · PgDn loads them');
       session.keys('PageDown');
       await session.waitFor(shows('m40'));
-      // Live messages wait while the window is detached from the room's end; Esc goes back there.
+      session.keys('PageDown');
+      await session.waitFor('Newer messages not loaded · PgDn loads them');
+      // At the bottom of a window that stops before the room's end: what arrives is neither shown
+      // nor read. Alice's reaction comes after it in the room's log, on the same socket as a read would.
       await bobSays('after the jump');
+      await command(session, '/react 1 👍');
+      screen = await session.waitFor(/ {2}👍 1/);
+      assert.doesNotMatch(screen, shows('after the jump'));
+      const general = (await new ChatterApi({ baseUrl: server.url, token: alice.token }).rooms()).rooms.find((r) => r.id === 'general')!;
+      assert.equal(general.unread, 1, 'not marked read');
+      // Esc goes back to the room's end, live again.
       session.keys('Escape');
       screen = await session.waitFor(shows('after the jump'));
       assert.match(screen, shows('m120'));
