@@ -74,9 +74,9 @@ export function roomCommands(): ChatCommand[] {
       args: '<n|room|link>',
       summary: 'Open a room or DM, or a message link.',
       details: [
-        '/switch 2          room 2 of /rooms (Alt+2)',
-        '/switch dev        #dev; /switch @bob the DM with bob',
-        '/open <link>       a message link (/link, or "Copy link" in the web app): its room, at the message',
+        '/switch 2      room 2 of /rooms (Alt+2)',
+        '/switch dev    #dev; /switch @bob the DM with bob',
+        '/open <link>   a message link (/link, the web app): its room, at the message',
       ],
       complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
       async run(ctx, args) {
