@@ -4,6 +4,7 @@
  */
 
 import { command as program } from './invocation.js';
+import { looksLikeLink } from './links.js';
 
 export interface OptionSpec {
   name: string;
@@ -33,7 +34,7 @@ export interface CommandDef {
 }
 
 export const COMMANDS: CommandDef[] = [
-  { name: 'chat', usage: 'chatter [chat] [room]', summary: 'Open the full-screen chat (the default command).', options: [], maxArgs: 1 },
+  { name: 'chat', usage: 'chatter [chat] [room | link]', summary: 'Open the full-screen chat (the default command).', options: [], maxArgs: 1 },
   {
     name: 'login',
     usage: 'chatter login [--username NAME]',
@@ -147,11 +148,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   let implicit = true;
   if (positionals.length > 0) {
     const named = COMMANDS.find((c) => c.name === positionals[0]);
-    // `chatter foo` is far more likely a mistyped command than anything else.
-    if (!named) throw new UsageError(`Unknown command "${positionals[0]}". Run \`${program('help')}\` to see the commands.`);
-    command = named.name;
-    implicit = false;
-    positionals.shift();
+    if (named) {
+      command = named.name;
+      implicit = false;
+      positionals.shift();
+    } else if (!looksLikeLink(positionals[0]!)) {
+      // `chatter foo` is far more likely a mistyped command than anything else; a pasted message link (`chatter <link>`) is plainly not one.
+      throw new UsageError(`Unknown command "${positionals[0]}". Run \`${program('help')}\` to see the commands.`);
+    }
   }
   const def = COMMANDS.find((c) => c.name === command)!;
   const allowed = new Set([...GLOBAL_OPTIONS, ...def.options].map((o) => o.name));

@@ -6,7 +6,7 @@
 import { ChatterClient } from '@chatter/client';
 import type { TestUser } from '@chatter/server/testing';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -15,9 +15,36 @@ import { WebSocket } from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../../..');
-export const mainScript = join(repoRoot, 'packages/cli/src/main.ts');
-/** How to run the CLI from source, without a build. */
-export const cliCommand = [process.execPath, '--conditions=source', '--import', 'tsx', mainScript];
+export const mainScript = join(repoRoot, 'packages/cli/dist/main.js');
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), st.mtimeMs);
+}
+
+let checked = false;
+
+/**
+ * How to run the CLI: built, as users run it. Through tsx from sources every start costs seconds of
+ * compiling (10 to 30 under load, against the tests' limits), and the suites start it some hundred
+ * times. `scripts/test.mjs` builds it first (`tsc -b`, which does nothing when it is up to date), so
+ * it is never stale there; run any other way, a build older than its sources fails the test rather
+ * than testing code that is not the code. (tsc -b stamps each package's .tsbuildinfo on every build,
+ * also when no output changed.)
+ */
+export function cliCommand(): string[] {
+  if (!checked) {
+    for (const pkg of ['protocol', 'client', 'cli']) {
+      const stamp = join(repoRoot, 'packages', pkg, 'dist/.tsbuildinfo');
+      if (!existsSync(stamp) || statSync(stamp).mtimeMs < newestMtime(join(repoRoot, 'packages', pkg, 'src'))) {
+        throw new Error(`packages/${pkg}/dist is older than its sources: run the CLI tests with \`node scripts/test.mjs packages/cli/\` (it builds first), or \`npx tsc -b packages/cli\`.`);
+      }
+    }
+    checked = true;
+  }
+  return [process.execPath, mainScript];
+}
 
 let counter = 0;
 export function uniqueName(prefix = 'u'): string {
@@ -55,7 +82,8 @@ export interface RunResult {
 /** Run `chatter args...` to completion with pipes for stdio. */
 export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cliCommand[0]!, [...cliCommand.slice(1), ...args], { env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const [node, ...argv] = cliCommand();
+    const child = spawn(node!, [...argv, ...args], { env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -105,7 +133,8 @@ export class CliProcess {
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env: Record<string, string | undefined> = {}) {
-    this.child = spawn(cliCommand[0]!, [...cliCommand.slice(1), ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const [node, ...argv] = cliCommand();
+    this.child = spawn(node!, [...argv, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((r) => this.child.on('close', (code, signal) => r({ code, signal })));
@@ -157,7 +186,7 @@ export class Tmux {
 
   /** Start `chatter args...` in a new session of `cols` x `rows`. */
   start(args: string[], env: Record<string, string | undefined> = {}, size = { cols: 80, rows: 24 }): TmuxSession {
-    return this.startProgram([...cliCommand, ...args], env, size);
+    return this.startProgram([...cliCommand(), ...args], env, size);
   }
 
   /** Start any program (`argv`) in a new session, as `start` does for chatter. */

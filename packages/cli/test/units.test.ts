@@ -10,6 +10,7 @@ import { KeyDecoder } from '../src/term/keys.js';
 import { Screen } from '../src/term/screen.js';
 import { graphemeWidth, stringWidth, truncate } from '../src/term/width.js';
 import { wrapSpans } from '../src/term/wrap.js';
+import { looksLikeLink, messageLink, parseMessageLink } from '../src/links.js';
 import { builtinCommands, CommandRegistry, parseMessageRef, type CommandContext } from '../src/tui/commands.js';
 import { countBadge, roomCommands } from '../src/tui/room-commands.js';
 import { commonPrefix, complete } from '../src/tui/completion.js';
@@ -187,6 +188,8 @@ describe('arguments', () => {
     assert.deepEqual(parseArgs(['tail', '-n', '5', '--no-follow', '--token=abc']).options, { lines: '5', follow: false, token: 'abc' });
     assert.deepEqual(parseArgs(['send', '--', '--not-an-option', '-5']).args, ['--not-an-option', '-5']);
     assert.deepEqual(parseArgs(['send', '-5 degrees outside']).args, ['-5 degrees outside']);
+    // A pasted message link opens the chat there.
+    assert.deepEqual(parseArgs(['https://x/#general/m/7']), { command: 'chat', implicit: true, args: ['https://x/#general/m/7'], options: {} });
   });
 
   test('mistakes are usage errors', () => {
@@ -260,6 +263,8 @@ function fakeContext(users: string[], self = 'me'): CommandContext & { notices: 
     deleteMessage: (ref) => sent.push(`delete:${JSON.stringify(ref)}`),
     react: (e, ref) => sent.push(`react:${JSON.stringify(ref)}:${e}`),
     reactionsOf: (ref) => ('nth' in ref && ref.nth === 1 ? { author: 'bob', text: 'ship it', reactions: [{ emoji: '🎉', count: 4, names: ['you', 'bob'] }] } : null),
+    linkTo: (ref) => ('nth' in ref && ref.nth === 1 ? { link: 'http://x/#general/m/7', author: 'bob', text: 'ship it' } : null),
+    openLink: async (link) => void sent.push(`open:${link}`),
     toggleIds: () => true,
     roomList: () => [],
     switchRoom: () => false,
@@ -496,5 +501,39 @@ describe('emoji by shortcode', () => {
     assert.match(ctx.notices.at(-1)!, /fewer than 3 messages/);
     await ctx.commands.execute(ctx, '/who');
     assert.match(ctx.notices.at(-1)!, /Online in #general \(2\)/);
+  });
+});
+
+describe('message links', () => {
+  test("the web app's link: made from the server URL, read back the way the web app reads its address", () => {
+    const link = messageLink('https://chat.example.org/team', 'k3q9x2mv7a4b', 1234);
+    assert.equal(link, 'https://chat.example.org/team/#k3q9x2mv7a4b/m/1234');
+    assert.deepEqual(parseMessageLink(link), { ok: true, server: 'https://chat.example.org/team', room: 'k3q9x2mv7a4b', messageId: 1234 });
+    // The page named, a trailing slash or none: the same server, as the CLI normalizes its own.
+    assert.deepEqual(parseMessageLink('http://127.0.0.1:8000/index.html#general/m/7'), { ok: true, server: 'http://127.0.0.1:8000', room: 'general', messageId: 7 });
+    assert.deepEqual(parseMessageLink('  http://127.0.0.1:8000#general/m/7 '), { ok: true, server: 'http://127.0.0.1:8000', room: 'general', messageId: 7 });
+    // Room ids are encoded as the web app encodes them.
+    assert.equal(parseMessageLink(messageLink('http://x', 'a b/c', 1)).ok && (parseMessageLink(messageLink('http://x', 'a b/c', 1)) as { room: string }).room, 'a b/c');
+    for (const bad of ['http://x/#general', 'http://x/#general/m/0', 'http://x/#general/m/-1', 'http://x/#general/m/1x', 'http://x/#/m/1', 'http://x/#general/m/99999999999999999', 'http://x/#%E0%A4%A/m/1', 'not a link']) {
+      assert.equal(parseMessageLink(bad).ok, false, bad);
+    }
+    assert.equal(looksLikeLink('https://x/#a/m/1'), true);
+    assert.equal(looksLikeLink('dev'), false);
+    assert.equal(looksLikeLink('#dev'), false);
+  });
+
+  test('/link prints the link alone on its line; /open, /switch and /join take a link', async () => {
+    const ctx = fakeContext(['bob', 'me']);
+    await ctx.commands.execute(ctx, '/link');
+    assert.equal(ctx.notices.at(-1), `Link to bob's "ship it":\nhttp://x/#general/m/7`);
+    await ctx.commands.execute(ctx, '/link 4');
+    assert.equal(ctx.notices.at(-1), 'There are fewer than 4 messages here.');
+    await ctx.commands.execute(ctx, '/link 1 2');
+    assert.match(ctx.notices.at(-1)!, /^Usage: \/link/);
+    await ctx.commands.execute(ctx, '/open http://x/#general/m/7');
+    await ctx.commands.execute(ctx, '/switch http://x/#general/m/8');
+    await ctx.commands.execute(ctx, '/join https://x/#dev/m/9');
+    await ctx.commands.execute(ctx, '/join dev');
+    assert.deepEqual(ctx.sent, ['open:http://x/#general/m/7', 'open:http://x/#general/m/8', 'open:https://x/#dev/m/9', 'join:dev']);
   });
 });

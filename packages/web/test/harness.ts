@@ -6,8 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONTENT_SECURITY_POLICY } from '@chatter/server/testing';
+import { ChatterApi, ChatterClient } from '@chatter/client';
+import type { RoomResponse } from '@chatter/protocol';
+import { CONTENT_SECURITY_POLICY, type TestServer, type TestUser } from '@chatter/server/testing';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const webRoot = resolve(here, '..');
@@ -211,4 +214,86 @@ export async function until(check: () => boolean, reason: string, timeoutMs = 15
 
 export function bubbles(page: Page) {
   return page.locator('.row-msg .bubble-text');
+}
+
+/** A room made for a test by one of its people (`owner`, one of the names given to `usersInRoom`). */
+export interface TestRoom {
+  owner: string;
+  name: string;
+  topic?: string;
+  visibility?: 'public' | 'private';
+}
+
+/**
+ * The people of a test, the way most browser tests begin: `names` registered in that order (so
+ * their ids follow it), everyone in #general as every account is; then each of `rooms` created by
+ * its `owner`, in order, and then the others put in each: joined (a public room) or added by the
+ * owner (a private one). Resolves with the users in the order named and the rooms in the order given.
+ */
+export async function usersInRoom<const N extends readonly string[], const R extends ReadonlyArray<TestRoom & { owner: N[number] }> = []>(
+  server: TestServer,
+  names: N,
+  ...rooms: R
+): Promise<{ users: { [K in keyof N]: TestUser }; rooms: { [K in keyof R]: RoomResponse['room'] } }> {
+  const users: TestUser[] = [];
+  for (const name of names) users.push(await server.register(name));
+  const ownerOf = (room: TestRoom) => users[names.indexOf(room.owner)]!;
+  const made: Array<RoomResponse['room']> = [];
+  for (const room of rooms) {
+    made.push((await apiOf(server, ownerOf(room)).createRoom({ name: room.name, visibility: room.visibility ?? 'public', ...(room.topic !== undefined && { topic: room.topic }) })).room);
+  }
+  for (const [i, room] of rooms.entries()) {
+    const owner = ownerOf(room);
+    for (const u of users) {
+      if (u === owner) continue;
+      if ((room.visibility ?? 'public') === 'public') await apiOf(server, u).joinRoom(made[i]!.id);
+      else await apiOf(server, owner).addMember(made[i]!.id, u.user.id);
+    }
+  }
+  return { users: users as { [K in keyof N]: TestUser }, rooms: made as { [K in keyof R]: RoomResponse['room'] } };
+}
+
+/** A user's REST client. */
+export function apiOf(server: TestServer, u: TestUser): ChatterApi {
+  return new ChatterApi({ baseUrl: server.url, token: u.token });
+}
+
+/** A page of its own (`openPage`) signed in as `username`: the other side of most tests. */
+export async function openAs(browser: Browser, server: TestServer, username: string, kind: 'desktop' | 'phone' = 'desktop'): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const opened = await openPage(browser, kind);
+  await signIn(opened.page, server.url, username);
+  return opened;
+}
+
+/** Someone else, connected from Node through the SDK; a suite closes them all in its `after`. */
+export class SdkPeople {
+  private readonly clients: ChatterClient[] = [];
+
+  /** Online (its hello is in) when it resolves. */
+  async connect(server: TestServer, u: TestUser): Promise<ChatterClient> {
+    const c = new ChatterClient({ url: server.url, token: u.token, WebSocket });
+    this.clients.push(c);
+    const online = new Promise<void>((resolve) => c.on('hello', () => resolve()));
+    c.connect();
+    await online;
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients.splice(0)) c.close();
+  }
+}
+
+/** Send from the SDK and wait for the stored message (the sender's own copy of it): its id. */
+export function say(c: ChatterClient, text: string, room = 'general'): Promise<number> {
+  const stored = new Promise<number>((resolve) => {
+    const off = c.on('message', (m) => {
+      if (m.room === room && m.text === text) {
+        off();
+        resolve(m.id);
+      }
+    });
+  });
+  c.send(room, text);
+  return stored;
 }

@@ -1,10 +1,8 @@
-import { ChatterClient } from '@chatter/client';
-import { startTestServer, storeMessages, type TestServer, type TestUser } from '@chatter/server/testing';
+import { startTestServer, storeMessages, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, launch, openPage, setScheme, shot, signIn } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openAs, say, SdkPeople, setScheme, shot, usersInRoom } from './harness.js';
 
 /*
  * Message actions without a mouse, in a real Chromium against a real server: the message list is
@@ -19,7 +17,7 @@ const skip = browserSkipReason();
 describe('message actions from the keyboard', { skip: skip ?? false }, () => {
   let server: TestServer;
   let browser: Browser;
-  const clients: ChatterClient[] = [];
+  const people = new SdkPeople();
 
   before(async () => {
     await ensureBuilt();
@@ -27,32 +25,10 @@ describe('message actions from the keyboard', { skip: skip ?? false }, () => {
     browser = await launch();
   });
   after(async () => {
-    for (const c of clients) c.close();
+    people.close();
     await browser?.close();
     await server?.close();
   });
-
-  async function connect(u: TestUser): Promise<ChatterClient> {
-    const c = new ChatterClient({ url: server.url, token: u.token, WebSocket });
-    clients.push(c);
-    const online = new Promise<void>((resolve) => c.on('hello', () => resolve()));
-    c.connect();
-    await online;
-    return c;
-  }
-
-  async function say(c: ChatterClient, text: string): Promise<number> {
-    const stored = new Promise<number>((resolve) => {
-      const off = c.on('message', (m) => {
-        if (m.text === text) {
-          off();
-          resolve(m.id);
-        }
-      });
-    });
-    c.send('general', text);
-    return stored;
-  }
 
   /** What has the focus: its role, accessible label (or text), and whether it is in the message list. */
   const focused = (page: Page) =>
@@ -71,16 +47,14 @@ describe('message actions from the keyboard', { skip: skip ?? false }, () => {
   const picker = (page: Page) => page.getByRole('dialog', { name: 'Add a reaction' });
 
   test('reach a message from the composer, react from its actions and the picker, edit and delete it, Escape back', async () => {
-    const kim = await server.register('kim');
-    const lou = await server.register('lou');
-    const lc = await connect(lou);
+    const { users: [kim, lou] } = await usersInRoom(server, ['kim', 'lou']);
+    const lc = await people.connect(server, lou);
     await say(lc, 'first from lou');
     await say(lc, 'second from lou');
-    const kc = await connect(kim);
+    const kc = await people.connect(server, kim);
     await say(kc, 'mine to edit');
 
-    const { context, page, errors } = await openPage(browser);
-    await signIn(page, server.url, 'kim');
+    const { context, page, errors } = await openAs(browser, server, 'kim');
     await message(page, 'mine to edit').waitFor();
     await page.waitForFunction(() => document.activeElement?.id === 'composer-input');
 
@@ -189,9 +163,8 @@ describe('message actions from the keyboard', { skip: skip ?? false }, () => {
     );
     // Registered after the backlog: it is read, and the room opens at the bottom.
     await server.register('reader');
-    const pc = await connect(poster);
-    const { context, page, errors } = await openPage(browser);
-    await signIn(page, server.url, 'reader');
+    const pc = await people.connect(server, poster);
+    const { context, page, errors } = await openAs(browser, server, 'reader');
     await message(page, 'backlog 299').waitFor({ timeout: 5000 }).catch(async (e) => {
       console.log(errors, await page.locator('body').innerText());
       throw e;
@@ -243,11 +216,10 @@ describe('message actions from the keyboard', { skip: skip ?? false }, () => {
   });
 
   test('phone: a focused message shows its actions in both themes', async () => {
-    await server.register('pia');
-    const qc = await connect(await server.register('quin'));
+    const { users: [, quin] } = await usersInRoom(server, ['pia', 'quin']);
+    const qc = await people.connect(server, quin);
     await say(qc, 'seen on a phone with a keyboard');
-    const { context, page, errors } = await openPage(browser, 'phone');
-    await signIn(page, server.url, 'pia');
+    const { context, page, errors } = await openAs(browser, server, 'pia', 'phone');
     await message(page, 'seen on a phone with a keyboard').waitFor();
     await page.locator('.message-scroller [data-row-focus][tabindex="0"]').focus();
     await page.keyboard.press('ArrowUp');

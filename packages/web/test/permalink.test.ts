@@ -1,11 +1,10 @@
-import { ChatterClient } from '@chatter/client';
+import type { ChatterClient } from '@chatter/client';
 import { startTestServer, storeMessages, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, launch, openPage, repoRoot, setScheme, signIn } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openAs, openPage, repoRoot, say, SdkPeople, setScheme, signIn, usersInRoom } from './harness.js';
 
 /*
  * Message links as Slack and Discord have them, in a real Chromium against a real server: "Copy
@@ -32,6 +31,7 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
   let browser: Browser;
   let bo: TestUser;
   let boc: ChatterClient;
+  const people = new SdkPeople();
   /** Message ids of "old 0" ... "old 329", oldest first. */
   const old: number[] = [];
 
@@ -49,15 +49,11 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
     }
     assert.equal(old.length, 330);
     // Registered after: nothing is unread, so the room opens at its end, not at "new messages".
-    await server.register('ana');
-    await server.register('cyd');
-    boc = new ChatterClient({ url: server.url, token: bo.token, WebSocket });
-    const online = new Promise<void>((resolve) => boc.on('hello', () => resolve()));
-    boc.connect();
-    await online;
+    await usersInRoom(server, ['ana', 'cyd']);
+    boc = await people.connect(server, bo);
   });
   after(async () => {
-    boc?.close();
+    people.close();
     await browser?.close();
     await server?.close();
   });
@@ -89,8 +85,7 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
     await a.page.waitForFunction((want) => navigator.clipboard.readText().then((t) => t === want), link(old[325]!));
 
     // Another person opens it: the message is shown, in view, highlighted.
-    const b = await openPage(browser);
-    await signIn(b.page, server.url, 'cyd');
+    const b = await openAs(browser, server, 'cyd');
     await b.page.goto(link(old[325]!));
     const linked = b.page.locator('.row-msg.linked');
     await linked.waitFor();
@@ -138,13 +133,8 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
   });
 
   test('a link in a message opens in the app; one that leads nowhere, or into a private room, says so the same way', async () => {
-    const a = await openPage(browser);
-    await signIn(a.page, server.url, 'ana');
-    const sent = new Promise<void>((resolve) => {
-      const off = boc.on('message', (m) => m.text.startsWith('see ') && (off(), resolve()));
-    });
-    boc.send('general', `see ${link(old[100]!)}`);
-    await sent;
+    const a = await openAs(browser, server, 'ana');
+    await say(boc, `see ${link(old[100]!)}`);
     const anchor = a.page.locator('.row-msg .bubble-text a', { hasText: `/m/${old[100]}` });
     await anchor.waitFor();
     assert.equal(await anchor.getAttribute('target'), null, 'not a new tab');

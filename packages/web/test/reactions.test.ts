@@ -1,11 +1,9 @@
-import { ChatterClient } from '@chatter/client';
-import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
+import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, launch, openPage, repoRoot, setScheme, signIn, waitForChat } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openAs, repoRoot, say, SdkPeople, setScheme, usersInRoom, waitForChat } from './harness.js';
 
 /*
  * Reactions as a Slack or Discord user expects them, in a real Chromium against a real server: the
@@ -28,7 +26,7 @@ async function looks(page: Page, name: string): Promise<void> {
 describe('reactions in the web app', { skip: skip ?? false }, () => {
   let server: TestServer;
   let browser: Browser;
-  const clients: ChatterClient[] = [];
+  const people = new SdkPeople();
 
   before(async () => {
     await ensureBuilt();
@@ -36,34 +34,10 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
     browser = await launch();
   });
   after(async () => {
-    for (const c of clients) c.close();
+    people.close();
     await browser?.close();
     await server?.close();
   });
-
-  /** Someone else, connected from Node through the SDK. */
-  async function connect(u: TestUser): Promise<ChatterClient> {
-    const c = new ChatterClient({ url: server.url, token: u.token, WebSocket });
-    clients.push(c);
-    const online = new Promise<void>((resolve) => c.on('hello', () => resolve()));
-    c.connect();
-    await online;
-    return c;
-  }
-
-  /** Send from the SDK and wait for the stored message. */
-  async function say(c: ChatterClient, text: string): Promise<number> {
-    const stored = new Promise<number>((resolve) => {
-      const off = c.on('message', (m) => {
-        if (m.text === text) {
-          off();
-          resolve(m.id);
-        }
-      });
-    });
-    c.send('general', text);
-    return stored;
-  }
 
   const message = (page: Page, text: string) => page.locator('.row-msg').filter({ has: page.locator('.bubble-text', { hasText: text }) });
   const picker = (page: Page) => page.getByRole('dialog', { name: 'Add a reaction' });
@@ -83,16 +57,12 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
   }
 
   test('desktop: pick by search, live for the other person, recently used first after a reload, who reacted on hover', async () => {
-    const ana = await server.register('ana');
-    const bo = await server.register('bob');
-    const others = await Promise.all(['cyd', 'dee', 'eve'].map((n) => server.register(n)));
-    const boc = await connect(bo);
+    const { users: [, bo, ...others] } = await usersInRoom(server, ['ana', 'bob', 'cyd', 'dee', 'eve']);
+    const boc = await people.connect(server, bo);
     const planId = await say(boc, 'the plan is ready');
 
-    const a = await openPage(browser);
-    await signIn(a.page, server.url, 'ana');
-    const b = await openPage(browser);
-    await signIn(b.page, server.url, 'bob');
+    const a = await openAs(browser, server, 'ana');
+    const b = await openAs(browser, server, 'bob');
 
     // The hover toolbar's "add reaction" opens the picker, with the search focused.
     const plan = message(a.page, 'the plan is ready');
@@ -139,7 +109,7 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
     const boTip = boPlan.locator('.reaction').filter({ hasText: '🎉' }).first().getByRole('tooltip');
     assert.equal(await boTip.textContent(), 'You and ana reacted with 🎉');
     for (const u of others) {
-      const c = await connect(u);
+      const c = await people.connect(server, u);
       c.react('general', planId, '🎉', true);
     }
     await plan.locator('.reaction').filter({ hasText: '🎉 5' }).waitFor();
@@ -177,15 +147,12 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
   });
 
   test('keyboard: type to search, arrows, Enter reacts, Escape closes; focus goes back to the button', async () => {
-    const fay = await server.register('fay');
-    const gus = await server.register('gus');
-    const gc = await connect(gus);
+    const { users: [, gus] } = await usersInRoom(server, ['fay', 'gus']);
+    const gc = await people.connect(server, gus);
     const welcome = await say(gc, 'keyboard people welcome');
     gc.react('general', welcome, '👋', true);
-    void fay;
 
-    const f = await openPage(browser);
-    await signIn(f.page, server.url, 'fay');
+    const f = await openAs(browser, server, 'fay');
     const msg = message(f.page, 'keyboard people welcome');
     await msg.waitFor();
     // The "add reaction" after a message's chips (keyboard.test.ts reaches it, and the actions, by Tab from the message).
@@ -224,14 +191,12 @@ describe('reactions in the web app', { skip: skip ?? false }, () => {
   });
 
   test('phone: long press opens the actions, the picker is a bottom sheet; long press on a chip shows who reacted', async () => {
-    await server.register('hal');
-    const ida = await server.register('ida');
-    const ic = await connect(ida);
+    const { users: [, ida] } = await usersInRoom(server, ['hal', 'ida']);
+    const ic = await people.connect(server, ida);
     const id = await say(ic, 'reacting from a phone');
     ic.react('general', id, '👍', true);
 
-    const p = await openPage(browser, 'phone');
-    await signIn(p.page, server.url, 'hal');
+    const p = await openAs(browser, server, 'hal', 'phone');
     const msg = message(p.page, 'reacting from a phone');
     await msg.locator('.reaction').filter({ hasText: '👍 1' }).waitFor();
 

@@ -1,11 +1,10 @@
-import { ChatterApi, ChatterClient } from '@chatter/client';
+import { ChatterApi, type ChatterClient } from '@chatter/client';
 import { startTestServer, storeMessages, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
-import { browserSkipReason, ensureBuilt, frames, launch, openPage, screenshotDir, setScheme, signIn } from './harness.js';
+import { browserSkipReason, ensureBuilt, frames, launch, openAs, openPage, say, screenshotDir, SdkPeople, setScheme, signIn, usersInRoom } from './harness.js';
 
 /*
  * Rooms in the web app, in a real Chromium against a real server: the room list with its sections,
@@ -38,7 +37,7 @@ function visibility(state: 'hidden' | 'visible'): string {
 describe('rooms in the web app', { skip: skip ?? false }, () => {
   let server: TestServer;
   let browser: Browser;
-  const clients: ChatterClient[] = [];
+  const people = new SdkPeople();
 
   before(async () => {
     await ensureBuilt();
@@ -46,7 +45,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     browser = await launch();
   });
   after(async () => {
-    for (const c of clients) c.close();
+    people.close();
     await browser?.close();
     await server?.close();
   });
@@ -56,14 +55,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
   }
 
   /** Someone else, connected from Node through the SDK. */
-  async function connect(u: TestUser): Promise<ChatterClient> {
-    const c = new ChatterClient({ url: server.url, token: u.token, WebSocket });
-    clients.push(c);
-    const online = new Promise<void>((resolve) => c.on('hello', () => resolve()));
-    c.connect();
-    await online;
-    return c;
-  }
+  const connect = (u: TestUser): Promise<ChatterClient> => people.connect(server, u);
 
   /**
    * The server's read_state for a room with `unread` left, as another device of the user gets it:
@@ -80,43 +72,26 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     });
   }
 
-  /** Wait until the other client's change is in the room's log (its ack is applied). */
-  async function sent(c: ChatterClient, room: string, text: string): Promise<void> {
-    const done = new Promise<void>((resolve) => {
-      const off = c.on('message', (m) => {
-        if (m.room === room && m.text === text) {
-          off();
-          resolve();
-        }
-      });
-    });
-    c.send(room, text);
-    await done;
-  }
-
   const row = (page: Page, name: string) => page.locator('.room-list li').filter({ has: page.locator('.room-name', { hasText: new RegExp(`^${name}$`) }) });
   const renders = async (page: Page) =>
     Object.fromEntries(await page.locator('.room-list li').evaluateAll((lis) => lis.map((li) => [li.getAttribute('data-room'), Number(li.getAttribute('data-renders'))])));
   const names = (page: Page, section: 'Rooms' | 'Direct messages') => page.getByRole('list', { name: section, exact: true }).locator('.room-name').allInnerTexts();
 
   test('the room list: sections, badges, order by activity; one room never re-renders another; drafts and scroll kept per room', async () => {
-    const ana = await server.register('ana');
-    const bo = await server.register('bob');
+    const {
+      users: [ana, bo],
+      rooms: [design, random],
+    } = await usersInRoom(server, ['ana', 'bob'], { owner: 'bob', name: 'design', topic: 'Pixels and people' }, { owner: 'bob', name: 'random' });
     const boApi = apiOf(bo);
-    const design = (await boApi.createRoom({ name: 'design', topic: 'Pixels and people', visibility: 'public' })).room;
-    const random = (await boApi.createRoom({ name: 'random', visibility: 'public' })).room;
-    await apiOf(ana).joinRoom(design.id);
-    await apiOf(ana).joinRoom(random.id);
     const dm = (await boApi.openDm([ana.user.id])).room;
     // A long general, to scroll in.
     const t0 = Date.now() - 3_600_000;
     await storeMessages(server, Array.from({ length: 80 }, (_, i) => ({ roomId: 'general', authorId: bo.user.id, clientId: `seed-${i}`, text: `general message ${i}`, createdAt: t0 + i * 1000 })));
     const boc = await connect(bo);
-    await sent(boc, 'general', 'general is the newest');
+    await say(boc, 'general is the newest', 'general');
     await apiOf(ana).markRead('general', (await boApi.room('general')).room.lastSeq);
 
-    const { page, context, errors } = await openPage(browser);
-    await signIn(page, server.url, 'ana');
+    const { page, context, errors } = await openAs(browser, server, 'ana');
     // Most recently active first: general has the newest message; the DM is in its own section.
     assert.equal((await names(page, 'Rooms'))[0], 'general');
     assert.deepEqual((await names(page, 'Rooms')).sort(), ['design', 'general', 'random']);
@@ -125,7 +100,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
 
     // A message in random: its row gets a badge and goes first; no other row renders again.
     const before = await renders(page);
-    await sent(boc, random.id, 'anyone here?');
+    await say(boc, 'anyone here?', random.id);
     await row(page, 'random').locator('.unread-badge', { hasText: '1' }).waitFor();
     assert.equal((await names(page, 'Rooms'))[0], 'random');
     const afterRandom = await renders(page);
@@ -134,13 +109,13 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
 
     // Typing in design re-renders nothing in the list (the row shows counts, not typing).
     boc.typing(design.id);
-    await sent(boc, dm.id, 'marker after typing');
+    await say(boc, 'marker after typing', dm.id);
     await row(page, 'bob').locator('.unread-badge', { hasText: '1' }).waitFor();
     const afterDm = await renders(page);
     for (const id of Object.keys(before)) if (id !== dm.id) assert.equal(afterDm[id], afterRandom[id], `row ${id} rendered again for a DM or typing elsewhere`);
 
     // A mention is its own badge; the title counts every unread message.
-    await sent(boc, design.id, '@ana can you look at the mockups?');
+    await say(boc, '@ana can you look at the mockups?', design.id);
     await row(page, 'design').locator('.mention-badge', { hasText: '@1' }).waitFor();
     await page.waitForFunction(() => document.title === '(3) Chatter');
     await looks(page, 'room-list-desktop');
@@ -190,8 +165,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
   });
 
   test('phone: the room list is in the side menu, and picking a room closes it', async () => {
-    const { page, context, errors } = await openPage(browser, 'phone');
-    await signIn(page, server.url, 'ana');
+    const { page, context, errors } = await openAs(browser, server, 'ana', 'phone');
     await page.getByRole('button', { name: 'Open menu' }).tap();
     const menu = page.locator('#sidebar');
     await menu.getByRole('list', { name: 'Direct messages' }).waitFor();
@@ -205,29 +179,25 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
   });
 
   test('phone: the menu button shows when other rooms call (unread, mentions; not muted ones), and clears', async () => {
-    const pat = await server.register('pat');
-    const quy = await server.register('quy');
-    const quyApi = apiOf(quy);
-    const side = (await quyApi.createRoom({ name: 'side', visibility: 'public' })).room;
-    const hush = (await quyApi.createRoom({ name: 'hush', visibility: 'public' })).room;
-    await apiOf(pat).joinRoom(side.id);
-    await apiOf(pat).joinRoom(hush.id);
+    const {
+      users: [pat, quy],
+      rooms: [side, hush],
+    } = await usersInRoom(server, ['pat', 'quy'], { owner: 'quy', name: 'side' }, { owner: 'quy', name: 'hush' });
     await apiOf(pat).updateMembership(hush.id, { notify: 'none' });
-    const { page, context, errors } = await openPage(browser, 'phone');
-    await signIn(page, server.url, 'pat');
+    const { page, context, errors } = await openAs(browser, server, 'pat', 'phone');
     const menuButton = page.locator('.menu-btn');
     assert.equal(await menuButton.getAttribute('aria-label'), 'Open menu');
     const qc = await connect(quy);
     // A muted room does not call; a marker in general (the open room) proves it arrived first.
-    await sent(qc, hush.id, 'quiet please');
-    await sent(qc, 'general', 'marker one');
+    await say(qc, 'quiet please', hush.id);
+    await say(qc, 'marker one', 'general');
     await page.locator('.bubble-text', { hasText: 'marker one' }).waitFor();
     assert.equal(await menuButton.getAttribute('aria-label'), 'Open menu');
     assert.equal(await menuButton.locator('.menu-badge').count(), 0);
-    await sent(qc, side.id, 'over here');
+    await say(qc, 'over here', side.id);
     await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu: 1 other room with unread messages');
     await menuButton.locator('.menu-badge:not(.mention)').waitFor();
-    await sent(qc, side.id, 'hey @pat');
+    await say(qc, 'hey @pat', side.id);
     await page.waitForFunction(() => document.querySelector('.menu-btn')?.getAttribute('aria-label') === 'Open menu: 1 other room with unread messages, 1 mention');
     await menuButton.locator('.menu-badge.mention', { hasText: '@1' }).waitFor();
     await looks(page, 'menu-calls-phone');
@@ -247,8 +217,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     for (const maker of [await server.register('shelver1'), await server.register('shelver2')]) {
       for (let i = 0; i < 7; i++) await apiOf(maker).createRoom({ name: `shelf-${maker.username}-${i}`, visibility: 'public' });
     }
-    const { page, context, errors } = await openPage(browser, 'phone');
-    await signIn(page, server.url, 'rita');
+    const { page, context, errors } = await openAs(browser, server, 'rita', 'phone');
     await page.locator('.menu-btn').tap();
     await page.getByRole('button', { name: 'Browse rooms' }).tap();
     const browse = page.getByRole('dialog', { name: 'Browse rooms' });
@@ -271,8 +240,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await server.register('carl');
     const dora = await server.register('dora');
     await server.register('eve');
-    const { page, context, errors } = await openPage(browser);
-    await signIn(page, server.url, 'carl');
+    const { page, context, errors } = await openAs(browser, server, 'carl');
 
     // Create a private room: it opens, and is in the list with a lock.
     await page.getByRole('button', { name: 'Create a room' }).click();
@@ -430,17 +398,16 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
   });
 
   test('read state: opened at "new messages", read only when seen (at the bottom, visible, focused); the title counts unread', async () => {
-    const fay = await server.register('fay');
-    const gus = await server.register('gus');
-    const news = (await apiOf(gus).createRoom({ name: 'news', visibility: 'public' })).room;
-    await apiOf(fay).joinRoom(news.id);
+    const {
+      users: [fay, gus],
+      rooms: [news],
+    } = await usersInRoom(server, ['fay', 'gus'], { owner: 'gus', name: 'news' });
     const t0 = Date.now() - 600_000;
     await storeMessages(server, Array.from({ length: 40 }, (_, i) => ({ roomId: news.id, authorId: gus.user.id, clientId: `news-${i}`, text: `news item ${i}`, createdAt: t0 + i * 1000 })));
     const unreadOnServer = async () => (await apiOf(fay).rooms()).rooms.find((r) => r.id === news.id)!.unread;
     assert.equal(await unreadOnServer(), 40);
 
-    const { page, context, errors } = await openPage(browser);
-    await signIn(page, server.url, 'fay');
+    const { page, context, errors } = await openAs(browser, server, 'fay');
     await row(page, 'news').locator('.unread-badge', { hasText: '40' }).waitFor();
     await page.waitForFunction(() => document.title === '(40) Chatter');
     await row(page, 'news').locator('a').click();
@@ -458,7 +425,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     const gc = await connect(gus);
     // Fay's phone: it hears when the server has stored a read position.
     const phone = await connect(fay);
-    await sent(gc, news.id, 'one more');
+    await say(gc, 'one more', news.id);
     await page.getByRole('button', { name: /1 new message/ }).waitFor();
     assert.equal(await unreadOnServer(), 41);
     // The title follows the badge after the render (an effect).
@@ -473,7 +440,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
 
     // In a hidden tab, what arrives is not seen, though the room is open and at the bottom.
     await page.evaluate(visibility('hidden'));
-    await sent(gc, news.id, 'while you were away');
+    await say(gc, 'while you were away', news.id);
     await page.locator('.bubble-text', { hasText: 'while you were away' }).waitFor();
     await page.waitForFunction(() => document.title === '(1) Chatter');
     assert.equal(await unreadOnServer(), 1);
@@ -488,14 +455,13 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
   });
 
   test('phone and dark: a room opened at "new messages"', async () => {
-    const hal = await server.register('hal');
-    const ivy = await server.register('ivy');
-    const den = (await apiOf(ivy).createRoom({ name: 'den', topic: 'Evening talk', visibility: 'public' })).room;
-    await apiOf(hal).joinRoom(den.id);
+    const {
+      users: [, ivy],
+      rooms: [den],
+    } = await usersInRoom(server, ['hal', 'ivy'], { owner: 'ivy', name: 'den', topic: 'Evening talk' });
     const t0 = Date.now() - 600_000;
     await storeMessages(server, Array.from({ length: 30 }, (_, i) => ({ roomId: den.id, authorId: ivy.user.id, clientId: `den-${i}`, text: i % 3 ? `evening note ${i}` : `a longer evening note ${i}, which wraps on a narrow phone screen to show how bubbles grow`, createdAt: t0 + i * 1000 })));
-    const { page, context, errors } = await openPage(browser, 'phone');
-    await signIn(page, server.url, 'hal');
+    const { page, context, errors } = await openAs(browser, server, 'hal', 'phone');
     await page.goto(`${server.url}/#${den.id}`);
     await page.getByRole('separator', { name: 'New messages' }).waitFor();
     await looks(page, 'room-unread-phone');
@@ -504,11 +470,11 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
   });
 
   test('mentions: "@" offers members first and inserts the name; mentions are highlighted; notifications in a hidden tab by each room\'s level, which follows the user\'s other devices live', async () => {
-    const jo = await server.register('jo_1');
-    const kim = await server.register('kim');
+    const {
+      users: [jo, kim],
+      rooms: [lab],
+    } = await usersInRoom(server, ['jo_1', 'kim'], { owner: 'kim', name: 'lab' });
     await server.register('kimberly');
-    const lab = (await apiOf(kim).createRoom({ name: 'lab', visibility: 'public' })).room;
-    await apiOf(jo).joinRoom(lab.id);
     const dm = (await apiOf(kim).openDm([jo.user.id])).room;
 
     const { page, context, errors } = await openPage(browser);
@@ -564,12 +530,12 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     const hide = (hidden: boolean) => page.evaluate(visibility(hidden ? 'hidden' : 'visible'));
 
     // Visible: nothing, even for a mention (it shows, highlighted).
-    await sent(kc, lab.id, 'hey @jo_1 welcome');
+    await say(kc, 'hey @jo_1 welcome', lab.id);
     await page.locator('.row-msg.mentions-me .mention', { hasText: '@jo_1' }).waitFor();
     await hide(true);
-    await sent(kc, lab.id, 'plain chatter in the lab');
-    await sent(kc, lab.id, '@jo_1 are you there?');
-    await sent(kc, dm.id, 'a direct question');
+    await say(kc, 'plain chatter in the lab', lab.id);
+    await say(kc, '@jo_1 are you there?', lab.id);
+    await say(kc, 'a direct question', dm.id);
     await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 2);
     assert.deepEqual(await notes(), [
       { title: 'kim in #lab', body: '@jo_1 are you there?' },
@@ -585,8 +551,8 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     await dmDetails.getByText('Saved.').waitFor();
     await dmDetails.getByRole('button', { name: 'Close' }).click();
     await hide(true);
-    await sent(kc, dm.id, 'muted now');
-    await sent(kc, lab.id, '@jo_1 marker');
+    await say(kc, 'muted now', dm.id);
+    await say(kc, '@jo_1 marker', lab.id);
     await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 3);
     assert.deepEqual((await notes()).slice(2), [{ title: 'kim in #lab', body: '@jo_1 marker' }]);
     // The muted DM says so in the room list, and its unread count is shown muted.
@@ -597,7 +563,7 @@ describe('rooms in the web app', { skip: skip ?? false }, () => {
     // and a plain message in the channel now notifies too.
     await apiOf(jo).updateMembership(lab.id, { notify: 'all' });
     // (The change reaches the page's socket before kim's message: it is sent before the PATCH answers.)
-    await sent(kc, lab.id, 'plain chatter, notified now');
+    await say(kc, 'plain chatter, notified now', lab.id);
     await page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 4);
     assert.deepEqual((await notes()).slice(3), [{ title: 'kim in #lab', body: 'plain chatter, notified now' }]);
     // And the dialog shows the level the other device chose.

@@ -48,6 +48,7 @@ export async function chat(args: string[], options: OptionValues, io: IO & { std
       output: io.stdout,
       color,
       serverLabel: session.server.replace(/^https?:\/\//, ''),
+      server: session.server,
       ...(room !== undefined && { room }),
       onQuit: () => finish(EXIT.ok),
     });

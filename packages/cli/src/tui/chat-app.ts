@@ -3,6 +3,7 @@ import { CLOSE_CODES, DEFAULT_ROOM, LIMITS, codePointLength, type Message, type 
 import { findMyRoom, findPublicRoom, findUsers, orderRooms, roomLabel } from '../rooms.js';
 import { sanitize, type ColorMode, type Span, type Style } from '../term/ansi.js';
 import { command } from '../invocation.js';
+import { looksLikeLink, messageLink, parseMessageLink } from '../links.js';
 import type { Key } from '../term/keys.js';
 import { Screen, type ScreenOutput } from '../term/screen.js';
 import { stringWidth } from '../term/width.js';
@@ -10,12 +11,14 @@ import { wrapSpans } from '../term/wrap.js';
 import { builtinCommands, CommandRegistry, type CommandContext, type MessageRef, type RoomEntry } from './commands.js';
 import { countBadge, levelMark, roomCommands } from './room-commands.js';
 import { commonPrefix, complete, type Completion } from './completion.js';
-import { barRow, messageSpans, paneLines, TEXT_INDENT, totalLines } from './layout.js';
+import { barRow, linesAfter, messageSpans, paneLines, TEXT_INDENT, totalLines } from './layout.js';
 import { LineEditor } from './line-editor.js';
 import { RoomLog, recentAuthors, type Entry } from './room-log.js';
 
-/** Messages fetched per Page Up at the top of what is loaded. */
+/** Messages fetched per Page Up at the top of what is loaded (and around a linked message). */
 const OLDER_PAGE = 50;
+/** Said of a link to a message that is not there, or in a room the user may not see: the web app's words. */
+const MISSING_MESSAGE = 'That message isn’t there, or you can’t see it.';
 const PROMPT = '> ';
 const MIN_COLS = 20;
 const MIN_ROWS = 5;
@@ -29,7 +32,9 @@ export interface ChatAppOptions {
   color: ColorMode;
   /** Shown in the status bar, e.g. "127.0.0.1:8000". */
   serverLabel: string;
-  /** The room to open: a name, `@people` or an id (resolved once the server said hello). */
+  /** The server's URL as the CLI normalizes it (`normalizeServerUrl`): where the web app is, for message links. */
+  server: string;
+  /** The room to open: a name, `@people`, an id or a message link (resolved once the server said hello). */
   room?: string;
   /** Called once when the user quits (/quit, Ctrl+C, Ctrl+D on an empty line). */
   onQuit: () => void;
@@ -68,6 +73,9 @@ export class ChatApp implements CommandContext {
   private readonly roomUis = new Map<string, RoomUi>();
   private unsubscribeRoom: () => void = () => {};
   private showIds = false;
+  /** The message a link opened, marked until the reader goes back to the latest or elsewhere. */
+  private marked: number | null = null;
+  private loadingNewer = false;
   /** Rooms whose newest page (`id`) or members (`members id`) are being fetched. */
   private readonly loading = new Set<string>();
   private self: SelfUser | null = null;
@@ -134,7 +142,8 @@ export class ChatApp implements CommandContext {
       this.notice(error instanceof ChatterApiError ? error.message : String(error), 'error');
       return;
     }
-    this.scrollToBottom();
+    // What one sends shows at the room's end: back there from a window far up.
+    this.toLatest();
   }
 
   editMessage(ref: MessageRef | null, text: string): void {
@@ -169,6 +178,40 @@ export class ChatApp implements CommandContext {
       text: target.text,
       reactions: target.reactions.map((r) => ({ emoji: r.emoji, count: r.count, names: r.users.flatMap((id) => nameOf(id) ?? []) })),
     };
+  }
+
+  linkTo(ref: MessageRef): { link: string; author: string; text: string } | null {
+    const target = this.messageAt(ref);
+    if (!target) return null;
+    return { link: messageLink(this.opts.server, this.currentRoom, target.id), author: target.author.id === this.self?.id ? 'you' : target.author.username, text: target.text };
+  }
+
+  async openLink(text: string): Promise<void> {
+    const link = parseMessageLink(text);
+    if (!link.ok) return this.notice(link.reason, 'error');
+    if (link.server !== this.opts.server) return this.notice(`That link is to ${link.server}; this chat is connected to ${this.opts.server}.`, 'error');
+    // A room the user is not in: whether it exists is not theirs to know, so the words of a missing message.
+    if (!this.client.store.room(link.room)) return this.notice(MISSING_MESSAGE, 'error');
+    this.open(link.room);
+    const room = link.room;
+    const held = (): boolean => this.client.store.room(room)?.messages.some((m) => m.id === link.messageId) ?? false;
+    if (!held()) {
+      try {
+        await this.client.loadAround(room, link.messageId, OLDER_PAGE);
+      } catch (error) {
+        if (room !== this.currentRoom) return;
+        const code = error instanceof ChatterApiError ? error.code : '';
+        if (code === 'offline') return this.notice('Cannot open a link while offline: try again once connected.', 'error');
+        const missing = code === 'message_not_found' || code === 'room_not_found' || code === 'validation_failed';
+        return this.notice(missing ? MISSING_MESSAGE : `Could not load that message: ${(error as Error).message}`, 'error');
+      }
+    }
+    // The reader moved on while it loaded: leave them where they are.
+    if (room !== this.currentRoom || !held()) return;
+    this.marked = link.messageId;
+    this.scrollToMessage(link.messageId);
+    if (this.client.store.message(link.messageId)?.deleted) this.notice('That message was deleted.', 'info');
+    this.requestRender();
   }
 
   toggleIds(): boolean {
@@ -381,6 +424,7 @@ export class ChatApp implements CommandContext {
   /** Switch the screen to room `id`, keeping the room left's scroll position and draft. */
   private open(id: string): void {
     if (id === this.currentRoom) return;
+    this.marked = null;
     this.roomUis.set(this.currentRoom, { scroll: this.scroll, unseen: this.unseen, draft: { text: this.editor.text, cursor: this.editor.cursorIndex } });
     const ui = this.roomUis.get(id);
     this.currentRoom = id;
@@ -527,7 +571,8 @@ export class ChatApp implements CommandContext {
         if (this.wantedRoom !== null) {
           const wanted = this.wantedRoom;
           this.wantedRoom = null;
-          if (!this.switchRoom(wanted)) void this.joinRoom(wanted);
+          if (looksLikeLink(wanted)) void this.openLink(wanted);
+          else if (!this.switchRoom(wanted)) void this.joinRoom(wanted);
         }
         if (!this.view()) this.open(DEFAULT_ROOM);
         else if (!this.everOnline) this.placeDivider(this.currentRoom);
@@ -591,7 +636,9 @@ export class ChatApp implements CommandContext {
 
   /** At the bottom of the open room, everything in it has been seen. */
   private markSeen(): void {
-    if (this.scroll === 0 && this.status.status === 'online' && this.view()?.loaded) this.client.markRead(this.currentRoom);
+    // A window that stops before the room's end (a message link) has not shown its newest messages.
+    const view = this.view();
+    if (this.scroll === 0 && this.status.status === 'online' && view?.loaded && !view.hasMoreNewer) this.client.markRead(this.currentRoom);
   }
 
   private onStatus(s: StatusEvent): void {
@@ -695,17 +742,19 @@ export class ChatApp implements CommandContext {
       case 'home':
         return key.ctrl ? this.scrollToTop() : e.home();
       case 'end':
-        return key.ctrl ? this.scrollToBottom() : e.end();
+        return key.ctrl ? this.toLatest() : e.end();
       case 'up':
         return key.shift ? this.scrollBy(1) : e.historyUp();
       case 'down':
+        if (key.shift && this.scroll === 0) return this.loadNewer();
         return key.shift ? this.scrollBy(-1) : e.historyDown();
       case 'pageup':
         return this.pageUp();
       case 'pagedown':
+        if (this.scroll === 0) return this.loadNewer();
         return this.scrollBy(-this.pageSize());
       case 'escape':
-        return this.scrollToBottom();
+        return this.toLatest();
       case 'tab':
         return this.completeAtCursor(1);
       case 'backtab':
@@ -858,6 +907,58 @@ export class ChatApp implements CommandContext {
     return Math.max(0, total - height);
   }
 
+  /** Scroll so that message `id` is in the middle of the pane (the pane as it is when scrolled up). */
+  private scrollToMessage(id: number): void {
+    const entries = this.entries();
+    const index = entries.findIndex((e) => e.kind === 'message' && e.id === id);
+    if (index < 0) return;
+    const cols = this.screen.cols;
+    const below = linesAfter(entries, index, this.pendingLines(cols), cols, this.self?.username, this.showIds);
+    const own = totalLines([entries[index]!], [], [], cols, this.self?.username, this.showIds) - 1;
+    const height = this.paneHeight() - 1;
+    this.scroll = Math.max(0, Math.min(this.maxScroll(), below - Math.floor((height - own) / 2)));
+    this.unseen = 0;
+  }
+
+  /** Page Down at the bottom of a window that stops before the room's end: the next page, a screen further. */
+  private loadNewer(): void {
+    const room = this.currentRoom;
+    if (this.loadingNewer || !this.view()?.hasMoreNewer || this.status.status !== 'online') return;
+    this.loadingNewer = true;
+    const cols = this.screen.cols;
+    const lines = () => totalLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.showIds);
+    const before = lines();
+    void this.client
+      .loadNewer(room, OLDER_PAGE)
+      .then(
+        () => {
+          // The pane is anchored to the bottom: keep the lines read in view, one page on.
+          if (room === this.currentRoom) this.scroll = Math.max(0, lines() - before - this.pageSize());
+          this.markSeen();
+        },
+        (error: unknown) => this.notice(`Could not load newer messages: ${(error as Error).message}`, 'error'),
+      )
+      .finally(() => {
+        this.loadingNewer = false;
+        this.requestRender();
+      });
+  }
+
+  /** Back to the room's newest message, from a window far back too (Esc, sending). */
+  private toLatest(): void {
+    this.marked = null;
+    this.scrollToBottom();
+    const room = this.currentRoom;
+    if (!this.view()?.hasMoreNewer) return;
+    void this.client.jumpToLatest(room, OLDER_PAGE).then(
+      () => {
+        this.markSeen();
+        this.requestRender();
+      },
+      (error: unknown) => this.notice(`Could not load the latest messages: ${(error as Error).message}`, 'error'),
+    );
+  }
+
   private scrollBy(lines: number): void {
     this.scroll = Math.max(0, Math.min(this.maxScroll(), this.scroll + lines));
     if (this.scroll === 0) {
@@ -927,7 +1028,7 @@ export class ChatApp implements CommandContext {
     const overlay = this.overlayLine();
     const height = this.paneHeight() - (overlay ? 1 : 0);
     this.scroll = Math.min(this.scroll, this.maxScroll(height));
-    const lines = paneLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height, this.showIds);
+    const lines = paneLines(this.entries(), this.headLines(), this.pendingLines(cols), cols, this.self?.username, this.scroll, height, this.showIds, this.marked);
     frame.push(...Array.from({ length: height - lines.length }, () => [] as Span[]), ...lines);
     if (overlay) frame.push(barRow(overlay, [], cols, { dim: true, inverse: true }));
     const input = this.editor.render(cols - stringWidth(PROMPT) - 1);
@@ -943,12 +1044,14 @@ export class ChatApp implements CommandContext {
 
   private overlayLine(): Span[] | null {
     if (this.log(this.currentRoom).loadingOlder) return [{ text: ' Loading older messages…' }];
+    if (this.loadingNewer) return [{ text: ' Loading newer messages…' }];
     if (this.hint && this.hint.until > Date.now()) return [{ text: ` ${this.hint.text}` }];
     this.hint = null;
     if (this.scroll > 0) {
       const news = this.unseen > 0 ? `${this.unseen} new message${this.unseen === 1 ? '' : 's'} below · ` : '';
       return [{ text: ` ↓ ${news}PgDn or Esc to jump to the latest` }];
     }
+    if (this.view()?.hasMoreNewer) return [{ text: ' ↓ Newer messages not loaded · PgDn loads them, Esc jumps to the latest' }];
     const typing = describeTyping(this.view()?.typing ?? []);
     return typing ? [{ text: ` ${sanitize(typing, false)}` }] : null;
   }

@@ -26,6 +26,13 @@ export interface CommandContext {
    * user; `count` is exact), or null when there is no such message.
    */
   reactionsOf(ref: MessageRef): { /** Its author's name, or "you". */ author: string; text: string; reactions: Array<{ emoji: string; count: number; names: string[] }> } | null;
+  /** The web app's link to a message of the current room (and who wrote what), or null when there is no such message. */
+  linkTo(ref: MessageRef): { link: string; author: string; text: string } | null;
+  /**
+   * Open a message link (`<server>/#<room>/m/<id>`, the web app's "Copy link" or `/link`): its
+   * room, scrolled to the message, loaded around it however far back it is.
+   */
+  openLink(link: string): Promise<void>;
   /** Show or hide message ids (`#123`) in front of messages; returns whether they are shown now. */
   toggleIds(): boolean;
   /** The user's rooms and DMs, in the order Alt+1..9 numbers them. */
@@ -196,7 +203,7 @@ export function builtinCommands(): ChatCommand[] {
           .map((c) => `${`/${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)} ${c.summary}`);
         ctx.notice(
           [
-            'Commands: (/help <command> for examples)',
+            'Commands: (/help <command> for examples; /ids shows ids for #id)',
             ...rows,
             'Keys: Tab complete · Alt+1..9, Ctrl+N/P switch room · Up/Down recall',
             '      PgUp/PgDn scroll · Esc latest · Alt+Enter new line · Ctrl+C quit',
@@ -293,8 +300,32 @@ export function builtinCommands(): ChatCommand[] {
       },
     },
     {
+      name: 'link',
+      args: '[n|#id]',
+      summary: 'Print the link to a message, for a browser.',
+      details: [
+        '/link        the newest message here',
+        '/link 3      the 3rd newest message here (1 = the newest)',
+        '/link #1234  the message with id 1234 (/ids shows ids)',
+        'The link opens the message in the web app; /open <link> opens one here.',
+      ],
+      complete: () => [],
+      run(ctx, args) {
+        const { ref, rest } = parseMessageRef(args);
+        if (rest) return ctx.notice('Usage: /link [n|#id], for example /link 2 for the 2nd newest message.', 'error');
+        const found = ctx.linkTo(ref ?? { nth: 1 });
+        if (!found) return ctx.notice(!ref ? 'No message here to link to.' : 'id' in ref ? `No message #${ref.id} in this room (or it was deleted). /ids shows ids.` : `There are fewer than ${ref.nth} messages here.`, 'error');
+        const quote = found.text.length > 40 ? `${found.text.slice(0, 40)}…` : found.text;
+        const whose = found.author === 'you' ? 'your' : `${found.author}'s`;
+        // The link alone on its line, so that selecting the line copies nothing else.
+        ctx.notice(`Link to ${whose} "${quote}":\n${found.link}`, 'output');
+      },
+    },
+    {
       name: 'ids',
       summary: 'Show or hide message ids, for #id.',
+      // Named by /help's first line instead: the list must fit a 24-row terminal.
+      unlisted: true,
       complete: () => [],
       run(ctx) {
         ctx.notice(ctx.toggleIds() ? 'Message ids shown: /edit #id, /delete #id, /react #id <emoji>. /ids again hides them.' : 'Message ids hidden.', 'info');

@@ -67,17 +67,21 @@ function eventSpans(entry: Entry & { kind: 'event' }): Span[] {
   }
 }
 
-const cache = new WeakMap<Entry, { width: number; self: string | undefined; ids: boolean; lines: Span[][] }>();
+const cache = new WeakMap<Entry, { width: number; self: string | undefined; ids: boolean; marked: boolean; lines: Span[][] }>();
 
-/** Screen lines of one entry at `width` columns (cached: wrapping is the costly part of a frame). */
-export function entryLines(entry: Entry, width: number, self: string | undefined, ids = false): Span[][] {
+/**
+ * Screen lines of one entry at `width` columns (cached: wrapping is the costly part of a frame).
+ * `marked`: the message a link opened, its time in reverse video.
+ */
+export function entryLines(entry: Entry, width: number, self: string | undefined, ids = false, marked = false): Span[][] {
   const hit = cache.get(entry);
-  if (hit && hit.width === width && hit.self === self && hit.ids === ids) return hit.lines;
+  if (hit && hit.width === width && hit.self === self && hit.ids === ids && hit.marked === marked) return hit.lines;
   let spans = entry.kind === 'message' ? messageSpans(entry.message, self) : eventSpans(entry);
+  if (marked) spans = [{ text: spans[0]!.text, style: { ...spans[0]!.style, dim: false, inverse: true, bold: true } }, ...spans.slice(1)];
   // `/ids`: the id /edit, /delete and /react take as #id, after the time.
   if (ids && entry.kind === 'message') spans = [spans[0]!, { text: `#${entry.message.id} `, style: { fg: 'cyan' } }, ...spans.slice(1)];
   const lines = wrapSpans(spans, width, TEXT_INDENT);
-  cache.set(entry, { width, self, ids, lines });
+  cache.set(entry, { width, self, ids, marked, lines });
   return lines;
 }
 
@@ -100,13 +104,13 @@ function daySeparator(iso: string, width: number): Span[] {
  * whole history is loaded), entries with a separator where the day changes, then `tail` (pending
  * messages). Only the lines needed are built: the last `skip + count`.
  */
-export function paneLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined, skip: number, count: number, ids = false): Span[][] {
+export function paneLines(entries: readonly Entry[], head: readonly Span[][], tail: readonly Span[][], width: number, self: string | undefined, skip: number, count: number, ids = false, marked: number | null = null): Span[][] {
   const needed = skip + count;
   const out: Span[][] = [...tail].reverse();
   let i = entries.length - 1;
   for (; i >= 0 && out.length < needed; i--) {
     const entry = entries[i]!;
-    const lines = entryLines(entry, width, self, ids);
+    const lines = entryLines(entry, width, self, ids, entry.kind === 'message' && entry.id === marked);
     for (let j = lines.length - 1; j >= 0; j--) out.push(lines[j]!);
     const previous = entries[i - 1];
     const day = formatDate(entryTime(entry));
@@ -128,6 +132,12 @@ export function totalLines(entries: readonly Entry[], head: readonly Span[][], t
     if (entry.kind === 'message' && (!previous || formatDate(entryTime(previous)) !== formatDate(entryTime(entry)))) n++;
   }
   return n;
+}
+
+/** How many lines follow entry `index` to the pane's bottom: the entries after it and `tail`. */
+export function linesAfter(entries: readonly Entry[], index: number, tail: readonly Span[][], width: number, self: string | undefined, ids = false): number {
+  // Both counts include the entry with its day line, so the difference is what comes after it.
+  return totalLines(entries.slice(index), [], tail, width, self, ids) - totalLines([entries[index]!], [], [], width, self, ids);
 }
 
 /** Lay out `left` and `right` on one row of `width`, truncating `left` first. */

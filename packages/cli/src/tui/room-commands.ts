@@ -1,4 +1,5 @@
 import { DEFAULT_NOTIFY, type NotifyLevel } from '@chatter/protocol';
+import { looksLikeLink } from '../links.js';
 import type { ChatCommand, CommandContext, RoomEntry } from './commands.js';
 
 /** Badges as the status line and /rooms show them: `3` unread, `3 @1` with one mention. */
@@ -70,11 +71,17 @@ export function roomCommands(): ChatCommand[] {
     {
       name: 'switch',
       aliases: ['go', 'open'],
-      args: '<n|room>',
-      summary: 'Open a room or DM by number or name.',
+      args: '<n|room|link>',
+      summary: 'Open a room or DM, or a message link.',
+      details: [
+        '/switch 2      room 2 of /rooms (Alt+2)',
+        '/switch dev    #dev; /switch @bob the DM with bob',
+        '/open <link>   a message link (/link, the web app): its room, at the message',
+      ],
       complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
-      run(ctx, args) {
-        if (!args) return ctx.notice('Usage: /switch <n|room>', 'error');
+      async run(ctx, args) {
+        if (!args) return ctx.notice('Usage: /switch <n|room|link>', 'error');
+        if (looksLikeLink(args)) return ctx.openLink(args);
         if (!ctx.switchRoom(args)) ctx.notice(`You are not in "${args}". /rooms lists yours; /join ${args} joins a public one.`, 'error');
       },
     },
@@ -86,6 +93,8 @@ export function roomCommands(): ChatCommand[] {
       complete: (ctx, index, partial) => (index === 0 ? roomNames(ctx, partial) : []),
       async run(ctx, args) {
         if (!args) return ctx.notice('Usage: /join <room> (see /rooms public)', 'error');
+        // A pasted message link: the room it names is one of the user's, or it is not theirs to see.
+        if (looksLikeLink(args)) return ctx.openLink(args);
         await ctx.joinRoom(args);
       },
     },
