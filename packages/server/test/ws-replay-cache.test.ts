@@ -16,25 +16,29 @@ import { connect, uniqueName, type TestSocket } from './wsclient.js';
  */
 
 /** A real SQLite store that counts the event rows `getEvents` hands out: a double at our own seam. */
-function countingStore(): { store: SqliteStore; rowsRead: () => number } {
+function countingStore(): { store: SqliteStore; rowsRead: () => number; reads: () => number } {
   const store = new SqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'chatter-replay-')), 'chatter.db') });
   let rows = 0;
+  let reads = 0;
   const original = store.getEvents.bind(store);
   store.getEvents = async (room, range) => {
     const page = await original(room, range);
     rows += page.events.length;
+    reads++;
     return page;
   };
-  return { store, rowsRead: () => rows };
+  return { store, rowsRead: () => rows, reads: () => reads };
 }
 
 let server: TestServer;
 let rowsRead: () => number;
+let reads: () => number;
 let sent = 0;
 
 before(async () => {
   const counting = countingStore();
   rowsRead = counting.rowsRead;
+  reads = counting.reads;
   server = await startTestServer({ messagesPerSecond: 1000, messageBurst: 1000, roomCreatesPerHour: 100, membershipChangesPerHour: 1000 }, { store: counting.store });
 });
 after(() => server.close());
@@ -85,6 +89,31 @@ describe('shared replays', () => {
     const third = await resume(cy!, room, held.seq - 3);
     assert.deepEqual(third.replay.events.slice(3), first.replay.events);
     assert.deepEqual(third.replay.events.map((e) => e.seq).slice(0, 3), [held.seq - 2, held.seq - 1, held.seq]);
+    await Promise.all([a.close(), first.socket.close(), second.socket.close(), third.socket.close()]);
+  });
+
+  test("a resume whose hello read the room's head is served from a shared tail already through it, with no read", async () => {
+    const [ana, bo, cy, di] = await Promise.all(['ana', 'bo', 'cy', 'di'].map((n) => server.register(uniqueName(n))));
+    const room = await privateRoom(ana!, [bo!, cy!, di!]);
+    const a = connect(server.wsUrl, { token: ana!.token, params: { history: '0' } });
+    await a.next('hello');
+    const held = await say(a, room, 'seen by everyone');
+    for (let i = 0; i < 3; i++) await say(a, room, `missed ${i}`);
+    const first = await resume(bo!, room, held.seq);
+    let before = reads();
+    const second = await resume(cy!, room, held.seq);
+    assert.deepEqual(second.replay, first.replay);
+    assert.equal(reads() - before, 0, 'no read of the log: the shared tail is through the head the hello read');
+    // One more message: the tail is behind the head the next hello reads, and is brought up to it.
+    const later = await say(a, room, 'after the second');
+    before = reads();
+    const third = await resume(di!, room, held.seq);
+    assert.ok(reads() - before >= 1);
+    assert.deepEqual(third.replay.events.map((e) => e.seq), [...first.replay.events.map((e) => e.seq), later.seq]);
+    // Exactly once: the message in the replay does not come again live (a marker after it does).
+    const marker = await say(a, room, 'marker');
+    await third.socket.next('event', (f) => f.event.kind === 'message_created' && f.event.message.id === marker.messageId);
+    assert.equal(third.socket.messages().filter((m) => m.id === later.messageId).length, 0);
     await Promise.all([a.close(), first.socket.close(), second.socket.close(), third.socket.close()]);
   });
 

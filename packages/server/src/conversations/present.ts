@@ -123,15 +123,26 @@ export function presentRoom(r: RoomRecord, dmMembers: PublicUser[] = []): Room {
   };
 }
 
+/** `presentRoom` and the user's own fields, built as one object (every `hello` builds one per room). */
 export function presentMyRoom(u: UserRoom, dmMembers: PublicUser[] = []): MyRoom {
+  const r = u.room;
   return {
-    ...presentRoom(u.room, dmMembers),
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    topic: r.topic,
+    visibility: r.visibility,
+    archived: r.archived,
+    createdAt: iso(r.createdAt),
+    lastSeq: r.lastSeq,
+    memberCount: r.memberCount,
+    members: r.kind === 'dm' ? dmMembers : [],
     role: u.member.role,
     readSeq: u.member.readSeq,
     unread: u.unread,
     mentions: u.mentions,
-    notify: u.member.notify ?? DEFAULT_NOTIFY[u.room.kind],
-    lastActivityAt: iso(Math.max(u.room.lastActivityAt, u.member.joinedAt)),
+    notify: u.member.notify ?? DEFAULT_NOTIFY[r.kind],
+    lastActivityAt: iso(Math.max(r.lastActivityAt, u.member.joinedAt)),
   };
 }
 

@@ -108,10 +108,16 @@ export class EventFrames {
    * The events after `after`, oldest first, up to `limit` events and `budget` bytes (at least one
    * event, whatever it weighs), and whether more were left. Callers check that the reader may
    * read the room's log first.
+   *
+   * `known`: the room's lastSeq as read after the reader was subscribed to the room (a resume, with
+   * the rooms its `hello` read). A run already through it is as current as a refresh would make it
+   * for this reader: what follows `known` reaches the reader live. So it is served without reading
+   * the store, which in a reconnect storm saves a read per room for most of a room's members.
    */
-  async read(room: string, after: number, limit: number, budget: number): Promise<{ pieces: EventPiece[]; hasMore: boolean }> {
+  async read(room: string, after: number, limit: number, budget: number, known?: number): Promise<{ pieces: EventPiece[]; hasMore: boolean }> {
     // The newest seq known to exist; nothing is served from the run before it is refreshed.
-    let head = await this.refresh(room);
+    const current = known !== undefined && (this.runs.get(room)?.through ?? -1) >= known;
+    let head = current ? known : await this.refresh(room);
     const pieces: EventPiece[] = [];
     let bytes = 0;
     let cursor = after;

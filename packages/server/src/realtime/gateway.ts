@@ -257,7 +257,9 @@ export class Gateway {
     const notMember: string[] = [];
     for (const [room, afterSeq] of Object.entries(state) as [string, number][]) {
       let latestSeq = mine?.get(room);
-      if (latestSeq === undefined || !conn.rooms.includes(room)) {
+      // Read with the hello, after the socket was subscribed: every later event reaches it live.
+      const fromHello = latestSeq !== undefined && conn.rooms.includes(room);
+      if (latestSeq === undefined || !fromHello) {
         const a = await access(this.app.store, conn.user.id, room);
         if (!a?.member) {
           (a ? notMember : invisible).push(room);
@@ -274,11 +276,12 @@ export class Gateway {
         continue;
       }
       // Nothing new since the hello's read (the common case for most rooms of a reconnect storm):
-      // answered without reading the log, which would cost a transaction per room.
+      // answered without reading the log, which would cost a transaction per room. Something new:
+      // the hello's read of the room's lastSeq spares the shared tail of the log a refresh.
       const reply =
         afterSeq === latestSeq && mine?.get(room) === latestSeq
           ? emptyEventsReply(room, afterSeq, 'resume')
-          : await eventsReply(this.app.eventFrames, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume');
+          : await eventsReply(this.app.eventFrames, room, afterSeq, LIMITS.resumeMaxEvents, this.app.config.replyMaxBytes, 'resume', undefined, fromHello ? latestSeq : undefined);
       this.hub.sendSerialized(conn, reply.json);
       this.hub.markReplayed(conn, room, reply.lastSeq);
     }

@@ -15,8 +15,8 @@ export interface Connection {
   expiresAt: number;
   /** Rooms this socket is in: a short list, cheaper per socket than a Set. */
   rooms: string[];
-  /** Frames for this socket alone (acks, replies), serialized (or already encoded), waiting for the end of the turn. */
-  out: (string | Buffer)[];
+  /** Frames for this socket alone (acks, replies), serialized (or already framed and shared), waiting for the end of the turn. */
+  out: (string | SharedFrame)[];
   /** While > 0, room traffic is parked in `held` so that replayed history goes out first. */
   holdDepth: number;
   held: RoomBatch[];
@@ -96,7 +96,7 @@ export class Hub {
    * list is partial and whose count is the one last announced). In a reconnect storm, where nobody's
    * presence changes (see `departures`), every returning member of a room gets the same string.
    */
-  private readonly snapshots = new Map<string, string>();
+  private readonly snapshots = new Map<string, SharedFrame>();
   private nextId = 1;
   readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
@@ -351,15 +351,21 @@ export class Hub {
    * announced, so the next `presence_count` brings everyone, newcomers included, up to date.
    */
   sendPresence(conn: Connection, room: string): void {
-    let json = this.snapshots.get(room);
-    if (json === undefined) {
+    if (conn.closing) return;
+    let shared = this.snapshots.get(room);
+    if (shared === undefined) {
       const lastCount = this.largeRooms.get(room);
       const frame = this.presenceFrame(room);
-      json = JSON.stringify(lastCount === undefined ? frame : { ...frame, count: lastCount });
+      const payload = Buffer.from(JSON.stringify(lastCount === undefined ? frame : { ...frame, count: lastCount }));
+      shared = { payload, framed: frameOnce(payload) };
       // Only for a room someone is in: the map must not keep rooms nobody is online in.
-      if (this.online.has(room)) this.snapshots.set(room, json);
+      if (this.online.has(room)) this.snapshots.set(room, shared);
     }
-    this.sendSerialized(conn, json);
+    // Encoded and framed once for every newcomer (a large room's list is ~10 KB): never joined
+    // into, and re-encoded with, the newcomer's other frames.
+    conn.out.push(shared);
+    this.dirty.add(conn);
+    this.schedule();
   }
 
   /** Queue a frame for one socket; written at the end of this turn, before room traffic. */
@@ -378,7 +384,7 @@ export class Hub {
   /** Bytes waiting to go to this socket: in `ws` and the TCP socket's user-space buffer, and still in the hub. */
   queuedBytes(conn: Connection): number {
     let bytes = conn.ws.bufferedAmount;
-    for (const item of conn.out) bytes += typeof item === 'string' ? Buffer.byteLength(item) : item.length;
+    for (const item of conn.out) bytes += typeof item === 'string' ? Buffer.byteLength(item) : item.payload.length;
     for (const batch of conn.held) bytes += batch.payload.length;
     return bytes;
   }
@@ -587,9 +593,10 @@ export class Hub {
   }
 
   /** Write a room batch to one socket, minus messages it already got in a history replay. */
-  private deliver(conn: Connection, batch: RoomBatch): void {
+  private deliver(conn: Connection, batch: RoomBatch, raw?: RawAccess['_socket'] | null): void {
+    const send = (payload: Buffer, framed?: Buffer) => (raw === undefined ? this.write(conn, payload, framed) : this.writeNow(conn, raw, payload, framed));
     const replayedTo = conn.replayedTo?.get(batch.room);
-    if (replayedTo === undefined) return this.write(conn, batch.payload, batch.framed);
+    if (replayedTo === undefined) return send(batch.payload, batch.framed);
     const keep: string[] = [];
     let newer = false;
     for (let i = 0; i < batch.frames.length; i++) {
@@ -602,50 +609,76 @@ export class Hub {
       conn.replayedTo!.delete(batch.room);
       if (conn.replayedTo!.size === 0) conn.replayedTo = null;
     }
-    if (keep.length === batch.frames.length) this.write(conn, batch.payload, batch.framed);
-    else if (keep.length > 0) this.write(conn, Buffer.from(keep.join(FRAME_SEPARATOR)));
+    if (keep.length === batch.frames.length) send(batch.payload, batch.framed);
+    else if (keep.length > 0) send(Buffer.from(keep.join(FRAME_SEPARATOR)));
   }
 
+  /**
+   * Write the socket's own frames, then the room traffic held for it, in ONE syscall: the writes are
+   * corked and go out as one writev on uncork. A returning client's hello, its rooms' presence and
+   * resume replies (and whatever room traffic waited behind them) cost one write, not one each.
+   */
   private flushConnection(conn: Connection): void {
     if (conn.closing) return;
+    const held = conn.holdDepth === 0 && conn.held.length > 0;
+    if (conn.out.length === 0 && !held) return;
+    if (this.tooSlow(conn)) return;
+    const raw = canWriteRaw(conn.ws) ? (conn.ws as unknown as RawAccess)._socket : null;
+    raw?.cork();
     if (conn.out.length > 0) {
       const out = conn.out;
       conn.out = [];
-      // Serialized frames are joined into one message; an already encoded (shared) frame goes as is.
+      // Serialized frames are joined into one message; a shared frame goes as is, as its own.
       let strings: string[] = [];
       for (const item of out) {
         if (typeof item === 'string') {
           strings.push(item);
           continue;
         }
-        if (strings.length > 0) this.write(conn, Buffer.from(strings.join(FRAME_SEPARATOR)));
+        if (strings.length > 0) this.writeNow(conn, raw, Buffer.from(strings.length === 1 ? strings[0]! : strings.join(FRAME_SEPARATOR)));
         strings = [];
-        this.write(conn, item);
+        this.writeNow(conn, raw, item.payload, item.framed);
       }
-      if (strings.length > 0) this.write(conn, Buffer.from(strings.length === 1 ? strings[0]! : strings.join(FRAME_SEPARATOR)));
+      if (strings.length > 0) this.writeNow(conn, raw, Buffer.from(strings.length === 1 ? strings[0]! : strings.join(FRAME_SEPARATOR)));
     }
-    if (conn.holdDepth === 0 && conn.held.length > 0) {
-      const held = conn.held;
+    if (held) {
+      const batches = conn.held;
       conn.held = [];
-      for (const batch of held) this.deliver(conn, batch);
+      for (const batch of batches) this.deliver(conn, batch, raw);
     }
+    raw?.uncork();
+  }
+
+  /**
+   * A reader too slow to keep up is disconnected (it resumes on reconnect) rather than letting its
+   * backlog grow without bound in this process. What counts is what is still unsent from earlier
+   * turns: one turn's payload may alone exceed the cap under a burst, and a reader that drains its
+   * socket is not slow. So per socket, memory stays under cap + one turn's payload.
+   */
+  private tooSlow(conn: Connection): boolean {
+    if (conn.ws.bufferedAmount <= this.options.sendBufferCap) return false;
+    this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
+    conn.out = [];
+    conn.held = [];
+    this.closeNow(conn, CLOSE_CODES.slow_consumer, 'slow_consumer');
+    return true;
   }
 
   private write(conn: Connection, payload: Buffer, framed?: Buffer): void {
+    if (conn.closing || this.tooSlow(conn)) return;
+    this.writeNow(conn, canWriteRaw(conn.ws) ? (conn.ws as unknown as RawAccess)._socket : null, payload, framed);
+  }
+
+  /**
+   * `raw`: the TCP socket, when `canWriteRaw` held as the turn's writes to this socket began (checked
+   * once: nothing this turn's writes do can queue in `ws`'s sender). A payload not framed yet gets
+   * its frame header written ahead of it, so neither is copied.
+   */
+  private writeNow(conn: Connection, raw: RawAccess['_socket'] | null, payload: Buffer, framed?: Buffer): void {
     if (conn.closing) return;
-    // A reader too slow to keep up is disconnected (it resumes on reconnect) rather than letting
-    // its backlog grow without bound in this process. What counts is what is still unsent from
-    // earlier turns: one turn's payload may alone exceed the cap under a burst, and a reader that
-    // drains its socket is not slow. So per socket, memory stays under cap + one turn's payload.
-    if (conn.ws.bufferedAmount > this.options.sendBufferCap) {
-      this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
-      conn.out = [];
-      conn.held = [];
-      this.closeNow(conn, CLOSE_CODES.slow_consumer, 'slow_consumer');
-      return;
-    }
-    if (framed && canWriteRaw(conn.ws)) (conn.ws as unknown as RawAccess)._socket.write(framed);
-    else conn.ws.send(payload, { binary: false });
+    if (!raw) conn.ws.send(payload, { binary: false });
+    else if (framed) raw.write(framed);
+    else for (const part of frameParts(payload)) raw.write(part);
   }
 
   /** Shutdown: write what is queued, then close every socket with 1001. */
@@ -728,7 +761,7 @@ interface RoomBatch {
 
 /** The parts of a `ws` WebSocket that the broadcast fast path reads. */
 interface RawAccess {
-  _socket: { write(data: Buffer): boolean };
+  _socket: { write(data: Buffer): boolean; cork(): void; uncork(): void };
   _sender: { _state: number; _queue: unknown[] };
 }
 
@@ -739,8 +772,19 @@ const { Sender } = wsModule as unknown as {
 };
 
 function frameOnce(payload: Buffer): Buffer {
-  const parts = Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+  const parts = frameParts(payload);
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** The same frame as its header and the payload itself (not copied). */
+function frameParts(payload: Buffer): Buffer[] {
+  return Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+}
+
+/** A frame written as is to several sockets: its payload, and the payload framed. */
+interface SharedFrame {
+  payload: Buffer;
+  framed: Buffer;
 }
 
 /**

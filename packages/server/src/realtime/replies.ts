@@ -96,7 +96,7 @@ export function emptyEventsReply(room: string, after: number, reason: EventsFram
 /**
  * The room's log after `after`, up to `limit` events and the byte budget, from the shared serialized
  * tail of the log (`EventFrames`) and the store for what is older. The caller has checked that the
- * reader may read the room's log.
+ * reader may read the room's log. `known`: see `EventFrames.read`.
  */
 export async function eventsReply(
   frames: EventFrames,
@@ -106,8 +106,9 @@ export async function eventsReply(
   maxBytes: number,
   reason: EventsFrame['reason'],
   ref?: string,
+  known?: number,
 ): Promise<Reply> {
-  const { pieces, hasMore } = await frames.read(room, after, limit, maxBytes);
+  const { pieces, hasMore } = await frames.read(room, after, limit, maxBytes, known);
   const through = pieces.at(-1)?.seq ?? after;
   const head = `{"type":"events","room":${JSON.stringify(room)},"after":${after},"through":${through},"events":[`;
   const tail = `],"hasMore":${hasMore},"reason":"${reason}"${optionalRef(ref)}}`;

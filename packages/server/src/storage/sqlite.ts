@@ -140,7 +140,7 @@ export class SqliteStore implements ChatStore {
          FROM members mb JOIN users u ON u.id = mb.user_id
          WHERE mb.room_id = ? ORDER BY mb.joined_at, mb.user_id LIMIT ?`,
       ),
-      // Counts stop at the cap, and cost at most NEAR_PER_CAP times it (see USER_ROOMS and `userRooms`).
+      // Counts stop at the cap, and cost at most about twice it (see USER_ROOMS).
       // Mentions of deleted messages are deleted with them; the user's own messages never count.
       userRooms: db.prepare(`${USER_ROOMS} WHERE mb.user_id = $user ORDER BY r.last_activity_at DESC, r.id`),
       userRoom: db.prepare(`${USER_ROOMS} WHERE mb.user_id = $user AND mb.room_id = $room`),
@@ -345,21 +345,13 @@ export class SqliteStore implements ChatStore {
     return this.userRooms(userId, roomId, countCap)[0] ?? null;
   }
 
-  /**
-   * The user's rooms (or one of them) with their counts. Not one transaction: a far room's counts
-   * (read after the list) may then include an event newer than its `lastSeq`, which only matters
-   * past thousands unread, where the count shows the cap anyway; the list itself is one statement.
-   */
+  /** The user's rooms (or one of them) with their counts, capped, in one statement (see USER_ROOMS). */
   private userRooms(userId: number, roomId: string | null, cap: number): UserRoom[] {
-    const near = NEAR_PER_CAP * cap;
-    const rows = (roomId === null ? this.stmts.userRooms.all({ user: userId, near }) : this.stmts.userRoom.all({ user: userId, room: roomId, near })) as Row[];
+    const rows = (roomId === null ? this.stmts.userRooms.all({ user: userId, cap }) : this.stmts.userRoom.all({ user: userId, room: roomId, cap })) as Row[];
     return rows.map((r) => {
       const u = toUserRoom(r);
-      if (r.unread === null) Object.assign(u, this.counts(u.room.id, userId, u.member.readSeq, cap));
-      else {
-        u.unread = Math.min(u.unread, cap);
-        u.mentions = Math.min(u.mentions, cap);
-      }
+      u.unread = Math.min(u.unread, cap);
+      u.mentions = Math.min(u.mentions, cap);
       return u;
     });
   }
@@ -453,24 +445,29 @@ const MENTIONS = `SELECT count(*) FROM (
   SELECT 1 FROM mentions mt JOIN messages m ON m.id = mt.message_id
   WHERE mt.room_id = $room AND mt.user_id = $user AND mt.seq > $read AND m.author_id <> $user LIMIT $cap)`;
 /**
- * The counts of a room list, in the list's one statement, for the rooms whose unread span is near
- * (`last_seq - read_seq <= $near`: a count there steps over at most that many index entries): a
- * plain count(*) there costs less than half of one through a LIMIT subquery, which SQLite runs as a
- * co-routine per room. A far room (rare: someone who has not read for thousands of events) gets
- * NULL here and its counts from UNREAD and MENTIONS, whose LIMIT bounds their cost (`withCounts`).
+ * The counts of a room list, in the list's one statement, each stepping over at most about twice
+ * the cap of index entries however far behind the reader is. A room whose event span is within the
+ * cap (`last_seq - read_seq <= $cap`, the common case) gets a plain count(*), which costs less than
+ * half of one through a LIMIT subquery (SQLite runs that as a co-routine per room). Any other room is
+ * decided by what is counted, not by its events: whether a (cap+1)-th counted entry exists after the
+ * read position (one probe stepping over at most the cap's entries). If it does, the count is the
+ * cap; if not, a plain count steps over no more than the cap's. So a room whose log is mostly joins
+ * (`general`, which everyone joins) costs what its few messages do, and a far room what the cap does.
  */
-const NEAR = 'r.last_seq - mb.read_seq <= $near';
+const NEAR = 'r.last_seq - mb.read_seq <= $cap';
 const NEAR_UNREAD = `SELECT count(*) FROM messages m
   WHERE m.room_id = mb.room_id AND m.seq > mb.read_seq AND m.author_id <> mb.user_id AND m.deleted_at IS NULL`;
 const NEAR_MENTIONS = `SELECT count(*) FROM mentions mt JOIN messages m ON m.id = mt.message_id
   WHERE mt.room_id = mb.room_id AND mt.user_id = mb.user_id AND mt.seq > mb.read_seq AND m.author_id <> mb.user_id`;
+/** True when the count would pass the cap: its (cap+1)-th entry exists. */
+const PAST_CAP = (count: string) => `(${count.replace('SELECT count(*)', 'SELECT 1')} LIMIT 1 OFFSET $cap) IS NOT NULL`;
 const USER_ROOMS = `SELECT r.*, mb.room_id AS m_room_id, mb.user_id AS m_user_id, mb.role AS m_role, mb.joined_at AS m_joined_at,
     mb.read_seq AS m_read_seq, mb.notify_level AS m_notify_level,
-    CASE WHEN r.last_seq <= mb.read_seq THEN 0 WHEN ${NEAR} THEN (${NEAR_UNREAD}) END AS unread,
-    CASE WHEN r.last_seq <= mb.read_seq THEN 0 WHEN ${NEAR} THEN (${NEAR_MENTIONS}) END AS mentions
+    CASE WHEN r.last_seq <= mb.read_seq THEN 0 WHEN ${NEAR} THEN (${NEAR_UNREAD})
+      WHEN ${PAST_CAP(NEAR_UNREAD)} THEN $cap ELSE (${NEAR_UNREAD}) END AS unread,
+    CASE WHEN r.last_seq <= mb.read_seq THEN 0 WHEN ${NEAR} THEN (${NEAR_MENTIONS})
+      WHEN ${PAST_CAP(NEAR_MENTIONS)} THEN $cap ELSE (${NEAR_MENTIONS}) END AS mentions
   FROM members mb JOIN rooms r ON r.id = mb.room_id`;
-/** How far behind a room's counts come from USER_ROOMS itself, in events per unit of the cap. */
-const NEAR_PER_CAP = 4;
 
 function toUserRoom(r: Row): UserRoom {
   return { room: toRoom(r), member: toMember(r, 'm_'), unread: r.unread as number, mentions: r.mentions as number };
