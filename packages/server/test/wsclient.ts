@@ -8,6 +8,13 @@ import WebSocket from 'ws';
 
 type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 
+/**
+ * How long a wait gives up after by default. A wait ends at its event, or at once with the reason
+ * when the socket closes; this bound only turns a lost event into a failure, so it is sized for a
+ * CI machine running two suites on two cores, not for the event's usual time.
+ */
+const WAIT_MS = 15_000;
+
 export interface TestSocket {
   ws: WebSocket;
   frames: ServerFrame[];
@@ -97,7 +104,7 @@ export function connect(url: string, options: { token?: string; via?: 'header' |
     opened,
     send: (frame) => ws.send(JSON.stringify(frame)),
     sendRaw: (data) => ws.send(data),
-    next(type, where, timeoutMs = 5000) {
+    next(type, where, timeoutMs = WAIT_MS) {
       return waitFor(() => {
         const f = frames.find((x) => x.type === type && !taken.has(x) && (!where || where(x as never)));
         if (f) taken.add(f);
@@ -105,13 +112,13 @@ export function connect(url: string, options: { token?: string; via?: 'header' |
       }, timeoutMs, `frame ${type}`);
     },
     all: (type) => frames.filter((f) => f.type === type) as never,
-    waitCount(type, count, timeoutMs = 5000) {
+    waitCount(type, count, timeoutMs = WAIT_MS) {
       return waitFor<FrameOf<typeof type>[]>(() => {
         const list = frames.filter((f) => f.type === type) as FrameOf<typeof type>[];
         return list.length >= count ? list : undefined;
       }, timeoutMs, `${count} ${type} frames`);
     },
-    nextEvent(kind, where, timeoutMs = 5000) {
+    nextEvent(kind, where, timeoutMs = WAIT_MS) {
       const matches = where as ((e: RoomEvent) => boolean) | undefined;
       return waitFor(() => {
         const f = frames.find((x) => x.type === 'event' && !taken.has(x) && x.event.kind === kind && (!matches || matches(x.event)));
@@ -119,11 +126,11 @@ export function connect(url: string, options: { token?: string; via?: 'header' |
         return f?.type === 'event' ? f.event : undefined;
       }, timeoutMs, `event ${kind}`) as never;
     },
-    async nextMessage(where, timeoutMs = 5000) {
+    async nextMessage(where, timeoutMs = WAIT_MS) {
       const e = await this.nextEvent('message_created', (x) => !where || where(x.message), timeoutMs);
       return e.message;
     },
-    waitMessages(count, timeoutMs = 5000) {
+    waitMessages(count, timeoutMs = WAIT_MS) {
       return waitFor(() => {
         const list = this.messages();
         return list.length >= count ? list : undefined;
