@@ -387,6 +387,8 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   mkdirSync(chartsDir, { recursive: true });
   // Flame graphs go beside the charts, so the report can link them (the raw results are not committed).
   const reportDir = opts.docs ? docsDir : resultsDir;
+  // Flame graphs of an earlier report would stay in the folder, linked from nowhere.
+  for (const old of readdirSync(chartsDir).filter((f) => f.startsWith('flame-') && f.endsWith('.svg'))) rmSync(join(chartsDir, old));
   for (const p of profiles) {
     if (!p.flame || !existsSync(p.flame)) continue;
     const copy = join(chartsDir, `flame-${p.scenario}-${p.step}-${p.name}.svg`.replace(/[^\w.-]+/g, '_'));
@@ -456,7 +458,7 @@ function writeReport(summary, allRuns, resultsDir, docs) {
   if (profiles.length) {
     md.push('## Where Chatter spends its CPU');
     md.push('');
-    md.push('Each profiled step (with `--profile`, every step; by default the fan-out step the scenario picks, see its section) gets one extra Chatter run, not counted above, that runs the server with `--inspect` and records a V8 CPU profile over exactly the measured window (or the connection set-up, or the storm), through the inspector protocol. Self time per function and per file:');
+    md.push('Each profiled step (with `--profile`, every step; by default the step the fan-out and the many-rooms scenarios pick where Chatter misses a target, see their sections) gets one extra Chatter run, not counted above, that runs the server with `--inspect` and records a V8 CPU profile over exactly the measured window (or the connection set-up, or the storm), through the inspector protocol. Self time per function and per file:');
     md.push('');
     for (const p of profiles) {
       md.push(`### ${p.name} (${num(p.summary.totalMs)} ms profiled)`);
