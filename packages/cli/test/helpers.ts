@@ -345,3 +345,16 @@ export async function connectAs(url: string, user: TestUser, history = 0): Promi
   await online;
   return client;
 }
+
+/** The bottom line of a screen (the chat's prompt), trailing blank lines aside. */
+export function lastLine(screen: string): string {
+  const lines = screen.replace(/\n+$/, '').split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+/** Type a line into the chat's prompt, press Enter, and wait until the prompt is empty again. */
+export async function command(session: TmuxSession, line: string): Promise<void> {
+  session.type(line);
+  session.keys('Enter');
+  await session.waitFor((s) => lastLine(s) === '>');
+}

@@ -3,7 +3,7 @@ import { startTestServer, type TestServer, type TestUser } from '@chatter/server
 import type { Message } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chatEnv as envFor, connectAs, Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv as envFor, command, connectAs, lastLine, Tmux, type TmuxSession, uniqueName } from './helpers.js';
 
 /*
  * Message links in the full-screen client (tmux, 100x30) against a real server: `/link n` prints
@@ -37,17 +37,6 @@ after(async () => {
   tmux.destroy();
   await server.close();
 });
-
-function lastLine(screen: string): string {
-  const lines = screen.replace(/\n+$/, '').split('\n');
-  return lines[lines.length - 1] ?? '';
-}
-
-async function command(session: TmuxSession, line: string): Promise<void> {
-  session.type(line);
-  session.keys('Enter');
-  await session.waitFor((s) => lastLine(s) === '>');
-}
 
 /** Bob sends to #general and waits until the server has it. */
 async function bobSays(text: string): Promise<void> {

@@ -2,7 +2,7 @@ import { ChatterApi, ChatterClient } from '@chatter/client';
 import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chatEnv as envFor, connectAs, Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv as envFor, command, connectAs, lastLine, Tmux, type TmuxSession, uniqueName } from './helpers.js';
 
 /*
  * Reactions in the full-screen client (tmux, 100x30) against a real server, with a second user on
@@ -30,17 +30,6 @@ after(async () => {
 
 function chatEnv(token: string): Record<string, string> {
   return envFor(server.url, token);
-}
-
-function lastLine(screen: string): string {
-  const lines = screen.replace(/\n+$/, '').split('\n');
-  return lines[lines.length - 1] ?? '';
-}
-
-async function command(session: TmuxSession, line: string): Promise<void> {
-  session.type(line);
-  session.keys('Enter');
-  await session.waitFor((s) => lastLine(s) === '>');
 }
 
 /** Bob's change is stored once the server acks it. */

@@ -2,7 +2,7 @@ import { ChatterApi, ChatterClient } from '@chatter/client';
 import { startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chatEnv as envFor, connectAs, runCli, sleep, Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv as envFor, command, connectAs, lastLine, runCli, sleep, Tmux, type TmuxSession, uniqueName } from './helpers.js';
 
 /*
  * Rooms and DMs in the full-screen client (tmux, 100x30) and in send/tail, against a real server,
@@ -36,17 +36,6 @@ function chatEnv(token: string): Record<string, string> {
 
 function header(screen: string): string {
   return screen.split('\n')[0]!;
-}
-
-function lastLine(screen: string): string {
-  const lines = screen.replace(/\n+$/, '').split('\n');
-  return lines[lines.length - 1] ?? '';
-}
-
-async function command(session: TmuxSession, line: string): Promise<void> {
-  session.type(line);
-  session.keys('Enter');
-  await session.waitFor((s) => lastLine(s) === '>');
 }
 
 /** Bob sends to a room and waits until the server has it. */

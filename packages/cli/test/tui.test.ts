@@ -3,7 +3,7 @@ import type { HistoryResponse, Message } from '@chatter/protocol';
 import { spawnServer, startTestServer, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chatEnv, connectAs, runCli, sleep, Tmux, uniqueName, type TmuxSession } from './helpers.js';
+import { chatEnv, connectAs, lastLine, runCli, sleep, Tmux, type TmuxSession, uniqueName } from './helpers.js';
 
 /*
  * The full-screen client in a real terminal (tmux, 80x24), against a real server: what a person
@@ -43,11 +43,6 @@ async function sendAndWaitAck(client: ChatterClient, text: string, room = 'gener
 async function stored(url: string, token: string): Promise<Message[]> {
   const res = await fetch(`${url}/api/rooms/general/messages?limit=100`, { headers: { Authorization: `Bearer ${token}` } });
   return ((await res.json()) as HistoryResponse).messages;
-}
-
-function lastLine(screen: string): string {
-  const lines = screen.replace(/\n+$/, '').split('\n');
-  return lines[lines.length - 1] ?? '';
 }
 
 async function quit(session: TmuxSession): Promise<void> {
