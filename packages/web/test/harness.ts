@@ -161,6 +161,15 @@ export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(screenshotDir, `${name}.png`) });
 }
 
+/** Screenshots of a page in light and then dark (`<dir>/<name>-light.png`, `-dark.png`), left in light. */
+export async function shootBothSchemes(page: Page, dir: string, name: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}-light.png`) });
+  await setScheme(page, 'dark');
+  await page.screenshot({ path: join(dir, `${name}-dark.png`) });
+  await setScheme(page, 'light');
+}
+
 export async function setScheme(page: Page, scheme: 'light' | 'dark'): Promise<void> {
   await page.emulateMedia({ colorScheme: scheme });
   await page.waitForFunction((s) => document.documentElement.dataset.theme === s, scheme);

@@ -1,10 +1,9 @@
 import type { ChatterClient } from '@chatter/client';
 import { startTestServer, storeMessages, type TestServer, type TestUser } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { browserSkipReason, ensureBuilt, launch, openAs, openPage, repoRoot, say, SdkPeople, setScheme, signIn, usersInRoom } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openAs, openPage, repoRoot, say, SdkPeople, shootBothSchemes, signIn, usersInRoom } from './harness.js';
 
 /*
  * Message links as Slack and Discord have them, in a real Chromium against a real server: "Copy
@@ -18,13 +17,7 @@ const skip = browserSkipReason();
 const SHOTS = process.env.PERMALINK_SHOTS ?? `${repoRoot}/artifacts/screenshots/permalink`;
 const MISSING = 'That message isn’t there, or you can’t see it.';
 
-async function looks(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}-light.png` });
-  await setScheme(page, 'dark');
-  await page.screenshot({ path: `${SHOTS}/${name}-dark.png` });
-  await setScheme(page, 'light');
-}
+const looks = (page: Page, name: string): Promise<void> => shootBothSchemes(page, SHOTS, name);
 
 describe('message links in the web app', { skip: skip ?? false }, () => {
   let server: TestServer;

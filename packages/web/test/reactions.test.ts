@@ -1,9 +1,8 @@
 import { startTestServer, type TestServer } from '@chatter/server/testing';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { browserSkipReason, ensureBuilt, launch, openAs, repoRoot, say, SdkPeople, setScheme, usersInRoom, waitForChat } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openAs, repoRoot, say, SdkPeople, shootBothSchemes, usersInRoom, waitForChat } from './harness.js';
 
 /*
  * Reactions as a Slack or Discord user expects them, in a real Chromium against a real server: the
@@ -15,13 +14,7 @@ import { browserSkipReason, ensureBuilt, launch, openAs, repoRoot, say, SdkPeopl
 const skip = browserSkipReason();
 const SHOTS = process.env.REACTIONS_SHOTS ?? `${repoRoot}/artifacts/screenshots/reactions`;
 
-async function looks(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}-light.png` });
-  await setScheme(page, 'dark');
-  await page.screenshot({ path: `${SHOTS}/${name}-dark.png` });
-  await setScheme(page, 'light');
-}
+const looks = (page: Page, name: string): Promise<void> => shootBothSchemes(page, SHOTS, name);
 
 describe('reactions in the web app', { skip: skip ?? false }, () => {
   let server: TestServer;
