@@ -434,11 +434,19 @@ export class ChatterStore {
     this.touch(roomId);
   }
 
+  /**
+   * One user came online or went offline here. News that changes nothing wakes nobody: the server's
+   * presence batch can repeat what the snapshot in `presence` already said (a user who left between
+   * the batch's start and this socket's snapshot is announced gone to it as well).
+   */
   setOnline(roomId: string, user: PublicUser, online: boolean): void {
     const r = this.roomStates.get(roomId);
     if (!r) return;
-    if (online) r.online.set(user.id, user);
-    else r.online.delete(user.id);
+    if (online) {
+      const held = r.online.get(user.id);
+      if (held && held.username === user.username && held.avatarUrl === user.avatarUrl) return;
+      r.online.set(user.id, user);
+    } else if (!r.online.delete(user.id)) return;
     this.touch(roomId);
   }
 

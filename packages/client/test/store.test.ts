@@ -245,6 +245,26 @@ describe('ChatterStore apply rules', () => {
     assert.deepEqual(calls, { general: 2, other: 0, list: 1 }, 'a new message changes the unread count');
   });
 
+  test('presence news that changes nothing wakes nobody; a new picture or a real change does', () => {
+    const store = storeWith();
+    store.setPresence('general', [ana], 1);
+    store.commit();
+    let wakes = 0;
+    store.subscribeRoom('general', () => wakes++);
+    // The server's presence batch may repeat what this socket's snapshot already said.
+    store.setOnline('general', ana, true);
+    store.setOnline('general', bo, false);
+    store.commit();
+    assert.equal(wakes, 0, 'ana already online, bo already offline');
+    store.setOnline('general', { ...ana, avatarUrl: '/avatars/ana-2.webp' }, true);
+    store.commit();
+    assert.equal(wakes, 1, 'the same user with a new picture');
+    store.setOnline('general', ana, false);
+    store.commit();
+    assert.equal(wakes, 2);
+    assert.deepEqual(store.room('general')!.online, []);
+  });
+
   test('typing expires after expiresInMs, and stops at once with that user\'s next message', () => {
     let now = 0;
     const store = new ChatterStore({ now: () => now });
