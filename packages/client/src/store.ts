@@ -584,7 +584,9 @@ export class ChatterStore {
         if (!this.messages.has(m.id) && !r.hasMoreNewer) this.insert(r, m);
         this.profiles.set(m.author.id, m.author);
         if (r.typing.delete(m.author.id)) this.scheduleTypingExpiry();
-        const info: Partial<MyRoom> = { lastActivityAt: e.at };
+        // The server keeps the latest time, not the last event's: times need not rise with seq
+        // (each change is stamped when its request arrives, and clocks step back).
+        const info: Partial<MyRoom> = { lastActivityAt: Date.parse(e.at) > Date.parse(r.info.lastActivityAt) ? e.at : r.info.lastActivityAt };
         if (counting && m.author.id !== me && m.seq > r.info.readSeq && !m.deleted) {
           info.unread = Math.min(LIMITS.unreadCountMax, r.info.unread + 1);
           if (me !== undefined && m.mentions.includes(me)) info.mentions = Math.min(LIMITS.unreadCountMax, r.info.mentions + 1);

@@ -245,6 +245,17 @@ describe('ChatterStore apply rules', () => {
     assert.deepEqual(calls, { general: 2, other: 0, list: 1 }, 'a new message changes the unread count');
   });
 
+  test("a room's last activity is its latest message time, as the server keeps it, even when times do not rise with seq", () => {
+    const store = storeWith();
+    const first = message(1, ana, 'later stamped', { createdAt: '2026-01-01T10:00:00.061Z' });
+    store.receive('general', [{ ...created(first), at: first.createdAt }]);
+    // Stamped when its request arrived, sequenced after the one above.
+    const second = message(2, bo, 'earlier stamped', { createdAt: '2026-01-01T10:00:00.060Z' });
+    store.receive('general', [{ ...created(second), at: second.createdAt }]);
+    store.commit();
+    assert.equal(store.room('general')!.info.lastActivityAt, '2026-01-01T10:00:00.061Z');
+  });
+
   test('presence news that changes nothing wakes nobody; a new picture or a real change does', () => {
     const store = storeWith();
     store.setPresence('general', [ana], 1);
