@@ -745,6 +745,25 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         assert.deepEqual((await store.getMessage('general', m1!.id))?.reactions, page.messages[0]!.reactions);
       });
 
+      test('an emoji keeps its place while anyone reacts with it, even when its first reactor takes theirs back; one that comes back goes last', async () => {
+        const { store, alice, bob } = await withRooms();
+        const m = (await applied(store, send('general', alice.id, 'm'))).message!;
+        allOk(
+          await store.applyChanges([
+            react('reaction_added', alice.id, m.id, '🎉'),
+            react('reaction_added', bob.id, m.id, '👍'),
+            react('reaction_added', bob.id, m.id, '🎉'),
+            react('reaction_removed', alice.id, m.id, '🎉'),
+          ]),
+        );
+        const order = async () => (await store.getMessage('general', m.id))!.reactions.map((r) => `${r.emoji}${r.users.join(',')}`);
+        // As a client applying these four events in order shows it: 🎉's run began first and never ended.
+        assert.deepEqual(await order(), [`🎉${bob.id}`, `👍${bob.id}`]);
+        allOk(await store.applyChanges([react('reaction_removed', bob.id, m.id, '🎉'), react('reaction_added', alice.id, m.id, '🎉')]));
+        assert.deepEqual(await order(), [`👍${bob.id}`, `🎉${alice.id}`], 'a run that ended and began again is the newest');
+        assert.deepEqual((await store.getMessages('general', { limit: 10 })).messages.at(-1)!.reactions.map((r) => r.emoji), ['👍', '🎉'], 'pages agree');
+      });
+
       test(`a message takes at most ${LIMITS.reactionsPerMessageMax} different emoji; more people may use one already there`, async () => {
         const { store, alice, bob } = await withRooms();
         const m = (await applied(store, send('general', alice.id, 'm'))).message!;

@@ -67,6 +67,42 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  test('a database from before reaction runs migrates: each emoji keeps the place its oldest reaction gave it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
+    try {
+      const file = join(dir, 'chatter.db');
+      const old = new Database(file);
+      const before = MIGRATIONS.length - 1;
+      for (const sql of MIGRATIONS.slice(0, before)) old.exec(sql);
+      old.pragma(`user_version = ${before}`);
+      old.exec(`
+        INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (1, 'Ana', 'ana', 'x', 100), (2, 'ben', 'ben', 'x', 200);
+        INSERT INTO rooms (id, name, last_seq, created_at) VALUES ('general', 'general', 1, 50);
+        INSERT INTO members (room_id, user_id, role, joined_at, read_seq) VALUES ('general', 1, 'member', 100, 0), ('general', 2, 'member', 200, 0);
+        INSERT INTO messages (id, room_id, seq, author_id, client_id, text, created_at, version) VALUES (10, 'general', 1, 1, 'a1', 'hi', 1000, 1);
+        INSERT INTO reactions (id, message_id, emoji, user_id, created_at) VALUES (1, 10, '🎉', 1, 1), (2, 10, '👍', 2, 2), (3, 10, '🎉', 2, 3), (4, 10, '❤️', 1, 4);
+      `);
+      old.close();
+      const store = new SqliteStore({ file });
+      try {
+        await store.migrate();
+        assert.deepEqual((await store.getMessage('general', 10))?.reactions, [
+          { emoji: '🎉', count: 2, users: [1, 2] },
+          { emoji: '👍', count: 1, users: [2] },
+          { emoji: '❤️', count: 1, users: [1] },
+        ]);
+        // A new emoji after the migration goes last.
+        const [added] = await store.applyChanges([{ kind: 'reaction_added', roomId: 'general', actorId: 2, clientId: 'r1', at: 5, messageId: 10, emoji: '😀' }]);
+        assert.ok(added?.ok, JSON.stringify(added));
+        assert.deepEqual((await store.getMessage('general', 10))?.reactions.map((r) => r.emoji), ['🎉', '👍', '❤️', '😀']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a version-3 database migrates: a stored notify "all" (the old default) becomes unset, other levels stay chosen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chatter-store-'));
     try {

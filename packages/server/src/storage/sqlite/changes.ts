@@ -63,10 +63,14 @@ export class ChangeWriter {
       touchMessage: db.prepare('UPDATE messages SET version = ? WHERE id = ?'),
       deleteReactions: db.prepare('DELETE FROM reactions WHERE message_id = ?'),
       hasReaction: db.prepare('SELECT 1 FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?').pluck(),
-      emojiUsed: db.prepare('SELECT 1 FROM reactions WHERE message_id = ? AND emoji = ? LIMIT 1').pluck(),
+      emojiRun: db.prepare('SELECT run FROM reactions WHERE message_id = ? AND emoji = ? LIMIT 1').pluck(),
       emojiKinds: db.prepare('SELECT count(DISTINCT emoji) FROM reactions WHERE message_id = ?').pluck(),
       emojiCount: db.prepare('SELECT count(*) FROM reactions WHERE message_id = ? AND emoji = ?').pluck(),
-      insertReaction: db.prepare('INSERT INTO reactions (message_id, emoji, user_id, created_at) VALUES (?, ?, ?, ?)'),
+      // A new emoji's run sorts after every run on the message: no live run began after the newest row.
+      insertReaction: db.prepare(
+        `INSERT INTO reactions (message_id, emoji, user_id, created_at, run)
+         VALUES (?, ?, ?, ?, coalesce(?, (SELECT coalesce(max(id), 0) + 1 FROM reactions)))`,
+      ),
       deleteReaction: db.prepare('DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?'),
       insertMember: db.prepare('INSERT INTO members (room_id, user_id, role, joined_at, read_seq) VALUES (?, ?, ?, ?, ?)'),
       deleteMember: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
@@ -142,9 +146,9 @@ export class ChangeWriter {
         const present = this.s.hasReaction.get(c.messageId, c.emoji, c.actorId) !== undefined;
         if (present === (c.kind === 'reaction_added')) return this.noop(c.messageId);
         if (c.kind === 'reaction_added') {
-          const newEmoji = this.s.emojiUsed.get(c.messageId, c.emoji) === undefined;
-          if (newEmoji && (this.s.emojiKinds.get(c.messageId) as number) >= LIMITS.reactionsPerMessageMax) return fail('too_many_reactions');
-          this.s.insertReaction.run(c.messageId, c.emoji, c.actorId, c.at);
+          const run = (this.s.emojiRun.get(c.messageId, c.emoji) as number | undefined) ?? null;
+          if (run === null && (this.s.emojiKinds.get(c.messageId) as number) >= LIMITS.reactionsPerMessageMax) return fail('too_many_reactions');
+          this.s.insertReaction.run(c.messageId, c.emoji, c.actorId, c.at, run);
         } else {
           this.s.deleteReaction.run(c.messageId, c.emoji, c.actorId);
         }

@@ -39,15 +39,15 @@ export class MessageReads {
       lastSeq: db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck(),
       mentions: db.prepare('SELECT message_id, user_id FROM mentions WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY message_id, user_id'),
       mentionsOf: db.prepare('SELECT user_id FROM mentions WHERE message_id = ? ORDER BY user_id').pluck(),
-      // Per (message, emoji): the first `reactionUsersListed` reactors in order, and the exact count.
+      // Per (message, emoji): the first `reactionUsersListed` reactors in order, and the exact count;
+      // emojis in the order their runs began (see the migration that added `run`).
       reactions: db.prepare(
         `SELECT message_id, emoji, user_id, cnt FROM (
            SELECT message_id, emoji, user_id,
              row_number() OVER (PARTITION BY message_id, emoji ORDER BY id) AS n,
-             count(*) OVER (PARTITION BY message_id, emoji) AS cnt,
-             min(id) OVER (PARTITION BY message_id, emoji) AS first
+             count(*) OVER (PARTITION BY message_id, emoji) AS cnt, run
            FROM reactions WHERE message_id IN (SELECT value FROM json_each(?)))
-         WHERE n <= ? ORDER BY message_id, first, n`,
+         WHERE n <= ? ORDER BY message_id, run, n`,
       ),
     };
   }

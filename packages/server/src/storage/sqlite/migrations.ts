@@ -140,4 +140,9 @@ export const MIGRATIONS: readonly string[] = [
   // SQLite will not use a partial index.
   `CREATE INDEX events_membership ON events(room_id, seq)
      WHERE kind IN ('member_joined', 'member_invited', 'member_left', 'member_removed');`,
+  // An emoji keeps its place on a message while anyone still reacts with it, as a client applying
+  // the events sees it: ordered by when its run began, not by its oldest remaining reactor (who may
+  // have taken theirs back while later ones stayed). Existing runs begin at their oldest row.
+  `ALTER TABLE reactions ADD COLUMN run INTEGER NOT NULL DEFAULT 0;   -- id of the row that began this emoji's run
+   UPDATE reactions SET run = (SELECT min(id) FROM reactions r WHERE r.message_id = reactions.message_id AND r.emoji = reactions.emoji);`,
 ];
