@@ -262,8 +262,12 @@ export class ChatterStore {
         view: null,
       });
     } else {
-      r.info = { ...info, lastSeq: Math.max(info.lastSeq, r.applied ?? 0) };
-      r.countedThrough = Math.max(info.lastSeq, r.countedThrough);
+      // A `room_joined` read before this connection's `hello` read the rooms can reach the socket
+      // after hello: what the store holds (hello's state and the events since) is newer than it.
+      if (info.lastSeq >= r.countedThrough) {
+        r.info = { ...info, lastSeq: Math.max(info.lastSeq, r.applied ?? 0) };
+        r.countedThrough = info.lastSeq;
+      }
       r.online.clear();
       r.onlineCount = null;
     }
@@ -386,10 +390,22 @@ export class ChatterStore {
     let { unread, mentions } = state;
     if (state.lastSeq !== undefined && state.lastSeq >= r.countedThrough) r.countedThrough = state.lastSeq;
     else if (state.lastSeq !== undefined) {
+      // Counts older than what this store has counted. A frame computed before a connection's
+      // `hello` read its rooms can reach that connection after it: then its position is no newer
+      // than hello's, and hello's counts (and every event since) are newer than the frame's.
+      if (state.readSeq <= r.info.readSeq) return;
+      // The position moved on meanwhile (another device read): the frame's counts, plus what this
+      // store has counted since the frame's lastSeq, as far as the messages held tell.
       const me = this.me?.id;
       for (const mid of r.ids) {
         const m = this.messages.get(mid)!;
-        if (m.seq <= state.lastSeq || m.seq > r.countedThrough || m.seq <= readSeq || m.author.id === me || m.deleted) continue;
+        if (m.seq <= readSeq || m.author.id === me) continue;
+        if (m.seq <= state.lastSeq) {
+          // Counted by the frame, deleted since: no longer unread.
+          if (m.deleted && m.version > state.lastSeq && m.version <= r.countedThrough && unread < LIMITS.unreadCountMax) unread = Math.max(0, unread - 1);
+          continue;
+        }
+        if (m.seq > r.countedThrough || m.deleted) continue;
         unread = Math.min(LIMITS.unreadCountMax, unread + 1);
         if (me !== undefined && m.mentions.includes(me)) mentions = Math.min(LIMITS.unreadCountMax, mentions + 1);
       }

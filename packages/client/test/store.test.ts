@@ -211,6 +211,36 @@ describe('ChatterStore apply rules', () => {
     assert.equal(store.room('general')!.info.readSeq, 2);
   });
 
+  test("read_state older than a connection's hello (sent before hello read the rooms, delivered after it) changes nothing", () => {
+    // Bo's 3 was unread, then deleted at 4. Another device's read through 1 was stored with the
+    // counts as of 3, and reached this socket only after hello (which read both, and 4).
+    const store = storeWith(4, { readSeq: 1, unread: 1 });
+    store.applyPage('general', { messages: [message(2, ana, 'unread'), message(3, bo, '', { deleted: true, text: '', version: 4 })], hasMore: false, lastSeq: 4 }, 'replace');
+    store.setReadState('general', { readSeq: 1, unread: 2, mentions: 0, lastSeq: 3 });
+    assert.deepEqual([store.room('general')!.info.unread, store.room('general')!.info.readSeq], [1, 1], "hello's counts stand");
+  });
+
+  test("room_joined older than a connection's hello leaves the newer state alone", () => {
+    const store = storeWith(5, { readSeq: 3, unread: 2, name: 'renamed since' });
+    store.joinRoom(room('general', { lastSeq: 3, readSeq: 3, unread: 0 }));
+    const info = store.room('general')!.info;
+    assert.deepEqual([info.unread, info.readSeq, info.lastSeq, info.name], [2, 3, 5, 'renamed since']);
+    store.joinRoom(room('general', { lastSeq: 6, readSeq: 3, unread: 3 }));
+    assert.equal(store.room('general')!.info.unread, 3, 'a newer one replaces it');
+  });
+
+  test('read_state older than a deletion the store applied, with a newer position: the deleted message stops counting', () => {
+    const store = storeWith(1, { readSeq: 0, unread: 1 });
+    const m2 = message(2, ana, 'two');
+    const m3 = message(3, bo, 'three');
+    store.applyPage('general', { messages: [message(1, ana, 'one')], hasMore: false, lastSeq: 1 }, 'replace');
+    store.receive('general', [created(m2), created(m3), deleted(4, m3)]);
+    assert.equal(store.room('general')!.info.unread, 2);
+    // Read through 1 elsewhere, counted when 2 and 3 were stored and 3 not yet deleted.
+    store.setReadState('general', { readSeq: 1, unread: 2, mentions: 0, lastSeq: 3 });
+    assert.equal(store.room('general')!.info.unread, 1, 'only 2 is unread');
+  });
+
   test('reset: held messages go, live events wait for the new page, then apply after it', () => {
     const store = storeWith();
     store.receive('general', log.slice(0, 2));
