@@ -528,7 +528,7 @@ export function fsyncShare(rates, c, n, co) {
   const section = [
     '### The fsync before the fan-out',
     '',
-    'Chatter acks and fans out a message only once its commit is on disk: SQLite in WAL mode with `synchronous=FULL` fsyncs the log at every commit (one commit per batch of sends, see docs/architecture.md). "Chatter, synchronous=NORMAL" is the same server with `CHATTER_SQLITE_SYNC=normal`, whose commits are not fsynced (durable against a crash of the process, not of the machine). The difference between the two is what the fsync costs; the rest of the gap to the coalescing floor is everything else Chatter does and the floor does not (authenticate, validate, store, ack, pace). Medians over the rounds:',
+    'Chatter acks and fans out a message only once its commit is on disk: SQLite in WAL mode, its log fsynced on the thread pool after each batch of sends is committed, one fsync covering every commit made before it (see docs/architecture.md). "Chatter, synchronous=NORMAL" is the same server with `CHATTER_SQLITE_SYNC=normal`, whose commits are not fsynced (durable against a crash of the process, not of the machine). The difference between the two is what the fsync costs; the rest of the gap to the coalescing floor is everything else Chatter does and the floor does not (authenticate, validate, store, ack, pace). Medians over the rounds:',
     '',
     ...lines,
   ];

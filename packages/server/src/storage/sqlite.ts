@@ -5,6 +5,7 @@ import { ChangeWriter } from './sqlite/changes.js';
 import { MessageReads } from './sqlite/messages.js';
 import { MIGRATIONS } from './sqlite/migrations.js';
 import { toEvent, toMember, toRoom, toSession, toUser, type Row } from './sqlite/rows.js';
+import { WalSync, type SyncFile } from './sqlite/wal-sync.js';
 import {
   UniqueViolation,
   type ChangeResult,
@@ -30,8 +31,13 @@ export { MIGRATIONS };
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
   file: string;
-  /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
+  /**
+   * `full`: a write resolves once it is on disk (survives power loss), by a group fsync off the
+   * event loop (`WalSync`); `normal`: once committed to the OS (survives a crash of the process only).
+   */
   synchronous?: 'full' | 'normal';
+  /** Test seam: how the write-ahead log is synced (default: `fdatasync` on the thread pool). */
+  syncFile?: SyncFile;
 }
 
 /**
@@ -42,6 +48,8 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements ChatStore {
   private readonly db: Database.Database;
+  /** Null where nothing is synced: `synchronous: 'normal'`, or a database in memory. */
+  private readonly wal: WalSync | null;
   private stmts!: ReturnType<SqliteStore['prepare']>;
   private messages!: MessageReads;
   private writer!: ChangeWriter;
@@ -55,7 +63,9 @@ export class SqliteStore implements ChatStore {
     if (options.file !== ':memory:') restrictFiles(options.file);
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    // NORMAL in both modes: in `full` the commits' fsync is WalSync's, off the event loop.
+    this.db.pragma('synchronous = NORMAL');
+    this.wal = options.synchronous === 'normal' || options.file === ':memory:' ? null : new WalSync(`${options.file}-wal`, options.syncFile);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     // Freed space is zeroed, so a deleted message's text does not linger in free pages or cells.
@@ -70,6 +80,7 @@ export class SqliteStore implements ChatStore {
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+    if (current < MIGRATIONS.length) await this.durable();
     this.stmts = this.prepare();
     this.messages = new MessageReads(this.db);
     this.writer = new ChangeWriter(this.db, this.messages);
@@ -162,7 +173,7 @@ export class SqliteStore implements ChatStore {
         input.passwordHash,
         input.createdAt,
       ) as Row;
-      return toUser(row);
+      return await this.durable(toUser(row));
     } catch (err) {
       const message = (err as Error).message;
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -173,11 +184,13 @@ export class SqliteStore implements ChatStore {
   }
 
   async getUserById(id: number): Promise<UserRecord | null> {
+    await this.settled();
     const row = this.stmts.userById.get(id) as Row | undefined;
     return row ? toUser(row) : null;
   }
 
   async getUserByLogin(login: { username?: string; email?: string }): Promise<UserRecord | null> {
+    await this.settled();
     const row = (
       login.username !== undefined
         ? this.stmts.userByName.get(login.username.toLowerCase())
@@ -190,124 +203,145 @@ export class SqliteStore implements ChatStore {
 
   async setPasswordHash(userId: number, passwordHash: string): Promise<void> {
     this.stmts.setPassword.run(passwordHash, userId);
+    await this.durable();
   }
 
   async setAvatarKey(userId: number, avatarKey: string | null): Promise<void> {
     this.stmts.setAvatar.run(avatarKey, userId);
+    await this.durable();
   }
 
   async createSession(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number; device?: string }): Promise<SessionRecord> {
     const row = this.stmts.insertSession.get(input.tokenHash, input.userId, input.createdAt, input.expiresAt, input.createdAt, input.device ?? '') as Row;
-    return toSession(row);
+    return this.durable(toSession(row));
   }
 
   async getSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {
+    await this.settled();
     const row = this.stmts.sessionByHash.get(tokenHash) as Row | undefined;
     return row ? toSession(row) : null;
   }
 
   async getSessionById(id: number): Promise<SessionRecord | null> {
+    await this.settled();
     const row = this.stmts.sessionById.get(id) as Row | undefined;
     return row ? toSession(row) : null;
   }
 
   async extendSession(id: number, expiresAt: number, lastSeenAt?: number): Promise<void> {
     this.stmts.extendSession.run(expiresAt, lastSeenAt ?? null, id);
+    await this.durable();
   }
 
   async listUserSessions(userId: number): Promise<SessionRecord[]> {
+    await this.settled();
     return (this.stmts.userSessions.all(userId) as Row[]).map(toSession);
   }
 
   async deleteUserSession(userId: number, sessionId: number): Promise<boolean> {
-    return this.stmts.deleteUserSession.run(sessionId, userId).changes > 0;
+    return this.durable(this.stmts.deleteUserSession.run(sessionId, userId).changes > 0);
   }
 
   async createLoginDevice(input: { tokenHash: Buffer; userId: number; createdAt: number; expiresAt: number }): Promise<void> {
     this.stmts.insertDevice.run(input.tokenHash, input.userId, input.createdAt, input.expiresAt);
+    await this.durable();
   }
 
   async getLoginDevice(tokenHash: Buffer): Promise<LoginDeviceRecord | null> {
+    await this.settled();
     const row = this.stmts.deviceByHash.get(tokenHash) as Row | undefined;
     return row ? { userId: row.user_id as number, createdAt: row.created_at as number, expiresAt: row.expires_at as number } : null;
   }
 
   async deleteLoginDevice(tokenHash: Buffer): Promise<void> {
     this.stmts.deleteDevice.run(tokenHash);
+    await this.durable();
   }
 
   async deleteSession(id: number): Promise<void> {
     this.stmts.deleteSession.run(id);
+    await this.durable();
   }
 
   async deleteUserSessions(userId: number, exceptSessionId?: number): Promise<number[]> {
     const rows = this.stmts.deleteUserSessions.all(userId, exceptSessionId ?? null) as Row[];
-    return rows.map((r) => r.id as number);
+    return this.durable(rows.map((r) => r.id as number));
   }
 
   async purgeExpiredSessions(now: number): Promise<number> {
     this.stmts.purgeDevices.run(now);
-    return this.stmts.purgeSessions.run(now).changes;
+    return this.durable(this.stmts.purgeSessions.run(now).changes);
   }
 
   async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    await this.settled();
     const key = prefix.toLowerCase();
     // A range on the unique index: no pattern matching, so `%` and `_` are plain characters.
     return (this.stmts.searchUsers.all(key, `${key}\u{10FFFF}`, limit) as Row[]).map(toUser);
   }
 
   async getUsersByIds(ids: number[]): Promise<UserRecord[]> {
+    await this.settled();
     if (ids.length === 0) return [];
     return (this.stmts.usersByIds.all(JSON.stringify(ids)) as Row[]).map(toUser);
   }
 
   async getUsersByUsernames(usernames: string[]): Promise<UserRecord[]> {
+    await this.settled();
     if (usernames.length === 0) return [];
     return (this.stmts.usersByKeys.all(JSON.stringify(usernames.map((u) => u.toLowerCase()))) as Row[]).map(toUser);
   }
 
   async ensureRoom(room: { id: string; name: string; createdAt: number }): Promise<RoomRecord> {
     this.stmts.insertRoom.run(room.id, room.name, room.createdAt, room.createdAt);
-    return toRoom(this.stmts.roomById.get(room.id) as Row);
+    return this.durable(toRoom(this.stmts.roomById.get(room.id) as Row));
   }
 
   async getRoom(id: string): Promise<RoomRecord | null> {
+    await this.settled();
     const row = this.stmts.roomById.get(id) as Row | undefined;
     return row ? toRoom(row) : null;
   }
 
   async getRoomByDmKey(dmKey: string): Promise<RoomRecord | null> {
+    await this.settled();
     const row = this.stmts.roomByDmKey.get(dmKey) as Row | undefined;
     return row ? toRoom(row) : null;
   }
 
   async listPublicRooms(query: { prefix?: string; limit: number }): Promise<RoomRecord[]> {
+    await this.settled();
     const pattern = query.prefix ? `${query.prefix.replace(/[\\%_]/g, '\\$&')}%` : null;
     return (this.stmts.publicRooms.all({ pattern, limit: query.limit }) as Row[]).map(toRoom);
   }
 
   async createRoom(room: NewRoom): Promise<CreateRoomResult> {
-    return this.createRoomTx(room);
+    return this.durable(this.createRoomTx(room));
   }
 
   async getMember(roomId: string, userId: number): Promise<MemberRecord | null> {
+    await this.settled();
     const row = this.stmts.member.get(roomId, userId) as Row | undefined;
     return row ? toMember(row) : null;
   }
 
   async listMembers(roomId: string, limit: number): Promise<{ member: MemberRecord; user: UserRecord }[]> {
+    await this.settled();
     return (this.stmts.members.all(roomId, limit) as Row[]).map((r) => ({ member: toMember(r, 'm_'), user: toUser(r) }));
   }
 
   async listUserRoomIds(userId: number): Promise<string[]> {
+    await this.settled();
     return this.stmts.userRoomIds.all(userId) as string[];
   }
 
   async listUserRooms(userId: number, countCap: number): Promise<UserRoom[]> {
+    await this.settled();
     return this.userRooms(userId, null, countCap);
   }
 
   async getUserRoom(userId: number, roomId: string, countCap: number): Promise<UserRoom | null> {
+    await this.settled();
     return this.userRooms(userId, roomId, countCap)[0] ?? null;
   }
 
@@ -323,17 +357,16 @@ export class SqliteStore implements ChatStore {
   }
 
   async markRead(roomId: string, userId: number, seq: number, countCap: number): Promise<{ readSeq: number; unread: number; mentions: number; lastSeq: number } | null> {
-    return this.markReadTx(roomId, userId, seq, countCap);
+    return this.durable(this.markReadTx(roomId, userId, seq, countCap));
   }
 
   async setNotify(roomId: string, userId: number, notify: NotifyLevel): Promise<boolean> {
-    return this.stmts.setNotify.run(notify, roomId, userId).changes > 0;
+    return this.durable(this.stmts.setNotify.run(notify, roomId, userId).changes > 0);
   }
 
   async applyChanges(batch: RoomChange[]): Promise<ChangeResult[]> {
     if (batch.length === 0) return [];
     this.writer.erased = false;
-    // better-sqlite3 commits synchronously: when this returns, the batch is on disk.
     const results = this.applyTx(batch);
     if (this.writer.erased) {
       // The old page images with the deleted text sit in the WAL until it is overwritten; a
@@ -342,18 +375,21 @@ export class SqliteStore implements ChatStore {
       // frequent, so this costs little.
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     }
-    return results;
+    return this.durable(results);
   }
 
   async getMessage(roomId: string, messageId: number): Promise<MessageWithAuthor | null> {
+    await this.settled();
     return this.messages.one(roomId, messageId);
   }
 
   async getMessages(roomId: string, range: HistoryRange): Promise<HistoryPage> {
+    await this.settled();
     return this.pageTx(roomId, range);
   }
 
   async getEvents(roomId: string, range: { after: number; limit: number }): Promise<{ events: EventWithRefs[]; hasMore: boolean; lastSeq: number }> {
+    await this.settled();
     return this.eventsTx(roomId, range.after, range.limit);
   }
 
@@ -386,7 +422,19 @@ export class SqliteStore implements ChatStore {
     return { unread: this.stmts.unread.get(params) as number, mentions: this.stmts.mentionCount.get(params) as number };
   }
 
+  /** Resolves with `result` once the commit that made it is on disk (see WalSync). */
+  private async durable<T = void>(result?: T): Promise<T> {
+    await this.wal?.committed();
+    return result as T;
+  }
+
+  /** Before a read: what it returns must not be something a power cut could still take back. */
+  private settled(): Promise<void> | undefined {
+    return this.wal?.settled();
+  }
+
   async close(): Promise<void> {
+    await this.wal?.close();
     if (this.db.open) this.db.close();
   }
 }
