@@ -258,8 +258,9 @@ async function main() {
         // A scenario whose measurement is all in its set-up (the web app's) starts no server per run.
         if (plan.server !== false) server = await startTarget(target, {
           cpu: serverCpu,
-          // A scenario may give each step its own database (prepared.dataDirs[step.key]).
-          dataDir: prepared.dataDirs?.[step.key] ?? prepared.dataDir ?? sharedDataDir,
+          // A scenario may give each run (prepared.dataDirFor(step, round)) or each step
+          // (prepared.dataDirs[step.key]) its own database.
+          dataDir: prepared.dataDirFor?.(step.key, round) ?? prepared.dataDirs?.[step.key] ?? prepared.dataDir ?? sharedDataDir,
           bcryptCost: plan.bcryptCost ?? 4,
           env: plan.targetEnv?.(target, step) ?? {},
           // A scenario may read every target's memory through the inspector (`plan.inspect`).

@@ -63,6 +63,40 @@ describe('abuse scenario: payloads', () => {
 });
 
 describe('abuse scenario: labels and verdicts', () => {
+  test('rounds: the p99 verdict is on the median ratio, the RSS verdict on the highest peak of any round', () => {
+    const hist = (micros: number) => {
+      const h = new Histogram();
+      for (let i = 0; i < 100; i++) h.record(micros);
+      return h.toJSON();
+    };
+    const round = (i: number, duringMs: number, peakMiB: number) => ({
+      step: 'avatars',
+      round: i,
+      params: { rate: 30, baselineMs: 2500, minWindowMs: 2500, budgetMs: 7000, drainMs: 1000 },
+      result: {
+        attack: 'avatars',
+        rssBeforeKiB: 120 * 1024,
+        peakRssKiB: peakMiB * 1024,
+        abortedAtKiB: null,
+        serverAlive: true,
+        attacker: { attempted: 8, refused: 8, unit: 'uploads', outcomes: { 'HTTP 400 validation_failed': 8 }, notes: '' },
+        baseline: { latency: hist(10_000), undelivered: 0 },
+        during: { latency: hist(duringMs * 1000), undelivered: i },
+        signIn: { before: { status: 200, ms: 0.25 }, during: { status: 200, ms: 0.25 } },
+      },
+    });
+    // Ratios 1×, 5× and 1.5×: one bad round does not decide it, and nor does one good one.
+    const met = abuse.report([round(0, 10, 130), round(1, 50, 390), round(2, 15, 140)]);
+    const [rss, p99] = met.verdicts;
+    assert.equal(p99.met, true, p99.measured);
+    assert.match(p99.measured, /1\.5× \(1\.0–5\.0\), median of 3 rounds/);
+    assert.equal(rss.met, false, 'one round over the bound is over the bound');
+    assert.match(rss.measured, /^390 MB \(highest of 3 rounds\)/);
+    assert.match(met.markdown, /ran 3 times/);
+    const missed = abuse.report([round(0, 30, 130), round(1, 50, 130), round(2, 15, 130)]);
+    assert.equal(missed.verdicts[1].met, false, 'median 3×');
+  });
+
   test('HTTP outcomes carry the catalogue code when the answer has one', () => {
     assert.equal(httpOutcome(429, '{"error":{"code":"rate_limited","message":"Slow down."}}'), 'HTTP 429 rate_limited');
     assert.equal(httpOutcome(201, '{"user":{"id":1}}'), 'HTTP 201');
