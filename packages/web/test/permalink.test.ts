@@ -3,13 +3,14 @@ import { startTestServer, storeMessages, type TestServer, type TestUser } from '
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { browserSkipReason, ensureBuilt, launch, openAs, openPage, repoRoot, say, SdkPeople, shootBothSchemes, signIn, usersInRoom } from './harness.js';
+import { browserSkipReason, ensureBuilt, launch, openAs, openPage, repoRoot, say, SdkPeople, shootBothSchemes, signIn, usersInRoom, waitForChat } from './harness.js';
 
 /*
  * Message links as Slack and Discord have them, in a real Chromium against a real server: "Copy
  * link" from the hover toolbar, the keyboard and a phone's long press; the link opened in another
  * page scrolls to its message and highlights it, even 300 messages back; a link clicked in a
- * message opens in the app; a link that leads nowhere says so. Screenshots in
+ * message opens in the app, and one opened while the app starts is followed; a link that leads
+ * nowhere says so. Screenshots in
  * `artifacts/screenshots/permalink`, or $PERMALINK_SHOTS.
  */
 
@@ -17,12 +18,31 @@ const skip = browserSkipReason();
 const SHOTS = process.env.PERMALINK_SHOTS ?? `${repoRoot}/artifacts/screenshots/permalink`;
 const MISSING = 'That message isn’t there, or you can’t see it.';
 
+/**
+ * An init script: on a load armed by `reloadChangingAddress`, set the address once the app shell is
+ * in the document. A mutation observer runs in the microtask after React's commit; the effects of a
+ * render that no input started run in a later task.
+ */
+const ADDRESS_ON_START = `{
+  const hash = sessionStorage.getItem('test.addressOnStart');
+  if (hash !== null) {
+    sessionStorage.removeItem('test.addressOnStart');
+    new MutationObserver((_, observer) => {
+      if (!document.querySelector('.app-shell')) return;
+      observer.disconnect();
+      location.hash = hash;
+    }).observe(document, { childList: true, subtree: true });
+  }
+}`;
+
 const looks = (page: Page, name: string): Promise<void> => shootBothSchemes(page, SHOTS, name);
 
 describe('message links in the web app', { skip: skip ?? false }, () => {
   let server: TestServer;
   let browser: Browser;
   let bo: TestUser;
+  /** A room of Ana's besides general. */
+  let aside: string;
   let boc: ChatterClient;
   const people = new SdkPeople();
   /** Message ids of "old 0" ... "old 329", oldest first. */
@@ -42,7 +62,7 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
     }
     assert.equal(old.length, 330);
     // Registered after: nothing is unread, so the room opens at its end, not at "new messages".
-    await usersInRoom(server, ['ana', 'cyd']);
+    aside = (await usersInRoom(server, ['ana', 'cyd'], { name: 'aside', owner: 'ana' })).rooms[0].id;
     boc = await people.connect(server, bo);
   });
   after(async () => {
@@ -59,6 +79,16 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
     const [box, list] = await Promise.all([row.boundingBox(), page.locator('.message-scroller').boundingBox()]);
     assert.ok(box && list, 'both on the page');
     assert.ok(box.y >= list.y - 1 && box.y + box.height <= list.y + list.height + 1, `the row (${box.y}-${box.y + box.height}) is within the list (${list.y}-${list.y + list.height})`);
+  }
+
+  /**
+   * Reload, and change the address the moment the chat screen is in the document: after the screen
+   * read the address, before its effects ran, as when a link is pasted into the address bar of a
+   * tab still starting. Needs ADDRESS_ON_START in the page's context.
+   */
+  async function reloadChangingAddress(page: Page, hash: string): Promise<void> {
+    await page.evaluate((h) => sessionStorage.setItem('test.addressOnStart', h), hash);
+    await page.reload();
   }
 
   test('desktop: copy a link from the toolbar and the keyboard; opened in another page, the message is in view and highlighted; 300 back too', async () => {
@@ -147,6 +177,47 @@ describe('message links in the web app', { skip: skip ?? false }, () => {
     await a.page.goto(`${server.url}/#${secret}/m/${old[5]}`);
     await a.page.getByRole('alert').filter({ hasText: MISSING }).waitFor();
     await a.page.waitForFunction(() => location.hash === '#general');
+    assert.deepEqual(a.errors, []);
+    await a.context.close();
+  });
+
+  test('a link opened while the app is starting, from another room, is followed', async () => {
+    const a = await openPage(browser);
+    await a.context.addInitScript(ADDRESS_ON_START);
+    await signIn(a.page, server.url, 'ana');
+    await a.page.goto(`${server.url}/#${aside}`);
+    await a.page.getByLabel('Message #aside').waitFor();
+    await reloadChangingAddress(a.page, `#general/m/${old[100]}`);
+    await waitForChat(a.page);
+    assert.equal(new URL(a.page.url()).hash, `#general/m/${old[100]}`, 'the address still names the message');
+    await a.page.locator('.row-msg.linked .bubble-text', { hasText: /^old 100$/ }).waitFor();
+    await inView(a.page, a.page.locator('.row-msg.linked'));
+    assert.deepEqual(a.errors, []);
+    await a.context.close();
+  });
+
+  test('an address that moves on while the app is starting drops the link it named', async () => {
+    const a = await openPage(browser);
+    await a.context.addInitScript(ADDRESS_ON_START);
+    // The windows the page asks for, in order.
+    const around: string[] = [];
+    a.page.on('websocket', (ws) =>
+      ws.on('framesent', (f) => {
+        const frame = JSON.parse(String(f.payload)) as { type: string; room?: string; around?: number };
+        if (frame.type === 'history' && frame.around !== undefined) around.push(`${frame.room}/m/${frame.around}`);
+      }),
+    );
+    await signIn(a.page, server.url, 'ana');
+    await a.page.goto(link(old[100]!));
+    await a.page.locator('.row-msg.linked .bubble-text', { hasText: /^old 100$/ }).waitFor();
+    around.length = 0;
+    await reloadChangingAddress(a.page, `#${aside}`);
+    await a.page.getByLabel('Message #aside').waitFor();
+    assert.equal(new URL(a.page.url()).hash, `#${aside}`);
+    // A later link as the marker: the page asks for its window after any it asked for on connecting.
+    await a.page.evaluate((hash) => void (location.hash = hash), `#general/m/${old[200]}`);
+    await a.page.locator('.row-msg.linked .bubble-text', { hasText: /^old 200$/ }).waitFor();
+    assert.deepEqual(around, [`general/m/${old[200]}`], 'no window was asked for the link the address no longer names');
     assert.deepEqual(a.errors, []);
     await a.context.close();
   });

@@ -208,7 +208,7 @@ export class ChatModel {
   navigate(hash: string): void {
     const { room, messageId } = parseHash(hash);
     this.open(room);
-    if (messageId === null) return;
+    // A link still waiting for the connection is dropped when the address moves on without it.
     this.wanted = messageId;
     this.takeWanted();
   }
@@ -294,6 +294,10 @@ export class ChatModel {
   /** Show another room. Its messages come from the store (loaded on first opening). */
   open(room: string): void {
     if (room === this.state.room) return;
+    // The open room lives in the address. When the model moves on by itself (the room was left, or
+    // the address named a room I am not in), the address follows; when the address led here, it
+    // names this room already.
+    if (typeof location !== 'undefined' && roomFromHash(location.hash) !== room) history.replaceState(null, '', `#${encodeURIComponent(room)}`);
     this.roomOff?.();
     this.lastView = null;
     this.pinned = !this.positions.get(room);
@@ -305,8 +309,16 @@ export class ChatModel {
   }
 
 
+  /** A room, or a message in it (a link pasted or clicked): the address changed. */
+  private readonly onHash = () => this.navigate(location.hash);
+
   start(): void {
     this.wire();
+    window.addEventListener('hashchange', this.onHash);
+    // The address was read when the model was made (the screen's first render), and may have
+    // changed since, before this listener was there (a link opened while the app starts): follow
+    // it now. The same room and message again changes nothing until the hello.
+    this.navigate(location.hash);
     window.addEventListener('online', this.onDeviceOnline);
     window.addEventListener('offline', this.onDeviceOnline);
     window.addEventListener('focus', this.onAttention);
@@ -315,6 +327,7 @@ export class ChatModel {
   }
 
   stop(): void {
+    window.removeEventListener('hashchange', this.onHash);
     window.removeEventListener('online', this.onDeviceOnline);
     window.removeEventListener('offline', this.onDeviceOnline);
     window.removeEventListener('focus', this.onAttention);

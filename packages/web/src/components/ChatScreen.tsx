@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { RoomResponse, SelfUser } from '@chatter/protocol';
 import { api } from '../api';
-import { ChatModel, localOutbox, roomFromHash } from '../chat/model';
+import { ChatModel, localOutbox } from '../chat/model';
 import { desktopNotifications, shouldNotify, showNotification } from '../rooms/notify';
 import { RoomList } from './RoomList';
 import { BrowseRoomsDialog, CreateRoomDialog, NewDmDialog, RoomDetailsDialog } from './RoomDialogs';
@@ -42,21 +42,12 @@ export function ChatScreen({ user, onSignedOut }: ChatScreenProps) {
   const state = useSyncExternalStore(model.subscribe, model.getSnapshot);
   const store = model.client.store;
 
-  // The open room lives in the address: links, Back and Forward, and a reload all land in it.
+  // The open room lives in the address: links, Back and Forward, and a reload all land in it. The
+  // model follows the address, and keeps it true when it moves on by itself.
   const openRoom = useCallback((id: string) => {
     const hash = `#${encodeURIComponent(id)}`;
     if (location.hash !== hash) location.hash = hash;
     else model.open(id);
-  }, [model]);
-  // The model may move on by itself (the room was left, or the address named a room I am not in).
-  useEffect(() => {
-    if (roomFromHash(location.hash) !== state.room) history.replaceState(null, '', `#${encodeURIComponent(state.room)}`);
-  }, [state.room]);
-  useEffect(() => {
-    // A room, or a message in it (a link pasted or clicked).
-    const onHash = () => model.navigate(location.hash);
-    window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
   }, [model]);
 
   // The unread total in the tab's title, so it shows from other tabs and the taskbar.
