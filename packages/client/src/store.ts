@@ -263,11 +263,11 @@ export class ChatterStore {
       });
     } else {
       // A `room_joined` read before this connection's `hello` read the rooms can reach the socket
-      // after hello: what the store holds (hello's state and the events since) is newer than it.
-      if (info.lastSeq >= r.countedThrough) {
-        r.info = { ...info, lastSeq: Math.max(info.lastSeq, r.applied ?? 0) };
-        r.countedThrough = info.lastSeq;
-      }
+      // after hello: what the store holds (hello's state and the events since, the presence sent
+      // after hello) is newer than it.
+      if (info.lastSeq < r.countedThrough) return;
+      r.info = { ...info, lastSeq: Math.max(info.lastSeq, r.applied ?? 0) };
+      r.countedThrough = info.lastSeq;
       r.online.clear();
       r.onlineCount = null;
     }

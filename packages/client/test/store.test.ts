@@ -222,9 +222,11 @@ describe('ChatterStore apply rules', () => {
 
   test("room_joined older than a connection's hello leaves the newer state alone", () => {
     const store = storeWith(5, { readSeq: 3, unread: 2, name: 'renamed since' });
+    store.setPresence('general', [ana], 1);
     store.joinRoom(room('general', { lastSeq: 3, readSeq: 3, unread: 0 }));
     const info = store.room('general')!.info;
     assert.deepEqual([info.unread, info.readSeq, info.lastSeq, info.name], [2, 3, 5, 'renamed since']);
+    assert.deepEqual(store.room('general')!.online, [ana], 'the presence sent after hello stands');
     store.joinRoom(room('general', { lastSeq: 6, readSeq: 3, unread: 3 }));
     assert.equal(store.room('general')!.info.unread, 3, 'a newer one replaces it');
   });
