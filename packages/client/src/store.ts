@@ -234,11 +234,15 @@ export class ChatterStore {
     this.profiles.set(user.id, { id: user.id, username: user.username, avatarUrl: user.avatarUrl });
     const present = new Set(rooms.map((r) => r.id));
     for (const id of [...this.roomStates.keys()]) if (!present.has(id)) this.dropRoom(id);
-    for (const info of rooms) this.joinRoom(info);
+    for (const info of rooms) this.joinRoom(info, true);
   }
 
-  /** The user is in a room (hello, room_joined). A room not held starts at the room's `lastSeq`, nothing loaded. */
-  joinRoom(info: MyRoom): void {
+  /**
+   * The user is in a room (hello, room_joined). A room not held starts at the room's `lastSeq`,
+   * nothing loaded. `fromHello`: the connection's own read of its rooms, which replaces what is held
+   * even when its log is shorter (a server restored from a backup: resume_ahead follows).
+   */
+  joinRoom(info: MyRoom, fromHello = false): void {
     const r = this.roomStates.get(info.id);
     if (!r) {
       this.roomStates.set(info.id, {
@@ -265,9 +269,9 @@ export class ChatterStore {
       // A `room_joined` read before this connection's `hello` read the rooms can reach the socket
       // after hello: what the store holds (hello's state and the events since, the presence sent
       // after hello) is newer than it.
-      if (info.lastSeq < r.countedThrough) return;
+      if (!fromHello && info.lastSeq < r.countedThrough) return;
       r.info = { ...info, lastSeq: Math.max(info.lastSeq, r.applied ?? 0) };
-      r.countedThrough = info.lastSeq;
+      r.countedThrough = Math.max(info.lastSeq, r.countedThrough);
       r.online.clear();
       r.onlineCount = null;
     }
@@ -360,6 +364,7 @@ export class ChatterStore {
       // The server's log may be shorter than what was held (resume_ahead): its end is the room's end.
       r.info = { ...r.info, lastSeq: page.lastSeq };
       r.countedThrough = page.lastSeq;
+      this.listChanged();
       for (const seq of [...r.held.keys()]) if (seq <= page.lastSeq) r.held.delete(seq);
     }
     for (const copy of page.messages) this.takeCopy(r, copy);
@@ -372,7 +377,10 @@ export class ChatterStore {
       r.hasMoreNewer = more || (r.applied !== null && page.lastSeq < r.applied);
     } else if (kind === 'replace') r.hasMoreNewer = false;
     if (kind !== 'older') r.loaded = true;
-    if (r.applied !== null && page.lastSeq > r.info.lastSeq) r.info = { ...r.info, lastSeq: page.lastSeq };
+    if (r.applied !== null && page.lastSeq > r.info.lastSeq) {
+      r.info = { ...r.info, lastSeq: page.lastSeq };
+      this.listChanged();
+    }
     this.touch(roomId);
     return this.drain(roomId, r);
   }

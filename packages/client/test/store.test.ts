@@ -231,6 +231,19 @@ describe('ChatterStore apply rules', () => {
     assert.equal(store.room('general')!.info.unread, 3, 'a newer one replaces it');
   });
 
+  test("hello replaces a held room even when its log is shorter (a restored server); the room list follows the new page", () => {
+    const store = storeWith(4, { readSeq: 4 });
+    store.applyPage('general', { messages: [message(4, ana, 'old log')], hasMore: true, lastSeq: 4 }, 'replace');
+    const listBefore = store.rooms();
+    store.hello(me, [room('general', { lastSeq: 1, readSeq: 1, unread: 0 }), room('other')]);
+    assert.equal(store.room('general')!.info.readSeq, 1, "hello's state, not the old server's");
+    store.resetRoom('general');
+    store.applyPage('general', { messages: [], hasMore: false, lastSeq: 1 }, 'replace');
+    store.commit();
+    assert.notEqual(store.rooms(), listBefore);
+    assert.equal(store.rooms().find((r) => r.id === 'general')!.lastSeq, 1);
+  });
+
   test('read_state older than a deletion the store applied, with a newer position: the deleted message stops counting', () => {
     const store = storeWith(1, { readSeq: 0, unread: 1 });
     const m2 = message(2, ana, 'two');
