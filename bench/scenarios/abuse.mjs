@@ -639,8 +639,8 @@ export default {
       const aborted = rounds.some((x) => x.r.abortedAtKiB);
       const j = judge({ peakRssKiB: peakKiB, baselineP99: before.median, attackP99: during.median });
       const p99Met = ratios.median === null ? null : ratios.median <= P99_RATIO_BOUND;
-      // The words and sign-ins of the round whose ratio is the median (the first round when none has one).
-      const typical = rounds.find((x) => x.ratio === ratios.median) ?? [...rounds].sort((x, y) => (x.ratio ?? 0) - (y.ratio ?? 0))[rounds.length >> 1] ?? rounds[0];
+      // The words and sign-ins of the round whose ratio is the median (the upper middle one of an even count).
+      const typical = [...rounds].sort((x, y) => (x.ratio ?? 0) - (y.ratio ?? 0))[rounds.length >> 1];
       const r = typical.r;
       const peak = peakKiB === null ? '–' : `${aborted ? '≥ ' : ''}${num(peakKiB / 1024)}`;
       const died = rounds.filter((x) => !x.r.serverAlive).length;

@@ -308,7 +308,6 @@ export class ChatModel {
     this.update({});
   }
 
-
   /** A room, or a message in it (a link pasted or clicked): the address changed. */
   private readonly onHash = () => this.navigate(location.hash);
 
