@@ -204,10 +204,12 @@ describe('rooms in the full-screen chat', () => {
       await command(session, `/invite ${bob.username}`);
       await session.waitFor(`Added ${bob.username} to #${name}.`);
       await waitUntil(async () => (await bobApi.rooms()).rooms.some((r) => r.name === name && r.visibility === 'private'), 'bob in the private room');
-      // Bob and carol both start with "bo"; only bob is a member here, so he comes first.
+      // Bob and carol both start with "bo", and carol's name may go on with "b" (its next letters are
+      // the process id in base 36). Typed up to "bob", Tab adds no common letters whether alice's
+      // client knows carol yet or not: it offers the candidates, and bob, a member here, comes first.
       await bobSays((await bobApi.rooms()).rooms.find((r) => r.name === name)!.id, `hi ${carol.username}`);
       await session.waitFor(`${bob.username}: hi`);
-      session.type('hey @bo');
+      session.type('hey @bob');
       session.keys('Tab');
       await session.waitFor((s) => lastLine(s) === `> hey @${bob.username}`);
       session.keys('C-u');
