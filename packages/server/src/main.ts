@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { prepareEmojiCheck } from '@chatter/protocol';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startBanner } from './logger.js';
@@ -15,6 +16,8 @@ try {
 }
 
 const app = await buildApp(config);
+// Here rather than in buildApp: the tests build hundreds of apps and react in few of them.
+prepareEmojiCheck();
 const terminal = Boolean(process.stdout.isTTY);
 const level = app.log.level;
 // On a terminal the banner below says where Chatter listens: Fastify's JSON line would say it again.
