@@ -594,9 +594,8 @@ export class Hub {
 
   /** Write a room batch to one socket, minus messages it already got in a history replay. */
   private deliver(conn: Connection, batch: RoomBatch, raw?: RawAccess['_socket'] | null): void {
-    const send = (payload: Buffer, framed?: Buffer) => (raw === undefined ? this.write(conn, payload, framed) : this.writeNow(conn, raw, payload, framed));
     const replayedTo = conn.replayedTo?.get(batch.room);
-    if (replayedTo === undefined) return send(batch.payload, batch.framed);
+    if (replayedTo === undefined) return this.writeBatch(conn, raw, batch.payload, batch.framed);
     const keep: string[] = [];
     let newer = false;
     for (let i = 0; i < batch.frames.length; i++) {
@@ -609,8 +608,18 @@ export class Hub {
       conn.replayedTo!.delete(batch.room);
       if (conn.replayedTo!.size === 0) conn.replayedTo = null;
     }
-    if (keep.length === batch.frames.length) send(batch.payload, batch.framed);
-    else if (keep.length > 0) send(Buffer.from(keep.join(FRAME_SEPARATOR)));
+    if (keep.length === batch.frames.length) this.writeBatch(conn, raw, batch.payload, batch.framed);
+    else if (keep.length > 0) this.writeBatch(conn, raw, Buffer.from(keep.join(FRAME_SEPARATOR)));
+  }
+
+  /**
+   * `deliver`'s write: checked (`write`) when `raw` is undefined, as is (`writeNow`) in a corked turn.
+   * A method, not a closure in `deliver`: that ran once per member of every room batch, and its
+   * allocation was a sixth of all the server allocated with many rooms (bench "Many rooms").
+   */
+  private writeBatch(conn: Connection, raw: RawAccess['_socket'] | null | undefined, payload: Buffer, framed?: Buffer): void {
+    if (raw === undefined) this.write(conn, payload, framed);
+    else this.writeNow(conn, raw, payload, framed);
   }
 
   /**
