@@ -36,6 +36,10 @@ export interface Config {
   historyOnConnect: number;
   /** Presence changes are announced in batches at most this often (ms). */
   presenceIntervalMs: number;
+  /** A room with more than LIMITS.presenceListMax online hears its count at most once per this many ms per presenceListMax online. */
+  presenceCountIntervalMs: number;
+  /** ...and at least this often while it changes (ms). */
+  presenceCountMaxIntervalMs: number;
   /**
    * A room whose write round took T ms, and whose messages arrive more often than one per
    * `fanoutPace` × T, is written again no sooner than `fanoutPace` × T after it (0: every turn).
@@ -196,6 +200,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     authTimeoutMs: read(env, 'CHATTER_AUTH_TIMEOUT_MS', 10_000, int(100, 600_000), 'milliseconds, 100-600000'),
     historyOnConnect: read(env, 'CHATTER_HISTORY_ON_CONNECT', 50, int(0, 100), 'a whole number 0-100'),
     presenceIntervalMs: read(env, 'CHATTER_PRESENCE_INTERVAL_MS', 500, int(0, 60_000), 'milliseconds, 0-60000'),
+    presenceCountIntervalMs: read(env, 'CHATTER_PRESENCE_COUNT_INTERVAL_MS', 500, int(0, 600_000), 'milliseconds, 0-600000'),
+    presenceCountMaxIntervalMs: read(env, 'CHATTER_PRESENCE_COUNT_MAX_INTERVAL_MS', 10_000, int(0, 3_600_000), 'milliseconds, 0-3600000'),
     fanoutPace: read(env, 'CHATTER_FANOUT_PACE', 1, num(0, 1_000_000), 'a number, 0-1000000'),
     fanoutPaceMinMs: read(env, 'CHATTER_FANOUT_PACE_MIN_MS', 0.5, num(0, 60_000), 'milliseconds, 0-60000'),
     fanoutPaceMaxMs: read(env, 'CHATTER_FANOUT_PACE_MAX_MS', 50, num(0, 60_000), 'milliseconds, 0-60000'),

@@ -2,10 +2,11 @@
 // online to the others for `presenceLeaveGraceMs`, so one who comes back within it (a network blip,
 // every client of a reconnect storm) is announced neither gone nor back; a close that was meant
 // is announced at once.
-import { LIMITS } from '@chatter/protocol';
+import { DEFAULT_ROOM, LIMITS } from '@chatter/protocol';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../src/testing.js';
+import { call } from './http-helpers.js';
 import { connect, uniqueName, type TestSocket } from './wsclient.js';
 
 /** Resolves once the server has no socket of `userId` left: it has seen the drop. */
@@ -134,6 +135,55 @@ describe('presence when a connection is lost', () => {
       for (const t of during) counts.set(t, (counts.get(t) ?? 0) + 1);
       assert.deepEqual(during, ['presence_count'], `the storm announced nothing, only the marker's count (got ${[...counts].map(([t, n]) => `${n} ${t}`).join(', ')})`);
       await Promise.all([w.close(), m.close(), ...again.map((s) => s.close())]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a large room's count", () => {
+  /** A crowd past the list limit in `general`, every socket from 127.0.0.1; returns the watcher's socket and the first count it heard. */
+  async function crowded(server: TestServer, watcherToken: string) {
+    const w = connect(server.wsUrl, { token: watcherToken, params: { history: '0' } });
+    await w.next('hello');
+    const crowd = await Promise.all(Array.from({ length: LIMITS.presenceListMax + 5 }, () => server.register(uniqueName('crowd'))));
+    const sockets = crowd.map((u) => connect(server.wsUrl, { token: u.token, params: { history: '0' } }));
+    await Promise.all(sockets.map((s) => s.next('hello', undefined, 60_000)));
+    const first = await w.next('presence_count', (f) => f.room === DEFAULT_ROOM, 60_000);
+    return { w, sockets, first };
+  }
+
+  test('is held after an announcement while small rooms are still announced each batch', async () => {
+    const server = await startTestServer({ presenceIntervalMs: 10, presenceCountIntervalMs: 600_000, presenceCountMaxIntervalMs: 600_000, maxSocketsPerIp: 1000 });
+    try {
+      const [watcher, friend, late] = await Promise.all(['watch', 'friend', 'late'].map((u) => server.register(uniqueName(u))));
+      // A small room of the watcher's, where the friend's arrival is the marker.
+      const small = (await call(server.url, 'POST', '/api/rooms', { token: watcher!.token, json: { name: uniqueName('small'), visibility: 'private' } })).body.room.id as string;
+      assert.equal((await call(server.url, 'POST', `/api/rooms/${small}/members`, { token: watcher!.token, json: { userId: friend!.user.id } })).status, 200);
+      const { w, sockets, first } = await crowded(server, watcher!.token);
+      const from = w.frames.indexOf(first) + 1;
+      // One more arrival in `general`: a new count, not yet due. Then the marker, in a later batch.
+      const l = connect(server.wsUrl, { token: late!.token, params: { history: '0' } });
+      await l.next('hello');
+      const f = connect(server.wsUrl, { token: friend!.token, params: { history: '0' } });
+      await w.next('user_joined', (j) => j.room === small && j.user.id === friend!.user.id);
+      const counts = w.frames.slice(from).filter((x) => x.type === 'presence_count');
+      assert.deepEqual(counts, [], `the count of ${first.count} stands until its time (got ${counts.length} more)`);
+      await Promise.all([w.close(), l.close(), f.close(), ...sockets.map((s) => s.close())]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('held, is announced when its time comes', async () => {
+    const server = await startTestServer({ presenceIntervalMs: 10, presenceCountIntervalMs: 600_000, presenceCountMaxIntervalMs: 200, maxSocketsPerIp: 1000 });
+    try {
+      const [watcher, late] = await Promise.all(['watch', 'late'].map((u) => server.register(uniqueName(u))));
+      const { w, sockets } = await crowded(server, watcher!.token);
+      const total = LIMITS.presenceListMax + 7; // the crowd, the watcher and the late one
+      const l = connect(server.wsUrl, { token: late!.token, params: { history: '0' } });
+      await w.next('presence_count', (c) => c.room === DEFAULT_ROOM && c.count === total, 60_000);
+      await Promise.all([w.close(), l.close(), ...sockets.map((s) => s.close())]);
     } finally {
       await server.close();
     }

@@ -61,6 +61,8 @@ export class Gateway {
       {
         sendBufferCap: config.sendBufferCap,
         presenceIntervalMs: config.presenceIntervalMs,
+        presenceCountIntervalMs: config.presenceCountIntervalMs,
+        presenceCountMaxIntervalMs: config.presenceCountMaxIntervalMs,
         fanoutPace: config.fanoutPace,
         fanoutPaceMinMs: config.fanoutPaceMinMs,
         fanoutPaceMaxMs: config.fanoutPaceMaxMs,

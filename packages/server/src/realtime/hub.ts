@@ -90,10 +90,16 @@ export class Hub {
   private presenceTimer: NodeJS.Timeout | null = null;
   /** Rooms announced in count-only mode (more than LIMITS.presenceListMax online), with the count last sent. */
   private readonly largeRooms = new Map<string, number>();
+  /** Per large room, when its count may be announced again (see `announceCount`). */
+  private readonly countNextAt = new Map<string, number>();
+  /** Large rooms whose new count waits for its time; `countTimer` runs at the earliest. */
+  private readonly countsDeferred = new Set<string>();
+  private countTimer: NodeJS.Timeout | null = null;
+  private countTimerAt = 0;
   /**
    * The serialized `presence` frame of each room, shared by every newcomer until who is online there
    * changes (a small room, whose list is exact) or until the next presence batch (a large one, whose
-   * list is partial and whose count is the one last announced). In a reconnect storm, where nobody's
+   * list is partial and whose count is the one last announced: see `announceCount`). In a reconnect storm, where nobody's
    * presence changes (see `departures`), every returning member of a room gets the same string.
    */
   private readonly snapshots = new Map<string, SharedFrame>();
@@ -305,18 +311,19 @@ export class Hub {
   flushPresence(): void {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
+    const now = performance.now();
     for (const [room, changes] of this.presencePending) {
+      // A large room's snapshot lists whoever is online now, with the count last announced (see
+      // `sendPresence`), so it is refreshed whether or not that count goes out.
       this.snapshots.delete(room);
       const count = this.online.get(room)?.size ?? 0;
       if (count > LIMITS.presenceListMax) {
-        if (this.largeRooms.get(room) !== count) {
-          this.largeRooms.set(room, count);
-          const frame: PresenceCountFrame = { type: 'presence_count', room, count };
-          this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
-        }
+        this.announceCount(room, now);
         continue;
       }
       if (this.largeRooms.delete(room)) {
+        this.countNextAt.delete(room);
+        this.countsDeferred.delete(room);
         this.bus.publish({ kind: 'room', room, frame: JSON.stringify(this.presenceFrame(room)) });
         continue;
       }
@@ -326,6 +333,58 @@ export class Hub {
       }
     }
     this.presencePending.clear();
+  }
+
+  /**
+   * Announce a large room's count, if it changed, once its time has come. Each announcement is a
+   * write to every member, so announced every batch, a room of 10,000 online costs 20,000 writes a
+   * second in a connect storm (about a fifth of the event loop on the bench machine, in stalls of
+   * 100 ms). Spacing them `presenceCountIntervalMs` per `presenceListMax` online (25 s at 10,000
+   * with the defaults) keeps a large room's announcements to about the writes a room of
+   * `presenceListMax` costs, whatever its size; `presenceCountMaxIntervalMs` bounds how stale a
+   * count gets. Until then newcomers get the count last announced.
+   */
+  private announceCount(room: string, now: number): void {
+    const count = this.online.get(room)?.size ?? 0;
+    if (this.largeRooms.get(room) === count) return;
+    const due = this.countNextAt.get(room) ?? 0;
+    if (now < due) {
+      this.countsDeferred.add(room);
+      this.armCountTimer(due);
+      return;
+    }
+    this.snapshots.delete(room);
+    this.largeRooms.set(room, count);
+    const interval = Math.min((this.options.presenceCountIntervalMs * count) / LIMITS.presenceListMax, this.options.presenceCountMaxIntervalMs);
+    this.countNextAt.set(room, now + interval);
+    const frame: PresenceCountFrame = { type: 'presence_count', room, count };
+    this.bus.publish({ kind: 'room', room, frame: JSON.stringify(frame) });
+  }
+
+  /** Run `flushCounts` at `at` (performance.now() time), unless it runs sooner already. */
+  private armCountTimer(at: number): void {
+    if (this.countTimer && this.countTimerAt <= at) return;
+    if (this.countTimer) clearTimeout(this.countTimer);
+    this.countTimerAt = at;
+    this.countTimer = setTimeout(() => this.flushCounts(), Math.max(0, at - performance.now()));
+  }
+
+  /** Announce the deferred counts now due; wait again for the others. */
+  private flushCounts(): void {
+    this.countTimer = null;
+    const now = performance.now();
+    let next = Infinity;
+    for (const room of this.countsDeferred) {
+      const due = this.countNextAt.get(room) ?? 0;
+      if (now < due) {
+        next = Math.min(next, due);
+        continue;
+      }
+      this.countsDeferred.delete(room);
+      // A room that shrank back is announced whole by the presence batch on its way.
+      if ((this.online.get(room)?.size ?? 0) > LIMITS.presenceListMax) this.announceCount(room, now);
+    }
+    if (next < Infinity) this.armCountTimer(next);
   }
 
   onlineUsers(room: string): PublicUser[] {
@@ -693,6 +752,9 @@ export class Hub {
   /** Shutdown: write what is queued, then close every socket with 1001. */
   closeAll(): void {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    if (this.countTimer) clearTimeout(this.countTimer);
+    this.countTimer = null;
+    this.countsDeferred.clear();
     if (this.departureTimer) clearTimeout(this.departureTimer);
     this.departureTimer = null;
     this.presencePending.clear();
@@ -708,6 +770,10 @@ export interface HubOptions {
   /** Unsent bytes above which a socket is closed as a slow consumer. */
   sendBufferCap: number;
   presenceIntervalMs: number;
+  /** A large room's count is announced at most once per this many ms per `LIMITS.presenceListMax` online (see `announceCount`). */
+  presenceCountIntervalMs: number;
+  /** ...but never held longer than this (ms). */
+  presenceCountMaxIntervalMs: number;
   /** A user whose last socket in a room closed is announced gone only if not back within this (ms; 0: at once). */
   presenceLeaveGraceMs: number;
   /**
