@@ -330,7 +330,7 @@ export class Hub {
       this.snapshots.delete(room);
       const count = this.online.get(room)?.size ?? 0;
       if (count > LIMITS.presenceListMax) {
-        this.announceCount(room, now);
+        this.announceCount(room, count, now);
         continue;
       }
       if (this.largeRooms.delete(room)) {
@@ -357,8 +357,7 @@ export class Hub {
    * at 1,000 online, 10 s from 4,000; a room of 10,000 then costs 1,000 writes a second, not
    * 20,000). Until then newcomers get the count last announced.
    */
-  private announceCount(room: string, now: number): void {
-    const count = this.online.get(room)?.size ?? 0;
+  private announceCount(room: string, count: number, now: number): void {
     if (this.largeRooms.get(room) === count) return;
     const due = this.countNextAt.get(room) ?? 0;
     if (now < due) {
@@ -382,22 +381,17 @@ export class Hub {
     this.countTimer = setTimeout(() => this.flushCounts(), Math.max(0, at - performance.now()));
   }
 
-  /** Announce the deferred counts now due; wait again for the others. */
+  /** Offer each deferred count again: those due go out, `announceCount` defers the others anew. */
   private flushCounts(): void {
     this.countTimer = null;
     const now = performance.now();
-    let next = Infinity;
-    for (const room of this.countsDeferred) {
-      const due = this.countNextAt.get(room) ?? 0;
-      if (now < due) {
-        next = Math.min(next, due);
-        continue;
-      }
-      this.countsDeferred.delete(room);
+    const rooms = [...this.countsDeferred];
+    this.countsDeferred.clear();
+    for (const room of rooms) {
+      const count = this.online.get(room)?.size ?? 0;
       // A room that shrank back is announced whole by the presence batch on its way.
-      if ((this.online.get(room)?.size ?? 0) > LIMITS.presenceListMax) this.announceCount(room, now);
+      if (count > LIMITS.presenceListMax) this.announceCount(room, count, now);
     }
-    if (next < Infinity) this.armCountTimer(next);
   }
 
   onlineUsers(room: string): PublicUser[] {
