@@ -49,6 +49,8 @@ export interface Config {
   fanoutPaceMinMs: number;
   /** The most pacing ever delays a room's next write round (ms). */
   fanoutPaceMaxMs: number;
+  /** Sockets one room's round writes per event-loop turn; a larger room's round goes on over several turns. */
+  fanoutChunk: number;
   loginMaxPerUser: number;
   loginUserWindowMs: number;
   loginMaxPerIp: number;
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     fanoutPace: read(env, 'CHATTER_FANOUT_PACE', 1, num(0, 1_000_000), 'a number, 0-1000000'),
     fanoutPaceMinMs: read(env, 'CHATTER_FANOUT_PACE_MIN_MS', 0.5, num(0, 60_000), 'milliseconds, 0-60000'),
     fanoutPaceMaxMs: read(env, 'CHATTER_FANOUT_PACE_MAX_MS', 50, num(0, 60_000), 'milliseconds, 0-60000'),
+    fanoutChunk: read(env, 'CHATTER_FANOUT_CHUNK', 1000, int(1, 10_000_000), 'a whole number 1-10000000'),
     loginMaxPerUser: read(env, 'CHATTER_LOGIN_MAX_PER_USER', 10, int(1, 1_000_000), 'a whole number >= 1'),
     loginUserWindowMs: read(env, 'CHATTER_LOGIN_USER_WINDOW_S', 900, int(1, 86_400), 'seconds, 1-86400') * 1000,
     loginMaxPerIp: read(env, 'CHATTER_LOGIN_MAX_PER_IP', 50, int(1, 1_000_000), 'a whole number >= 1'),

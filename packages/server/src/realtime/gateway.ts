@@ -66,6 +66,7 @@ export class Gateway {
         fanoutPace: config.fanoutPace,
         fanoutPaceMinMs: config.fanoutPaceMinMs,
         fanoutPaceMaxMs: config.fanoutPaceMaxMs,
+        fanoutChunk: config.fanoutChunk,
         closeGraceMs: config.closeGraceMs,
         presenceLeaveGraceMs: config.presenceLeaveGraceMs,
       },

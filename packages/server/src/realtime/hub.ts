@@ -85,6 +85,8 @@ export class Hub {
   private readonly roomOut = new Map<string, { frames: string[]; seqs: number[] }>();
   /** Rooms whose last write round was long enough to pace the next one (see `flush`). */
   private readonly roomPace = new Map<string, RoomPace>();
+  /** Large rooms whose round of writes is under way over several turns (see `flush`). */
+  private readonly rounds = new Map<string, Round>();
   private readonly dirty = new Set<Connection>();
   private flushScheduled = false;
   /**
@@ -591,6 +593,10 @@ export class Hub {
    * delay a paced room adds is bounded by the time its own round takes (which its members already
    * wait, half of it on average).
    *
+   * A room with more sockets than `fanoutChunk` is written `fanoutChunk` sockets per turn (see
+   * `Round`), so that one message to a room of 10,000 does not stop every other room, and every
+   * frame arriving, for the ~100 ms its writes take.
+   *
    * `force` (shutdown) writes every room now.
    */
   flush(force = false): void {
@@ -598,12 +604,16 @@ export class Hub {
     // Per-socket frames first: a sender sees its ack before the fan-out of its message.
     for (const conn of this.dirty) this.flushConnection(conn);
     this.dirty.clear();
+    // Rounds begun in an earlier turn go on before any new one: theirs is older traffic.
+    for (const round of this.rounds.values()) this.writeRound(round, force);
     for (const [room, { frames, seqs }] of this.roomOut) {
       const members = this.rooms.get(room);
       if (!members) {
         this.roomOut.delete(room);
         continue;
       }
+      // The room's previous round is still being written: this batch follows it.
+      if (this.rounds.has(room)) continue;
       const started = performance.now();
       const pace = this.roomPace.get(room);
       if (pace && !force) {
@@ -626,23 +636,59 @@ export class Hub {
       const payload = Buffer.from(frames.length === 1 ? frames[0]! : frames.join(FRAME_SEPARATOR));
       // The WebSocket frame (header + payload) is the same bytes for every member: build it once.
       const batch: RoomBatch = { room, frames, seqs, payload, framed: frameOnce(payload) };
-      for (const conn of members) {
-        if (conn.closing) continue;
-        if (conn.holdDepth > 0) conn.held.push(batch);
-        else this.deliver(conn, batch);
+      if (members.size > this.options.fanoutChunk && !force) {
+        const round: Round = { batch, sockets: [...members], next: 0, tookMs: 0, startedAt: started };
+        this.rounds.set(room, round);
+        this.writeRound(round, false);
+        continue;
       }
+      for (const conn of members) this.deliverOrHold(conn, batch);
       const endedAt = performance.now();
-      const tookMs = endedAt - started;
-      if (this.options.fanoutPace > 0 && tookMs >= this.options.fanoutPaceMinMs) {
-        if (pace) {
-          pace.endedAt = endedAt;
-          pace.tookMs = tookMs;
-        } else {
-          // The room's rate is measured from here on: until a gap is seen, nothing is held.
-          this.roomPace.set(room, { endedAt, tookMs, timer: null, gapMs: Infinity, lastAt: started });
-        }
-      } else if (pace) this.roomPace.delete(room);
+      this.notePace(room, endedAt - started, endedAt, started);
     }
+    if (this.rounds.size > 0) this.schedule();
+  }
+
+  /**
+   * Write the next `fanoutChunk` sockets of a large room's round (all that are left when `force`).
+   * A socket that left the room or closed since the round began is skipped; one that joined since
+   * is not in it (what the round carries was stored before the join, see `joinRoom`).
+   */
+  private writeRound(round: Round, force: boolean): void {
+    const started = performance.now();
+    const { batch, sockets } = round;
+    const members = this.rooms.get(batch.room);
+    const end = force ? sockets.length : Math.min(sockets.length, round.next + this.options.fanoutChunk);
+    for (; round.next < end; round.next++) {
+      const conn = sockets[round.next]!;
+      if (members?.has(conn)) this.deliverOrHold(conn, batch);
+    }
+    const endedAt = performance.now();
+    round.tookMs += endedAt - started;
+    if (round.next < sockets.length) return;
+    this.rounds.delete(batch.room);
+    // Paced by the time its writes took, not by the turns between them.
+    this.notePace(batch.room, round.tookMs, endedAt, round.startedAt);
+  }
+
+  private deliverOrHold(conn: Connection, batch: RoomBatch): void {
+    if (conn.closing) return;
+    if (conn.holdDepth > 0) conn.held.push(batch);
+    else this.deliver(conn, batch);
+  }
+
+  /** A round of `room` ended at `endedAt` after `tookMs` of writes: pace its next one if that was long (see `flush`). */
+  private notePace(room: string, tookMs: number, endedAt: number, startedAt: number): void {
+    const pace = this.roomPace.get(room);
+    if (this.options.fanoutPace > 0 && tookMs >= this.options.fanoutPaceMinMs) {
+      if (pace) {
+        pace.endedAt = endedAt;
+        pace.tookMs = tookMs;
+      } else {
+        // The room's rate is measured from here on: until a gap is seen, nothing is held.
+        this.roomPace.set(room, { endedAt, tookMs, timer: null, gapMs: Infinity, lastAt: startedAt });
+      }
+    } else if (pace) this.roomPace.delete(room);
   }
 
   /**
@@ -803,6 +849,8 @@ export interface HubOptions {
   fanoutPaceMinMs: number;
   /** The most pacing ever delays a room's next round. */
   fanoutPaceMaxMs: number;
+  /** Sockets written per event-loop turn for one room: a larger room's round is spread over several turns. */
+  fanoutChunk: number;
   /** A closing socket whose peer reads nothing of its backlog for this long is cut off. */
   closeGraceMs: number;
 }
@@ -841,6 +889,20 @@ interface RoomPace {
 
 /** The longest gap between a paced room's frames that its average counts, in `fanoutPaceMaxMs` (see `noteArrival`). */
 const QUIET_GAPS = 4;
+
+/**
+ * A large room's batch being written over several turns, `fanoutChunk` sockets a turn: the room's
+ * sockets when it began (a Set cannot be walked across turns while sockets come and go), the next
+ * one to write, and the time its writes took so far (ms) since it began at `startedAt`. Until it
+ * ends, the room's next batch waits, so each socket still gets the room's frames in order.
+ */
+interface Round {
+  batch: RoomBatch;
+  sockets: Connection[];
+  next: number;
+  tookMs: number;
+  startedAt: number;
+}
 
 /** One turn's frames for a room, serialized and framed once for all its members. */
 interface RoomBatch {
