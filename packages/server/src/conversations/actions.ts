@@ -546,7 +546,6 @@ export class Conversations {
   }
 
   /** Queue a change (after the user's earlier ones, with a `turn`); resolves once it is committed. */
-  /** Queue a change (after the user's earlier ones, with a `turn`); resolves once it is committed. */
   private submit(change: RoomChange, actor: Actor, subject?: PublicUser, turn?: Turn): Promise<Outcome> {
     const enqueue = () =>
       new Promise<Outcome>((resolve, reject) => {
