@@ -787,7 +787,7 @@ export class Hub {
       if (buffered === 0) conn.backedUp = false;
       return false;
     }
-    this.log.warn({ userId: conn.user.id, buffered: conn.ws.bufferedAmount }, 'closing slow consumer');
+    this.log.warn({ userId: conn.user.id, buffered }, 'closing slow consumer');
     conn.out = [];
     conn.held = [];
     this.closeNow(conn, CLOSE_CODES.slow_consumer, 'slow_consumer');
